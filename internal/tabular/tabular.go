@@ -1,0 +1,100 @@
+// Package tabular turns an input file into a stream of rows with positions.
+// It knows formats, encodings and limits, never the domain: a Reader yields
+// records (the header is the first one) with the physical line each starts
+// on, and reports anything unreadable as a located problem.
+package tabular
+
+import (
+	"errors"
+	"io"
+
+	"github.com/clearhouse/clearhouse/internal/problem"
+)
+
+// Sentinel causes for file-level reading problems.
+var (
+	ErrLineTooLong   = errors.New("line too long")
+	ErrRecordTooBig  = errors.New("record too big")
+	ErrTooManyFields = errors.New("too many columns")
+	ErrTooManyRows   = errors.New("too many rows")
+	ErrEncoding      = errors.New("invalid text encoding")
+	ErrSyntax        = errors.New("malformed CSV")
+	ErrFieldTooLong  = errors.New("field too long")
+)
+
+// Problem codes raised by readers.
+const (
+	CodeLineTooLong   problem.Code = "LINE_TOO_LONG"
+	CodeTooManyFields problem.Code = "TOO_MANY_COLUMNS"
+	CodeTooManyRows   problem.Code = "TOO_MANY_ROWS"
+	CodeEncoding      problem.Code = "INVALID_ENCODING"
+	CodeSyntax        problem.Code = "CSV_SYNTAX"
+	CodeFieldTooLong  problem.Code = "FIELD_TOO_LONG"
+)
+
+// Limits bound what a reader accepts, so that hostile input cannot exhaust
+// memory. Zero values take the defaults.
+type Limits struct {
+	MaxLineBytes   int // one physical line
+	MaxRecordBytes int // one record, including quoted line breaks
+	MaxFields      int // columns per record
+	MaxFieldBytes  int // one value
+	MaxRows        int // records in the file, header included
+}
+
+// DefaultLimits are generous for real declarations files and small enough
+// that a single hostile line cannot hurt.
+var DefaultLimits = Limits{
+	MaxLineBytes:   1 << 20,
+	MaxRecordBytes: 4 << 20,
+	MaxFields:      256,
+	MaxFieldBytes:  64 << 10,
+	MaxRows:        20_000_000,
+}
+
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits
+	if l.MaxLineBytes > 0 {
+		d.MaxLineBytes = l.MaxLineBytes
+	}
+	if l.MaxRecordBytes > 0 {
+		d.MaxRecordBytes = l.MaxRecordBytes
+	}
+	if l.MaxFields > 0 {
+		d.MaxFields = l.MaxFields
+	}
+	if l.MaxFieldBytes > 0 {
+		d.MaxFieldBytes = l.MaxFieldBytes
+	}
+	if l.MaxRows > 0 {
+		d.MaxRows = l.MaxRows
+	}
+	return d
+}
+
+// Row is one record. Fields are valid UTF-8 and are only valid until the
+// next call to Next.
+type Row struct {
+	Line   int
+	Fields []string
+}
+
+// Reader streams records. Next returns io.EOF after the last record. A
+// *problem.Problem error with ScopeRow concerns that record only and reading
+// may go on; any other error ends the file.
+type Reader interface {
+	Next() (Row, error)
+	// Sheet names the worksheet for positions ("" for CSV).
+	Sheet() string
+}
+
+// Options choose how a file is read.
+type Options struct {
+	Name   string // file name, for positions
+	Limits Limits
+}
+
+// Open returns a reader for r. CSV (UTF-8, comma) is the only format so far.
+func Open(r io.Reader, opts Options) (Reader, error) {
+	return newCSV(r, opts), nil
+}
