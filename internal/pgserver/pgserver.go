@@ -1,0 +1,271 @@
+// Package pgserver runs a local PostgreSQL cluster from the server binaries
+// installed on the machine (Debian's postgresql package): for `make run`
+// without DATABASE_URL, and one throwaway cluster per test run. initdb and
+// postgres refuse to run as root, so as root they run as the postgres user.
+package pgserver
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// ErrNoBinaries is returned when no PostgreSQL server binaries are installed.
+var ErrNoBinaries = errors.New("no PostgreSQL server binaries found (install Debian's postgresql package, set PG_BINDIR, or set DATABASE_URL)")
+
+// SuperUser is the superuser that initdb creates in clusters made here.
+const SuperUser = "clearhouse"
+
+// Options configure a cluster.
+type Options struct {
+	// DataDir holds the cluster; created with initdb when empty.
+	DataDir string
+	// Ephemeral trades durability for speed (fsync off): for test clusters.
+	Ephemeral bool
+	// BinDir overrides where initdb and postgres are found.
+	BinDir string
+}
+
+// Server is a running cluster.
+type Server struct {
+	DataDir  string
+	Port     int
+	cmd      *exec.Cmd
+	done     chan error
+	attached bool
+}
+
+// FindBinDir returns the directory holding initdb and postgres: $PG_BINDIR,
+// the newest /usr/lib/postgresql/*/bin, or the directory of initdb on PATH.
+func FindBinDir() (string, error) {
+	if d := os.Getenv("PG_BINDIR"); d != "" {
+		return d, nil
+	}
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	sort.Slice(dirs, func(i, j int) bool { return version(dirs[i]) > version(dirs[j]) })
+	for _, d := range dirs {
+		if _, err := os.Stat(filepath.Join(d, "postgres")); err == nil {
+			return d, nil
+		}
+	}
+	if p, err := exec.LookPath("initdb"); err == nil {
+		return filepath.Dir(p), nil
+	}
+	return "", ErrNoBinaries
+}
+
+func version(dir string) int {
+	v, _ := strconv.Atoi(filepath.Base(filepath.Dir(dir)))
+	return v
+}
+
+// Start starts the cluster in opts.DataDir, creating it if needed. If a
+// postmaster is already running on that directory, Start attaches to it and
+// Stop leaves it running.
+func Start(ctx context.Context, opts Options) (*Server, error) {
+	dir, err := filepath.Abs(opts.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if port, ok := running(dir); ok {
+		s := &Server{DataDir: dir, Port: port, attached: true}
+		return s, s.wait(ctx)
+	}
+	bin := opts.BinDir
+	if bin == "" {
+		if bin, err = FindBinDir(); err != nil {
+			return nil, err
+		}
+	}
+	cred, err := credential()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := own(dir, cred); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(filepath.Join(dir, "PG_VERSION")); err != nil {
+		args := []string{"-D", dir, "-U", SuperUser, "--auth=trust", "-E", "UTF8", "--locale=C"}
+		if opts.Ephemeral {
+			args = append(args, "--no-sync")
+		}
+		cmd := exec.CommandContext(ctx, filepath.Join(bin, "initdb"), args...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("initdb %s: %w\n%s", dir, err, out)
+		}
+	}
+	for attempt := 0; ; attempt++ {
+		s, err := launch(ctx, bin, dir, cred, opts.Ephemeral)
+		if err == nil || attempt == 3 {
+			return s, err
+		}
+	}
+}
+
+func launch(ctx context.Context, bin, dir string, cred *syscall.Credential, ephemeral bool) (*Server, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"-D", dir, "-p", strconv.Itoa(port), "-k", dir,
+		"-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200", "-c", "shared_buffers=256MB"}
+	if ephemeral {
+		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
+	}
+	logf, err := os.OpenFile(filepath.Join(dir, "server.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if cred != nil {
+		_ = os.Chown(logf.Name(), int(cred.Uid), int(cred.Gid))
+	}
+	cmd := exec.Command(filepath.Join(bin, "postgres"), args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("starting postgres: %w", err)
+	}
+	s := &Server{DataDir: dir, Port: port, cmd: cmd, done: make(chan error, 1)}
+	go func() { s.done <- cmd.Wait(); logf.Close() }()
+	if err := s.wait(ctx); err != nil {
+		_ = s.Stop()
+		return nil, fmt.Errorf("%w (see %s)", err, logf.Name())
+	}
+	return s, nil
+}
+
+// wait polls until the server accepts connections.
+func (s *Server) wait(ctx context.Context) error {
+	deadline := time.Now().Add(60 * time.Second)
+	var last error
+	for time.Now().Before(deadline) {
+		if s.done != nil {
+			select {
+			case err := <-s.done:
+				s.done <- err
+				return fmt.Errorf("postgres exited during start: %v", err)
+			default:
+			}
+		}
+		c, err := pgx.Connect(ctx, s.URL("postgres"))
+		if err == nil {
+			c.Close(ctx)
+			return nil
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("postgres did not accept connections: %w", last)
+}
+
+// URL is a connection string for database db on this cluster.
+func (s *Server) URL(db string) string {
+	return fmt.Sprintf("postgres://%s@127.0.0.1:%d/%s?sslmode=disable", SuperUser, s.Port, db)
+}
+
+// Stop shuts the cluster down (fast shutdown), unless Start attached to a
+// cluster it did not start.
+func (s *Server) Stop() error {
+	if s.attached || s.cmd == nil {
+		return nil
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-s.done:
+		return nil
+	case <-time.After(30 * time.Second):
+		_ = s.cmd.Process.Signal(syscall.SIGQUIT)
+		<-s.done
+		return errors.New("postgres did not stop in 30s")
+	}
+}
+
+// running reads postmaster.pid and reports the port of a live postmaster.
+func running(dir string) (int, bool) {
+	f, err := os.Open(filepath.Join(dir, "postmaster.pid"))
+	if err != nil {
+		return 0, false
+	}
+	defer f.Close()
+	var lines []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		lines = append(lines, strings.TrimSpace(sc.Text()))
+	}
+	if len(lines) < 4 {
+		return 0, false
+	}
+	pid, err1 := strconv.Atoi(lines[0])
+	port, err2 := strconv.Atoi(lines[3])
+	if err1 != nil || err2 != nil || syscall.Kill(pid, 0) != nil {
+		return 0, false
+	}
+	return port, true
+}
+
+// credential returns the postgres user's credential when running as root.
+func credential() (*syscall.Credential, error) {
+	if os.Geteuid() != 0 {
+		return nil, nil
+	}
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		return nil, fmt.Errorf("running as root needs a postgres user to run the server as: %w", err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+}
+
+func own(dir string, cred *syscall.Credential) error {
+	if cred == nil {
+		return nil
+	}
+	if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
+		return err
+	}
+	// The server user must be able to reach the data directory.
+	for d := filepath.Dir(dir); d != "/" && d != "."; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil {
+			return err
+		}
+		if fi.Mode().Perm()&0o001 == 0 {
+			if err := os.Chmod(d, fi.Mode().Perm()|0o011); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}

@@ -1,0 +1,270 @@
+package schema
+
+import (
+	"errors"
+	"fmt"
+	"net/mail"
+	"strconv"
+	"strings"
+
+	"github.com/govalues/decimal"
+	"golang.org/x/text/language"
+
+	"github.com/clearhouse/clearhouse/internal/civil"
+	"github.com/clearhouse/clearhouse/internal/money"
+	"github.com/clearhouse/clearhouse/internal/problem"
+	"github.com/clearhouse/clearhouse/internal/tabular"
+)
+
+// Problem codes raised while binding headers and checking values.
+const (
+	CodeMissingColumn   problem.Code = "MISSING_COLUMN"
+	CodeDuplicateColumn problem.Code = "DUPLICATE_COLUMN"
+	CodeUnknownColumn   problem.Code = "UNKNOWN_COLUMN"
+	CodeExtraValues     problem.Code = "EXTRA_VALUES"
+	CodeRequired        problem.Code = "REQUIRED"
+	CodeTooLong         problem.Code = "TOO_LONG"
+	CodeInvalidValue    problem.Code = "INVALID_VALUE"
+	CodeInvalidEmail    problem.Code = "INVALID_EMAIL"
+	CodeInvalidCountry  problem.Code = "INVALID_COUNTRY"
+	CodeInvalidLanguage problem.Code = "INVALID_LANGUAGE"
+	CodeInvalidInteger  problem.Code = "INVALID_INTEGER"
+	CodeOutOfRange      problem.Code = "OUT_OF_RANGE"
+	CodeInvalidDate     problem.Code = "INVALID_DATE"
+	CodeInvalidDecimal  problem.Code = "INVALID_DECIMAL"
+	CodeInvalidCurrency problem.Code = "INVALID_CURRENCY"
+)
+
+// Sentinel causes.
+var (
+	ErrMissingColumn = errors.New("missing column")
+	ErrRequired      = errors.New("value required")
+	ErrFormat        = errors.New("invalid value")
+	ErrRange         = errors.New("value out of range")
+)
+
+// Binding is a layout bound to one file's header.
+type Binding struct {
+	Layout *Layout
+	Header []string // the header as sent
+	file   string
+	sheet  string
+	idx    []int // layout column -> file column, -1 if absent
+}
+
+// Bind matches a header to the layout. Unknown columns are warnings; missing
+// always-required and duplicate columns are file-level errors.
+func (l *Layout) Bind(header []string, pos problem.Position) (*Binding, []*problem.Problem) {
+	b := &Binding{Layout: l, Header: append([]string(nil), header...), file: pos.File, sheet: pos.Sheet, idx: make([]int, len(l.Columns))}
+	for i := range b.idx {
+		b.idx[i] = -1
+	}
+	var probs []*problem.Problem
+	for j, h := range header {
+		k := NormalizeHeader(h)
+		if k == "" {
+			continue
+		}
+		i, ok := l.byName[k]
+		if !ok {
+			p := problem.New(CodeUnknownColumn, at(pos, h), h, nil, "column %q is not part of the %s layout and is ignored", h, l.Kind)
+			p.Severity = problem.Warning
+			probs = append(probs, p)
+			continue
+		}
+		if b.idx[i] >= 0 {
+			p := problem.New(CodeDuplicateColumn, at(pos, h), h, ErrFormat, "column %q appears twice (as %q and %q)", l.Columns[i].Name, header[b.idx[i]], h)
+			p.Scope = problem.ScopeFile
+			probs = append(probs, p)
+			continue
+		}
+		b.idx[i] = j
+	}
+	found := make([]string, 0, len(header))
+	for _, h := range header {
+		if strings.TrimSpace(h) != "" {
+			found = append(found, strings.TrimSpace(h))
+		}
+	}
+	for i, c := range l.Columns {
+		if b.idx[i] < 0 && c.Required.Always {
+			p := problem.New(CodeMissingColumn, at(pos, c.Name), "", ErrMissingColumn,
+				"required column %q is missing; the header has: %s", c.Name, strings.Join(found, ", "))
+			p.Scope = problem.ScopeFile
+			probs = append(probs, p)
+		}
+	}
+	return b, probs
+}
+
+func at(p problem.Position, col string) problem.Position { p.Column = col; return p }
+
+// Has reports whether the file has layout column i.
+func (b *Binding) Has(i int) bool { return b.idx[i] >= 0 }
+
+// Raw returns the trimmed text of layout column i in fields ("" if absent).
+func (b *Binding) Raw(fields []string, i int) string {
+	j := b.idx[i]
+	if j < 0 || j >= len(fields) {
+		return ""
+	}
+	return strings.TrimSpace(fields[j])
+}
+
+// Values are the typed values of one row, indexed by layout column.
+type Values struct {
+	Str     []string
+	Int     []int64
+	Date    []civil.Date
+	Dec     []decimal.Decimal
+	Present []bool
+}
+
+// NewValues allocates values for the layout; reuse them across rows.
+func (b *Binding) NewValues() *Values {
+	n := len(b.Layout.Columns)
+	return &Values{Str: make([]string, n), Int: make([]int64, n), Date: make([]civil.Date, n), Dec: make([]decimal.Decimal, n), Present: make([]bool, n)}
+}
+
+// Check fills v from row and reports each problem through add. It returns
+// false if the row has an error.
+func (b *Binding) Check(row tabular.Row, v *Values, add func(*problem.Problem)) bool {
+	ok := true
+	l := b.Layout
+	action := ""
+	if l.action >= 0 {
+		action = strings.ToUpper(b.Raw(row.Fields, l.action))
+	}
+	if extra := len(row.Fields) - len(b.Header); extra > 0 {
+		for _, f := range row.Fields[len(b.Header):] {
+			if strings.TrimSpace(f) != "" {
+				add(problem.New(CodeExtraValues, b.pos(row.Line, ""), f, ErrFormat, "the row has %d values but the header has %d columns", len(row.Fields), len(b.Header)))
+				ok = false
+				break
+			}
+		}
+	}
+	for i := range l.Columns {
+		c := &l.Columns[i]
+		s := b.Raw(row.Fields, i)
+		v.Present[i] = s != ""
+		v.Str[i] = s
+		if s == "" {
+			if c.RequiredFor(action) {
+				why := ""
+				if !c.Required.Always {
+					why = " for action " + action
+				}
+				add(problem.New(CodeRequired, b.pos(row.Line, c.Name), "", ErrRequired, "%s is required%s", c.Name, why))
+				ok = false
+			}
+			continue
+		}
+		if p := b.checkValue(c, i, s, row.Line, v); p != nil {
+			add(p)
+			ok = false
+			v.Present[i] = false
+		}
+	}
+	return ok
+}
+
+func (b *Binding) pos(line int, col string) problem.Position {
+	return problem.Position{File: b.file, Sheet: b.sheet, Line: line, Column: col}
+}
+
+func (b *Binding) checkValue(c *Column, i int, s string, line int, v *Values) *problem.Problem {
+	pos := b.pos(line, c.Name)
+	bad := func(code problem.Code, cause error, format string, args ...any) *problem.Problem {
+		return problem.New(code, pos, s, cause, format, args...)
+	}
+	if c.MaxLength > 0 && len([]rune(s)) > c.MaxLength {
+		return bad(CodeTooLong, ErrRange, "%s is %d characters long; at most %d are allowed", c.Name, len([]rune(s)), c.MaxLength)
+	}
+	switch c.Type {
+	case Text:
+	case Enum:
+		u := strings.ToUpper(s)
+		for _, val := range c.Values {
+			if u == val {
+				v.Str[i] = val
+				return nil
+			}
+		}
+		return bad(CodeInvalidValue, ErrFormat, "%s must be one of %s", c.Name, strings.Join(c.Values, ", "))
+	case Email:
+		if !validEmail(s) {
+			return bad(CodeInvalidEmail, ErrFormat, "%s is not a valid email address", c.Name)
+		}
+	case Country:
+		u := strings.ToUpper(s)
+		r, err := language.ParseRegion(u)
+		if err != nil || len(u) != 2 || !r.IsCountry() || r.String() != u {
+			return bad(CodeInvalidCountry, ErrFormat, "%s must be an ISO 3166 two-letter country code such as FR or DE", c.Name)
+		}
+		v.Str[i] = u
+	case Language:
+		t, err := language.Parse(s)
+		if err != nil {
+			return bad(CodeInvalidLanguage, ErrFormat, "%s must be a language tag such as fr or en-GB", c.Name)
+		}
+		v.Str[i] = t.String()
+	case Integer:
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return bad(CodeInvalidInteger, ErrFormat, "%s must be a whole number", c.Name)
+		}
+		if (c.Min != nil && n < *c.Min) || (c.Max != nil && n > *c.Max) {
+			return bad(CodeOutOfRange, ErrRange, "%s must be %s", c.Name, rangeText(c))
+		}
+		v.Int[i] = n
+	case Date:
+		d, err := civil.ParseISO(s)
+		if err != nil {
+			return bad(CodeInvalidDate, ErrFormat, "%s must be a date written YYYY-MM-DD", c.Name)
+		}
+		v.Date[i] = d
+	case Decimal:
+		d, err := decimal.Parse(s)
+		if err != nil || strings.ContainsAny(s, "eE") {
+			return bad(CodeInvalidDecimal, ErrFormat, "%s must be a number with a dot for decimals, such as 12.50", c.Name)
+		}
+		if d.Scale() > c.MaxScale && !d.Trunc(c.MaxScale).Equal(d) {
+			return bad(CodeInvalidDecimal, ErrFormat, "%s has more than %d decimal places", c.Name, c.MaxScale)
+		}
+		if c.Min != nil && d.Sign() < 0 && *c.Min >= 0 {
+			return bad(CodeOutOfRange, ErrRange, "%s must not be negative", c.Name)
+		}
+		v.Dec[i] = d
+	case Currency:
+		u := strings.ToUpper(s)
+		if _, err := money.ParseCurrency(u); err != nil {
+			return bad(CodeInvalidCurrency, ErrFormat, "%s must be an ISO 4217 currency code such as EUR", c.Name)
+		}
+		v.Str[i] = u
+	}
+	return nil
+}
+
+func rangeText(c *Column) string {
+	switch {
+	case c.Min != nil && c.Max != nil:
+		return fmt.Sprintf("between %d and %d", *c.Min, *c.Max)
+	case c.Min != nil:
+		return fmt.Sprintf("at least %d", *c.Min)
+	default:
+		return fmt.Sprintf("at most %d", *c.Max)
+	}
+}
+
+func validEmail(s string) bool {
+	if len(s) > 254 || strings.ContainsAny(s, " \t<>,;\"") {
+		return false
+	}
+	at := strings.LastIndexByte(s, '@')
+	if at < 1 || at == len(s)-1 || !strings.Contains(s[at+1:], ".") || strings.HasSuffix(s, ".") {
+		return false
+	}
+	a, err := mail.ParseAddress(s)
+	return err == nil && a.Address == s
+}

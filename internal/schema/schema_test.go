@@ -1,0 +1,86 @@
+package schema
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/clearhouse/clearhouse/internal/problem"
+	"github.com/clearhouse/clearhouse/internal/tabular"
+)
+
+func TestShippedLayoutsLoad(t *testing.T) {
+	t.Parallel()
+	for _, k := range []string{"declarations", "customers"} {
+		if _, err := Load(k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := Load("nope"); err == nil {
+		t.Fatal("unknown kind loaded")
+	}
+}
+
+func TestBindHeader(t *testing.T) {
+	t.Parallel()
+	l := MustLoad("declarations")
+	b, probs := l.Bind([]string{" Declaration ID ", "ACTION", "Customer-Id", "sku", "Qty", "Start_Date", "colour"}, problem.Position{File: "f.csv", Line: 1})
+	if len(probs) != 1 || probs[0].Code != CodeUnknownColumn || probs[0].Severity != problem.Warning {
+		t.Fatalf("probs %v", probs)
+	}
+	if !b.Has(l.Index("quantity")) || b.Has(l.Index("end_date")) {
+		t.Fatal("binding wrong")
+	}
+	_, probs = l.Bind([]string{"declaration_id", "action", "sku", "sku"}, problem.Position{File: "f.csv", Line: 1})
+	codes := map[problem.Code]int{}
+	for _, p := range probs {
+		codes[p.Code]++
+		if p.Code == CodeMissingColumn && !strings.Contains(p.Message, "declaration_id, action, sku, sku") {
+			t.Errorf("missing-column message does not list the columns found: %s", p.Message)
+		}
+	}
+	if codes[CodeDuplicateColumn] != 1 || codes[CodeMissingColumn] != 3 { // customer_id, quantity, start_date
+		t.Fatalf("codes %v", codes)
+	}
+}
+
+func TestCheckValues(t *testing.T) {
+	t.Parallel()
+	l := MustLoad("declarations")
+	header := []string{"declaration_id", "action", "customer_id", "customer_email", "country", "language", "sku", "quantity", "start_date", "end_date", "unit_price", "currency", "subscription_ref"}
+	b, _ := l.Bind(header, problem.Position{File: "f.csv"})
+	v := b.NewValues()
+	cases := []struct {
+		row  string
+		want []problem.Code
+	}{
+		{"D1,new,C1,a@b.fr,fr,fr-FR,SKU,2,2026-01-31,,12.50,eur,", nil},
+		{"D1,NEW,C1,,FR,fr,SKU,2,2026-01-31,,,,", []problem.Code{CodeRequired}},
+		{"D1,USAGE,C1,,FR,fr,SKU,2,2026-01-31,,,,", []problem.Code{CodeRequired}},
+		{"D1,TERMINATE,C1,,,,SKU,1,2026-01-31,,,,", []problem.Code{CodeRequired}},
+		{"D1,BUY,C1,x@y.z,XX,??,SKU,0,2026-02-30,,1.1234567,ABC,", []problem.Code{CodeInvalidValue, CodeInvalidCountry, CodeInvalidLanguage, CodeOutOfRange, CodeInvalidDate, CodeInvalidDecimal, CodeInvalidCurrency}},
+		{"D1,NEW,C1,not-an-email,FR,fr,SKU,x,2026-01-31,,-1,EUR,", []problem.Code{CodeInvalidEmail, CodeInvalidInteger, CodeOutOfRange}},
+		{strings.Repeat("x", 65) + ",NEW,C1,a@b.fr,FR,fr,SKU,1,2026-01-31,,1e3,EUR,,extra", []problem.Code{CodeExtraValues, CodeTooLong, CodeInvalidDecimal}},
+	}
+	for _, c := range cases {
+		var got []problem.Code
+		ok := b.Check(tabular.Row{Line: 2, Fields: strings.Split(c.row, ",")}, v, func(p *problem.Problem) { got = append(got, p.Code) })
+		if ok != (len(c.want) == 0) || strings.Join(codes(got), " ") != strings.Join(codes(c.want), " ") {
+			t.Errorf("%s: got %v want %v", c.row, got, c.want)
+		}
+	}
+}
+
+func codes(cs []problem.Code) []string {
+	s := make([]string, len(cs))
+	for i, c := range cs {
+		s[i] = string(c)
+	}
+	return s
+}
+
+func TestMatchesName(t *testing.T) {
+	t.Parallel()
+	if !MustLoad("customers").MatchesName("inbox/Customers_2026-11.csv") || MustLoad("customers").MatchesName("sales.csv") {
+		t.Fatal("patterns")
+	}
+}

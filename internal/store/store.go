@@ -1,0 +1,91 @@
+// Package store owns the connection to PostgreSQL: the pgx pool, the
+// embedded migrations, and the translation of database errors into domain
+// errors by constraint name.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Migrations returns the embedded migration files.
+func Migrations() fs.FS {
+	sub, _ := fs.Sub(migrations, "migrations")
+	return sub
+}
+
+// Open connects a pool to url.
+func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parsing database url: %w", err)
+	}
+	cfg.ConnConfig.RuntimeParams["application_name"] = "clearhouse"
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connecting to the database: %w", err)
+	}
+	return pool, nil
+}
+
+// MigrationResult names one applied migration.
+type MigrationResult struct {
+	Version int64
+	Name    string
+}
+
+// Migrate applies every pending migration on db and returns those applied.
+func Migrate(ctx context.Context, db *sql.DB) ([]MigrationResult, error) {
+	p, err := goose.NewProvider(goose.DialectPostgres, db, Migrations())
+	if err != nil {
+		return nil, err
+	}
+	res, err := p.Up(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("migrating: %w", err)
+	}
+	out := make([]MigrationResult, 0, len(res))
+	for _, r := range res {
+		out = append(out, MigrationResult{Version: r.Source.Version, Name: r.Source.Path})
+	}
+	return out, nil
+}
+
+// MigratePool runs Migrate over a pool's configuration.
+func MigratePool(ctx context.Context, pool *pgxpool.Pool) ([]MigrationResult, error) {
+	db := stdlib.OpenDBFromPool(pool)
+	defer db.Close()
+	return Migrate(ctx, db)
+}
+
+// Constraint returns the name of the constraint a database error violated,
+// or "" if err is not a constraint violation.
+func Constraint(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && (pe.Code[:2] == "23" || pe.Code == "55000") {
+		return pe.ConstraintName
+	}
+	return ""
+}
+
+// InTx runs fn in a transaction, committing if fn returns nil.
+func InTx(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, pool, fn)
+}
