@@ -1,0 +1,318 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/clearhouse/clearhouse/internal/ingest"
+	"github.com/clearhouse/clearhouse/internal/ledger"
+	"github.com/clearhouse/clearhouse/internal/money"
+	"github.com/clearhouse/clearhouse/internal/render"
+	"github.com/clearhouse/clearhouse/internal/world"
+)
+
+// MigrateCmd applies migrations.
+type MigrateCmd struct{}
+
+func (c *MigrateCmd) Run(ctx context.Context, g *Globals) error {
+	e, err := g.connect(ctx, false)
+	if err != nil && !strings.Contains(err.Error(), "clearhouse migrate") {
+		return err
+	}
+	if e == nil {
+		if e, err = g.connect(ctx, true); err != nil {
+			return err
+		}
+		fmt.Println("database migrated")
+	} else {
+		fmt.Println("database schema is up to date")
+	}
+	e.close()
+	return nil
+}
+
+// ApplyCmd loads the world configuration.
+type ApplyCmd struct {
+	Dir    string `short:"f" required:"" type:"existingdir" help:"Folder of YAML files (publishers, resellers, catalogs)."`
+	DryRun bool   `help:"Show what would change, change nothing."`
+}
+
+func (c *ApplyCmd) Run(ctx context.Context, g *Globals) error {
+	w, err := world.Load(c.Dir)
+	if err != nil {
+		var errs world.Errors
+		if errors.As(err, &errs) {
+			fmt.Fprintf(os.Stderr, "%s: %d problem(s), nothing changed:\n", c.Dir, len(errs))
+			for _, e := range errs {
+				fmt.Fprintln(os.Stderr, "  "+e.Error())
+			}
+			return exitCode(2)
+		}
+		return err
+	}
+	e, err := g.connect(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	res, err := applyWorld(ctx, e, w, c.DryRun)
+	if err != nil {
+		return err
+	}
+	printApply(res, c.DryRun)
+	return nil
+}
+
+var errDryRun = errors.New("dry run")
+
+func applyWorld(ctx context.Context, e *env, w *world.World, dry bool) (*world.Result, error) {
+	var res *world.Result
+	err := pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
+		var err error
+		if res, err = world.Apply(ctx, tx, w); err != nil {
+			return err
+		}
+		if dry {
+			return errDryRun
+		}
+		return nil
+	})
+	if errors.Is(err, errDryRun) {
+		err = nil
+	}
+	return res, err
+}
+
+func printApply(res *world.Result, dry bool) {
+	for _, ch := range res.Changes {
+		fmt.Println(ch)
+	}
+	verb := "applied"
+	if dry {
+		verb = "would apply (dry run)"
+	}
+	fmt.Printf("%s: %d change(s), %d unchanged\n", verb, len(res.Changes), res.Unchanged)
+}
+
+// IngestCmd processes files.
+type IngestCmd struct {
+	Reseller string   `required:"" help:"Reseller id the files come from."`
+	Kind     string   `enum:",declarations,customers" default:"" help:"File kind; guessed from the name when omitted (customers if it contains 'customer' or 'client')."`
+	Files    []string `arg:"" type:"existingfile" help:"Files to process, in order."`
+	Format   string   `enum:"table,json" default:"table" help:"Output format."`
+}
+
+func (c *IngestCmd) Run(ctx context.Context, g *Globals) error {
+	e, err := g.connect(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	svc := g.service(e)
+	worst := 0
+	for _, f := range c.Files {
+		o, err := svc.Ingest(ctx, ingest.Request{Partner: c.Reseller, Path: f, Kind: c.Kind})
+		if err != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
+		printOutcome(o, c.Format, "table")
+		worst = max(worst, o.ExitCode())
+	}
+	if worst != 0 {
+		return exitCode(worst)
+	}
+	return nil
+}
+
+// ValidateCmd checks files without writing.
+type ValidateCmd struct {
+	Reseller string   `required:"" help:"Reseller id whose catalog and history apply."`
+	Kind     string   `enum:",declarations,customers" default:"" help:"File kind; guessed from the name when omitted."`
+	Format   string   `enum:"table,json,csv" default:"table" help:"Output format of the problems."`
+	Files    []string `arg:"" type:"existingfile"`
+}
+
+func (c *ValidateCmd) Run(ctx context.Context, g *Globals) error {
+	e, err := g.connect(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	svc := g.service(e)
+	worst := 0
+	for _, f := range c.Files {
+		o, err := svc.Validate(ctx, ingest.Request{Partner: c.Reseller, Path: f, Kind: c.Kind})
+		if err != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
+		printOutcome(o, c.Format, "table")
+		worst = max(worst, o.ExitCode())
+	}
+	if worst != 0 {
+		return exitCode(worst)
+	}
+	return nil
+}
+
+func printOutcome(o *ingest.Outcome, format, _ string) {
+	switch format {
+	case "json":
+		type jp struct {
+			Line     int    `json:"line"`
+			Sheet    string `json:"sheet,omitempty"`
+			Column   string `json:"column,omitempty"`
+			Code     string `json:"code"`
+			Severity string `json:"severity"`
+			Value    string `json:"value,omitempty"`
+			Message  string `json:"message"`
+		}
+		out := struct {
+			FileID      int64  `json:"file_id,omitempty"`
+			Name        string `json:"file_name"`
+			Kind        string `json:"kind"`
+			Status      string `json:"status"`
+			Rows        int    `json:"rows_total"`
+			Accepted    int    `json:"rows_accepted"`
+			Rejected    int    `json:"rows_rejected"`
+			Amount      string `json:"amount_total,omitempty"`
+			Currency    string `json:"currency,omitempty"`
+			DuplicateOf int64  `json:"duplicate_of,omitempty"`
+			Ack         string `json:"ack,omitempty"`
+			Rejects     string `json:"rejects,omitempty"`
+			Problems    []jp   `json:"problems"`
+		}{FileID: o.FileID, Name: o.Name, Kind: o.Kind, Status: o.Status, Rows: o.Rows, Accepted: o.Accepted, Rejected: o.Rejected,
+			Currency: string(o.Currency), DuplicateOf: o.DuplicateOf, Ack: o.AckPath, Rejects: o.RejectsPath, Problems: []jp{}}
+		if o.Currency != "" {
+			out.Amount = money.Format(o.Amount, o.Currency)
+		}
+		for _, p := range o.Problems {
+			out.Problems = append(out.Problems, jp{p.Pos.Line, p.Pos.Sheet, p.Pos.Column, string(p.Code), string(p.Severity), p.Value, p.Message})
+		}
+		b, _ := json.MarshalIndent(out, "", "  ")
+		fmt.Println(string(b))
+	case "csv":
+		w := render.NewCSV(os.Stdout)
+		_ = w.Write("file", "line", "sheet", "column", "code", "severity", "value", "message")
+		for _, p := range o.Problems {
+			_ = w.Write(o.Name, fmt.Sprint(p.Pos.Line), p.Pos.Sheet, p.Pos.Column, string(p.Code), string(p.Severity), p.Value, p.Message)
+		}
+		_ = w.Flush()
+	default:
+		fmt.Println(summaryLine(o))
+		if o.AckPath != "" {
+			fmt.Println("  ack:     " + o.AckPath)
+		}
+		if o.RejectsPath != "" {
+			fmt.Println("  rejects: " + o.RejectsPath)
+		}
+		if len(o.Problems) > 0 {
+			tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "  LINE\tSHEET\tCOLUMN\tCODE\tVALUE\tMESSAGE")
+			for _, p := range o.Problems {
+				code := string(p.Code)
+				if p.Severity == "warning" {
+					code += " (warning)"
+				}
+				fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\n", p.Pos.Line, p.Pos.Sheet, p.Pos.Column, code, printable(p.Value, 30), p.Message)
+			}
+			tw.Flush()
+		}
+	}
+}
+
+func summaryLine(o *ingest.Outcome) string {
+	s := fmt.Sprintf("%-9s %s (%s)", o.Status, o.Name, o.Kind)
+	if o.FileID != 0 {
+		s += fmt.Sprintf(" file %d", o.FileID)
+	}
+	if o.Status == ingest.Duplicate {
+		return s + fmt.Sprintf(": same content as file %d, nothing posted", o.DuplicateOf)
+	}
+	s += fmt.Sprintf(": %d rows, %d accepted, %d rejected", o.Rows, o.Accepted, o.Rejected)
+	if o.Currency != "" && o.Kind == "declarations" {
+		s += ", amount " + money.Format(o.Amount, o.Currency) + " " + string(o.Currency)
+	}
+	return s
+}
+
+func printable(s string, n int) string {
+	r := []rune(strings.Map(func(r rune) rune {
+		if r < ' ' {
+			return ' '
+		}
+		return r
+	}, s))
+	if len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return string(r)
+}
+
+// LedgerCmd groups ledger commands.
+type LedgerCmd struct {
+	Check    LedgerCheckCmd    `cmd:"" help:"Verify every ledger invariant; exit 1 if one is broken."`
+	Balances LedgerBalancesCmd `cmd:"" help:"Print account balances."`
+}
+
+// LedgerCheckCmd verifies invariants.
+type LedgerCheckCmd struct{}
+
+func (c *LedgerCheckCmd) Run(ctx context.Context, g *Globals) error {
+	e, err := g.connect(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	v, err := ledger.Check(ctx, e.pool)
+	if err != nil {
+		return err
+	}
+	for _, x := range v {
+		fmt.Println("VIOLATION", x)
+	}
+	if len(v) > 0 {
+		return exitCode(1)
+	}
+	fmt.Println("ledger OK: every entry balances per currency, detail rows sum to their postings, balances match postings")
+	return nil
+}
+
+// LedgerBalancesCmd prints balances.
+type LedgerBalancesCmd struct {
+	Reseller string `help:"Only this partner's accounts."`
+}
+
+func (c *LedgerBalancesCmd) Run(ctx context.Context, g *Globals) error {
+	e, err := g.connect(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	return printBalances(ctx, e, c.Reseller)
+}
+
+func printBalances(ctx context.Context, e *env, partner string) error {
+	bs, err := ledger.Balances(ctx, e.pool, partner)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "ACCOUNT\tCURRENCY\tDEBIT\tCREDIT\t")
+	for _, b := range bs {
+		d, cr := "", ""
+		if b.Balance > 0 {
+			d = money.Format(b.Balance, b.Currency)
+		} else if b.Balance < 0 {
+			cr = money.Format(-b.Balance, b.Currency)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", b.Code, b.Currency, d, cr)
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,177 @@
+// Command clearhouse is the one binary of Clearhouse: a batch file-exchange
+// hub for reseller OEM programs. See README.md, or `clearhouse --help`.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/alecthomas/kong"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+
+	"github.com/clearhouse/clearhouse/internal/archive"
+	"github.com/clearhouse/clearhouse/internal/ingest"
+	"github.com/clearhouse/clearhouse/internal/pgserver"
+	"github.com/clearhouse/clearhouse/internal/store"
+)
+
+// Exit codes beyond the per-file ones documented in the README (0, 1, 2).
+const (
+	exitFailure = 3  // the system failed (database, disk): retry later
+	exitUsage   = 64 // the command line is wrong
+)
+
+// Globals are the flags every command takes.
+type Globals struct {
+	DatabaseURL string `name:"database-url" env:"DATABASE_URL" help:"PostgreSQL URL. Unset: a local cluster is started under --data-dir/pg from the installed server binaries."`
+	DataDir     string `name:"data-dir" env:"CLEARHOUSE_DATA" default:".data" help:"Folder for the archive, partners' outboxes and the local database."`
+	LogLevel    string `name:"log-level" env:"CLEARHOUSE_LOG_LEVEL" default:"warn" enum:"debug,info,warn,error" help:"Log level (logs are JSON on stderr)."`
+
+	log *slog.Logger
+}
+
+// CLI is the command tree.
+type CLI struct {
+	Globals
+
+	Migrate  MigrateCmd  `cmd:"" help:"Apply pending database migrations."`
+	Apply    ApplyCmd    `cmd:"" help:"Load partners and catalogs from YAML (idempotent); prints what changed."`
+	Ingest   IngestCmd   `cmd:"" help:"Process files as if uploaded by a reseller: archive, check, post, acknowledge."`
+	Validate ValidateCmd `cmd:"" help:"Check files like ingest does, without writing anything."`
+	Ledger   LedgerCmd   `cmd:"" help:"Ledger invariants and balances."`
+	Samples  SamplesCmd  `cmd:"" help:"Sample data: generate large valid declaration files."`
+	Run      RunCmd      `cmd:"" help:"Start everything on the sample world and process its drops (make run)."`
+	Bench    BenchCmd    `cmd:"" help:"Measure ingest against baselines in one run (make bench)."`
+}
+
+func main() {
+	var cli CLI
+	parser, err := kong.New(&cli, kong.Name("clearhouse"),
+		kong.Description("Batch file-exchange hub for reseller OEM programs."),
+		kong.UsageOnError(), kong.Exit(func(code int) {
+			if code != 0 {
+				code = exitUsage
+			}
+			os.Exit(code)
+		}))
+	if err != nil {
+		panic(err)
+	}
+	kctx, err := parser.Parse(os.Args[1:])
+	parser.FatalIfErrorf(err)
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cli.LogLevel))
+	cli.log = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	kctx.BindTo(ctx, (*context.Context)(nil))
+	err = kctx.Run(&cli.Globals)
+	var ec exitCode
+	switch {
+	case errors.As(err, &ec):
+		os.Exit(int(ec))
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "clearhouse:", err)
+		os.Exit(exitFailure)
+	}
+}
+
+// exitCode ends the program with a status that is not a failure report.
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// env is a connected database plus the local server, if one was started.
+type env struct {
+	pool   *pgxpool.Pool
+	server *pgserver.Server
+	url    string
+}
+
+func (e *env) close() {
+	e.pool.Close()
+	if e.server != nil {
+		_ = e.server.Stop()
+	}
+}
+
+// connect opens the database. Without DATABASE_URL it starts (or attaches
+// to) the local cluster under data-dir and migrates it; with DATABASE_URL it
+// refuses to run on a schema that is behind unless migrate is true.
+func (g *Globals) connect(ctx context.Context, migrate bool) (*env, error) {
+	e := &env{url: g.DatabaseURL}
+	local := e.url == ""
+	if local {
+		s, err := pgserver.Start(ctx, pgserver.Options{DataDir: filepath.Join(g.DataDir, "pg")})
+		if err != nil {
+			return nil, fmt.Errorf("starting the local database: %w", err)
+		}
+		e.server = s
+		if err := ensureDatabase(ctx, s.URL("postgres"), "clearhouse"); err != nil {
+			_ = s.Stop()
+			return nil, err
+		}
+		e.url = s.URL("clearhouse")
+	}
+	pool, err := store.Open(ctx, e.url)
+	if err != nil {
+		if e.server != nil {
+			_ = e.server.Stop()
+		}
+		return nil, err
+	}
+	e.pool = pool
+	if local || migrate {
+		if _, err := store.MigratePool(ctx, pool); err != nil {
+			e.close()
+			return nil, err
+		}
+		return e, nil
+	}
+	db := stdlib.OpenDBFromPool(pool)
+	defer db.Close()
+	p, err := goose.NewProvider(goose.DialectPostgres, db, store.Migrations())
+	if err == nil {
+		var pending bool
+		if pending, err = p.HasPending(ctx); err == nil && pending {
+			err = errors.New("the database schema is behind this binary: run `clearhouse migrate` first")
+		}
+	}
+	if err != nil {
+		e.close()
+		return nil, err
+	}
+	return e, nil
+}
+
+func ensureDatabase(ctx context.Context, adminURL, name string) error {
+	c, err := pgx.Connect(ctx, adminURL)
+	if err != nil {
+		return err
+	}
+	defer c.Close(ctx)
+	var exists bool
+	if err := c.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil || exists {
+		return err
+	}
+	_, err = c.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+	return err
+}
+
+func (g *Globals) service(e *env) *ingest.Service {
+	return &ingest.Service{
+		Pool:    e.pool,
+		Archive: &archive.Store{Dir: filepath.Join(g.DataDir, "archive")},
+		DataDir: g.DataDir,
+		Log:     g.log,
+	}
+}

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/clearhouse/clearhouse/internal/ingest"
+	"github.com/clearhouse/clearhouse/internal/ledger"
+	"github.com/clearhouse/clearhouse/internal/world"
+)
+
+// RunCmd is `make run`: the whole loop on the sample world.
+type RunCmd struct {
+	Samples string `default:"samples" type:"existingdir" help:"Sample world: config/ (YAML) and drops/<reseller>/<file>."`
+}
+
+func (c *RunCmd) Run(ctx context.Context, g *Globals) error {
+	e, err := g.connect(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	fmt.Printf("database: %s\n\n", redact(e.url))
+
+	w, err := world.Load(filepath.Join(c.Samples, "config"))
+	if err != nil {
+		return err
+	}
+	res, err := applyWorld(ctx, e, w, false)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("== apply %s\n", filepath.Join(c.Samples, "config"))
+	printApply(res, false)
+
+	svc := g.service(e)
+	drops := filepath.Join(c.Samples, "drops")
+	resellers, err := os.ReadDir(drops)
+	if err != nil {
+		return err
+	}
+	for _, r := range resellers {
+		if !r.IsDir() {
+			continue
+		}
+		files, _ := filepath.Glob(filepath.Join(drops, r.Name(), "*"))
+		sort.Strings(files)
+		fmt.Printf("\n== drops of %s\n", r.Name())
+		for _, f := range files {
+			o, err := svc.Ingest(ctx, ingest.Request{Partner: r.Name(), Path: f, Uploader: "sample-drop"})
+			if err != nil {
+				return fmt.Errorf("%s: %w", f, err)
+			}
+			fmt.Println(summaryLine(o))
+		}
+	}
+
+	fmt.Printf("\n== ledger check\n")
+	v, err := ledger.Check(ctx, e.pool)
+	if err != nil {
+		return err
+	}
+	for _, x := range v {
+		fmt.Println("VIOLATION", x)
+	}
+	if len(v) == 0 {
+		fmt.Println("ledger OK")
+	}
+	fmt.Printf("\n== balances\n")
+	if err := printBalances(ctx, e, ""); err != nil {
+		return err
+	}
+	abs, _ := filepath.Abs(g.DataDir)
+	fmt.Printf(`
+Where to look:
+  acks and rejects:   %s/partners/<reseller>/outbox/   (e.g. isp-de/outbox/01_sales_2026-03.csv.rejects.csv)
+  raw files archived: %s/archive/sha256/
+  database:           psql "%s"
+Next:
+  clearhouse validate --reseller isp-de samples/drops/isp-de/01_sales_2026-03.csv
+  clearhouse ledger balances --reseller telco-fr
+Running make run again re-sends the same drops: posted files come back DUPLICATE, nothing is posted twice.
+`, abs, abs, e.url)
+	if len(v) > 0 {
+		return exitCode(1)
+	}
+	return nil
+}
+
+// redact hides a password in a database URL for printing.
+func redact(u string) string {
+	for i := len("postgres://"); i < len(u); i++ {
+		if u[i] == '@' {
+			for j := len("postgres://"); j < i; j++ {
+				if u[j] == ':' {
+					return u[:j+1] + "****" + u[i:]
+				}
+			}
+			break
+		}
+	}
+	return u
+}

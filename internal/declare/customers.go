@@ -1,0 +1,121 @@
+package declare
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"github.com/clearhouse/clearhouse/internal/problem"
+	"github.com/clearhouse/clearhouse/internal/schema"
+	"github.com/clearhouse/clearhouse/internal/tabular"
+)
+
+// Customer is a checked row of a customers file. Empty optional values leave
+// what is known of the customer unchanged.
+type Customer struct {
+	Line                                       int
+	CustomerID, Email, Name, Country, Language string
+	Company, VATID                             string
+}
+
+// CustomerChecker validates a customers file.
+type CustomerChecker struct {
+	Reseller *Reseller
+	Report   *problem.Report
+	Accept   func(*Customer) error
+}
+
+var cc = func() (c struct{ id, email, name, country, language, company, vat int }) {
+	l := schema.MustLoad("customers")
+	c.id, c.email, c.name, c.country, c.language, c.company, c.vat = l.Index("customer_id"), l.Index("email"), l.Index("name"),
+		l.Index("country"), l.Index("language"), l.Index("company"), l.Index("vat_id")
+	return
+}()
+
+// RejectedWhole reports whether nothing of the file can be posted.
+func (c *CustomerChecker) RejectedWhole() bool {
+	return c.Report.FileRejected() || (c.Reseller.RejectFile() && c.Report.Errors() > 0)
+}
+
+// Run checks every row of r.
+func (c *CustomerChecker) Run(ctx context.Context, r tabular.Reader, file string) (Summary, error) {
+	var sum Summary
+	pos := func(line int, col string) problem.Position {
+		return problem.Position{File: file, Sheet: r.Sheet(), Line: line, Column: col}
+	}
+	stop := false
+	add := func(p *problem.Problem) {
+		if !c.Report.Add(p) {
+			stop = true
+		}
+	}
+	fileProblem := func(code problem.Code, line int, cause error, msg string) {
+		p := problem.New(code, pos(line, ""), "", cause, "%s", msg)
+		p.Scope = problem.ScopeFile
+		add(p)
+	}
+	header, err := r.Next()
+	if errors.Is(err, io.EOF) {
+		fileProblem(CodeEmptyFile, 0, ErrEmpty, "the file is empty")
+		return sum, nil
+	}
+	var rp *problem.Problem
+	if errors.As(err, &rp) {
+		add(rp)
+		return sum, nil
+	} else if err != nil {
+		return sum, err
+	}
+	bind, probs := schema.MustLoad("customers").Bind(header.Fields, pos(header.Line, ""))
+	for _, p := range probs {
+		add(p)
+	}
+	if c.Report.FileRejected() {
+		return sum, nil
+	}
+	vals := bind.NewValues()
+	seen := map[string]int{}
+	for !stop {
+		row, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if errors.As(err, &rp) {
+			add(rp)
+			if rp.Scope == problem.ScopeFile {
+				break
+			}
+			sum.Rows++
+			sum.Rejected++
+			continue
+		}
+		if err != nil {
+			return sum, err
+		}
+		sum.Rows++
+		ok := bind.Check(row, vals, add)
+		id := vals.Str[cc.id]
+		if first, dup := seen[id]; dup && id != "" {
+			add(problem.New(CodeDuplicateInFile, pos(row.Line, "customer_id"), id, ErrDuplicate, "customer %s is already on line %d of this file", id, first))
+			ok = false
+		} else if id != "" {
+			seen[id] = row.Line
+		}
+		if !ok {
+			sum.Rejected++
+			continue
+		}
+		sum.Accepted++
+		if c.Accept != nil && !c.RejectedWhole() {
+			cu := &Customer{Line: row.Line, CustomerID: id, Email: vals.Str[cc.email], Name: vals.Str[cc.name], Country: vals.Str[cc.country],
+				Language: vals.Str[cc.language], Company: vals.Str[cc.company], VATID: vals.Str[cc.vat]}
+			if err := c.Accept(cu); err != nil {
+				return sum, err
+			}
+		}
+	}
+	if sum.Rows == 0 && !c.Report.FileRejected() {
+		fileProblem(CodeNoRows, header.Line, ErrEmpty, "the file has a header but no customer rows")
+	}
+	return sum, nil
+}

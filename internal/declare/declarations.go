@@ -1,0 +1,517 @@
+package declare
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"io"
+
+	"github.com/govalues/decimal"
+
+	"github.com/clearhouse/clearhouse/internal/civil"
+	"github.com/clearhouse/clearhouse/internal/money"
+	"github.com/clearhouse/clearhouse/internal/problem"
+	"github.com/clearhouse/clearhouse/internal/schema"
+	"github.com/clearhouse/clearhouse/internal/tabular"
+)
+
+// Problem codes of declaration checks (see schemas/problems.yaml).
+const (
+	CodeNotEligible          problem.Code = "RESELLER_NOT_ELIGIBLE"
+	CodeEmptyFile            problem.Code = "EMPTY_FILE"
+	CodeNoRows               problem.Code = "NO_DATA_ROWS"
+	CodeUnknownSKU           problem.Code = "UNKNOWN_SKU"
+	CodeNoPrice              problem.Code = "NO_PRICE_ON_DATE"
+	CodePriceMismatch        problem.Code = "PRICE_MISMATCH"
+	CodeCurrencyMismatch     problem.Code = "CURRENCY_MISMATCH"
+	CodeActionNotAllowed     problem.Code = "ACTION_NOT_ALLOWED"
+	CodeEndBeforeStart       problem.Code = "END_BEFORE_START"
+	CodeDuplicateInFile      problem.Code = "DUPLICATE_IN_FILE"
+	CodeDuplicateDeclaration problem.Code = "DUPLICATE_DECLARATION"
+	CodeSubscriptionNotFound problem.Code = "SUBSCRIPTION_NOT_FOUND"
+	CodeSubscriptionInactive problem.Code = "SUBSCRIPTION_NOT_ACTIVE"
+	CodeSubscriptionMismatch problem.Code = "SUBSCRIPTION_MISMATCH"
+	CodeCustomerUnknown      problem.Code = "CUSTOMER_UNKNOWN"
+	CodeCreditLimit          problem.Code = "CREDIT_LIMIT_EXCEEDED"
+	CodeAmountTooLarge       problem.Code = "AMOUNT_TOO_LARGE"
+)
+
+// Sentinel causes.
+var (
+	ErrNotEligible   = errors.New("reseller not OEM-eligible")
+	ErrUnknownSKU    = errors.New("unknown SKU")
+	ErrNoPrice       = errors.New("no price on date")
+	ErrMismatch      = errors.New("value differs from the catalog")
+	ErrNotAllowed    = errors.New("action not allowed for this item")
+	ErrDuplicate     = errors.New("duplicate declaration")
+	ErrSubscription  = errors.New("subscription problem")
+	ErrCustomer      = errors.New("unknown customer")
+	ErrCreditLimit   = errors.New("credit limit exceeded")
+	ErrEmpty         = errors.New("no data")
+	ErrDateOrder     = errors.New("end before start")
+	ErrAmountTooHigh = errors.New("amount too large")
+)
+
+// Decl is a checked declaration, ready to post. Strings are owned.
+type Decl struct {
+	Line            int
+	DeclarationID   string
+	Action          string
+	CustomerID      string
+	Email           string
+	Name            string
+	Country         string
+	Language        string
+	SKU             string
+	Item            *Item
+	Version         *Version // nil for TERMINATE
+	Quantity        int64
+	Start, End      civil.Date
+	HasEnd          bool
+	UnitPrice       decimal.Decimal
+	ResalePrice     decimal.Decimal
+	HasResale       bool
+	SubscriptionRef string
+	// Amount is what the reseller owes for this row now (0 for NEW monthly,
+	// whose fees accrue at billing, and for TERMINATE).
+	Amount, PublisherAmount, HubAmount int64
+}
+
+// Prior is what history knows of a declaration id.
+type Prior struct {
+	Action       string
+	SKU          string
+	CustomerID   string
+	BillingModel string
+	SubState     string
+	Start        civil.Date
+}
+
+// History answers for earlier, committed files of the reseller.
+type History interface {
+	// Declarations returns the known ids among ids.
+	Declarations(ctx context.Context, reseller string, ids []string) (map[string]Prior, error)
+	// Customers returns the known customer ids among ids.
+	Customers(ctx context.Context, reseller string, ids []string) (map[string]bool, error)
+}
+
+// Summary counts what a check saw.
+type Summary struct {
+	Rows, Accepted, Rejected int
+	Amount                   int64
+}
+
+// Checker validates a declarations file in file order.
+type Checker struct {
+	Reseller *Reseller
+	Catalog  Catalog
+	History  History
+	Report   *problem.Report
+	// Accept receives each accepted declaration in file order.
+	Accept func(*Decl) error
+	// BatchSize is the number of rows looked up in history at once.
+	BatchSize int
+
+	layout    *schema.Layout
+	bind      *schema.Binding
+	file      string
+	sheet     string
+	seed1     maphash.Seed
+	seed2     maphash.Seed
+	seen      map[key]seenEntry // declaration ids of this file
+	newCusts  map[key]struct{}  // customers created by this file
+	termRefs  map[key]int       // subscriptions this file terminates (history refs) -> line
+	exposure  int64
+	sum       Summary
+	stopped   bool
+	acceptErr error
+}
+
+type key struct{ a, b uint64 }
+
+const (
+	flagAccepted = 1 << iota
+	flagMonthlyNew
+	flagTerminated
+)
+
+type seenEntry struct {
+	line   int32
+	start  civil.Date
+	flags  uint8
+	subKey uint64 // hash of sku and customer, for TERMINATE matching
+}
+
+func (c *Checker) key(s string) key {
+	return key{maphash.String(c.seed1, s), maphash.String(c.seed2, s)}
+}
+
+// column indexes in the declarations layout
+type cols struct {
+	id, action, customer, email, name, country, language, sku, qty, start, end, price, currency, resale, ref int
+}
+
+var dc = func() cols {
+	l := schema.MustLoad("declarations")
+	return cols{l.Index("declaration_id"), l.Index("action"), l.Index("customer_id"), l.Index("customer_email"), l.Index("customer_name"),
+		l.Index("country"), l.Index("language"), l.Index("sku"), l.Index("quantity"), l.Index("start_date"), l.Index("end_date"),
+		l.Index("unit_price"), l.Index("currency"), l.Index("resale_price"), l.Index("subscription_ref")}
+}()
+
+// Run reads every row of r and checks it. It returns the summary; problems
+// are in c.Report. An error is returned only for failures that are not the
+// file's fault (reading the archive, the database).
+func (c *Checker) Run(ctx context.Context, r tabular.Reader, file string) (Summary, error) {
+	c.layout = schema.MustLoad("declarations")
+	c.file, c.sheet = file, r.Sheet()
+	c.seed1, c.seed2 = maphash.MakeSeed(), maphash.MakeSeed()
+	c.seen = map[key]seenEntry{}
+	c.newCusts = map[key]struct{}{}
+	c.termRefs = map[key]int{}
+	c.exposure = c.Reseller.Exposure
+	if c.BatchSize <= 0 {
+		c.BatchSize = 4096
+	}
+	if !c.Reseller.OEMEligible {
+		c.fileProblem(CodeNotEligible, 0, "", ErrNotEligible, "reseller %s is not OEM-eligible: declarations are refused; contact your account manager", c.Reseller.ID)
+		return c.sum, nil
+	}
+	header, err := r.Next()
+	if errors.Is(err, io.EOF) {
+		c.fileProblem(CodeEmptyFile, 0, "", ErrEmpty, "the file is empty")
+		return c.sum, nil
+	}
+	if c.readProblem(err) {
+		return c.sum, nil
+	}
+	if err != nil {
+		return c.sum, err
+	}
+	bind, probs := c.layout.Bind(header.Fields, c.pos(header.Line, ""))
+	c.bind = bind
+	for _, p := range probs {
+		c.add(p)
+	}
+	if c.Report.FileRejected() {
+		return c.sum, nil
+	}
+	batch := make([]*pending, 0, c.BatchSize)
+	free := make([]*pending, 0, c.BatchSize)
+	for !c.stopped {
+		row, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		var p *problem.Problem
+		if errors.As(err, &p) && p.Scope == problem.ScopeRow {
+			c.sum.Rows++
+			c.sum.Rejected++
+			c.add(p)
+			continue
+		}
+		if c.readProblem(err) {
+			break
+		}
+		if err != nil {
+			return c.sum, err
+		}
+		c.sum.Rows++
+		var pd *pending
+		if n := len(free); n > 0 {
+			pd, free = free[n-1], free[:n-1]
+		} else {
+			pd = &pending{vals: bind.NewValues()}
+		}
+		c.prepare(row, pd)
+		batch = append(batch, pd)
+		if len(batch) == c.BatchSize {
+			if err := c.flush(ctx, batch); err != nil {
+				return c.sum, err
+			}
+			free = append(free, batch...)
+			batch = batch[:0]
+		}
+	}
+	if err := c.flush(ctx, batch); err != nil {
+		return c.sum, err
+	}
+	if c.acceptErr != nil {
+		return c.sum, c.acceptErr
+	}
+	if c.sum.Rows == 0 && !c.Report.FileRejected() {
+		c.fileProblem(CodeNoRows, header.Line, "", ErrEmpty, "the file has a header but no declaration rows")
+	}
+	return c.sum, nil
+}
+
+// pending is a row between its own checks and the checks needing history.
+type pending struct {
+	vals *schema.Values
+	d    Decl
+	ok   bool
+	line int
+}
+
+func (c *Checker) pos(line int, col string) problem.Position {
+	return problem.Position{File: c.file, Sheet: c.sheet, Line: line, Column: col}
+}
+
+func (c *Checker) add(p *problem.Problem) {
+	if !c.Report.Add(p) {
+		c.stopped = true
+	}
+}
+
+// RejectedWhole reports whether nothing of the file can be posted: a
+// file-level problem, or any error under the reject_file policy.
+func (c *Checker) RejectedWhole() bool {
+	return c.Report.FileRejected() || (c.Reseller.RejectFile() && c.Report.Errors() > 0)
+}
+
+func (c *Checker) fileProblem(code problem.Code, line int, col string, cause error, format string, args ...any) {
+	p := problem.New(code, c.pos(line, col), "", cause, format, args...)
+	p.Scope = problem.ScopeFile
+	c.add(p)
+}
+
+func (c *Checker) readProblem(err error) bool {
+	var p *problem.Problem
+	if errors.As(err, &p) {
+		c.add(p)
+		return true
+	}
+	return false
+}
+
+// prepare runs the checks a row needs no history for.
+func (c *Checker) prepare(row tabular.Row, pd *pending) {
+	v := pd.vals
+	pd.line = row.Line
+	pd.ok = c.bind.Check(row, v, c.add)
+	d := &pd.d
+	*d = Decl{Line: row.Line}
+	d.DeclarationID = v.Str[dc.id]
+	d.Action = v.Str[dc.action]
+	d.CustomerID = v.Str[dc.customer]
+	d.Email, d.Name, d.Country, d.Language = v.Str[dc.email], v.Str[dc.name], v.Str[dc.country], v.Str[dc.language]
+	d.SKU = v.Str[dc.sku]
+	d.Quantity = v.Int[dc.qty]
+	d.Start = v.Date[dc.start]
+	d.End, d.HasEnd = v.Date[dc.end], v.Present[dc.end]
+	d.SubscriptionRef = v.Str[dc.ref]
+	d.ResalePrice, d.HasResale = v.Dec[dc.resale], v.Present[dc.resale]
+	if !v.Present[dc.action] || !v.Present[dc.sku] {
+		return
+	}
+	bad := func(code problem.Code, col, value string, cause error, format string, args ...any) {
+		c.add(problem.New(code, c.pos(row.Line, col), value, cause, format, args...))
+		pd.ok = false
+	}
+	it, found := c.Catalog[d.SKU]
+	if !found {
+		bad(CodeUnknownSKU, "sku", d.SKU, ErrUnknownSKU, "SKU %s is not in your catalog", d.SKU)
+		return
+	}
+	d.Item = it
+	switch {
+	case d.Action == "NEW" && it.BillingModel == "usage":
+		bad(CodeActionNotAllowed, "action", d.Action, ErrNotAllowed, "SKU %s is billed by usage: declare it with USAGE rows, not NEW", d.SKU)
+	case d.Action == "USAGE" && it.BillingModel != "usage":
+		bad(CodeActionNotAllowed, "action", d.Action, ErrNotAllowed, "SKU %s is billed %s, not by usage: declare it with NEW", d.SKU, modelText(it.BillingModel))
+	case d.Action == "TERMINATE" && it.BillingModel != "monthly":
+		bad(CodeActionNotAllowed, "action", d.Action, ErrNotAllowed, "SKU %s is not a monthly subscription: only subscriptions can be terminated", d.SKU)
+	}
+	if v.Present[dc.currency] && v.Str[dc.currency] != string(c.Reseller.Currency) {
+		bad(CodeCurrencyMismatch, "currency", v.Str[dc.currency], ErrMismatch, "your catalog is priced in %s", c.Reseller.Currency)
+	}
+	if d.Action == "USAGE" && d.HasEnd && v.Present[dc.start] && d.End < d.Start {
+		bad(CodeEndBeforeStart, "end_date", d.End.String(), ErrDateOrder, "end_date %s is before start_date %s", d.End, d.Start)
+	}
+	if d.Action == "TERMINATE" || !v.Present[dc.start] {
+		return
+	}
+	ver, ok := it.PriceOn(d.Start)
+	if !ok {
+		bad(CodeNoPrice, "start_date", d.Start.String(), ErrNoPrice, "SKU %s has no price valid on %s in your catalog", d.SKU, d.Start)
+		return
+	}
+	d.Version = ver
+	d.UnitPrice = ver.Buy
+	if v.Present[dc.price] && v.Dec[dc.price].Cmp(ver.Buy) != 0 {
+		bad(CodePriceMismatch, "unit_price", v.Str[dc.price], ErrMismatch, "the catalog price of %s on %s is %s", d.SKU, d.Start, ver.Buy.Pad(c.Reseller.Currency.Exponent()))
+	}
+	if !v.Present[dc.qty] {
+		return
+	}
+	amount, pub, hub, err := ver.Split(d.Quantity, c.Reseller.Currency.Exponent())
+	if err != nil {
+		bad(CodeAmountTooLarge, "quantity", v.Str[dc.qty], ErrAmountTooHigh, "quantity × price is too large to bill")
+		return
+	}
+	if d.Action == "NEW" && it.BillingModel == "monthly" {
+		// Fees accrue monthly at billing; the first month counts for credit.
+		d.Amount, d.PublisherAmount, d.HubAmount = 0, 0, 0
+		return
+	}
+	d.Amount, d.PublisherAmount, d.HubAmount = amount, pub, hub
+}
+
+func modelText(m string) string {
+	switch m {
+	case "one_time":
+		return "once"
+	case "monthly":
+		return "monthly"
+	}
+	return "by usage"
+}
+
+// flush looks a batch up in history and finishes its checks in file order.
+func (c *Checker) flush(ctx context.Context, batch []*pending) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, len(batch)*2)
+	var custs []string
+	for _, pd := range batch {
+		if pd.d.DeclarationID != "" {
+			ids = append(ids, pd.d.DeclarationID)
+		}
+		if pd.d.Action == "TERMINATE" && pd.d.SubscriptionRef != "" {
+			ids = append(ids, pd.d.SubscriptionRef)
+		}
+		if pd.d.Action == "USAGE" && pd.d.CustomerID != "" {
+			custs = append(custs, pd.d.CustomerID)
+		}
+	}
+	prior, err := c.History.Declarations(ctx, c.Reseller.ID, ids)
+	if err != nil {
+		return fmt.Errorf("looking up earlier declarations: %w", err)
+	}
+	var known map[string]bool
+	if len(custs) > 0 {
+		if known, err = c.History.Customers(ctx, c.Reseller.ID, custs); err != nil {
+			return fmt.Errorf("looking up customers: %w", err)
+		}
+	}
+	for _, pd := range batch {
+		if c.stopped {
+			return nil
+		}
+		c.finish(pd, prior, known)
+	}
+	return nil
+}
+
+func (c *Checker) finish(pd *pending, prior map[string]Prior, known map[string]bool) {
+	d := &pd.d
+	bad := func(code problem.Code, col, value string, cause error, format string, args ...any) {
+		c.add(problem.New(code, c.pos(d.Line, col), value, cause, format, args...))
+		pd.ok = false
+	}
+	var k key
+	if d.DeclarationID != "" {
+		k = c.key(d.DeclarationID)
+		if e, dup := c.seen[k]; dup {
+			bad(CodeDuplicateInFile, "declaration_id", d.DeclarationID, ErrDuplicate, "declaration_id %s is already used on line %d of this file", d.DeclarationID, e.line)
+		} else if _, dup := prior[d.DeclarationID]; dup {
+			bad(CodeDuplicateDeclaration, "declaration_id", d.DeclarationID, ErrDuplicate, "declaration_id %s was already declared in an earlier file; it is never accepted twice", d.DeclarationID)
+		}
+	}
+	subKey := maphash.String(c.seed1, d.SKU+"\x00"+d.CustomerID)
+	switch {
+	case d.Action == "TERMINATE" && d.SubscriptionRef != "":
+		c.checkTerminate(pd, prior, subKey, bad)
+	case d.Action == "USAGE" && d.CustomerID != "":
+		if _, inFile := c.newCusts[c.key(d.CustomerID)]; !inFile && !known[d.CustomerID] {
+			bad(CodeCustomerUnknown, "customer_id", d.CustomerID, ErrCustomer, "customer %s is unknown: declare a NEW for them or send them in a customers file first", d.CustomerID)
+		}
+	}
+	if pd.ok {
+		add := d.Amount
+		if d.Action == "NEW" && d.Item.BillingModel == "monthly" {
+			add, _, _, _ = d.Version.Split(d.Quantity, c.Reseller.Currency.Exponent())
+		}
+		if add > 0 && c.exposure+add > c.Reseller.CreditLimit {
+			cur := c.Reseller.Currency
+			bad(CodeCreditLimit, "quantity", fmt.Sprint(d.Quantity), ErrCreditLimit,
+				"this row adds %s and would bring your exposure to %s, above your credit limit of %s (open invoices and unbilled declarations count)",
+				money.Format(add, cur), money.Format(c.exposure+add, cur), money.Format(c.Reseller.CreditLimit, cur))
+		} else if pd.ok {
+			c.exposure += add
+		}
+	}
+	if d.DeclarationID != "" {
+		if _, dup := c.seen[k]; !dup {
+			e := seenEntry{line: int32(d.Line), start: d.Start, subKey: subKey}
+			if pd.ok {
+				e.flags |= flagAccepted
+				if d.Action == "NEW" && d.Item.BillingModel == "monthly" {
+					e.flags |= flagMonthlyNew
+				}
+			}
+			c.seen[k] = e
+		}
+	}
+	if !pd.ok {
+		c.sum.Rejected++
+		return
+	}
+	if d.Action == "NEW" {
+		c.newCusts[c.key(d.CustomerID)] = struct{}{}
+	}
+	c.sum.Accepted++
+	c.sum.Amount += d.Amount
+	if c.Accept != nil && !c.stopped && !c.RejectedWhole() {
+		if err := c.Accept(d); err != nil {
+			c.acceptErr = err
+			c.stopped = true
+		}
+	}
+}
+
+func (c *Checker) checkTerminate(pd *pending, prior map[string]Prior, subKey uint64, bad func(problem.Code, string, string, error, string, ...any)) {
+	d := &pd.d
+	ref := d.SubscriptionRef
+	rk := c.key(ref)
+	if e, inFile := c.seen[rk]; inFile {
+		switch {
+		case e.flags&flagAccepted == 0:
+			bad(CodeSubscriptionNotFound, "subscription_ref", ref, ErrSubscription, "subscription %s was not accepted (see line %d)", ref, e.line)
+		case e.flags&flagMonthlyNew == 0:
+			bad(CodeSubscriptionNotFound, "subscription_ref", ref, ErrSubscription, "%s (line %d) is not a subscription", ref, e.line)
+		case e.flags&flagTerminated != 0:
+			bad(CodeSubscriptionInactive, "subscription_ref", ref, ErrSubscription, "subscription %s is already terminated in this file", ref)
+		case e.subKey != subKey:
+			bad(CodeSubscriptionMismatch, "sku", d.SKU, ErrSubscription, "subscription %s (line %d) is for another SKU or customer", ref, e.line)
+		case d.Start < e.start:
+			bad(CodeEndBeforeStart, "start_date", d.Start.String(), ErrDateOrder, "termination date %s is before the subscription start %s", d.Start, e.start)
+		}
+		if pd.ok {
+			e.flags |= flagTerminated
+			c.seen[rk] = e
+		}
+		return
+	}
+	p, found := prior[ref]
+	switch {
+	case !found:
+		bad(CodeSubscriptionNotFound, "subscription_ref", ref, ErrSubscription, "no subscription %s is known: it must be the declaration_id of a NEW", ref)
+	case p.Action != "NEW" || p.BillingModel != "monthly":
+		bad(CodeSubscriptionNotFound, "subscription_ref", ref, ErrSubscription, "%s is not a subscription (it is a %s of %s)", ref, p.Action, p.SKU)
+	case p.SubState != "active":
+		bad(CodeSubscriptionInactive, "subscription_ref", ref, ErrSubscription, "subscription %s is already %s", ref, p.SubState)
+	case p.SKU != d.SKU || p.CustomerID != d.CustomerID:
+		bad(CodeSubscriptionMismatch, "sku", d.SKU, ErrSubscription, "subscription %s is for SKU %s and customer %s", ref, p.SKU, p.CustomerID)
+	case d.Start < p.Start:
+		bad(CodeEndBeforeStart, "start_date", d.Start.String(), ErrDateOrder, "termination date %s is before the subscription start %s", d.Start, p.Start)
+	default:
+		if line, twice := c.termRefs[rk]; twice {
+			bad(CodeSubscriptionInactive, "subscription_ref", ref, ErrSubscription, "subscription %s is already terminated on line %d of this file", ref, line)
+		}
+	}
+	if pd.ok {
+		c.termRefs[rk] = d.Line
+	}
+}

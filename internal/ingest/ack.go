@@ -1,0 +1,219 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/clearhouse/clearhouse/internal/archive"
+	"github.com/clearhouse/clearhouse/internal/money"
+	"github.com/clearhouse/clearhouse/internal/problem"
+	"github.com/clearhouse/clearhouse/internal/render"
+	"github.com/clearhouse/clearhouse/internal/tabular"
+)
+
+var ackHeader = []string{"file_id", "file_name", "sha256", "kind", "status", "rows_total", "rows_accepted", "rows_rejected",
+	"currency", "amount_total", "problems", "duplicate_of", "received_at", "processed_at"}
+
+// WriteAck writes <file>.ack.csv, and <file>.rejects.csv when the file had
+// problems, to the sender's outbox from what the database recorded. It is
+// idempotent: writing again gives the same files.
+func (s *Service) WriteAck(ctx context.Context, id int64) error {
+	var (
+		partner, name, kind, status string
+		sha                         []byte
+		rows, acc, rej, nprob       int
+		cur                         *string
+		amount                      int64
+		dup                         *int64
+		received, processed         time.Time
+	)
+	err := s.Pool.QueryRow(ctx, `
+		SELECT partner_id, name, kind, coalesce(status, ''), sha256, rows_total, rows_accepted, rows_rejected, problem_count,
+		       currency, amount_total, duplicate_of, received_at, coalesce(processed_at, received_at)
+		  FROM files WHERE id = $1`, id).Scan(&partner, &name, &kind, &status, &sha, &rows, &acc, &rej, &nprob, &cur, &amount, &dup, &received, &processed)
+	if err != nil {
+		return err
+	}
+	if status == "" {
+		return fmt.Errorf("file %d is not processed yet", id)
+	}
+	outbox := s.Outbox(partner)
+	currency, total := "", ""
+	if cur != nil {
+		currency = *cur
+		total = money.Format(amount, money.Currency(currency))
+	}
+	dupOf := ""
+	if dup != nil {
+		dupOf = strconv.FormatInt(*dup, 10)
+	}
+	ackName := safeName(name)
+	err = render.WriteFileAtomic(filepath.Join(outbox, ackName+".ack.csv"), func(w io.Writer) error {
+		c := render.NewCSV(w)
+		_ = c.Write(ackHeader...)
+		_ = c.Write(strconv.FormatInt(id, 10), name, fmt.Sprintf("%x", sha), kind, status, strconv.Itoa(rows), strconv.Itoa(acc), strconv.Itoa(rej),
+			currency, total, strconv.Itoa(nprob), dupOf, received.UTC().Format(time.RFC3339), processed.UTC().Format(time.RFC3339))
+		return c.Flush()
+	})
+	if err != nil {
+		return err
+	}
+	if nprob > 0 && status != Duplicate {
+		probs, err := s.problems(ctx, id)
+		if err != nil {
+			return err
+		}
+		var blob archive.Blob
+		copy(blob.SHA256[:], sha)
+		err = render.WriteFileAtomic(filepath.Join(outbox, ackName+".rejects.csv"), func(w io.Writer) error {
+			return s.writeRejects(w, blob, name, probs)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	_, err = s.Pool.Exec(ctx, `UPDATE files SET acked_at = now() WHERE id = $1`, id)
+	return err
+}
+
+// safeName keeps an outbox file name inside the outbox.
+func safeName(name string) string {
+	name = filepath.Base(strings.ReplaceAll(name, "\\", "/"))
+	if name == "." || name == ".." || name == "/" || name == "" {
+		return "file"
+	}
+	return name
+}
+
+// ackPending writes the acknowledgements that a crash between commit and
+// writing left unwritten.
+func (s *Service) ackPending(ctx context.Context, partner string) error {
+	rows, err := s.Pool.Query(ctx, `SELECT id FROM files WHERE partner_id = $1 AND acked_at IS NULL AND state IN ('posted', 'rejected', 'duplicate') ORDER BY id`, partner)
+	if err != nil {
+		return err
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := s.WriteAck(ctx, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lineProblems are the problems of one line, merged into one rejects row.
+type lineProblems struct {
+	codes, cols, values, msgs []string
+}
+
+func (l *lineProblems) add(p *problem.Problem) {
+	l.codes = append(l.codes, string(p.Code))
+	l.cols = append(l.cols, p.Pos.Column)
+	l.values = append(l.values, p.Value)
+	msg := p.Message
+	if p.Severity == problem.Warning {
+		msg = "warning: " + msg
+	}
+	l.msgs = append(l.msgs, msg)
+}
+
+func (l *lineProblems) cells(line int) []string {
+	return []string{strconv.Itoa(line), strings.Join(l.codes, "|"), strings.Join(l.cols, "|"), strings.Join(l.values, "|"), strings.Join(l.msgs, "; ")}
+}
+
+// writeRejects writes one row per line with problems: the line, the merged
+// problems, then the row as sent under the header as sent.
+func (s *Service) writeRejects(w io.Writer, blob archive.Blob, name string, probs []*problem.Problem) error {
+	byLine := map[int]*lineProblems{}
+	for _, p := range probs {
+		lp := byLine[p.Pos.Line]
+		if lp == nil {
+			lp = &lineProblems{}
+			byLine[p.Pos.Line] = lp
+		}
+		lp.add(p)
+	}
+	lines := make([]int, 0, len(byLine))
+	for l := range byLine {
+		lines = append(lines, l)
+	}
+	sort.Ints(lines)
+	c := render.NewCSV(w)
+	f, err := s.Archive.Open(blob)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	r, err := tabular.Open(f, tabular.Options{Name: name, Limits: s.Limits})
+	if err != nil {
+		return err
+	}
+	header, herr := r.Next()
+	cols := []string{"line", "problem_code", "problem_column", "problem_value", "problem_message"}
+	if herr == nil {
+		cols = append(cols, header.Fields...)
+	}
+	if err := c.Write(cols...); err != nil {
+		return err
+	}
+	done := map[int]bool{}
+	emit := func(line int, fields []string) error {
+		done[line] = true
+		return c.Write(append(byLine[line].cells(line), fields...)...)
+	}
+	// File-level problems and those of the header line come first.
+	headerLine := 1
+	if herr == nil {
+		headerLine = header.Line
+	}
+	for _, l := range lines {
+		if l <= headerLine {
+			if err := emit(l, nil); err != nil {
+				return err
+			}
+		}
+	}
+	for herr == nil && len(done) < len(lines) {
+		row, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		var p *problem.Problem
+		if errors.As(err, &p) && p.Scope == problem.ScopeRow {
+			continue
+		}
+		if err != nil {
+			break // the file-level problem is already listed
+		}
+		if byLine[row.Line] != nil && !done[row.Line] {
+			if err := emit(row.Line, row.Fields); err != nil {
+				return err
+			}
+		}
+	}
+	for _, l := range lines { // rows the reader could not return as values
+		if !done[l] {
+			if err := emit(l, nil); err != nil {
+				return err
+			}
+		}
+	}
+	return c.Flush()
+}

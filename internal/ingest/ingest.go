@@ -1,0 +1,368 @@
+// Package ingest composes the stages a received file goes through: archive
+// the raw bytes, register the file (duplicates by content), read and check
+// every row, post the accepted ones in one transaction (declarations,
+// customers, subscriptions, a balanced journal entry, the fulfillment
+// outbox), and acknowledge to the sender's outbox. A failure at any point
+// leaves all of a file's effects or none.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/clearhouse/clearhouse/internal/archive"
+	"github.com/clearhouse/clearhouse/internal/declare"
+	"github.com/clearhouse/clearhouse/internal/money"
+	"github.com/clearhouse/clearhouse/internal/problem"
+	"github.com/clearhouse/clearhouse/internal/schema"
+	"github.com/clearhouse/clearhouse/internal/tabular"
+)
+
+// File statuses, as acknowledged to the sender.
+const (
+	Accepted  = "ACCEPTED"
+	Partial   = "PARTIAL"
+	Rejected  = "REJECTED"
+	Duplicate = "DUPLICATE"
+)
+
+// CodeFileTooLarge rejects a file over the size limit.
+const CodeFileTooLarge problem.Code = "FILE_TOO_LARGE"
+
+// ErrFileTooLarge is its cause.
+var ErrFileTooLarge = errors.New("file too large")
+
+// ErrUnknownPartner is returned for a sender that is not a configured reseller.
+var ErrUnknownPartner = errors.New("unknown reseller")
+
+// Service runs files through the pipeline.
+type Service struct {
+	Pool    *pgxpool.Pool
+	Archive *archive.Store
+	// DataDir holds partners/<id>/outbox.
+	DataDir string
+	Limits  tabular.Limits
+	// MaxFileBytes rejects larger files whole (0: 2 GiB).
+	MaxFileBytes int64
+	// MaxProblems caps the problems collected per file (0: 10,000).
+	MaxProblems int
+	Log         *slog.Logger
+	// FailAt, when set, is called at named points of posting; an error it
+	// returns aborts the file there (tests prove nothing is left behind).
+	FailAt func(point string) error
+}
+
+// Request names a file to process.
+type Request struct {
+	Partner  string
+	Path     string // the file on disk
+	Name     string // the name it was sent under (default: base of Path)
+	Kind     string // declarations or customers; "" guesses from the name
+	Uploader string // who sent it (SFTP key fingerprint, "cli", ...)
+}
+
+// Outcome is what happened to a file.
+type Outcome struct {
+	FileID      int64
+	Name        string
+	Kind        string
+	Status      string
+	Rows        int
+	Accepted    int
+	Rejected    int
+	Currency    money.Currency
+	Amount      int64
+	DuplicateOf int64
+	Problems    []*problem.Problem
+	AckPath     string
+	RejectsPath string
+}
+
+// ExitCode is the documented exit status for scripts: 0 every row accepted,
+// 1 some rows rejected, 2 the file rejected whole or a duplicate.
+func (o *Outcome) ExitCode() int {
+	switch o.Status {
+	case Accepted:
+		return 0
+	case Partial:
+		return 1
+	}
+	return 2
+}
+
+func (s *Service) log() *slog.Logger {
+	if s.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Log
+}
+
+func (s *Service) fail(point string) error {
+	if s.FailAt == nil {
+		return nil
+	}
+	if err := s.FailAt(point); err != nil {
+		return fmt.Errorf("injected failure at %s: %w", point, err)
+	}
+	return nil
+}
+
+func (s *Service) maxProblems() int {
+	if s.MaxProblems > 0 {
+		return s.MaxProblems
+	}
+	return 10_000
+}
+
+func (s *Service) maxFileBytes() int64 {
+	if s.MaxFileBytes > 0 {
+		return s.MaxFileBytes
+	}
+	return 2 << 30
+}
+
+// Kind returns the file kind for a name: customers if it matches the
+// customers layout's patterns, else declarations.
+func Kind(name string) string {
+	if schema.MustLoad("customers").MatchesName(name) {
+		return "customers"
+	}
+	return "declarations"
+}
+
+func (r *Request) normalize() error {
+	if r.Name == "" {
+		r.Name = filepath.Base(r.Path)
+	}
+	if r.Kind == "" {
+		r.Kind = Kind(r.Name)
+	}
+	if r.Kind != "declarations" && r.Kind != "customers" {
+		return fmt.Errorf("unknown file kind %q (declarations or customers)", r.Kind)
+	}
+	if r.Uploader == "" {
+		r.Uploader = "cli"
+	}
+	return nil
+}
+
+// Ingest archives, registers, checks and posts a file, then writes its
+// acknowledgement. Errors are failures of the system (database, disk), not
+// of the file: a bad file is an Outcome with status REJECTED.
+func (s *Service) Ingest(ctx context.Context, req Request) (*Outcome, error) {
+	if err := req.normalize(); err != nil {
+		return nil, err
+	}
+	if err := s.ackPending(ctx, req.Partner); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(req.Path)
+	if err != nil {
+		return nil, err
+	}
+	blob, err := s.Archive.Put(f)
+	f.Close()
+	if err != nil {
+		return nil, err
+	}
+	reg, err := s.register(ctx, req, blob)
+	if err != nil {
+		return nil, err
+	}
+	log := s.log().With("file_id", reg.id, "partner", req.Partner, "file", req.Name)
+	if reg.duplicateOf == 0 {
+		log.Info("file registered", "size", blob.Size, "sha256", blob.Hex(), "kind", req.Kind)
+		if err := s.process(ctx, req, blob, reg.id); err != nil {
+			s.recordError(ctx, reg.id, err)
+			log.Error("processing failed; the file stays received and can be replayed", "err", err)
+			return nil, err
+		}
+	} else {
+		log.Info("duplicate file", "duplicate_of", reg.duplicateOf)
+	}
+	if err := s.WriteAck(ctx, reg.id); err != nil {
+		return nil, fmt.Errorf("writing acknowledgement: %w", err)
+	}
+	return s.Outcome(ctx, reg.id)
+}
+
+type registration struct {
+	id          int64
+	duplicateOf int64
+}
+
+// register records the upload. The same content already posted by the same
+// partner is recorded as a duplicate; the same content received but never
+// finished (a crash) resumes under its first id.
+func (s *Service) register(ctx context.Context, req Request, blob archive.Blob) (registration, error) {
+	var reg registration
+	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		var kind string
+		if err := tx.QueryRow(ctx, `SELECT kind FROM partners WHERE id = $1`, req.Partner).Scan(&kind); err != nil || kind != "reseller" {
+			return fmt.Errorf("%w %q (is it in the configuration you applied?)", ErrUnknownPartner, req.Partner)
+		}
+		err := tx.QueryRow(ctx, `
+			INSERT INTO files (partner_id, kind, name, size, sha256, uploader) VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT (partner_id, sha256) WHERE state NOT IN ('duplicate', 'rejected') DO NOTHING RETURNING id`,
+			req.Partner, req.Kind, req.Name, blob.Size, blob.SHA256[:], req.Uploader).Scan(&reg.id)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		var state string
+		if err := tx.QueryRow(ctx, `SELECT id, state FROM files WHERE partner_id = $1 AND sha256 = $2 AND state NOT IN ('duplicate', 'rejected')`,
+			req.Partner, blob.SHA256[:]).Scan(&reg.id, &state); err != nil {
+			return err
+		}
+		if state != "posted" {
+			return nil // an earlier attempt did not finish: resume it
+		}
+		reg.duplicateOf = reg.id
+		return tx.QueryRow(ctx, `
+			INSERT INTO files (partner_id, kind, name, size, sha256, uploader, state, status, duplicate_of, processed_at)
+			VALUES ($1, $2, $3, $4, $5, $6, 'duplicate', 'DUPLICATE', $7, now()) RETURNING id`,
+			req.Partner, req.Kind, req.Name, blob.Size, blob.SHA256[:], req.Uploader, reg.duplicateOf).Scan(&reg.id)
+	})
+	return reg, err
+}
+
+func (s *Service) recordError(ctx context.Context, id int64, cause error) {
+	ctx = context.WithoutCancel(ctx)
+	_, _ = s.Pool.Exec(ctx, `UPDATE files SET last_error = $2 WHERE id = $1 AND state IN ('received', 'processing')`, id, cause.Error())
+}
+
+// Validate runs every check of Ingest on a file without writing anything:
+// no archive, no file record, no outbox. The report is the same.
+func (s *Service) Validate(ctx context.Context, req Request) (*Outcome, error) {
+	if err := req.normalize(); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(req.Path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	reseller, catalog, err := declare.LoadReseller(ctx, s.Pool, req.Partner)
+	if err != nil {
+		return nil, err
+	}
+	rep := problem.NewReport(s.maxProblems())
+	out := &Outcome{Name: req.Name, Kind: req.Kind, Currency: reseller.Currency}
+	var sum declare.Summary
+	var whole bool
+	if fi.Size() > s.maxFileBytes() {
+		rep.Add(tooLarge(req.Name, fi.Size(), s.maxFileBytes()))
+		whole = true
+	} else {
+		sum, whole, err = s.check(ctx, req, f, reseller, catalog, rep, nil, nil)
+		if err != nil {
+			return nil, err
+		}
+	}
+	out.fill(sum, rep, whole)
+	return out, nil
+}
+
+func tooLarge(name string, size, max int64) *problem.Problem {
+	p := problem.New(CodeFileTooLarge, problem.Position{File: name}, "", ErrFileTooLarge, "the file is %d bytes; at most %d are accepted: split it", size, max)
+	p.Scope = problem.ScopeFile
+	return p
+}
+
+func (o *Outcome) fill(sum declare.Summary, rep *problem.Report, whole bool) {
+	o.Rows, o.Problems = sum.Rows, rep.Problems
+	switch {
+	case whole:
+		o.Status, o.Accepted, o.Rejected, o.Amount = Rejected, 0, sum.Rows, 0
+	case sum.Rejected > 0:
+		o.Status, o.Accepted, o.Rejected, o.Amount = Partial, sum.Accepted, sum.Rejected, sum.Amount
+	default:
+		o.Status, o.Accepted, o.Amount = Accepted, sum.Accepted, sum.Amount
+	}
+}
+
+// check reads r with the checker of the request's kind, feeding accepted
+// records to the sinks. whole reports that the file is rejected whole.
+func (s *Service) check(ctx context.Context, req Request, r io.Reader, reseller *declare.Reseller, catalog declare.Catalog, rep *problem.Report,
+	decl func(*declare.Decl) error, cust func(*declare.Customer) error) (declare.Summary, bool, error) {
+	tr, err := tabular.Open(r, tabular.Options{Name: req.Name, Limits: s.Limits})
+	if err != nil {
+		return declare.Summary{}, false, err
+	}
+	if req.Kind == "customers" {
+		c := &declare.CustomerChecker{Reseller: reseller, Report: rep, Accept: cust}
+		sum, err := c.Run(ctx, tr, req.Name)
+		return sum, c.RejectedWhole(), err
+	}
+	c := &declare.Checker{Reseller: reseller, Catalog: catalog, History: history{s.Pool}, Report: rep, Accept: decl}
+	sum, err := c.Run(ctx, tr, req.Name)
+	return sum, c.RejectedWhole(), err
+}
+
+// Outcome reads what happened to a file from the database.
+func (s *Service) Outcome(ctx context.Context, id int64) (*Outcome, error) {
+	o := &Outcome{FileID: id}
+	var cur *string
+	var dup *int64
+	var status *string
+	err := s.Pool.QueryRow(ctx, `
+		SELECT name, kind, status, rows_total, rows_accepted, rows_rejected, currency, amount_total, duplicate_of
+		  FROM files WHERE id = $1`, id).Scan(&o.Name, &o.Kind, &status, &o.Rows, &o.Accepted, &o.Rejected, &cur, &o.Amount, &dup)
+	if err != nil {
+		return nil, err
+	}
+	if status != nil {
+		o.Status = *status
+	}
+	if cur != nil {
+		o.Currency = money.Currency(*cur)
+	}
+	if dup != nil {
+		o.DuplicateOf = *dup
+	}
+	if o.Problems, err = s.problems(ctx, id); err != nil {
+		return nil, err
+	}
+	var partner string
+	_ = s.Pool.QueryRow(ctx, `SELECT partner_id FROM files WHERE id = $1`, id).Scan(&partner)
+	o.AckPath = filepath.Join(s.Outbox(partner), o.Name+".ack.csv")
+	if len(o.Problems) > 0 {
+		o.RejectsPath = filepath.Join(s.Outbox(partner), o.Name+".rejects.csv")
+	}
+	return o, nil
+}
+
+// Outbox is the folder where a partner's outgoing files are left.
+func (s *Service) Outbox(partner string) string {
+	return filepath.Join(s.DataDir, "partners", partner, "outbox")
+}
+
+func (s *Service) problems(ctx context.Context, id int64) ([]*problem.Problem, error) {
+	rows, err := s.Pool.Query(ctx, `
+		SELECT line, sheet, col, code, severity, scope, value, message, f.name
+		  FROM file_problems JOIN files f ON f.id = file_id WHERE file_id = $1 ORDER BY seq`, id)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (*problem.Problem, error) {
+		p := &problem.Problem{}
+		var code, sev, scope string
+		err := r.Scan(&p.Pos.Line, &p.Pos.Sheet, &p.Pos.Column, &code, &sev, &scope, &p.Value, &p.Message, &p.Pos.File)
+		p.Code, p.Severity, p.Scope = problem.Code(code), problem.Severity(sev), problem.Scope(scope)
+		return p, err
+	})
+}

@@ -1,0 +1,398 @@
+package ingest
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/clearhouse/clearhouse/internal/archive"
+	"github.com/clearhouse/clearhouse/internal/declare"
+	"github.com/clearhouse/clearhouse/internal/ledger"
+	"github.com/clearhouse/clearhouse/internal/problem"
+	"github.com/clearhouse/clearhouse/internal/store"
+)
+
+// errAbort cancels a COPY whose file turned out to be rejected whole.
+var errAbort = errors.New("file rejected: posting abandoned")
+
+// ErrAlreadyDeclared is returned when the database refuses a declaration id
+// that the checks let through (two writers without the reseller lock).
+var ErrAlreadyDeclared = errors.New("declaration_id already posted")
+
+var declColumns = `file_id, line, reseller_id, declaration_id, action, customer_id, customer_email, customer_name, country, language,
+	sku, publisher_id, billing_model, quantity, start_date, end_date, price_valid_from, unit_price, currency, resale_price,
+	subscription_ref, amount, publisher_amount, hub_amount, entry_id, unbilled_account, payable_account, revenue_account, sub_state`
+
+// process checks and posts a registered file in one transaction, under a
+// lock on the reseller so its files are checked and posted one at a time,
+// in order, against committed history.
+func (s *Service) process(ctx context.Context, req Request, blob archive.Blob, fileID int64) error {
+	tx, err := s.Pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM resellers WHERE partner_id = $1 FOR UPDATE`, req.Partner); err != nil {
+		return err
+	}
+	var state string
+	if err := tx.QueryRow(ctx, `SELECT state FROM files WHERE id = $1 FOR UPDATE`, fileID).Scan(&state); err != nil {
+		return err
+	}
+	if state == "posted" || state == "rejected" {
+		return nil // another process finished it while we waited for the lock
+	}
+	reseller, catalog, err := declare.LoadReseller(ctx, tx, req.Partner)
+	if err != nil {
+		return err
+	}
+	rep := problem.NewReport(s.maxProblems())
+	if blob.Size > s.maxFileBytes() {
+		rep.Add(tooLarge(req.Name, blob.Size, s.maxFileBytes()))
+		tx.Rollback(ctx)
+		return s.recordRejected(ctx, fileID, reseller, declare.Summary{}, rep)
+	}
+	f, err := s.Archive.Open(blob)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	p := &poster{s: s, tx: tx, fileID: fileID, reseller: reseller}
+	var sum declare.Summary
+	var whole bool
+	if req.Kind == "customers" {
+		sum, whole, err = p.customers(ctx, req, f, rep)
+	} else {
+		sum, whole, err = p.declarations(ctx, req, f, catalog, rep)
+	}
+	if err != nil {
+		return err
+	}
+	if whole {
+		tx.Rollback(ctx)
+		return s.recordRejected(ctx, fileID, reseller, sum, rep)
+	}
+	if err := s.finishFile(ctx, tx, fileID, reseller, sum, rep, "posted"); err != nil {
+		return err
+	}
+	if err := s.fail("before-commit"); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// recordRejected marks a file rejected whole, with its problems, in its own
+// transaction: nothing of the file was posted.
+func (s *Service) recordRejected(ctx context.Context, fileID int64, r *declare.Reseller, sum declare.Summary, rep *problem.Report) error {
+	return pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		return s.finishFile(ctx, tx, fileID, r, sum, rep, "rejected")
+	})
+}
+
+func (s *Service) finishFile(ctx context.Context, tx pgx.Tx, fileID int64, r *declare.Reseller, sum declare.Summary, rep *problem.Report, state string) error {
+	o := &Outcome{}
+	o.fill(sum, rep, state == "rejected")
+	if err := storeProblems(ctx, tx, fileID, rep.Problems); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `
+		UPDATE files SET state = $2, status = $3, rows_total = $4, rows_accepted = $5, rows_rejected = $6,
+		       currency = $7, amount_total = $8, problem_count = $9, processed_at = now(), last_error = NULL
+		 WHERE id = $1`, fileID, state, o.Status, o.Rows, o.Accepted, o.Rejected, string(r.Currency), o.Amount, len(rep.Problems))
+	return err
+}
+
+func storeProblems(ctx context.Context, tx pgx.Tx, fileID int64, probs []*problem.Problem) error {
+	if len(probs) == 0 {
+		return nil
+	}
+	rows := make([][]any, len(probs))
+	for i, p := range probs {
+		rows[i] = []any{fileID, i + 1, p.Pos.Line, p.Pos.Sheet, p.Pos.Column, string(p.Code), string(p.Severity), string(p.Scope), p.Value, p.Message}
+	}
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"file_problems"},
+		[]string{"file_id", "seq", "line", "sheet", "col", "code", "severity", "scope", "value", "message"}, pgx.CopyFromRows(rows))
+	return err
+}
+
+// poster writes one file's accepted records inside the file's transaction.
+type poster struct {
+	s        *Service
+	tx       pgx.Tx
+	fileID   int64
+	reseller *declare.Reseller
+}
+
+// copyStream runs a COPY on the transaction's connection, fed by write
+// while it runs. It returns the COPY's error, or write's.
+func (p *poster) copyStream(ctx context.Context, sql string, write func(*bufio.Writer) error) error {
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.tx.Conn().PgConn().CopyFrom(ctx, pr, sql)
+		pr.CloseWithError(err)
+		done <- err
+	}()
+	bw := bufio.NewWriterSize(pw, 256<<10)
+	werr := write(bw)
+	if werr == nil {
+		werr = bw.Flush()
+	}
+	if werr != nil {
+		pw.CloseWithError(werr)
+		<-done
+		return werr
+	}
+	pw.Close()
+	err := <-done
+	if store.Constraint(err) == "declarations_reseller_declaration_key" {
+		return fmt.Errorf("%w: %v", ErrAlreadyDeclared, err)
+	}
+	return err
+}
+
+func (p *poster) declarations(ctx context.Context, req Request, f *os.File, catalog declare.Catalog, rep *problem.Report) (declare.Summary, bool, error) {
+	tx, r := p.tx, p.reseller
+	unbilled, err := ledger.Account(ctx, tx, "reseller:"+r.ID+":unbilled", r.Currency, r.ID)
+	if err != nil {
+		return declare.Summary{}, false, err
+	}
+	revenue, err := ledger.Account(ctx, tx, "hub:revenue", r.Currency, "")
+	if err != nil {
+		return declare.Summary{}, false, err
+	}
+	payable := map[string]int64{}
+	for _, it := range catalog {
+		if _, ok := payable[it.PublisherID]; !ok {
+			if payable[it.PublisherID], err = ledger.Account(ctx, tx, "publisher:"+it.PublisherID+":payable", r.Currency, it.PublisherID); err != nil {
+				return declare.Summary{}, false, err
+			}
+		}
+	}
+	entryID, err := ledger.NextID(ctx, tx)
+	if err != nil {
+		return declare.Summary{}, false, err
+	}
+	var (
+		sum      declare.Summary
+		whole    bool
+		checkErr error
+		total    int64
+		perPub   = map[string]*pubTotals{}
+		terms    int
+		reseller = r.ID
+		fileID   = strconv.FormatInt(p.fileID, 10)
+	)
+	err = p.copyStream(ctx, "COPY declarations ("+declColumns+") FROM STDIN", func(w *bufio.Writer) error {
+		c := copyRow{w: w}
+		n := 0
+		accept := func(d *declare.Decl) error {
+			if n++; n == 2 {
+				if err := p.s.fail("copy"); err != nil {
+					return err
+				}
+			}
+			c.begin()
+			c.raw(fileID)
+			c.int(int64(d.Line))
+			c.text(reseller)
+			c.text(d.DeclarationID)
+			c.text(d.Action)
+			c.text(d.CustomerID)
+			c.textOrNull(d.Email)
+			c.textOrNull(d.Name)
+			c.textOrNull(d.Country)
+			c.textOrNull(d.Language)
+			c.text(d.SKU)
+			c.text(d.Item.PublisherID)
+			c.text(d.Item.BillingModel)
+			c.int(d.Quantity)
+			c.date(d.Start)
+			if d.HasEnd {
+				c.date(d.End)
+			} else {
+				c.null()
+			}
+			if d.Version != nil {
+				c.date(d.Version.From)
+				c.dec(d.UnitPrice)
+			} else {
+				c.null()
+				c.null()
+			}
+			c.text(string(r.Currency))
+			if d.HasResale {
+				c.dec(d.ResalePrice)
+			} else {
+				c.null()
+			}
+			c.textOrNull(d.SubscriptionRef)
+			c.int(d.Amount)
+			c.int(d.PublisherAmount)
+			c.int(d.HubAmount)
+			c.int(entryID)
+			c.int(unbilled)
+			c.int(payable[d.Item.PublisherID])
+			c.int(revenue)
+			if d.Action == "NEW" && d.Item.BillingModel == "monthly" {
+				c.text("active")
+			} else {
+				c.null()
+			}
+			c.end()
+			total += d.Amount
+			pt := perPub[d.Item.PublisherID]
+			if pt == nil {
+				pt = &pubTotals{}
+				perPub[d.Item.PublisherID] = pt
+			}
+			pt.amount += d.PublisherAmount
+			switch d.Action {
+			case "NEW":
+				pt.activations++
+			case "TERMINATE":
+				pt.cancellations++
+				terms++
+			}
+			return nil
+		}
+		sum, whole, checkErr = p.s.check(ctx, req, f, r, catalog, rep, accept, nil)
+		if checkErr != nil {
+			return checkErr
+		}
+		if whole {
+			return errAbort
+		}
+		return nil
+	})
+	if whole && errors.Is(err, errAbort) {
+		return sum, true, nil
+	}
+	if err != nil {
+		return sum, false, err
+	}
+	if err := p.s.fail("after-copy"); err != nil {
+		return sum, false, err
+	}
+	// One entry for the file: a posting per account touched, summed over its rows.
+	postings := []ledger.Posting{{AccountID: unbilled, Amount: total, Currency: r.Currency}}
+	var hub int64 = total
+	for pub, pt := range perPub {
+		postings = append(postings, ledger.Posting{AccountID: payable[pub], Amount: -pt.amount, Currency: r.Currency})
+		hub -= pt.amount
+	}
+	postings = append(postings, ledger.Posting{AccountID: revenue, Amount: -hub, Currency: r.Currency})
+	if _, _, err := ledger.Post(ctx, tx, &ledger.Entry{ID: entryID, Key: "declarations:file:" + fileID, Kind: "declarations", FileID: p.fileID,
+		Description: fmt.Sprintf("%s: %s", r.ID, req.Name), Postings: postings}); err != nil {
+		return sum, false, err
+	}
+	if err := p.s.fail("after-entry"); err != nil {
+		return sum, false, err
+	}
+	if terms > 0 {
+		tag, err := tx.Exec(ctx, `
+			UPDATE declarations s SET sub_state = 'terminated', sub_end_date = t.start_date, terminated_by = t.declaration_id
+			  FROM declarations t
+			 WHERE t.file_id = $1 AND t.action = 'TERMINATE'
+			   AND s.reseller_id = t.reseller_id AND s.declaration_id = t.subscription_ref AND s.sub_state = 'active'`, p.fileID)
+		if err != nil {
+			return sum, false, err
+		}
+		if int(tag.RowsAffected()) != terms {
+			return sum, false, fmt.Errorf("terminating subscriptions: %d of %d found active", tag.RowsAffected(), terms)
+		}
+	}
+	if err := p.s.fail("after-subscriptions"); err != nil {
+		return sum, false, err
+	}
+	if _, err := tx.Exec(ctx, `
+		INSERT INTO customers AS c (reseller_id, customer_id, email, name, country, language, created_file_id, updated_file_id)
+		SELECT DISTINCT ON (customer_id) reseller_id, customer_id, customer_email, customer_name, country, language, file_id, file_id
+		  FROM declarations WHERE file_id = $1 AND action = 'NEW' ORDER BY customer_id, line DESC
+		ON CONFLICT (reseller_id, customer_id) DO UPDATE SET
+		       email = excluded.email, name = coalesce(excluded.name, c.name), country = coalesce(excluded.country, c.country),
+		       language = coalesce(excluded.language, c.language), updated_file_id = excluded.updated_file_id, updated_at = now()
+		 WHERE (c.email, c.name, c.country, c.language) IS DISTINCT FROM
+		       (excluded.email, coalesce(excluded.name, c.name), coalesce(excluded.country, c.country), coalesce(excluded.language, c.language))`,
+		p.fileID); err != nil {
+		return sum, false, fmt.Errorf("upserting customers: %w", err)
+	}
+	if err := p.s.fail("after-customers"); err != nil {
+		return sum, false, err
+	}
+	for pub, pt := range perPub {
+		if pt.activations+pt.cancellations == 0 {
+			continue
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO fulfillment_outbox (file_id, publisher_id, activations, cancellations) VALUES ($1, $2, $3, $4)`,
+			p.fileID, pub, pt.activations, pt.cancellations); err != nil {
+			return sum, false, err
+		}
+	}
+	if err := p.s.fail("after-outbox"); err != nil {
+		return sum, false, err
+	}
+	return sum, false, nil
+}
+
+type pubTotals struct {
+	amount                     int64
+	activations, cancellations int
+}
+
+func (p *poster) customers(ctx context.Context, req Request, f *os.File, rep *problem.Report) (declare.Summary, bool, error) {
+	tx := p.tx
+	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE stage_customers (line int, customer_id text, email text, name text, country text,
+		language text, company text, vat_id text) ON COMMIT DROP`); err != nil {
+		return declare.Summary{}, false, err
+	}
+	var sum declare.Summary
+	var whole bool
+	err := p.copyStream(ctx, "COPY stage_customers FROM STDIN", func(w *bufio.Writer) error {
+		c := copyRow{w: w}
+		accept := func(cu *declare.Customer) error {
+			c.begin()
+			c.int(int64(cu.Line))
+			c.text(cu.CustomerID)
+			c.text(cu.Email)
+			for _, v := range []string{cu.Name, cu.Country, cu.Language, cu.Company, cu.VATID} {
+				c.textOrNull(v)
+			}
+			c.end()
+			return p.s.fail("copy")
+		}
+		var err error
+		sum, whole, err = p.s.check(ctx, req, f, p.reseller, nil, rep, nil, accept)
+		if err != nil {
+			return err
+		}
+		if whole {
+			return errAbort
+		}
+		return nil
+	})
+	if whole && errors.Is(err, errAbort) {
+		return sum, true, nil
+	}
+	if err != nil {
+		return sum, false, err
+	}
+	_, err = tx.Exec(ctx, `
+		INSERT INTO customers AS c (reseller_id, customer_id, email, name, country, language, company, vat_id, created_file_id, updated_file_id)
+		SELECT $1, customer_id, email, name, country, language, company, vat_id, $2, $2 FROM stage_customers
+		ON CONFLICT (reseller_id, customer_id) DO UPDATE SET
+		       email = excluded.email, name = coalesce(excluded.name, c.name), country = coalesce(excluded.country, c.country),
+		       language = coalesce(excluded.language, c.language), company = coalesce(excluded.company, c.company),
+		       vat_id = coalesce(excluded.vat_id, c.vat_id), updated_file_id = excluded.updated_file_id, updated_at = now()`,
+		p.reseller.ID, p.fileID)
+	if err != nil {
+		return sum, false, fmt.Errorf("upserting customers: %w", err)
+	}
+	return sum, false, p.s.fail("after-customers")
+}

@@ -1,0 +1,79 @@
+// Package render writes what people and machines read back: CSV files
+// (RFC 4180, UTF-8) whose cells a spreadsheet can never run as formulas,
+// and later invoices and XLSX exports.
+package render
+
+import (
+	"encoding/csv"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// Cell makes a value safe to open in a spreadsheet: text that a spreadsheet
+// would evaluate (starting with = + - @, tab or carriage return) gets a
+// leading apostrophe, as OWASP recommends for CSV injection.
+func Cell(s string) string {
+	if s == "" {
+		return s
+	}
+	switch s[0] {
+	case '=', '+', '-', '@', '\t', '\r':
+		return "'" + s
+	}
+	return s
+}
+
+// CSV writes records with every text cell made safe by Cell. Numbers that
+// Clearhouse itself formats (amounts, counts) go through WriteTrusted.
+type CSV struct {
+	w   *csv.Writer
+	buf []string
+}
+
+// NewCSV returns a CSV writer on w.
+func NewCSV(w io.Writer) *CSV { return &CSV{w: csv.NewWriter(w)} }
+
+// Write writes one record of untrusted text.
+func (c *CSV) Write(rec ...string) error {
+	c.buf = c.buf[:0]
+	for _, s := range rec {
+		c.buf = append(c.buf, Cell(s))
+	}
+	return c.w.Write(c.buf)
+}
+
+// Flush flushes and returns any write error.
+func (c *CSV) Flush() error {
+	c.w.Flush()
+	return c.w.Error()
+}
+
+// WriteFileAtomic writes a file under a temporary name in the same folder,
+// syncs it and renames it into place, so a reader never sees half a file.
+func WriteFileAtomic(path string, fill func(io.Writer) error) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := fill(tmp); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

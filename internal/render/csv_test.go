@@ -1,0 +1,41 @@
+package render
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestCellNeverAFormula(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"=HYPERLINK(\"x\")": "'=HYPERLINK(\"x\")", "+33 1": "'+33 1", "-5": "'-5", "@SUM(A1)": "'@SUM(A1)",
+		"\t=1": "'\t=1", "\r=1": "'\r=1", "plain": "plain", "": "", "a=b": "a=b",
+	} {
+		if got := Cell(in); got != want {
+			t.Errorf("Cell(%q) = %q want %q", in, got, want)
+		}
+	}
+	var b bytes.Buffer
+	c := NewCSV(&b)
+	_ = c.Write("=1+1", "ok, with comma")
+	_ = c.Flush()
+	if b.String() != "'=1+1,\"ok, with comma\"\n" {
+		t.Fatalf("%q", b.String())
+	}
+}
+
+func TestWriteFileAtomicLeavesNoTemp(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	p := filepath.Join(dir, "a.csv")
+	if err := WriteFileAtomic(p, func(w io.Writer) error { _, err := w.Write([]byte("x")); return err }); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 || entries[0].Name() != "a.csv" {
+		t.Fatalf("%v", entries)
+	}
+}

@@ -1,0 +1,530 @@
+// Package world is the configured world of Clearhouse: publishers, resellers
+// (eligibility, currency, VAT, credit line, payment method, file policy) and
+// their catalogs of effective-dated prices. It reads the YAML files of a
+// folder, checks them with file/line/field errors, and applies them to the
+// database as an idempotent upsert that reports what changed.
+package world
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+
+	"github.com/govalues/decimal"
+	"gopkg.in/yaml.v3"
+
+	"github.com/clearhouse/clearhouse/internal/civil"
+	"github.com/clearhouse/clearhouse/internal/money"
+)
+
+// World is everything declared in a config folder.
+type World struct {
+	Publishers []*Publisher `yaml:"publishers"`
+	Resellers  []*Reseller  `yaml:"resellers"`
+	Catalogs   []*Catalog   `yaml:"catalogs"`
+}
+
+// Where is a position in a config file.
+type Where struct {
+	File string `yaml:"-"`
+	Line int    `yaml:"-"`
+}
+
+func (w Where) String() string { return fmt.Sprintf("%s:%d", w.File, w.Line) }
+
+// Publisher is a software publisher.
+type Publisher struct {
+	Where `yaml:"-"`
+	ID    string `yaml:"id"`
+	Name  string `yaml:"name"`
+}
+
+// VAT is a reseller's VAT treatment and the mention printed on invoices.
+type VAT struct {
+	Where     `yaml:"-"`
+	Treatment string `yaml:"treatment"`
+	Rate      string `yaml:"rate"`
+	Mention   string `yaml:"mention"`
+}
+
+// Payment is how a reseller pays: wallet (SEPA Core direct debit) or pay_now.
+type Payment struct {
+	Where           `yaml:"-"`
+	Method          string `yaml:"method"`
+	IBAN            string `yaml:"iban"`
+	BIC             string `yaml:"bic"`
+	MandateID       string `yaml:"mandate_id"`
+	MandateSignedOn string `yaml:"mandate_signed_on"`
+}
+
+// Reseller is a telco, ISP or distributor that declares sales.
+type Reseller struct {
+	Where       `yaml:"-"`
+	ID          string  `yaml:"id"`
+	Name        string  `yaml:"name"`
+	OEMEligible bool    `yaml:"oem_eligible"`
+	Currency    string  `yaml:"currency"`
+	VAT         VAT     `yaml:"vat"`
+	CreditLimit string  `yaml:"credit_limit"`
+	Payment     Payment `yaml:"payment"`
+	FilePolicy  string  `yaml:"file_policy"`
+}
+
+// Catalog is one of a reseller's catalogs.
+type Catalog struct {
+	Where    `yaml:"-"`
+	ID       string  `yaml:"id"`
+	Reseller string  `yaml:"reseller"`
+	Name     string  `yaml:"name"`
+	Currency string  `yaml:"currency"`
+	Items    []*Item `yaml:"items"`
+}
+
+// Item maps a reseller SKU to a publisher product.
+type Item struct {
+	Where        `yaml:"-"`
+	SKU          string   `yaml:"sku"`
+	Name         string   `yaml:"name"`
+	Publisher    string   `yaml:"publisher"`
+	PublisherSKU string   `yaml:"publisher_sku"`
+	BillingModel string   `yaml:"billing_model"`
+	TaxCategory  string   `yaml:"tax_category"`
+	Prices       []*Price `yaml:"prices"`
+}
+
+// Price is one price version of an item.
+type Price struct {
+	Where          `yaml:"-"`
+	ValidFrom      string `yaml:"valid_from"`
+	ValidTo        string `yaml:"valid_to"`
+	BuyPrice       string `yaml:"buy_price"`
+	ResalePrice    string `yaml:"resale_price"`
+	PublisherShare string `yaml:"publisher_share"`
+}
+
+// Each entity type decodes strictly (unknown keys are errors) and remembers its line.
+func (p *Publisher) UnmarshalYAML(n *yaml.Node) error { return strict(n, p, &p.Where) }
+func (v *VAT) UnmarshalYAML(n *yaml.Node) error       { return strict(n, v, &v.Where) }
+func (p *Payment) UnmarshalYAML(n *yaml.Node) error   { return strict(n, p, &p.Where) }
+func (r *Reseller) UnmarshalYAML(n *yaml.Node) error  { return strict(n, r, &r.Where) }
+func (c *Catalog) UnmarshalYAML(n *yaml.Node) error   { return strict(n, c, &c.Where) }
+func (i *Item) UnmarshalYAML(n *yaml.Node) error      { return strict(n, i, &i.Where) }
+func (p *Price) UnmarshalYAML(n *yaml.Node) error     { return strict(n, p, &p.Where) }
+
+// strict decodes mapping n into the struct v points to, refusing keys the
+// struct does not declare, and records n's line in w.
+func strict(n *yaml.Node, v any, w *Where) error {
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: expected a mapping", n.Line)
+	}
+	rv := reflect.ValueOf(v).Elem()
+	known := map[string]int{}
+	for i := 0; i < rv.NumField(); i++ {
+		tag := strings.Split(rv.Type().Field(i).Tag.Get("yaml"), ",")[0]
+		if tag != "" && tag != "-" {
+			known[tag] = i
+		}
+	}
+	w.Line = n.Line
+	for k := 0; k+1 < len(n.Content); k += 2 {
+		key, val := n.Content[k], n.Content[k+1]
+		i, ok := known[key.Value]
+		if !ok {
+			names := make([]string, 0, len(known))
+			for name := range known {
+				names = append(names, name)
+			}
+			sort.Strings(names)
+			return fmt.Errorf("line %d: unknown field %q (known: %s)", key.Line, key.Value, strings.Join(names, ", "))
+		}
+		if err := val.Decode(rv.Field(i).Addr().Interface()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// FieldError is one problem in the configuration, with its position.
+type FieldError struct {
+	Where Where
+	Field string
+	Msg   string
+}
+
+func (e *FieldError) Error() string { return fmt.Sprintf("%s: %s: %s", e.Where, e.Field, e.Msg) }
+
+// Errors is every problem found in a configuration.
+type Errors []*FieldError
+
+func (es Errors) Error() string {
+	s := make([]string, len(es))
+	for i, e := range es {
+		s[i] = e.Error()
+	}
+	return strings.Join(s, "\n")
+}
+
+func (es Errors) Unwrap() []error {
+	out := make([]error, len(es))
+	for i, e := range es {
+		out[i] = e
+	}
+	return out
+}
+
+// Load reads every *.yaml and *.yml file of dir (in name order) and checks
+// the result. It returns Errors listing every problem found.
+func Load(dir string) (*World, error) {
+	var files []string
+	for _, pat := range []string{"*.yaml", "*.yml"} {
+		m, _ := filepath.Glob(filepath.Join(dir, pat))
+		files = append(files, m...)
+	}
+	sort.Strings(files)
+	if len(files) == 0 {
+		return nil, fmt.Errorf("no *.yaml files in %s", dir)
+	}
+	w := &World{}
+	var errs Errors
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		var part World
+		if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&part); err != nil && !errors.Is(err, io.EOF) {
+			errs = append(errs, &FieldError{Where{f, lineOf(err)}, "yaml", strings.TrimPrefix(err.Error(), "yaml: ")})
+			continue
+		}
+		setFile(&part, f)
+		w.Publishers = append(w.Publishers, part.Publishers...)
+		w.Resellers = append(w.Resellers, part.Resellers...)
+		w.Catalogs = append(w.Catalogs, part.Catalogs...)
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	if errs := w.Check(); len(errs) > 0 {
+		return nil, errs
+	}
+	return w, nil
+}
+
+func lineOf(err error) int {
+	var l int
+	s := err.Error()
+	if i := strings.Index(s, "line "); i >= 0 {
+		fmt.Sscanf(s[i:], "line %d", &l)
+	}
+	return l
+}
+
+func setFile(w *World, f string) {
+	for _, p := range w.Publishers {
+		p.File = f
+	}
+	for _, r := range w.Resellers {
+		r.File, r.VAT.File, r.Payment.File = f, f, f
+	}
+	for _, c := range w.Catalogs {
+		c.File = f
+		for _, it := range c.Items {
+			it.File = f
+			for _, p := range it.Prices {
+				p.File = f
+			}
+		}
+	}
+}
+
+// Check validates the world as a whole and returns every problem.
+func (w *World) Check() Errors {
+	var errs Errors
+	bad := func(at Where, field, format string, args ...any) {
+		errs = append(errs, &FieldError{at, field, fmt.Sprintf(format, args...)})
+	}
+	ids := map[string]Where{}
+	checkID := func(at Where, id string) {
+		if !validID(id) {
+			bad(at, "id", "%q must be 2–63 characters of a-z, 0-9 and -, starting with a letter or digit", id)
+		}
+		if prev, dup := ids[id]; dup {
+			bad(at, "id", "%q is already used at %s (publisher and reseller ids share one space)", id, prev)
+		}
+		ids[id] = at
+	}
+	pubs := map[string]bool{}
+	for _, p := range w.Publishers {
+		checkID(p.Where, p.ID)
+		pubs[p.ID] = true
+		if p.Name == "" {
+			bad(p.Where, "name", "is required")
+		}
+	}
+	res := map[string]*Reseller{}
+	for _, r := range w.Resellers {
+		checkID(r.Where, r.ID)
+		res[r.ID] = r
+		r.check(bad)
+	}
+	catIDs := map[string]Where{}
+	skus := map[string]Where{}
+	for _, c := range w.Catalogs {
+		key := c.Reseller + "/" + c.ID
+		if prev, dup := catIDs[key]; dup {
+			bad(c.Where, "id", "catalog %q of %s is already declared at %s", c.ID, c.Reseller, prev)
+		}
+		catIDs[key] = c.Where
+		r, ok := res[c.Reseller]
+		if !ok {
+			bad(c.Where, "reseller", "unknown reseller %q", c.Reseller)
+		} else if c.Currency != r.Currency {
+			bad(c.Where, "currency", "%q differs from the reseller's billing currency %s", c.Currency, r.Currency)
+		}
+		if c.ID == "" || c.Name == "" {
+			bad(c.Where, "id", "a catalog needs an id and a name")
+		}
+		for _, it := range c.Items {
+			k := c.Reseller + "/" + it.SKU
+			if prev, dup := skus[k]; dup {
+				bad(it.Where, "sku", "%q is already in a catalog of %s at %s", it.SKU, c.Reseller, prev)
+			}
+			skus[k] = it.Where
+			it.check(bad, pubs)
+		}
+	}
+	return errs
+}
+
+func (r *Reseller) check(bad func(Where, string, string, ...any)) {
+	if r.Name == "" {
+		bad(r.Where, "name", "is required")
+	}
+	cur, err := money.ParseCurrency(r.Currency)
+	if err != nil {
+		bad(r.Where, "currency", "%q is not a supported ISO 4217 currency", r.Currency)
+	} else if _, err := money.ParseMinor(r.CreditLimit, cur); err != nil || strings.HasPrefix(r.CreditLimit, "-") {
+		bad(r.Where, "credit_limit", "%q must be a non-negative amount in %s, e.g. \"25000.00\"", r.CreditLimit, cur)
+	}
+	switch r.VAT.Treatment {
+	case "standard":
+		d, err := decimal.Parse(r.VAT.Rate)
+		if err != nil || d.Sign() <= 0 || d.Cmp(decimal.MustNew(100, 0)) >= 0 {
+			bad(r.VAT.Where, "vat.rate", "%q must be a percentage between 0 and 100 for standard VAT", r.VAT.Rate)
+		}
+	case "reverse_charge", "exempt":
+		if r.VAT.Rate != "" && r.VAT.Rate != "0" {
+			bad(r.VAT.Where, "vat.rate", "must be empty or 0 for %s", r.VAT.Treatment)
+		}
+		if r.VAT.Mention == "" {
+			bad(r.VAT.Where, "vat.mention", "the invoice mention is required for %s (e.g. \"Autoliquidation\")", r.VAT.Treatment)
+		}
+	default:
+		bad(r.Where, "vat.treatment", "%q must be standard, reverse_charge or exempt", r.VAT.Treatment)
+	}
+	switch r.Payment.Method {
+	case "wallet":
+		if !ValidIBAN(r.Payment.IBAN) {
+			bad(r.Payment.Where, "payment.iban", "%q is not a valid IBAN (checksum mod 97)", r.Payment.IBAN)
+		}
+		if r.Payment.BIC != "" && !ValidBIC(r.Payment.BIC) {
+			bad(r.Payment.Where, "payment.bic", "%q is not a valid BIC (8 or 11 characters)", r.Payment.BIC)
+		}
+		if r.Payment.MandateID == "" || len(r.Payment.MandateID) > 35 {
+			bad(r.Payment.Where, "payment.mandate_id", "is required for wallet resellers (at most 35 characters)")
+		}
+		if _, err := civil.ParseISO(r.Payment.MandateSignedOn); err != nil {
+			bad(r.Payment.Where, "payment.mandate_signed_on", "%q must be the mandate signature date as YYYY-MM-DD", r.Payment.MandateSignedOn)
+		}
+	case "pay_now":
+		if r.Payment.IBAN != "" || r.Payment.MandateID != "" {
+			bad(r.Payment.Where, "payment", "pay_now resellers have no IBAN or mandate; did you mean method: wallet?")
+		}
+	default:
+		bad(r.Where, "payment.method", "%q must be wallet or pay_now", r.Payment.Method)
+	}
+	if r.FilePolicy != "reject_file" && r.FilePolicy != "accept_valid_rows" {
+		bad(r.Where, "file_policy", "%q must be reject_file or accept_valid_rows", r.FilePolicy)
+	}
+}
+
+func (it *Item) check(bad func(Where, string, string, ...any), pubs map[string]bool) {
+	if it.SKU == "" || len(it.SKU) > 64 {
+		bad(it.Where, "sku", "is required (at most 64 characters)")
+	}
+	if it.Name == "" {
+		bad(it.Where, "name", "is required")
+	}
+	if !pubs[it.Publisher] {
+		bad(it.Where, "publisher", "unknown publisher %q", it.Publisher)
+	}
+	if it.PublisherSKU == "" {
+		bad(it.Where, "publisher_sku", "is required: it is what the publisher activates")
+	}
+	switch it.BillingModel {
+	case "one_time", "monthly", "usage":
+	default:
+		bad(it.Where, "billing_model", "%q must be one_time, monthly or usage", it.BillingModel)
+	}
+	if it.TaxCategory == "" {
+		it.TaxCategory = "standard"
+	}
+	if len(it.Prices) == 0 {
+		bad(it.Where, "prices", "an item needs at least one price version")
+	}
+	type span struct {
+		from, to civil.Date
+		open     bool
+		at       Where
+	}
+	var spans []span
+	for _, p := range it.Prices {
+		pv, err := p.Parse()
+		if err != nil {
+			var fe *FieldError
+			if errors.As(err, &fe) {
+				bad(p.Where, fe.Field, "%s", fe.Msg)
+			}
+			continue
+		}
+		if !pv.ResalePrice.IsZero() && pv.ResalePrice.Cmp(pv.BuyPrice) < 0 {
+			bad(p.Where, "resale_price", "%s is below the buy price %s", p.ResalePrice, p.BuyPrice)
+		}
+		spans = append(spans, span{pv.ValidFrom, pv.ValidTo, !pv.HasValidTo, p.Where})
+	}
+	sort.Slice(spans, func(i, j int) bool { return spans[i].from < spans[j].from })
+	for i := 1; i < len(spans); i++ {
+		prev := spans[i-1]
+		if prev.open || prev.to >= spans[i].from {
+			bad(spans[i].at, "valid_from", "price version starting %s overlaps the one at %s", spans[i].from, prev.at)
+		}
+	}
+}
+
+// PriceVersion is a parsed price.
+type PriceVersion struct {
+	ValidFrom   civil.Date
+	ValidTo     civil.Date
+	HasValidTo  bool
+	BuyPrice    decimal.Decimal
+	ResalePrice decimal.Decimal
+	ShareKind   string // percent or absolute
+	ShareValue  decimal.Decimal
+}
+
+// Parse checks and converts a price version.
+func (p *Price) Parse() (PriceVersion, error) {
+	var v PriceVersion
+	fail := func(field, format string, args ...any) (PriceVersion, error) {
+		return v, &FieldError{p.Where, field, fmt.Sprintf(format, args...)}
+	}
+	var err error
+	if v.ValidFrom, err = civil.ParseISO(p.ValidFrom); err != nil {
+		return fail("valid_from", "%q must be a date YYYY-MM-DD", p.ValidFrom)
+	}
+	if p.ValidTo != "" {
+		if v.ValidTo, err = civil.ParseISO(p.ValidTo); err != nil {
+			return fail("valid_to", "%q must be a date YYYY-MM-DD (inclusive) or absent", p.ValidTo)
+		}
+		v.HasValidTo = true
+		if v.ValidTo < v.ValidFrom {
+			return fail("valid_to", "%s is before valid_from %s", p.ValidTo, p.ValidFrom)
+		}
+	}
+	if v.BuyPrice, err = parsePrice(p.BuyPrice); err != nil {
+		return fail("buy_price", "%q must be a non-negative decimal with at most 6 places", p.BuyPrice)
+	}
+	if p.ResalePrice != "" {
+		if v.ResalePrice, err = parsePrice(p.ResalePrice); err != nil {
+			return fail("resale_price", "%q must be a non-negative decimal with at most 6 places", p.ResalePrice)
+		}
+	}
+	s := strings.TrimSpace(p.PublisherShare)
+	if pct, ok := strings.CutSuffix(s, "%"); ok {
+		v.ShareKind = "percent"
+		if v.ShareValue, err = parsePrice(strings.TrimSpace(pct)); err != nil || v.ShareValue.Cmp(decimal.MustNew(100, 0)) > 0 {
+			return fail("publisher_share", "%q must be a percentage between 0%% and 100%%", p.PublisherShare)
+		}
+	} else {
+		v.ShareKind = "absolute"
+		if v.ShareValue, err = parsePrice(s); err != nil {
+			return fail("publisher_share", "%q must be an amount per unit (\"20.93\") or a percentage (\"70%%\")", p.PublisherShare)
+		}
+		if v.ShareValue.Cmp(v.BuyPrice) > 0 {
+			return fail("publisher_share", "%s per unit is more than the buy price %s", p.PublisherShare, p.BuyPrice)
+		}
+	}
+	return v, nil
+}
+
+func parsePrice(s string) (decimal.Decimal, error) {
+	d, err := decimal.Parse(s)
+	if err != nil || d.Sign() < 0 || strings.ContainsAny(s, "eE") {
+		return d, errors.New("bad price")
+	}
+	if d.Scale() > 6 && !d.Trunc(6).Equal(d) {
+		return d, errors.New("too many places")
+	}
+	return d.Trim(0), nil
+}
+
+func validID(id string) bool {
+	if len(id) < 2 || len(id) > 63 {
+		return false
+	}
+	for i, c := range id {
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case c == '-' && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// ValidIBAN checks an IBAN's shape and its ISO 13616 mod-97 checksum.
+func ValidIBAN(s string) bool {
+	s = strings.ReplaceAll(strings.ToUpper(s), " ", "")
+	if len(s) < 15 || len(s) > 34 {
+		return false
+	}
+	for i, c := range s {
+		letter := c >= 'A' && c <= 'Z'
+		digit := c >= '0' && c <= '9'
+		if (i < 2 && !letter) || (i >= 2 && i < 4 && !digit) || (!letter && !digit) {
+			return false
+		}
+	}
+	rem := 0
+	for _, c := range s[4:] + s[:4] {
+		if c >= 'A' {
+			v := int(c-'A') + 10
+			rem = (rem*100 + v) % 97
+		} else {
+			rem = (rem*10 + int(c-'0')) % 97
+		}
+	}
+	return rem == 1
+}
+
+// ValidBIC checks a BIC's shape (ISO 9362): 4 letters, 2 letters, 2 alphanumerics, optional 3.
+func ValidBIC(s string) bool {
+	if len(s) != 8 && len(s) != 11 {
+		return false
+	}
+	for i, c := range s {
+		letter := c >= 'A' && c <= 'Z'
+		alnum := letter || (c >= '0' && c <= '9')
+		if (i < 6 && !letter) || !alnum {
+			return false
+		}
+	}
+	return true
+}
