@@ -95,9 +95,13 @@ type env struct {
 	pool   *pgxpool.Pool
 	server *pgserver.Server
 	url    string
+	svc    *ingest.Service
 }
 
 func (e *env) close() {
+	if e.svc != nil {
+		e.svc.Close()
+	}
 	e.pool.Close()
 	if e.server != nil {
 		_ = e.server.Stop()
@@ -168,10 +172,11 @@ func ensureDatabase(ctx context.Context, adminURL, name string) error {
 }
 
 func (g *Globals) service(e *env) *ingest.Service {
-	return &ingest.Service{
+	e.svc = &ingest.Service{
 		Pool:    e.pool,
 		Archive: &archive.Store{Dir: filepath.Join(g.DataDir, "archive")},
 		DataDir: g.DataDir,
 		Log:     g.log,
 	}
+	return e.svc
 }

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -58,6 +59,31 @@ type Service struct {
 	// FailAt, when set, is called at named points of posting; an error it
 	// returns aborts the file there (tests prove nothing is left behind).
 	FailAt func(point string) error
+
+	lookupsOnce sync.Once
+	lookups     *pgxpool.Pool
+	lookupsErr  error
+}
+
+// lookupPool returns the pool that history lookups use. It is separate from
+// Pool: a file's transaction holds a connection (and the reseller lock)
+// while its rows are looked up, so sharing one pool would let concurrent
+// files exhaust it and wait on each other forever.
+func (s *Service) lookupPool(ctx context.Context) (*pgxpool.Pool, error) {
+	s.lookupsOnce.Do(func() {
+		cfg := s.Pool.Config().Copy()
+		cfg.MaxConns = max(4, cfg.MaxConns/2)
+		cfg.MinConns = 0
+		s.lookups, s.lookupsErr = pgxpool.NewWithConfig(context.WithoutCancel(ctx), cfg)
+	})
+	return s.lookups, s.lookupsErr
+}
+
+// Close releases what the service opened (not Pool, which the caller owns).
+func (s *Service) Close() {
+	if s.lookups != nil {
+		s.lookups.Close()
+	}
 }
 
 // Request names a file to process.
@@ -308,7 +334,11 @@ func (s *Service) check(ctx context.Context, req Request, r io.Reader, reseller 
 		sum, err := c.Run(ctx, tr, req.Name)
 		return sum, c.RejectedWhole(), err
 	}
-	c := &declare.Checker{Reseller: reseller, Catalog: catalog, History: history{s.Pool}, Report: rep, Accept: decl}
+	lookups, err := s.lookupPool(ctx)
+	if err != nil {
+		return declare.Summary{}, false, err
+	}
+	c := &declare.Checker{Reseller: reseller, Catalog: catalog, History: history{lookups}, Report: rep, Accept: decl}
 	sum, err := c.Run(ctx, tr, req.Name)
 	return sum, c.RejectedWhole(), err
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strconv"
 
 	"github.com/jackc/pgx/v5"
@@ -108,10 +109,12 @@ func (s *Service) finishFile(ctx context.Context, tx pgx.Tx, fileID int64, r *de
 	return err
 }
 
+// storeProblems records a file's problems in line order (file-level first).
 func storeProblems(ctx context.Context, tx pgx.Tx, fileID int64, probs []*problem.Problem) error {
 	if len(probs) == 0 {
 		return nil
 	}
+	sort.SliceStable(probs, func(i, j int) bool { return probs[i].Pos.Line < probs[j].Pos.Line })
 	rows := make([][]any, len(probs))
 	for i, p := range probs {
 		rows[i] = []any{fileID, i + 1, p.Pos.Line, p.Pos.Sheet, p.Pos.Column, string(p.Code), string(p.Severity), string(p.Scope), p.Value, p.Message}

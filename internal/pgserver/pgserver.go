@@ -139,6 +139,10 @@ func launch(ctx context.Context, bin, dir string, cred *syscall.Credential, ephe
 	cmd := exec.Command(filepath.Join(bin, "postgres"), args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true}
+	if ephemeral {
+		// A throwaway cluster dies with the process that started it, even on a panic.
+		cmd.SysProcAttr.Pdeathsig = syscall.SIGQUIT
+	}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return nil, fmt.Errorf("starting postgres: %w", err)

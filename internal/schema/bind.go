@@ -66,6 +66,9 @@ func (l *Layout) Bind(header []string, pos problem.Position) (*Binding, []*probl
 			continue
 		}
 		i, ok := l.byName[k]
+		if !ok && l.ignore[k] {
+			continue
+		}
 		if !ok {
 			p := problem.New(CodeUnknownColumn, at(pos, h), h, nil, "column %q is not part of the %s layout and is ignored", h, l.Kind)
 			p.Severity = problem.Warning

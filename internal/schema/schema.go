@@ -91,7 +91,12 @@ type Layout struct {
 	Description  string   `yaml:"description"`
 	FilePatterns []string `yaml:"file_patterns"`
 	ActionColumn string   `yaml:"action_column"`
-	Columns      []Column `yaml:"columns"`
+	// IgnoreColumns are read past without a warning (the problem_* columns
+	// of a rejects file sent back after fixing).
+	IgnoreColumns []string `yaml:"ignore_columns"`
+	Columns       []Column `yaml:"columns"`
+
+	ignore map[string]bool
 
 	byName map[string]int
 	action int
@@ -137,6 +142,10 @@ func (l *Layout) init() error {
 		return errors.New("a layout needs a kind and columns")
 	}
 	l.byName = map[string]int{}
+	l.ignore = map[string]bool{}
+	for _, n := range l.IgnoreColumns {
+		l.ignore[NormalizeHeader(n)] = true
+	}
 	l.action = -1
 	for i := range l.Columns {
 		c := &l.Columns[i]

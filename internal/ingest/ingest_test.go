@@ -1,0 +1,534 @@
+package ingest_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/clearhouse/clearhouse/internal/archive"
+	"github.com/clearhouse/clearhouse/internal/ingest"
+	"github.com/clearhouse/clearhouse/internal/ledger"
+	"github.com/clearhouse/clearhouse/internal/pgtest"
+	"github.com/clearhouse/clearhouse/internal/problem"
+	"github.com/clearhouse/clearhouse/internal/world"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+const samples = "../../samples"
+
+// setup gives a test its own database with the sample world applied, and
+// checks the ledger's invariants when the test ends.
+func setup(t *testing.T, configDirs ...string) (*ingest.Service, *pgxpool.Pool) {
+	t.Helper()
+	pool := pgtest.New(t)
+	ctx := context.Background()
+	if len(configDirs) == 0 {
+		configDirs = []string{filepath.Join(samples, "config")}
+	}
+	for _, dir := range configDirs {
+		w, err := world.Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { _, err := world.Apply(ctx, tx, w); return err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data := t.TempDir()
+	svc := &ingest.Service{Pool: pool, Archive: &archive.Store{Dir: filepath.Join(data, "archive")}, DataDir: data}
+	t.Cleanup(svc.Close)
+	t.Cleanup(func() {
+		v, err := ledger.Check(context.Background(), pool)
+		if err != nil || len(v) > 0 {
+			t.Errorf("ledger invariants after the test: %v %v", v, err)
+		}
+	})
+	return svc, pool
+}
+
+func drop(reseller, name string) string { return filepath.Join(samples, "drops", reseller, name) }
+
+func ingestFile(t *testing.T, svc *ingest.Service, reseller, path string) *ingest.Outcome {
+	t.Helper()
+	o, err := svc.Ingest(context.Background(), ingest.Request{Partner: reseller, Path: path})
+	if err != nil {
+		t.Fatalf("ingest %s: %v", path, err)
+	}
+	return o
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func balance(t *testing.T, pool *pgxpool.Pool, code string) int64 {
+	t.Helper()
+	var b int64
+	if err := pool.QueryRow(context.Background(), `SELECT coalesce(sum(balance), 0)::bigint FROM accounts WHERE code = $1`, code).Scan(&b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func count(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := pool.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func codesByLine(o *ingest.Outcome) map[int][]string {
+	m := map[int][]string{}
+	for _, p := range o.Problems {
+		m[p.Pos.Line] = append(m[p.Pos.Line], string(p.Code))
+	}
+	return m
+}
+
+// TestSampleWorld runs every sample drop the way `make run` does and pins
+// each outcome: the samples are the product's documentation.
+func TestSampleWorld(t *testing.T) {
+	t.Parallel()
+	svc, pool := setup(t)
+	want := []struct {
+		reseller, file, status string
+		rows, accepted         int
+		amount                 int64
+	}{
+		{"telco-fr", "01_customers_2026-01.csv", "ACCEPTED", 3, 3, 0},
+		{"telco-fr", "02_declarations_2026-01.csv", "ACCEPTED", 4, 4, 12110},
+		{"telco-fr", "03_declarations_2026-07.csv", "ACCEPTED", 3, 3, 2690},
+		{"telco-fr", "04_declarations_2026-01_resent.csv", "DUPLICATE", 0, 0, 0},
+		{"telco-fr", "05_declarations_2026-08.csv", "REJECTED", 3, 0, 0},
+		{"isp-de", "01_sales_2026-03.csv", "PARTIAL", 27, 5, 6900},
+		{"isp-de", "02_sales_2026-04.csv", "PARTIAL", 4, 2, 400},
+		{"isp-de", "03_sales_header_only.csv", "REJECTED", 0, 0, 0},
+		{"isp-de", "04_sales_missing_column.csv", "REJECTED", 0, 0, 0},
+		{"isp-de", "05_sales_empty.csv", "REJECTED", 0, 0, 0},
+		{"isp-de", "06_customers_2026-05.csv", "PARTIAL", 3, 2, 0},
+		{"mvno-be", "01_declarations_2026-02.csv", "REJECTED", 0, 0, 0},
+	}
+	codes := map[string]bool{}
+	for _, w := range want {
+		o := ingestFile(t, svc, w.reseller, drop(w.reseller, w.file))
+		if o.Status != w.status || o.Rows != w.rows || o.Accepted != w.accepted || o.Amount != w.amount {
+			t.Errorf("%s/%s: %s rows %d accepted %d amount %d; want %s %d %d %d", w.reseller, w.file, o.Status, o.Rows, o.Accepted, o.Amount, w.status, w.rows, w.accepted, w.amount)
+		}
+		if _, err := os.Stat(o.AckPath); err != nil {
+			t.Errorf("%s: no ack: %v", w.file, err)
+		}
+		for _, p := range o.Problems {
+			codes[string(p.Code)] = true
+		}
+	}
+	// telco-fr: 24.90 + 3×24.90 + 1000×0.0215 (January) + 26.90 (July price).
+	if got := balance(t, pool, "reseller:telco-fr:unbilled"); got != 14800 {
+		t.Errorf("telco-fr unbilled %d, want 14800", got)
+	}
+	if got := balance(t, pool, "reseller:isp-de:unbilled"); got != 7300 {
+		t.Errorf("isp-de unbilled %d, want 7300", got)
+	}
+	var state string
+	_ = pool.QueryRow(context.Background(), `SELECT state FROM subscriptions WHERE subscription_id = 'FR-2026-0002'`).Scan(&state)
+	if state != "terminated" {
+		t.Errorf("FR-2026-0002 is %q after its TERMINATE", state)
+	}
+	// Every row-level and header code a reseller can trigger is shown by a sample.
+	for _, c := range []string{"REQUIRED", "INVALID_EMAIL", "INVALID_COUNTRY", "INVALID_LANGUAGE", "INVALID_INTEGER", "OUT_OF_RANGE",
+		"INVALID_DATE", "INVALID_DECIMAL", "INVALID_CURRENCY", "INVALID_VALUE", "TOO_LONG", "UNKNOWN_SKU", "NO_PRICE_ON_DATE",
+		"PRICE_MISMATCH", "CURRENCY_MISMATCH", "ACTION_NOT_ALLOWED", "END_BEFORE_START", "DUPLICATE_IN_FILE", "DUPLICATE_DECLARATION",
+		"SUBSCRIPTION_NOT_FOUND", "SUBSCRIPTION_NOT_ACTIVE", "SUBSCRIPTION_MISMATCH", "CUSTOMER_UNKNOWN", "CREDIT_LIMIT_EXCEEDED",
+		"EXTRA_VALUES", "UNKNOWN_COLUMN", "MISSING_COLUMN", "NO_DATA_ROWS", "EMPTY_FILE", "RESELLER_NOT_ELIGIBLE"} {
+		if !codes[c] {
+			t.Errorf("no sample drop exercises %s", c)
+		}
+	}
+}
+
+func TestRejectsFileLocatesEveryProblemAndIsResendable(t *testing.T) {
+	t.Parallel()
+	svc, _ := setup(t)
+	o := ingestFile(t, svc, "isp-de", drop("isp-de", "01_sales_2026-03.csv"))
+	got := codesByLine(o)
+	want := map[int]string{1: "UNKNOWN_COLUMN", 5: "REQUIRED", 6: "INVALID_EMAIL", 7: "INVALID_COUNTRY INVALID_LANGUAGE", 8: "INVALID_INTEGER",
+		9: "OUT_OF_RANGE", 10: "INVALID_DATE", 11: "INVALID_DECIMAL", 12: "INVALID_CURRENCY", 13: "INVALID_VALUE", 14: "TOO_LONG",
+		15: "UNKNOWN_SKU", 16: "NO_PRICE_ON_DATE", 17: "PRICE_MISMATCH", 18: "CURRENCY_MISMATCH", 19: "ACTION_NOT_ALLOWED",
+		20: "END_BEFORE_START", 21: "DUPLICATE_IN_FILE", 22: "SUBSCRIPTION_NOT_FOUND", 23: "SUBSCRIPTION_MISMATCH",
+		24: "CUSTOMER_UNKNOWN", 25: "CREDIT_LIMIT_EXCEEDED", 26: "EXTRA_VALUES"}
+	for line, codes := range want {
+		if strings.Join(got[line], " ") != codes {
+			t.Errorf("line %d: %v, want %s", line, got[line], codes)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("problems on lines %v", got)
+	}
+	rejects, err := os.ReadFile(o.RejectsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(rejects)), "\n")
+	if len(lines) != 1+len(want) || !strings.HasPrefix(lines[0], "line,problem_code,problem_column,problem_value,problem_message,declaration_id,action") {
+		t.Fatalf("rejects:\n%s", rejects)
+	}
+	if !strings.Contains(string(rejects), "17,PRICE_MISMATCH,unit_price,19.99,the catalog price of IDE-AV-1Y on 2026-03-06 is 22.00,DE-0016,NEW,K-113") {
+		t.Errorf("rejects row 17 lacks the original values:\n%s", rejects)
+	}
+	// The clerk fixes a rejected row in the rejects file and sends it back as is:
+	// the problem_* columns are unknown columns, ignored with a warning.
+	var row17 string
+	for _, l := range lines {
+		if strings.HasPrefix(l, "17,") {
+			row17 = l
+		}
+	}
+	fixed := lines[0] + "\n" + strings.Replace(row17, ",19.99,EUR", ",22.00,EUR", 1) + "\n"
+	o2 := ingestFile(t, svc, "isp-de", writeFile(t, "resend.csv", fixed))
+	if o2.Status != ingest.Accepted || o2.Accepted != 1 || o2.Amount != 2200 || len(o2.Problems) != 1 || o2.Problems[0].Code != "UNKNOWN_COLUMN" {
+		t.Fatalf("resent rejects row: %+v %v", o2, o2.Problems)
+	}
+}
+
+func TestDuplicateFileIsAckedAndNeverPostedTwice(t *testing.T) {
+	t.Parallel()
+	svc, pool := setup(t)
+	first := ingestFile(t, svc, "telco-fr", drop("telco-fr", "02_declarations_2026-01.csv"))
+	before := balance(t, pool, "reseller:telco-fr:unbilled")
+	second := ingestFile(t, svc, "telco-fr", drop("telco-fr", "02_declarations_2026-01.csv"))
+	if second.Status != ingest.Duplicate || second.DuplicateOf != first.FileID || second.ExitCode() != 2 {
+		t.Fatalf("second upload: %+v", second)
+	}
+	if after := balance(t, pool, "reseller:telco-fr:unbilled"); after != before {
+		t.Fatalf("balance moved on a duplicate: %d → %d", before, after)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM declarations`); n != 4 {
+		t.Fatalf("%d declarations", n)
+	}
+	ack, _ := os.ReadFile(second.AckPath)
+	if !strings.Contains(string(ack), fmt.Sprintf(",DUPLICATE,0,0,0,,,0,%d,", first.FileID)) {
+		t.Fatalf("duplicate ack: %s", ack)
+	}
+}
+
+func TestDuplicateDeclarationInAnotherFileIsRejected(t *testing.T) {
+	t.Parallel()
+	svc, _ := setup(t)
+	ingestFile(t, svc, "telco-fr", drop("telco-fr", "02_declarations_2026-01.csv"))
+	// Same declaration_id, other bytes (another date): not a duplicate file, but the id is taken.
+	o := ingestFile(t, svc, "telco-fr", writeFile(t, "again.csv", "declaration_id,action,customer_id,customer_email,sku,quantity,start_date\n"+
+		"FR-2026-0001,NEW,C-1,claire.martin@example.fr,TFR-AV-1Y,1,2026-02-01\n"))
+	if o.Status != ingest.Rejected || len(o.Problems) != 1 || o.Problems[0].Code != "DUPLICATE_DECLARATION" || o.Problems[0].Pos.Line != 2 {
+		t.Fatalf("%+v %v", o, o.Problems)
+	}
+}
+
+func TestCreditLimitInFileOrderAndExactlyAtLimit(t *testing.T) {
+	t.Parallel()
+	cfg := t.TempDir()
+	base, _ := os.ReadFile(filepath.Join(samples, "config", "publishers.yaml"))
+	_ = os.WriteFile(filepath.Join(cfg, "publishers.yaml"), base, 0o644)
+	cat, _ := os.ReadFile(filepath.Join(samples, "config", "catalogs.yaml"))
+	_ = os.WriteFile(filepath.Join(cfg, "catalogs.yaml"), []byte(strings.Split(string(cat), "  - id: de-main")[0]), 0o644)
+	_ = os.WriteFile(filepath.Join(cfg, "resellers.yaml"), []byte(`resellers:
+  - id: telco-fr
+    name: Tight credit
+    oem_eligible: true
+    currency: EUR
+    vat: {treatment: standard, rate: "20"}
+    credit_limit: "49.80"
+    payment: {method: pay_now}
+    file_policy: accept_valid_rows
+`), 0o644)
+	svc, pool := setup(t, cfg)
+	h := "declaration_id,action,customer_id,customer_email,sku,quantity,start_date\n"
+	o := ingestFile(t, svc, "telco-fr", writeFile(t, "credit.csv", h+
+		"D1,NEW,C1,a@example.fr,TFR-AV-1Y,1,2026-01-10\n"+ // 24.90 → exposure 24.90
+		"D2,NEW,C2,b@example.fr,TFR-AV-1Y,2,2026-01-10\n"+ // +49.80 = 74.70 > 49.80: rejected
+		"D3,NEW,C3,c@example.fr,TFR-VPN-M,1,2026-01-10\n"+ // first month 3.99 → 28.89
+		"D4,NEW,C4,d@example.fr,TFR-BKP-GB,1,2026-01-10\n"+ // usage item with NEW: rejected, adds nothing
+		"D5,USAGE,C1,,TFR-BKP-GB,973,2026-01-01\n")) // needs end_date: rejected
+	if got := codesByLine(o); strings.Join(got[3], "") != "CREDIT_LIMIT_EXCEEDED" || strings.Join(got[5], "") != "ACTION_NOT_ALLOWED" || strings.Join(got[6], "") != "REQUIRED" || len(got) != 3 {
+		t.Fatalf("problems %v", got)
+	}
+	// After commit only the one-time sale counts (a subscription's fees accrue
+	// at billing): 24.90 used, 24.90 left. Exactly the limit is accepted, one cent more is not.
+	h2 := h[:len(h)-1] + ",end_date\n"
+	o = ingestFile(t, svc, "telco-fr", writeFile(t, "edge.csv", h2+
+		"E1,USAGE,C1,,TFR-BKP-GB,1159,2026-01-01,2026-01-31\n"+ // 24.9185 → 24.92 → 49.82: rejected
+		"E2,USAGE,C1,,TFR-BKP-GB,1158,2026-01-01,2026-01-31\n")) // 24.897 → 24.90 → 49.80: accepted
+	if got := codesByLine(o); strings.Join(got[2], "") != "CREDIT_LIMIT_EXCEEDED" || len(got) != 1 || o.Accepted != 1 {
+		t.Fatalf("problems %v", got)
+	}
+	o = ingestFile(t, svc, "telco-fr", writeFile(t, "cent.csv", h2+"F1,USAGE,C1,,TFR-BKP-GB,1,2026-02-01,2026-02-28\n")) // 0.02 more
+	if o.Accepted != 0 || o.Problems[0].Code != "CREDIT_LIMIT_EXCEEDED" {
+		t.Fatalf("one cent over the limit: %+v", o)
+	}
+	if got := balance(t, pool, "reseller:telco-fr:unbilled"); got != 4980 {
+		t.Fatalf("unbilled %d, want the limit 4980", got)
+	}
+}
+
+func TestExactlyAtCreditLimitIsAccepted(t *testing.T) {
+	t.Parallel()
+	cfg := t.TempDir()
+	for _, f := range []string{"publishers.yaml", "catalogs.yaml"} {
+		b, _ := os.ReadFile(filepath.Join(samples, "config", f))
+		_ = os.WriteFile(filepath.Join(cfg, f), b, 0o644)
+	}
+	r, _ := os.ReadFile(filepath.Join(samples, "config", "resellers.yaml"))
+	_ = os.WriteFile(filepath.Join(cfg, "resellers.yaml"), []byte(strings.Replace(string(r), `credit_limit: "5000.00"`, `credit_limit: "49.80"`, 1)), 0o644)
+	svc, _ := setup(t, cfg)
+	h := "declaration_id,action,customer_id,customer_email,sku,quantity,start_date\n"
+	o := ingestFile(t, svc, "telco-fr", writeFile(t, "at.csv", h+"A1,NEW,C1,a@example.fr,TFR-AV-1Y,2,2026-01-10\n"))
+	if o.Status != ingest.Accepted || o.Amount != 4980 {
+		t.Fatalf("exactly at the limit: %+v %v", o, o.Problems)
+	}
+	o = ingestFile(t, svc, "telco-fr", writeFile(t, "over.csv", h+"A2,NEW,C1,a@example.fr,TFR-VPN-M,1,2026-01-10\n"))
+	if o.Status != ingest.Rejected || o.Problems[0].Code != "CREDIT_LIMIT_EXCEEDED" {
+		t.Fatalf("over the limit (reject_file): %+v %v", o, o.Problems)
+	}
+}
+
+func TestPriceVersionByDate(t *testing.T) {
+	t.Parallel()
+	svc, pool := setup(t)
+	h := "declaration_id,action,customer_id,customer_email,sku,quantity,start_date\n"
+	o := ingestFile(t, svc, "telco-fr", writeFile(t, "p.csv", h+
+		"P1,NEW,C1,a@example.fr,TFR-AV-1Y,1,2026-06-30\n"+
+		"P2,NEW,C1,a@example.fr,TFR-AV-1Y,1,2026-07-01\n"))
+	if o.Status != ingest.Accepted {
+		t.Fatal(o.Problems)
+	}
+	rows, _ := pool.Query(context.Background(), `SELECT declaration_id, amount, publisher_amount, hub_amount, unit_price::text, price_valid_from::text FROM declarations ORDER BY line`)
+	got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (string, error) {
+		var id, price, from string
+		var a, p, h int64
+		err := r.Scan(&id, &a, &p, &h, &price, &from)
+		return fmt.Sprintf("%s %d %d %d %s %s", id, a, p, h, price, from), err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 70% of 24.90 = 17.43; of 26.90 = 18.83.
+	want := []string{"P1 2490 1743 747 24.900000 2026-01-01", "P2 2690 1883 807 26.900000 2026-07-01"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("%v\nwant %v", got, want)
+	}
+}
+
+// TestFailureAtAnyPointOfPostingLeavesNothing injects a failure at every
+// step of posting a file that creates a customer, terminates a subscription
+// and posts amounts, and checks that none of its effects remain; then the
+// same file goes through once the failure is gone.
+func TestFailureAtAnyPointOfPostingLeavesNothing(t *testing.T) {
+	t.Parallel()
+	for _, point := range []string{"copy", "after-copy", "after-entry", "after-subscriptions", "after-customers", "after-outbox", "before-commit"} {
+		t.Run(point, func(t *testing.T) {
+			t.Parallel()
+			svc, pool := setup(t)
+			ingestFile(t, svc, "telco-fr", drop("telco-fr", "02_declarations_2026-01.csv"))
+			snapshot := func() string {
+				var s string
+				err := pool.QueryRow(context.Background(), `SELECT format('%s|%s|%s|%s|%s|%s|%s',
+					(SELECT count(*) FROM declarations), (SELECT count(*) FROM journal_entries), (SELECT count(*) FROM postings),
+					(SELECT string_agg(customer_id || email, ',' ORDER BY customer_id) FROM customers),
+					(SELECT string_agg(declaration_id || sub_state, ',') FROM declarations WHERE sub_state IS NOT NULL),
+					(SELECT count(*) FROM fulfillment_outbox), (SELECT string_agg(code || balance, ',' ORDER BY code) FROM accounts))`).Scan(&s)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return s
+			}
+			before := snapshot()
+			injected := errors.New("boom")
+			svc.FailAt = func(p string) error {
+				if p == point {
+					return injected
+				}
+				return nil
+			}
+			_, err := svc.Ingest(context.Background(), ingest.Request{Partner: "telco-fr", Path: drop("telco-fr", "03_declarations_2026-07.csv")})
+			if !errors.Is(err, injected) {
+				t.Fatalf("want the injected failure, got %v", err)
+			}
+			if after := snapshot(); after != before {
+				t.Fatalf("a failed file left effects:\nbefore %s\nafter  %s", before, after)
+			}
+			var state, lastErr string
+			_ = pool.QueryRow(context.Background(), `SELECT state, coalesce(last_error, '') FROM files WHERE name = '03_declarations_2026-07.csv'`).Scan(&state, &lastErr)
+			if state != "received" || !strings.Contains(lastErr, "boom") {
+				t.Fatalf("file state %q, last_error %q", state, lastErr)
+			}
+			if _, err := os.Stat(filepath.Join(svc.Outbox("telco-fr"), "03_declarations_2026-07.csv.ack.csv")); !os.IsNotExist(err) {
+				t.Fatal("an ack was written for a file that was not posted")
+			}
+			svc.FailAt = nil
+			o := ingestFile(t, svc, "telco-fr", drop("telco-fr", "03_declarations_2026-07.csv"))
+			if o.Status != ingest.Accepted || o.Amount != 2690 {
+				t.Fatalf("replay after the failure: %+v %v", o, o.Problems)
+			}
+			if n := count(t, pool, `SELECT count(*) FROM files WHERE name = '03_declarations_2026-07.csv'`); n != 1 {
+				t.Fatalf("the replay made %d file records, want 1 (resumed)", n)
+			}
+		})
+	}
+}
+
+func TestRejectFilePolicyPostsNothingAndMayBeResent(t *testing.T) {
+	t.Parallel()
+	svc, pool := setup(t)
+	o := ingestFile(t, svc, "telco-fr", drop("telco-fr", "05_declarations_2026-08.csv"))
+	if o.Status != ingest.Rejected || o.ExitCode() != 2 || count(t, pool, `SELECT count(*) FROM declarations`) != 0 || count(t, pool, `SELECT count(*) FROM customers`) != 0 {
+		t.Fatalf("%+v", o)
+	}
+	// Nothing was posted, so the same bytes may come again (after the catalog was fixed, say).
+	o2 := ingestFile(t, svc, "telco-fr", drop("telco-fr", "05_declarations_2026-08.csv"))
+	if o2.Status != ingest.Rejected || o2.FileID == o.FileID {
+		t.Fatalf("resend of a rejected file: %+v", o2)
+	}
+}
+
+func TestTooManyProblemsRejectsTheFileWhole(t *testing.T) {
+	t.Parallel()
+	svc, pool := setup(t)
+	svc.MaxProblems = 3
+	var b strings.Builder
+	b.WriteString("declaration_id,action,customer_id,customer_email,sku,quantity,start_date\nOK1,NEW,K1,k@example.de,IDE-AV-1Y,1,2026-03-01\n")
+	for i := range 10 {
+		fmt.Fprintf(&b, "B%d,NEW,K1,k@example.de,NOPE,1,2026-03-01\n", i)
+	}
+	o := ingestFile(t, svc, "isp-de", writeFile(t, "many.csv", b.String()))
+	first := o.Problems[0]
+	if o.Status != ingest.Rejected || len(o.Problems) != 4 || first.Code != problem.CodeTooMany || count(t, pool, `SELECT count(*) FROM declarations`) != 0 {
+		t.Fatalf("%+v %v", o, o.Problems)
+	}
+}
+
+func TestConcurrentFilesOfOneResellerNeverDoublePost(t *testing.T) {
+	t.Parallel()
+	svc, pool := setup(t)
+	h := "declaration_id,action,customer_id,customer_email,sku,quantity,start_date\n"
+	var files []string
+	for i := range 4 {
+		var b strings.Builder
+		b.WriteString(h)
+		for j := range 50 { // every file declares the same ids, with its own dates
+			fmt.Fprintf(&b, "X%d,NEW,K%d,k%d@example.de,IDE-AV-1Y,1,2026-03-%02d\n", j, j, j, i+1)
+		}
+		files = append(files, writeFile(t, fmt.Sprintf("c%d.csv", i), b.String()))
+	}
+	var wg sync.WaitGroup
+	outs := make([]*ingest.Outcome, len(files))
+	errs := make([]error, len(files))
+	for i, f := range files {
+		wg.Go(func() { outs[i], errs[i] = svc.Ingest(context.Background(), ingest.Request{Partner: "isp-de", Path: f}) })
+	}
+	wg.Wait()
+	accepted := 0
+	for i := range files {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		accepted += outs[i].Accepted
+	}
+	// The credit line (400.00) caps how many of the 50 × 22.00 go through, once.
+	if accepted != 18 || count(t, pool, `SELECT count(*) FROM declarations`) != 18 {
+		t.Fatalf("accepted %d over 4 racing files", accepted)
+	}
+}
+
+func TestValidateWritesNothingAndAgreesWithIngest(t *testing.T) {
+	t.Parallel()
+	svc, pool := setup(t)
+	ingestFile(t, svc, "isp-de", drop("isp-de", "01_sales_2026-03.csv"))
+	filesBefore := count(t, pool, `SELECT count(*) FROM files`)
+	v, err := svc.Validate(context.Background(), ingest.Request{Partner: "isp-de", Path: drop("isp-de", "02_sales_2026-04.csv")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if count(t, pool, `SELECT count(*) FROM files`) != filesBefore {
+		t.Fatal("validate wrote a file record")
+	}
+	o := ingestFile(t, svc, "isp-de", drop("isp-de", "02_sales_2026-04.csv"))
+	if v.Status != o.Status || v.Accepted != o.Accepted || v.Amount != o.Amount || fmt.Sprint(codesByLine(v)) != fmt.Sprint(codesByLine(o)) {
+		t.Fatalf("validate %+v\ningest %+v", v, o)
+	}
+}
+
+func TestLedgerCheckCatchesTampering(t *testing.T) {
+	t.Parallel()
+	svc, pool := setup(t)
+	ingestFile(t, svc, "telco-fr", drop("telco-fr", "02_declarations_2026-01.csv"))
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, `UPDATE declarations SET amount = amount + 1, hub_amount = hub_amount + 1 WHERE declaration_id = 'FR-2026-0001'`); err != nil {
+		t.Fatal(err)
+	}
+	v, err := ledger.Check(ctx, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var checks []string
+	for _, x := range v {
+		checks = append(checks, x.Check)
+	}
+	sort.Strings(checks)
+	if strings.Join(checks, ";") != "declaration detail sums to its entry's postings;declaration detail sums to its entry's postings;file totals equal its declarations" {
+		t.Fatalf("violations %v", v)
+	}
+	// Put it back so the end-of-test check passes.
+	_, _ = pool.Exec(ctx, `UPDATE declarations SET amount = amount - 1, hub_amount = hub_amount - 1 WHERE declaration_id = 'FR-2026-0001'`)
+}
+
+func TestCustomersFileUpserts(t *testing.T) {
+	t.Parallel()
+	svc, pool := setup(t)
+	ingestFile(t, svc, "isp-de", drop("isp-de", "01_sales_2026-03.csv"))
+	o := ingestFile(t, svc, "isp-de", drop("isp-de", "06_customers_2026-05.csv"))
+	if o.Status != ingest.Partial || strings.Join(codesByLine(o)[4], "") != "DUPLICATE_IN_FILE" {
+		t.Fatalf("%+v %v", o, o.Problems)
+	}
+	var email, name string
+	_ = pool.QueryRow(context.Background(), `SELECT email, name FROM customers WHERE reseller_id = 'isp-de' AND customer_id = 'K-100'`).Scan(&email, &name)
+	if email != "anna.schmidt@example.de" || name != "Anna Schmidt" {
+		t.Fatalf("K-100: %s %s", email, name)
+	}
+}
+
+func TestFormulaLikeValuesAreNeutralisedInRejects(t *testing.T) {
+	t.Parallel()
+	svc, _ := setup(t)
+	o := ingestFile(t, svc, "isp-de", writeFile(t, "f.csv", "declaration_id,action,customer_id,customer_email,sku,quantity,start_date\n"+
+		"=HYPERLINK(\"http://x\"),NEW,@K1,k@example.de,+IDE,-1,2026-03-01\n"))
+	b, _ := os.ReadFile(o.RejectsPath)
+	for _, cell := range strings.Split(strings.Split(string(b), "\n")[1], ",") {
+		if c := strings.Trim(cell, `"`); c != "" && strings.ContainsRune("=+-@", rune(c[0])) {
+			t.Fatalf("formula-like cell %q in rejects:\n%s", cell, b)
+		}
+	}
+}
+
+func TestUnknownResellerIsRefusedBeforeAnythingIsRecorded(t *testing.T) {
+	t.Parallel()
+	svc, pool := setup(t)
+	_, err := svc.Ingest(context.Background(), ingest.Request{Partner: "nobody", Path: drop("telco-fr", "02_declarations_2026-01.csv")})
+	if !errors.Is(err, ingest.ErrUnknownPartner) || count(t, pool, `SELECT count(*) FROM files`) != 0 {
+		t.Fatalf("%v", err)
+	}
+}
