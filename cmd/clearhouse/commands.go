@@ -236,7 +236,7 @@ func summaryLine(o *ingest.Outcome) string {
 		return s + fmt.Sprintf(": same content as file %d, nothing posted", o.DuplicateOf)
 	}
 	s += fmt.Sprintf(": %d rows, %d accepted, %d rejected", o.Rows, o.Accepted, o.Rejected)
-	if o.Currency != "" && o.Kind == "declarations" {
+	if o.Currency != "" && o.Kind == "declarations" && o.Status != ingest.Rejected {
 		s += ", amount " + money.Format(o.Amount, o.Currency) + " " + string(o.Currency)
 	}
 	return s

@@ -51,6 +51,7 @@ type CLI struct {
 	Samples  SamplesCmd  `cmd:"" help:"Sample data: generate large valid declaration files."`
 	Run      RunCmd      `cmd:"" help:"Start everything on the sample world and process its drops (make run)."`
 	Bench    BenchCmd    `cmd:"" help:"Measure ingest against baselines in one run (make bench)."`
+	DB       DBCmd       `cmd:"" name:"db" help:"The local PostgreSQL cluster used when DATABASE_URL is unset."`
 }
 
 func main() {

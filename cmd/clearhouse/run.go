@@ -74,16 +74,21 @@ func (c *RunCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	abs, _ := filepath.Abs(g.DataDir)
+	dbNote := ""
+	if e.server != nil {
+		e.server.Detach() // leave it up for psql and the next commands; `make db-stop` stops it
+		dbNote = "   (local cluster left running: make db-stop)"
+	}
 	fmt.Printf(`
 Where to look:
   acks and rejects:   %s/partners/<reseller>/outbox/   (e.g. isp-de/outbox/01_sales_2026-03.csv.rejects.csv)
   raw files archived: %s/archive/sha256/
-  database:           psql "%s"
+  database:           psql "%s"%s
 Next:
   clearhouse validate --reseller isp-de samples/drops/isp-de/01_sales_2026-03.csv
   clearhouse ledger balances --reseller telco-fr
 Running make run again re-sends the same drops: posted files come back DUPLICATE, nothing is posted twice.
-`, abs, abs, e.url)
+`, abs, abs, e.url, dbNote)
 	if len(v) > 0 {
 		return exitCode(1)
 	}

@@ -206,6 +206,39 @@ func (s *Server) Stop() error {
 	}
 }
 
+// Detach leaves the cluster running when this process ends: Stop becomes a
+// no-op and later commands attach to it.
+func (s *Server) Detach() { s.attached = true }
+
+// StopDir stops the postmaster running on dir, if any, and waits for it.
+func StopDir(dir string) (bool, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return false, err
+	}
+	if _, ok := running(dir); !ok {
+		return false, nil
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "postmaster.pid"))
+	if err != nil {
+		return false, err
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
+	if err != nil {
+		return false, err
+	}
+	if err := syscall.Kill(pid, syscall.SIGINT); err != nil {
+		return false, err
+	}
+	for range 600 {
+		if syscall.Kill(pid, 0) != nil {
+			return true, nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return false, fmt.Errorf("postgres (pid %d) did not stop in 30s", pid)
+}
+
 // running reads postmaster.pid and reports the port of a live postmaster.
 func running(dir string) (int, bool) {
 	f, err := os.Open(filepath.Join(dir, "postmaster.pid"))

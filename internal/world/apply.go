@@ -41,6 +41,9 @@ type table struct {
 	types []string // SQL types, for casts from text
 	nkey  int
 	num   map[string]bool // numeric columns compared as decimals
+	// minor maps a column of minor units to the column holding its currency,
+	// so changes print as amounts.
+	minor map[string]int
 }
 
 var tables = []table{
@@ -49,7 +52,7 @@ var tables = []table{
 	{name: "resellers", label: "reseller", nkey: 1,
 		cols:  []string{"partner_id", "oem_eligible", "currency", "vat_treatment", "vat_rate", "vat_mention", "credit_limit", "payment_method", "iban", "bic", "mandate_id", "mandate_signed_on", "file_policy"},
 		types: []string{"text", "boolean", "text", "text", "numeric", "text", "bigint", "text", "text", "text", "text", "date", "text"},
-		num:   map[string]bool{"vat_rate": true}},
+		num:   map[string]bool{"vat_rate": true}, minor: map[string]int{"credit_limit": 2}},
 	{name: "catalogs", label: "catalog", cols: []string{"reseller_id", "id", "name", "currency"}, types: []string{"text", "text", "text", "text"}, nkey: 2},
 	{name: "catalog_items", label: "item", nkey: 2,
 		cols:  []string{"reseller_id", "sku", "catalog_id", "publisher_id", "publisher_sku", "name", "billing_model", "tax_category"},
@@ -125,11 +128,13 @@ func Apply(ctx context.Context, tx pgx.Tx, w *World) (*Result, error) {
 			if exists {
 				for i := t.nkey; i < len(t.cols); i++ {
 					if !same(t, i, old[i], r[i]) {
-						detail = append(detail, fmt.Sprintf("%s %s → %s", t.cols[i], show(old[i]), show(r[i])))
+						detail = append(detail, fmt.Sprintf("%s %s → %s", t.cols[i], t.show(i, old), t.show(i, r)))
 					}
 				}
 				if len(detail) == 0 {
-					res.Unchanged++
+					if t.name != "publishers" {
+						res.Unchanged++
+					}
 					continue
 				}
 			}
@@ -202,6 +207,18 @@ func show(v *string) string {
 		return "(none)"
 	}
 	return *v
+}
+
+// show renders column i of r for a change line.
+func (t table) show(i int, r row) string {
+	if ci, ok := t.minor[t.cols[i]]; ok && r[i] != nil && r[ci] != nil {
+		if c, err := money.ParseCurrency(*r[ci]); err == nil {
+			if n, err := strconv.ParseInt(*r[i], 10, 64); err == nil {
+				return money.Format(n, c)
+			}
+		}
+	}
+	return show(r[i])
 }
 
 func same(t table, i int, a, b *string) bool {

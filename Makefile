@@ -1,0 +1,38 @@
+# Clearhouse. `make help` lists the targets.
+SHELL := /bin/bash
+GO    ?= go
+BIN   := bin/clearhouse
+export PATH := $(PATH):/usr/local/go/bin
+
+.DEFAULT_GOAL := help
+
+help: ## List the targets.
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+
+build: ## Build bin/clearhouse.
+	$(GO) build -o $(BIN) ./cmd/clearhouse
+
+run: build ## Local Postgres (unless DATABASE_URL), migrate, load samples/, process the sample drops, print where to look.
+	$(BIN) run
+
+test: build ## All tests, on one throwaway PostgreSQL cluster (or CLEARHOUSE_TEST_DATABASE_URL / DATABASE_URL).
+	$(BIN) db exec -- $(GO) test -count=1 -timeout 9m ./...
+
+bench: build ## Benchmarks with baselines measured in the same run (1,000,000-row ingest); see README.
+	$(BIN) bench --rows $${BENCH_ROWS:-1000000}
+	$(BIN) db exec -- $(GO) test -run '^$$' -bench . -benchmem ./internal/tabular/ ./internal/money/
+
+lint: ## gofmt and go vet.
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+
+db-stop: build ## Stop the local PostgreSQL cluster that make run left running.
+	$(BIN) db stop
+
+clean: ## Remove the binary (keeps .data).
+	rm -rf bin
+
+clean-data: db-stop ## Stop the local cluster and delete .data (database, archive, outboxes).
+	rm -rf .data
+
+.PHONY: help build run test bench lint db-stop clean clean-data

@@ -1,0 +1,124 @@
+package main_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/clearhouse/clearhouse/internal/pgtest"
+)
+
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "clearhouse-bin-")
+	if err != nil {
+		panic(err)
+	}
+	bin = filepath.Join(dir, "clearhouse")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		panic(string(out))
+	}
+	pgtest.Main(m)
+}
+
+type result struct {
+	code   int
+	stdout string
+	stderr string
+}
+
+func run(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = "../.."
+	cmd.Env = append(os.Environ(), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String()}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// The exit codes and outputs that resellers' scripts rely on (README).
+func TestCommandsAndExitCodes(t *testing.T) {
+	t.Parallel()
+	env := []string{"DATABASE_URL=" + pgtest.URL(t), "CLEARHOUSE_DATA=" + t.TempDir()}
+	expect := func(r result, code int, want string) {
+		t.Helper()
+		if r.code != code || !strings.Contains(r.stdout+r.stderr, want) {
+			t.Fatalf("exit %d (want %d), output lacks %q:\n%s%s", r.code, code, want, r.stdout, r.stderr)
+		}
+	}
+	expect(run(t, env, "apply", "-f", "samples/config"), 0, "applied: 24 change(s), 0 unchanged")
+	expect(run(t, env, "apply", "-f", "samples/config", "--dry-run"), 0, "would apply (dry run): 0 change(s), 24 unchanged")
+	bad := t.TempDir()
+	_ = os.WriteFile(filepath.Join(bad, "x.yaml"), []byte("resellers:\n  - id: X\n"), 0o644)
+	expect(run(t, env, "apply", "-f", bad), 2, "nothing changed")
+
+	expect(run(t, env, "ingest", "--reseller", "telco-fr", "samples/drops/telco-fr/02_declarations_2026-01.csv"), 0, "ACCEPTED  02_declarations_2026-01.csv")
+	expect(run(t, env, "ingest", "--reseller", "telco-fr", "samples/drops/telco-fr/04_declarations_2026-01_resent.csv"), 2, "DUPLICATE")
+	expect(run(t, env, "ingest", "--reseller", "isp-de", "samples/drops/isp-de/01_sales_2026-03.csv"), 1, "PRICE_MISMATCH")
+	expect(run(t, env, "ingest", "--reseller", "telco-fr", "samples/drops/telco-fr/05_declarations_2026-08.csv"), 2, "REJECTED")
+	expect(run(t, env, "validate", "--reseller", "isp-de", "samples/drops/isp-de/04_sales_missing_column.csv"), 2, "MISSING_COLUMN")
+
+	r := run(t, env, "validate", "--reseller", "isp-de", "--format", "json", "samples/drops/isp-de/02_sales_2026-04.csv")
+	var js struct {
+		Status   string `json:"status"`
+		Problems []struct {
+			Line int    `json:"line"`
+			Code string `json:"code"`
+		} `json:"problems"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &js); err != nil || r.code != 1 || js.Status != "PARTIAL" || len(js.Problems) != 2 || js.Problems[0].Code != "DUPLICATE_DECLARATION" {
+		t.Fatalf("validate json: exit %d %v %+v\n%s", r.code, err, js, r.stdout)
+	}
+	expect(run(t, env, "validate", "--reseller", "isp-de", "--format", "csv", "samples/drops/isp-de/02_sales_2026-04.csv"), 1,
+		"file,line,sheet,column,code,severity,value,message\n02_sales_2026-04.csv,2,,declaration_id,DUPLICATE_DECLARATION")
+
+	expect(run(t, env, "ledger", "check"), 0, "ledger OK")
+	expect(run(t, env, "ledger", "balances", "--reseller", "telco-fr"), 0, "reseller:telco-fr:unbilled       EUR  121.10")
+	expect(run(t, env, "ingest", "--reseller", "nobody", "samples/drops/telco-fr/02_declarations_2026-01.csv"), 3, `unknown reseller "nobody"`)
+	expect(run(t, env, "ingest", "--reseller"), 64, "")
+}
+
+func TestGenerateIsDeterministic(t *testing.T) {
+	t.Parallel()
+	a := run(t, nil, "samples", "generate", "--rows", "100")
+	b := run(t, nil, "samples", "generate", "--rows", "100")
+	if a.code != 0 || a.stdout != b.stdout || strings.Count(a.stdout, "\n") != 101 {
+		t.Fatalf("generate: %d lines, exit %d", strings.Count(a.stdout, "\n"), a.code)
+	}
+}
+
+// make run: with no DATABASE_URL a local cluster is started from the
+// installed server binaries (as the postgres user when root), and the whole
+// sample world goes through; a second run only finds duplicates.
+func TestRunOnALocalCluster(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	env := []string{"DATABASE_URL=", "CLEARHOUSE_DATA=" + data}
+	t.Cleanup(func() { run(t, env, "db", "stop") })
+	r := run(t, env, "run")
+	if r.code != 0 || !strings.Contains(r.stdout, "ledger OK") || !strings.Contains(r.stdout, "PARTIAL   01_sales_2026-03.csv") {
+		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(data, "partners", "isp-de", "outbox", "01_sales_2026-03.csv.rejects.csv")); err != nil {
+		t.Fatal(err)
+	}
+	r = run(t, env, "run")
+	if r.code != 0 || strings.Count(r.stdout, "DUPLICATE ") != 7 || strings.Contains(r.stdout, "ACCEPTED") {
+		t.Fatalf("second run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+}

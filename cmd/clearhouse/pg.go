@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+
+	"github.com/clearhouse/clearhouse/internal/pgserver"
+	"github.com/clearhouse/clearhouse/internal/pgtest"
+)
+
+// DBCmd manages the local development cluster under --data-dir/pg.
+type DBCmd struct {
+	Start DBStartCmd `cmd:"" help:"Start the local cluster and leave it running (other commands attach to it)."`
+	Stop  DBStopCmd  `cmd:"" help:"Stop the local cluster."`
+	URL   DBURLCmd   `cmd:"" name:"url" help:"Print the local cluster's URL (starting it if needed)."`
+	Exec  DBExecCmd  `cmd:"" help:"Run a command with a throwaway cluster in CLEARHOUSE_TEST_DATABASE_URL (make test)."`
+}
+
+// DBStartCmd starts the local cluster detached.
+type DBStartCmd struct{}
+
+func (c *DBStartCmd) Run(ctx context.Context, g *Globals) error {
+	s, err := pgserver.Start(ctx, pgserver.Options{DataDir: filepath.Join(g.DataDir, "pg")})
+	if err != nil {
+		return err
+	}
+	s.Detach()
+	if err := ensureDatabase(ctx, s.URL("postgres"), "clearhouse"); err != nil {
+		return err
+	}
+	fmt.Println(s.URL("clearhouse"))
+	return nil
+}
+
+// DBStopCmd stops the local cluster.
+type DBStopCmd struct{}
+
+func (c *DBStopCmd) Run(g *Globals) error {
+	stopped, err := pgserver.StopDir(filepath.Join(g.DataDir, "pg"))
+	if err == nil && !stopped {
+		fmt.Println("the local cluster was not running")
+	}
+	return err
+}
+
+// DBURLCmd prints the URL.
+type DBURLCmd struct{}
+
+func (c *DBURLCmd) Run(ctx context.Context, g *Globals) error { return (&DBStartCmd{}).Run(ctx, g) }
+
+// DBExecCmd runs a command against a throwaway cluster.
+type DBExecCmd struct {
+	Command []string `arg:"" passthrough:"" help:"Command and arguments."`
+}
+
+func (c *DBExecCmd) Run(ctx context.Context) error {
+	if len(c.Command) > 0 && c.Command[0] == "--" {
+		c.Command = c.Command[1:]
+	}
+	if len(c.Command) == 0 {
+		return errors.New("db exec needs a command")
+	}
+	cmd := exec.CommandContext(ctx, c.Command[0], c.Command[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.Env = os.Environ()
+	switch {
+	case os.Getenv(pgtest.EnvURL) != "":
+	case os.Getenv("DATABASE_URL") != "":
+		cmd.Env = append(cmd.Env, pgtest.EnvURL+"="+os.Getenv("DATABASE_URL"))
+	default:
+		s, dir, err := pgtest.StartCluster(ctx)
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		defer s.Stop()
+		cmd.Env = append(cmd.Env, pgtest.EnvURL+"="+s.URL("postgres"))
+	}
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return exitCode(ee.ExitCode())
+	}
+	return err
+}

@@ -1,0 +1,167 @@
+package world_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/clearhouse/clearhouse/internal/pgtest"
+	"github.com/clearhouse/clearhouse/internal/world"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+const sampleConfig = "../../samples/config"
+
+func TestSampleConfigLoads(t *testing.T) {
+	t.Parallel()
+	w, err := world.Load(sampleConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(w.Resellers) != 3 || len(w.Publishers) != 2 || len(w.Catalogs) != 2 {
+		t.Fatalf("%d resellers %d publishers %d catalogs", len(w.Resellers), len(w.Publishers), len(w.Catalogs))
+	}
+}
+
+func TestBadConfigNamesFileLineAndField(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	_ = os.WriteFile(filepath.Join(dir, "a.yaml"), []byte(`publishers:
+  - id: pub
+    name: Pub
+resellers:
+  - id: Telco_FR
+    name: Bad
+    oem_eligible: true
+    currency: EUR
+    vat: {treatment: standard, rate: "120"}
+    credit_limit: "10.001"
+    payment: {method: wallet, iban: FR7630006000011234567890188, mandate_id: M1, mandate_signed_on: 2026-13-01}
+    file_policy: reject_file
+catalogs:
+  - id: c
+    reseller: nobody
+    name: C
+    currency: EUR
+    items:
+      - sku: S
+        name: S
+        publisher: ghost
+        publisher_sku: G
+        billing_model: yearly
+        prices:
+          - {valid_from: 2026-01-01, buy_price: "10", publisher_share: "110%"}
+          - {valid_from: 2026-03-01, valid_to: 2026-02-01, buy_price: "10", publisher_share: "5"}
+`), 0o644)
+	_, err := world.Load(dir)
+	var errs world.Errors
+	if !errors.As(err, &errs) {
+		t.Fatalf("%v", err)
+	}
+	want := []string{
+		"a.yaml:5: id:", "a.yaml:9: vat.rate:", "a.yaml:5: credit_limit:", "a.yaml:11: payment.iban:", "a.yaml:11: payment.mandate_signed_on:",
+		"a.yaml:14: reseller: unknown reseller", "a.yaml:19: publisher: unknown publisher", "a.yaml:19: billing_model:",
+		"a.yaml:25: publisher_share:", "a.yaml:26: valid_to:",
+	}
+	got := err.Error()
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			t.Errorf("missing %q in:\n%s", w, got)
+		}
+	}
+	_ = os.WriteFile(filepath.Join(dir, "a.yaml"), []byte("publishers:\n  - id: pub\n    nmae: Pub\n"), 0o644)
+	_, err = world.Load(dir)
+	if err == nil || !strings.Contains(err.Error(), `a.yaml:3: yaml: line 3: unknown field "nmae"`) {
+		t.Fatalf("unknown field: %v", err)
+	}
+}
+
+func TestIBAN(t *testing.T) {
+	t.Parallel()
+	for iban, ok := range map[string]bool{
+		"FR7630006000011234567890189": true, "FR76 3000 6000 0112 3456 7890 189": true, "DE89370400440532013000": true,
+		"GB82WEST12345698765432": true, "DE12345678901234567890": false, "BG87200500001234567890": false, "FR763000600001": false, "": false,
+	} {
+		if world.ValidIBAN(iban) != ok {
+			t.Errorf("ValidIBAN(%q) != %v", iban, ok)
+		}
+	}
+}
+
+func apply(t *testing.T, pool *pgxpool.Pool, dir string) (*world.Result, error) {
+	t.Helper()
+	w, err := world.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res *world.Result
+	err = pgx.BeginFunc(context.Background(), pool, func(tx pgx.Tx) error {
+		var err error
+		res, err = world.Apply(context.Background(), tx, w)
+		return err
+	})
+	return res, err
+}
+
+func TestApplyIsIdempotentAndReportsChanges(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.New(t)
+	res, err := apply(t, pool, sampleConfig)
+	if err != nil || len(res.Changes) != 24 {
+		t.Fatalf("%v %v", res, err)
+	}
+	res, err = apply(t, pool, sampleConfig)
+	if err != nil || len(res.Changes) != 0 || res.Unchanged != 24 {
+		t.Fatalf("second apply: %v %v", res.Changes, err)
+	}
+	dir := t.TempDir()
+	for _, f := range []string{"publishers.yaml", "resellers.yaml", "catalogs.yaml"} {
+		b, _ := os.ReadFile(filepath.Join(sampleConfig, f))
+		s := strings.Replace(string(b), `credit_limit: "5000.00"`, `credit_limit: "7500"`, 1)
+		s = strings.Replace(s, `buy_price: "0.0215"`, `buy_price: "0.021500"`, 1) // same value, other spelling
+		_ = os.WriteFile(filepath.Join(dir, f), []byte(s), 0o644)
+	}
+	res, err = apply(t, pool, dir)
+	if err != nil || len(res.Changes) != 1 || res.Changes[0].String() != "~ reseller telco-fr: credit_limit 5000.00 → 7500.00" {
+		t.Fatalf("%v %v", res.Changes, err)
+	}
+}
+
+func TestApplyRefusesToDropAUsedPrice(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.New(t)
+	if _, err := apply(t, pool, sampleConfig); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	// A declaration priced with the January version.
+	_, err := pool.Exec(ctx, `INSERT INTO declarations (file_id, line, reseller_id, declaration_id, action, customer_id, sku, publisher_id, billing_model,
+		quantity, start_date, price_valid_from, currency, amount, publisher_amount, hub_amount, entry_id)
+		VALUES (1, 2, 'telco-fr', 'X', 'NEW', 'C', 'TFR-AV-1Y', 'secureco', 'one_time', 1, '2026-02-01', '2026-01-01', 'EUR', 0, 0, 0, 1)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, f := range []string{"publishers.yaml", "resellers.yaml", "catalogs.yaml"} {
+		b, _ := os.ReadFile(filepath.Join(sampleConfig, f))
+		s := strings.Replace(string(b), `{valid_from: 2026-01-01, valid_to: 2026-06-30, buy_price: "24.90", resale_price: "39.99", publisher_share: "70%"}`,
+			`{valid_from: 2026-02-01, valid_to: 2026-06-30, buy_price: "24.90", resale_price: "39.99", publisher_share: "70%"}`, 1)
+		_ = os.WriteFile(filepath.Join(dir, f), []byte(s), 0o644)
+	}
+	if _, err := apply(t, pool, dir); err == nil || !strings.Contains(err.Error(), "declarations were priced with it") {
+		t.Fatalf("%v", err)
+	}
+	var n int
+	_ = pool.QueryRow(ctx, `SELECT count(*) FROM price_versions WHERE sku = 'TFR-AV-1Y' AND valid_from = '2026-02-01'`).Scan(&n)
+	if n != 0 {
+		t.Fatal("a failed apply changed something")
+	}
+	_, _ = pool.Exec(ctx, `DELETE FROM declarations`) // keep the end-state consistent
+}
