@@ -438,7 +438,9 @@ func TestConcurrentFilesOfOneResellerNeverDoublePost(t *testing.T) {
 	outs := make([]*ingest.Outcome, len(files))
 	errs := make([]error, len(files))
 	for i, f := range files {
-		wg.Go(func() { outs[i], errs[i] = svc.Ingest(context.Background(), ingest.Request{Partner: "isp-de", Path: f}) })
+		wg.Go(func() {
+			outs[i], errs[i] = svc.Ingest(context.Background(), ingest.Request{Partner: "isp-de", Path: f})
+		})
 	}
 	wg.Wait()
 	accepted := 0
