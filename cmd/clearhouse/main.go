@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/alecthomas/kong"
@@ -74,8 +75,21 @@ func main() {
 	cli.log = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if path := os.Getenv("CLEARHOUSE_CPUPROFILE"); path != "" { // for make bench and profiling sessions
+		if f, err := os.Create(path); err == nil {
+			_ = pprof.StartCPUProfile(f)
+			defer pprof.StopCPUProfile()
+		}
+	}
 	kctx.BindTo(ctx, (*context.Context)(nil))
 	err = kctx.Run(&cli.Globals)
+	pprof.StopCPUProfile()
+	if path := os.Getenv("CLEARHOUSE_MEMPROFILE"); path != "" { // the heap as of the last GC
+		if f, ferr := os.Create(path); ferr == nil {
+			_ = pprof.Lookup("heap").WriteTo(f, 0)
+			f.Close()
+		}
+	}
 	var ec exitCode
 	switch {
 	case errors.As(err, &ec):

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
+	"math/bits"
+	"strconv"
 
 	"github.com/govalues/decimal"
 
@@ -73,6 +75,9 @@ type Decl struct {
 	ResalePrice     decimal.Decimal
 	HasResale       bool
 	SubscriptionRef string
+	// NewCustomer is set on the first NEW row of a customer the reseller
+	// never declared before: the customer is to be created, not updated.
+	NewCustomer bool
 	// Amount is what the reseller owes for this row now (0 for NEW monthly,
 	// whose fees accrue at billing, and for TERMINATE).
 	Amount, PublisherAmount, HubAmount int64
@@ -112,6 +117,8 @@ type Checker struct {
 	Accept func(*Decl) error
 	// BatchSize is the number of rows looked up in history at once.
 	BatchSize int
+	// ExpectedRows sizes the in-file sets up front (0: grow as needed).
+	ExpectedRows int
 
 	layout    *schema.Layout
 	bind      *schema.Binding
@@ -119,9 +126,10 @@ type Checker struct {
 	sheet     string
 	seed1     maphash.Seed
 	seed2     maphash.Seed
-	seen      map[key]seenEntry // declaration ids of this file
-	newCusts  map[key]struct{}  // customers created by this file
-	termRefs  map[key]int       // subscriptions this file terminates (history refs) -> line
+	seen      *idSet           // declaration ids of this file -> line
+	subs      map[key]subEntry // subscriptions this file started (accepted NEW of monthly items)
+	newCusts  *idSet           // customers created by this file
+	termRefs  map[key]int      // subscriptions this file terminates (history refs) -> line
 	exposure  int64
 	sum       Summary
 	stopped   bool
@@ -130,17 +138,15 @@ type Checker struct {
 
 type key struct{ a, b uint64 }
 
-const (
-	flagAccepted = 1 << iota
-	flagMonthlyNew
-	flagTerminated
-)
+type subEntry struct {
+	line       int32
+	start      civil.Date
+	terminated bool
+	subKey     uint64 // hash of sku and customer, for TERMINATE matching
+}
 
-type seenEntry struct {
-	line   int32
-	start  civil.Date
-	flags  uint8
-	subKey uint64 // hash of sku and customer, for TERMINATE matching
+func (c *Checker) subKey(d *Decl) uint64 {
+	return maphash.String(c.seed1, d.SKU) ^ bits.RotateLeft64(maphash.String(c.seed2, d.CustomerID), 29)
 }
 
 func (c *Checker) key(s string) key {
@@ -162,16 +168,22 @@ var dc = func() cols {
 // Run reads every row of r and checks it. It returns the summary; problems
 // are in c.Report. An error is returned only for failures that are not the
 // file's fault (reading the archive, the database).
+//
+// Three stages run at once: reading and the checks a row needs alone; the
+// history look-ups of a batch of rows; and, in file order on the caller's
+// goroutine, the checks that depend on earlier rows (duplicates,
+// subscriptions, the credit line) and Accept.
 func (c *Checker) Run(ctx context.Context, r tabular.Reader, file string) (Summary, error) {
 	c.layout = schema.MustLoad("declarations")
 	c.file, c.sheet = file, r.Sheet()
 	c.seed1, c.seed2 = maphash.MakeSeed(), maphash.MakeSeed()
-	c.seen = map[key]seenEntry{}
-	c.newCusts = map[key]struct{}{}
+	c.seen = newIDSet(c.ExpectedRows)
+	c.newCusts = newIDSet(c.ExpectedRows)
+	c.subs = map[key]subEntry{}
 	c.termRefs = map[key]int{}
 	c.exposure = c.Reseller.Exposure
 	if c.BatchSize <= 0 {
-		c.BatchSize = 4096
+		c.BatchSize = 2048
 	}
 	if !c.Reseller.OEMEligible {
 		c.fileProblem(CodeNotEligible, 0, "", ErrNotEligible, "reseller %s is not OEM-eligible: declarations are refused; contact your account manager", c.Reseller.ID)
@@ -196,45 +208,35 @@ func (c *Checker) Run(ctx context.Context, r tabular.Reader, file string) (Summa
 	if c.Report.FileRejected() {
 		return c.sum, nil
 	}
-	batch := make([]*pending, 0, c.BatchSize)
-	free := make([]*pending, 0, c.BatchSize)
-	for !c.stopped {
-		row, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
+
+	done := make(chan struct{})
+	defer close(done)
+	free := make(chan *batch, 4)
+	read := make(chan *batch, 2)
+	looked := make(chan *batch, 2)
+	go c.readStage(r, free, read, done)
+	go c.lookupStage(ctx, read, looked, done)
+	for b := range looked {
+		if b.err != nil {
+			return c.sum, b.err
 		}
-		var p *problem.Problem
-		if errors.As(err, &p) && p.Scope == problem.ScopeRow {
-			c.sum.Rows++
-			c.sum.Rejected++
-			c.add(p)
-			continue
-		}
-		if c.readProblem(err) {
-			break
-		}
-		if err != nil {
-			return c.sum, err
-		}
-		c.sum.Rows++
-		var pd *pending
-		if n := len(free); n > 0 {
-			pd, free = free[n-1], free[:n-1]
-		} else {
-			pd = &pending{vals: bind.NewValues()}
-		}
-		c.prepare(row, pd)
-		batch = append(batch, pd)
-		if len(batch) == c.BatchSize {
-			if err := c.flush(ctx, batch); err != nil {
-				return c.sum, err
+		for _, pd := range b.rows {
+			if c.stopped {
+				break
 			}
-			free = append(free, batch...)
-			batch = batch[:0]
+			c.finish(pd, b.prior, b.known)
 		}
-	}
-	if err := c.flush(ctx, batch); err != nil {
-		return c.sum, err
+		if b.fileProblem != nil && !c.stopped {
+			c.add(b.fileProblem)
+		}
+		last := b.last
+		select {
+		case free <- b:
+		default:
+		}
+		if c.stopped || last {
+			break
+		}
 	}
 	if c.acceptErr != nil {
 		return c.sum, c.acceptErr
@@ -245,12 +247,122 @@ func (c *Checker) Run(ctx context.Context, r tabular.Reader, file string) (Summa
 	return c.sum, nil
 }
 
+// batch is a run of rows travelling through the stages.
+type batch struct {
+	rows        []*pending
+	spare       []*pending // allocated rows kept for reuse
+	prior       map[string]Prior
+	known       map[string]bool
+	fileProblem *problem.Problem // a problem that ended reading, after rows
+	last        bool             // no batch follows
+	err         error            // a failure that is not the file's fault
+}
+
 // pending is a row between its own checks and the checks needing history.
 type pending struct {
-	vals *schema.Values
-	d    Decl
-	ok   bool
-	line int
+	vals  *schema.Values
+	d     Decl
+	ok    bool
+	read  bool // the reader refused the row itself (probs says why)
+	probs []*problem.Problem
+}
+
+func (pd *pending) add(p *problem.Problem) { pd.probs = append(pd.probs, p) }
+
+// readStage reads rows, runs the checks each row needs alone, and sends
+// batches on out; the last batch has last set.
+func (c *Checker) readStage(r tabular.Reader, free <-chan *batch, out chan<- *batch, done <-chan struct{}) {
+	defer close(out)
+	next := func() *batch {
+		select {
+		case b := <-free:
+			b.spare = append(b.spare[:0], b.rows...)
+			b.rows, b.prior, b.known, b.fileProblem, b.last, b.err = b.rows[:0], nil, nil, nil, false, nil
+			return b
+		default:
+			return &batch{rows: make([]*pending, 0, c.BatchSize)}
+		}
+	}
+	b := next()
+	for {
+		row, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			b.last = true
+		} else if err != nil {
+			var p *problem.Problem
+			if errors.As(err, &p) && p.Scope == problem.ScopeRow {
+				pd := b.take(c)
+				pd.read, pd.ok = true, false
+				pd.probs = append(pd.probs[:0], p)
+				pd.d = Decl{Line: p.Pos.Line}
+			} else if errors.As(err, &p) {
+				b.fileProblem, b.last = p, true
+			} else {
+				b.err, b.last = err, true
+			}
+		} else {
+			c.prepare(row, b.take(c))
+		}
+		if b.last || len(b.rows) == c.BatchSize {
+			select {
+			case out <- b:
+			case <-done:
+				return
+			}
+			if b.last {
+				return
+			}
+			b = next()
+		}
+	}
+}
+
+// take returns the next row slot of the batch, reusing an old one if any.
+func (b *batch) take(c *Checker) *pending {
+	var pd *pending
+	if n := len(b.spare); n > 0 {
+		pd, b.spare = b.spare[n-1], b.spare[:n-1]
+	} else {
+		pd = &pending{vals: c.bind.NewValues()}
+	}
+	b.rows = append(b.rows, pd)
+	return pd
+}
+
+// lookupStage asks history about each batch's ids, one batch at a time.
+func (c *Checker) lookupStage(ctx context.Context, in <-chan *batch, out chan<- *batch, done <-chan struct{}) {
+	defer close(out)
+	var ids, custs []string
+	for b := range in {
+		ids, custs = ids[:0], custs[:0]
+		for _, pd := range b.rows {
+			d := &pd.d
+			if d.DeclarationID != "" {
+				ids = append(ids, d.DeclarationID)
+			}
+			if d.Action == "TERMINATE" && d.SubscriptionRef != "" {
+				ids = append(ids, d.SubscriptionRef)
+			}
+			if (d.Action == "USAGE" || d.Action == "NEW") && d.CustomerID != "" {
+				custs = append(custs, d.CustomerID)
+			}
+		}
+		if b.err == nil && len(ids) > 0 {
+			if b.prior, b.err = c.History.Declarations(ctx, c.Reseller.ID, ids); b.err != nil {
+				b.err = fmt.Errorf("looking up earlier declarations: %w", b.err)
+			}
+		}
+		if b.err == nil && len(custs) > 0 {
+			if b.known, b.err = c.History.Customers(ctx, c.Reseller.ID, custs); b.err != nil {
+				b.err = fmt.Errorf("looking up customers: %w", b.err)
+			}
+		}
+		select {
+		case out <- b:
+		case <-done:
+			return
+		}
+	}
 }
 
 func (c *Checker) pos(line int, col string) problem.Position {
@@ -287,8 +399,9 @@ func (c *Checker) readProblem(err error) bool {
 // prepare runs the checks a row needs no history for.
 func (c *Checker) prepare(row tabular.Row, pd *pending) {
 	v := pd.vals
-	pd.line = row.Line
-	pd.ok = c.bind.Check(row, v, c.add)
+	pd.read = false
+	pd.probs = pd.probs[:0]
+	pd.ok = c.bind.Check(row, v, pd.add)
 	d := &pd.d
 	*d = Decl{Line: row.Line}
 	d.DeclarationID = v.Str[dc.id]
@@ -305,7 +418,7 @@ func (c *Checker) prepare(row tabular.Row, pd *pending) {
 		return
 	}
 	bad := func(code problem.Code, col, value string, cause error, format string, args ...any) {
-		c.add(problem.New(code, c.pos(row.Line, col), value, cause, format, args...))
+		pd.add(problem.New(code, c.pos(row.Line, col), value, cause, format, args...))
 		pd.ok = false
 	}
 	it, found := c.Catalog[d.SKU]
@@ -367,99 +480,66 @@ func modelText(m string) string {
 	return "by usage"
 }
 
-// flush looks a batch up in history and finishes its checks in file order.
-func (c *Checker) flush(ctx context.Context, batch []*pending) error {
-	if len(batch) == 0 {
-		return nil
-	}
-	ids := make([]string, 0, len(batch)*2)
-	var custs []string
-	for _, pd := range batch {
-		if pd.d.DeclarationID != "" {
-			ids = append(ids, pd.d.DeclarationID)
-		}
-		if pd.d.Action == "TERMINATE" && pd.d.SubscriptionRef != "" {
-			ids = append(ids, pd.d.SubscriptionRef)
-		}
-		if pd.d.Action == "USAGE" && pd.d.CustomerID != "" {
-			custs = append(custs, pd.d.CustomerID)
-		}
-	}
-	prior, err := c.History.Declarations(ctx, c.Reseller.ID, ids)
-	if err != nil {
-		return fmt.Errorf("looking up earlier declarations: %w", err)
-	}
-	var known map[string]bool
-	if len(custs) > 0 {
-		if known, err = c.History.Customers(ctx, c.Reseller.ID, custs); err != nil {
-			return fmt.Errorf("looking up customers: %w", err)
-		}
-	}
-	for _, pd := range batch {
-		if c.stopped {
-			return nil
-		}
-		c.finish(pd, prior, known)
-	}
-	return nil
-}
-
+// finish runs, in file order, the checks that depend on earlier rows and
+// on history, then the credit line, and hands an accepted row to Accept.
 func (c *Checker) finish(pd *pending, prior map[string]Prior, known map[string]bool) {
 	d := &pd.d
+	c.sum.Rows++
+	for _, p := range pd.probs {
+		c.add(p)
+	}
+	if pd.read {
+		c.sum.Rejected++
+		return
+	}
 	bad := func(code problem.Code, col, value string, cause error, format string, args ...any) {
 		c.add(problem.New(code, c.pos(d.Line, col), value, cause, format, args...))
 		pd.ok = false
 	}
-	var k key
+	firstUse := false
 	if d.DeclarationID != "" {
-		k = c.key(d.DeclarationID)
-		if e, dup := c.seen[k]; dup {
-			bad(CodeDuplicateInFile, "declaration_id", d.DeclarationID, ErrDuplicate, "declaration_id %s is already used on line %d of this file", d.DeclarationID, e.line)
-		} else if _, dup := prior[d.DeclarationID]; dup {
-			bad(CodeDuplicateDeclaration, "declaration_id", d.DeclarationID, ErrDuplicate, "declaration_id %s was already declared in an earlier file; it is never accepted twice", d.DeclarationID)
+		if line, dup := c.seen.get(d.DeclarationID); dup {
+			bad(CodeDuplicateInFile, "declaration_id", d.DeclarationID, ErrDuplicate, "declaration_id %s is already used on line %d of this file", d.DeclarationID, line)
+		} else {
+			firstUse = true
+			c.seen.add(d.DeclarationID, uint32(d.Line))
+			if _, dup := prior[d.DeclarationID]; dup {
+				bad(CodeDuplicateDeclaration, "declaration_id", d.DeclarationID, ErrDuplicate, "declaration_id %s was already declared in an earlier file; it is never accepted twice", d.DeclarationID)
+			}
 		}
 	}
-	subKey := maphash.String(c.seed1, d.SKU+"\x00"+d.CustomerID)
 	switch {
 	case d.Action == "TERMINATE" && d.SubscriptionRef != "":
-		c.checkTerminate(pd, prior, subKey, bad)
+		c.checkTerminate(pd, prior, bad)
 	case d.Action == "USAGE" && d.CustomerID != "":
-		if _, inFile := c.newCusts[c.key(d.CustomerID)]; !inFile && !known[d.CustomerID] {
+		if _, inFile := c.newCusts.get(d.CustomerID); !inFile && !known[d.CustomerID] {
 			bad(CodeCustomerUnknown, "customer_id", d.CustomerID, ErrCustomer, "customer %s is unknown: declare a NEW for them or send them in a customers file first", d.CustomerID)
 		}
 	}
+	monthlyNew := pd.ok && d.Action == "NEW" && d.Item.BillingModel == "monthly"
 	if pd.ok {
 		add := d.Amount
-		if d.Action == "NEW" && d.Item.BillingModel == "monthly" {
+		if monthlyNew {
 			add, _, _, _ = d.Version.Split(d.Quantity, c.Reseller.Currency.Exponent())
 		}
 		if add > 0 && c.exposure+add > c.Reseller.CreditLimit {
 			cur := c.Reseller.Currency
-			bad(CodeCreditLimit, "quantity", fmt.Sprint(d.Quantity), ErrCreditLimit,
+			bad(CodeCreditLimit, "quantity", strconv.FormatInt(d.Quantity, 10), ErrCreditLimit,
 				"this row adds %s and would bring your exposure to %s, above your credit limit of %s (open invoices and unbilled declarations count)",
 				money.Format(add, cur), money.Format(c.exposure+add, cur), money.Format(c.Reseller.CreditLimit, cur))
 		} else if pd.ok {
 			c.exposure += add
 		}
 	}
-	if d.DeclarationID != "" {
-		if _, dup := c.seen[k]; !dup {
-			e := seenEntry{line: int32(d.Line), start: d.Start, subKey: subKey}
-			if pd.ok {
-				e.flags |= flagAccepted
-				if d.Action == "NEW" && d.Item.BillingModel == "monthly" {
-					e.flags |= flagMonthlyNew
-				}
-			}
-			c.seen[k] = e
-		}
-	}
 	if !pd.ok {
 		c.sum.Rejected++
 		return
 	}
+	if monthlyNew && firstUse {
+		c.subs[c.key(d.DeclarationID)] = subEntry{line: int32(d.Line), start: d.Start, subKey: c.subKey(d)}
+	}
 	if d.Action == "NEW" {
-		c.newCusts[c.key(d.CustomerID)] = struct{}{}
+		d.NewCustomer = c.newCusts.add(d.CustomerID, 0) && !known[d.CustomerID]
 	}
 	c.sum.Accepted++
 	c.sum.Amount += d.Amount
@@ -471,26 +551,25 @@ func (c *Checker) finish(pd *pending, prior map[string]Prior, known map[string]b
 	}
 }
 
-func (c *Checker) checkTerminate(pd *pending, prior map[string]Prior, subKey uint64, bad func(problem.Code, string, string, error, string, ...any)) {
+func (c *Checker) checkTerminate(pd *pending, prior map[string]Prior, bad func(problem.Code, string, string, error, string, ...any)) {
 	d := &pd.d
 	ref := d.SubscriptionRef
 	rk := c.key(ref)
-	if e, inFile := c.seen[rk]; inFile {
+	if line, inFile := c.seen.get(ref); inFile && line != uint32(d.Line) {
+		e, isSub := c.subs[rk]
 		switch {
-		case e.flags&flagAccepted == 0:
-			bad(CodeSubscriptionNotFound, "subscription_ref", ref, ErrSubscription, "subscription %s was not accepted (see line %d)", ref, e.line)
-		case e.flags&flagMonthlyNew == 0:
-			bad(CodeSubscriptionNotFound, "subscription_ref", ref, ErrSubscription, "%s (line %d) is not a subscription", ref, e.line)
-		case e.flags&flagTerminated != 0:
+		case !isSub:
+			bad(CodeSubscriptionNotFound, "subscription_ref", ref, ErrSubscription, "%s (line %d) is not an accepted subscription", ref, line)
+		case e.terminated:
 			bad(CodeSubscriptionInactive, "subscription_ref", ref, ErrSubscription, "subscription %s is already terminated in this file", ref)
-		case e.subKey != subKey:
+		case e.subKey != c.subKey(d):
 			bad(CodeSubscriptionMismatch, "sku", d.SKU, ErrSubscription, "subscription %s (line %d) is for another SKU or customer", ref, e.line)
 		case d.Start < e.start:
 			bad(CodeEndBeforeStart, "start_date", d.Start.String(), ErrDateOrder, "termination date %s is before the subscription start %s", d.Start, e.start)
 		}
 		if pd.ok {
-			e.flags |= flagTerminated
-			c.seen[rk] = e
+			e.terminated = true
+			c.subs[rk] = e
 		}
 		return
 	}

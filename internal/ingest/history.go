@@ -14,10 +14,19 @@ import (
 // while a file is checked.
 type history struct{ pool *pgxpool.Pool }
 
+// The look-ups probe the primary keys once per id (see lookupPool).
+const (
+	priorDeclarationsSQL = `
+		SELECT d.declaration_id, d.action, d.sku, d.customer_id, d.billing_model, coalesce(d.sub_state, ''), d.start_date - DATE '1970-01-01'
+		  FROM unnest($2::text[]) AS k(id)
+		 CROSS JOIN LATERAL (SELECT * FROM declarations d WHERE d.reseller_id = $1 AND d.declaration_id = k.id LIMIT 1) d`
+	knownCustomersSQL = `
+		SELECT c.customer_id FROM unnest($2::text[]) AS k(id)
+		 CROSS JOIN LATERAL (SELECT customer_id FROM customers c WHERE c.reseller_id = $1 AND c.customer_id = k.id LIMIT 1) c`
+)
+
 func (h history) Declarations(ctx context.Context, reseller string, ids []string) (map[string]declare.Prior, error) {
-	rows, err := h.pool.Query(ctx, `
-		SELECT declaration_id, action, sku, customer_id, billing_model, coalesce(sub_state, ''), start_date - DATE '1970-01-01'
-		  FROM declarations WHERE reseller_id = $1 AND declaration_id = ANY($2)`, reseller, ids)
+	rows, err := h.pool.Query(ctx, priorDeclarationsSQL, reseller, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -37,7 +46,7 @@ func (h history) Declarations(ctx context.Context, reseller string, ids []string
 }
 
 func (h history) Customers(ctx context.Context, reseller string, ids []string) (map[string]bool, error) {
-	rows, err := h.pool.Query(ctx, `SELECT customer_id FROM customers WHERE reseller_id = $1 AND customer_id = ANY($2)`, reseller, ids)
+	rows, err := h.pool.Query(ctx, knownCustomersSQL, reseller, ids)
 	if err != nil {
 		return nil, err
 	}

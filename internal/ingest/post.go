@@ -9,6 +9,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -64,7 +65,7 @@ func (s *Service) process(ctx context.Context, req Request, blob archive.Blob, f
 		return err
 	}
 	defer f.Close()
-	p := &poster{s: s, tx: tx, fileID: fileID, reseller: reseller}
+	p := &poster{s: s, tx: tx, fileID: fileID, reseller: reseller, last: time.Now()}
 	var sum declare.Summary
 	var whole bool
 	if req.Kind == "customers" {
@@ -85,7 +86,11 @@ func (s *Service) process(ctx context.Context, req Request, blob archive.Blob, f
 	if err := s.fail("before-commit"); err != nil {
 		return err
 	}
-	return tx.Commit(ctx)
+	if err := tx.Commit(ctx); err != nil {
+		return err
+	}
+	p.stage("commit")
+	return nil
 }
 
 // recordRejected marks a file rejected whole, with its problems, in its own
@@ -130,6 +135,16 @@ type poster struct {
 	tx       pgx.Tx
 	fileID   int64
 	reseller *declare.Reseller
+	last     time.Time
+}
+
+// stage logs how long the step that just ended took.
+func (p *poster) stage(name string) {
+	now := time.Now()
+	if !p.last.IsZero() {
+		p.s.log().Debug("stage done", "file_id", p.fileID, "stage", name, "seconds", now.Sub(p.last).Seconds())
+	}
+	p.last = now
 }
 
 // copyStream runs a COPY on the transaction's connection, fed by write
@@ -192,6 +207,16 @@ func (p *poster) declarations(ctx context.Context, req Request, f *os.File, cata
 		reseller = r.ID
 		fileID   = strconv.FormatInt(p.fileID, 10)
 	)
+	inserts, err := newSpool(p.s.tmpDir())
+	if err != nil {
+		return declare.Summary{}, false, err
+	}
+	defer inserts.close()
+	updates, err := newSpool(p.s.tmpDir())
+	if err != nil {
+		return declare.Summary{}, false, err
+	}
+	defer updates.close()
 	err = p.copyStream(ctx, "COPY declarations ("+declColumns+") FROM STDIN", func(w *bufio.Writer) error {
 		c := copyRow{w: w}
 		n := 0
@@ -249,6 +274,29 @@ func (p *poster) declarations(ctx context.Context, req Request, f *os.File, cata
 				c.null()
 			}
 			c.end()
+			if d.Action == "NEW" {
+				// New customers are copied in after the declarations; known
+				// ones (and a customer's later rows) are applied as updates.
+				sp := updates
+				if d.NewCustomer {
+					sp = inserts
+				}
+				sp.n++
+				sp.row.begin()
+				sp.row.text(reseller)
+				sp.row.text(d.CustomerID)
+				sp.row.text(d.Email)
+				sp.row.textOrNull(d.Name)
+				sp.row.textOrNull(d.Country)
+				sp.row.textOrNull(d.Language)
+				sp.row.raw(fileID)
+				if d.NewCustomer {
+					sp.row.raw(fileID)
+				} else {
+					sp.row.int(int64(d.Line))
+				}
+				sp.row.end()
+			}
 			total += d.Amount
 			pt := perPub[d.Item.PublisherID]
 			if pt == nil {
@@ -280,6 +328,7 @@ func (p *poster) declarations(ctx context.Context, req Request, f *os.File, cata
 	if err != nil {
 		return sum, false, err
 	}
+	p.stage("check+copy")
 	if err := p.s.fail("after-copy"); err != nil {
 		return sum, false, err
 	}
@@ -295,6 +344,7 @@ func (p *poster) declarations(ctx context.Context, req Request, f *os.File, cata
 		Description: fmt.Sprintf("%s: %s", r.ID, req.Name), Postings: postings}); err != nil {
 		return sum, false, err
 	}
+	p.stage("entry")
 	if err := p.s.fail("after-entry"); err != nil {
 		return sum, false, err
 	}
@@ -311,21 +361,14 @@ func (p *poster) declarations(ctx context.Context, req Request, f *os.File, cata
 			return sum, false, fmt.Errorf("terminating subscriptions: %d of %d found active", tag.RowsAffected(), terms)
 		}
 	}
+	p.stage("subscriptions")
 	if err := p.s.fail("after-subscriptions"); err != nil {
 		return sum, false, err
 	}
-	if _, err := tx.Exec(ctx, `
-		INSERT INTO customers AS c (reseller_id, customer_id, email, name, country, language, created_file_id, updated_file_id)
-		SELECT DISTINCT ON (customer_id) reseller_id, customer_id, customer_email, customer_name, country, language, file_id, file_id
-		  FROM declarations WHERE file_id = $1 AND action = 'NEW' ORDER BY customer_id, line DESC
-		ON CONFLICT (reseller_id, customer_id) DO UPDATE SET
-		       email = excluded.email, name = coalesce(excluded.name, c.name), country = coalesce(excluded.country, c.country),
-		       language = coalesce(excluded.language, c.language), updated_file_id = excluded.updated_file_id, updated_at = now()
-		 WHERE (c.email, c.name, c.country, c.language) IS DISTINCT FROM
-		       (excluded.email, coalesce(excluded.name, c.name), coalesce(excluded.country, c.country), coalesce(excluded.language, c.language))`,
-		p.fileID); err != nil {
-		return sum, false, fmt.Errorf("upserting customers: %w", err)
+	if err := p.customersFromSpools(ctx, inserts, updates); err != nil {
+		return sum, false, fmt.Errorf("writing customers: %w", err)
 	}
+	p.stage("customers")
 	if err := p.s.fail("after-customers"); err != nil {
 		return sum, false, err
 	}
@@ -338,11 +381,84 @@ func (p *poster) declarations(ctx context.Context, req Request, f *os.File, cata
 			return sum, false, err
 		}
 	}
+	p.stage("outbox")
 	if err := p.s.fail("after-outbox"); err != nil {
 		return sum, false, err
 	}
 	return sum, false, nil
 }
+
+// customersFromSpools creates the file's new customers with one COPY and
+// applies the rows of known customers as updates, the file's last row for a
+// customer winning. The reseller lock keeps other writers of them out.
+func (p *poster) customersFromSpools(ctx context.Context, inserts, updates *spool) error {
+	tx := p.tx
+	if inserts.n > 0 {
+		r, err := inserts.reader()
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Conn().PgConn().CopyFrom(ctx, r,
+			`COPY customers (reseller_id, customer_id, email, name, country, language, created_file_id, updated_file_id) FROM STDIN`); err != nil {
+			return err
+		}
+	}
+	if updates.n == 0 {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE stage_customer_updates (reseller_id text, customer_id text, email text, name text,
+		country text, language text, file_id bigint, line int) ON COMMIT DROP`); err != nil {
+		return err
+	}
+	r, err := updates.reader()
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Conn().PgConn().CopyFrom(ctx, r, `COPY stage_customer_updates FROM STDIN`); err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `
+		UPDATE customers c SET email = u.email, name = coalesce(u.name, c.name), country = coalesce(u.country, c.country),
+		       language = coalesce(u.language, c.language), updated_file_id = u.file_id, updated_at = now()
+		  FROM (SELECT DISTINCT ON (customer_id) * FROM stage_customer_updates ORDER BY customer_id, line DESC) u
+		 WHERE c.reseller_id = u.reseller_id AND c.customer_id = u.customer_id
+		   AND (c.email, c.name, c.country, c.language) IS DISTINCT FROM
+		       (u.email, coalesce(u.name, c.name), coalesce(u.country, c.country), coalesce(u.language, c.language))`)
+	return err
+}
+
+// spool is an unlinked temporary file of COPY rows: what a file's
+// transaction writes after its main COPY, without holding it in memory.
+type spool struct {
+	f   *os.File
+	row copyRow
+	n   int
+}
+
+func newSpool(dir string) (*spool, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp(dir, "spool-*")
+	if err != nil {
+		return nil, err
+	}
+	_ = os.Remove(f.Name()) // nothing to clean up after a crash
+	return &spool{f: f, row: copyRow{w: bufio.NewWriterSize(f, 256<<10)}}, nil
+}
+
+// reader flushes the spool and reads it from the start.
+func (s *spool) reader() (io.Reader, error) {
+	if err := s.row.w.Flush(); err != nil {
+		return nil, err
+	}
+	if _, err := s.f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	return bufio.NewReaderSize(s.f, 256<<10), nil
+}
+
+func (s *spool) close() { s.f.Close() }
 
 type pubTotals struct {
 	amount                     int64

@@ -46,6 +46,12 @@ var invariants = []invariant{
 		SELECT format('declaration %s (file %s line %s): entry %s, file state %s', d.declaration_id, d.file_id, d.line, d.entry_id, coalesce(f.state, 'missing'))
 		  FROM declarations d LEFT JOIN files f ON f.id = d.file_id LEFT JOIN journal_entries e ON e.id = d.entry_id
 		 WHERE f.state IS DISTINCT FROM 'posted' OR e.file_id IS DISTINCT FROM d.file_id`},
+	{"declaration lines are unique per file", `
+		SELECT format('file %s line %s holds %s declarations', file_id, line, count(*))
+		  FROM declarations GROUP BY file_id, line HAVING count(*) > 1`},
+	{"customer belongs to a configured reseller", `
+		SELECT format('customer %s of unknown reseller %s', c.customer_id, c.reseller_id)
+		  FROM customers c LEFT JOIN resellers r ON r.partner_id = c.reseller_id WHERE r.partner_id IS NULL`},
 	{"file totals equal its declarations", `
 		SELECT format('file %s: amount_total %s, declarations sum to %s; rows_accepted %s, declarations %s', f.id, f.amount_total, coalesce(d.total, 0), f.rows_accepted, coalesce(d.n, 0))
 		  FROM files f LEFT JOIN (SELECT file_id, sum(amount) AS total, count(*) AS n FROM declarations GROUP BY file_id) d ON d.file_id = f.id

@@ -3,9 +3,9 @@ package schema
 import (
 	"errors"
 	"fmt"
-	"net/mail"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/govalues/decimal"
 	"golang.org/x/text/language"
@@ -50,6 +50,7 @@ type Binding struct {
 	file   string
 	sheet  string
 	idx    []int // layout column -> file column, -1 if absent
+	cache  map[cacheKey]cacheVal
 }
 
 // Bind matches a header to the layout. Unknown columns are warnings; missing
@@ -177,9 +178,8 @@ func (b *Binding) pos(line int, col string) problem.Position {
 }
 
 func (b *Binding) checkValue(c *Column, i int, s string, line int, v *Values) *problem.Problem {
-	pos := b.pos(line, c.Name)
 	bad := func(code problem.Code, cause error, format string, args ...any) *problem.Problem {
-		return problem.New(code, pos, s, cause, format, args...)
+		return problem.New(code, b.pos(line, c.Name), s, cause, format, args...)
 	}
 	if c.MaxLength > 0 && len([]rune(s)) > c.MaxLength {
 		return bad(CodeTooLong, ErrRange, "%s is %d characters long; at most %d are allowed", c.Name, len([]rune(s)), c.MaxLength)
@@ -200,18 +200,17 @@ func (b *Binding) checkValue(c *Column, i int, s string, line int, v *Values) *p
 			return bad(CodeInvalidEmail, ErrFormat, "%s is not a valid email address", c.Name)
 		}
 	case Country:
-		u := strings.ToUpper(s)
-		r, err := language.ParseRegion(u)
-		if err != nil || len(u) != 2 || !r.IsCountry() || r.String() != u {
+		u, ok := b.cached(Country, s)
+		if !ok {
 			return bad(CodeInvalidCountry, ErrFormat, "%s must be an ISO 3166 two-letter country code such as FR or DE", c.Name)
 		}
 		v.Str[i] = u
 	case Language:
-		t, err := language.Parse(s)
-		if err != nil {
+		t, ok := b.cached(Language, s)
+		if !ok {
 			return bad(CodeInvalidLanguage, ErrFormat, "%s must be a language tag such as fr or en-GB", c.Name)
 		}
-		v.Str[i] = t.String()
+		v.Str[i] = t
 	case Integer:
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
@@ -249,6 +248,42 @@ func (b *Binding) checkValue(c *Column, i int, s string, line int, v *Values) *p
 	return nil
 }
 
+// cached canonicalises country codes and language tags through a small
+// per-file cache: a file repeats a handful of them a million times.
+func (b *Binding) cached(t Type, s string) (string, bool) {
+	key := cacheKey{t, s}
+	if r, ok := b.cache[key]; ok {
+		return r.value, r.ok
+	}
+	var r cacheVal
+	switch t {
+	case Country:
+		u := strings.ToUpper(s)
+		reg, err := language.ParseRegion(u)
+		r = cacheVal{u, err == nil && len(u) == 2 && reg.IsCountry() && reg.String() == u}
+	case Language:
+		tag, err := language.Parse(s)
+		if err == nil {
+			r = cacheVal{tag.String(), true}
+		}
+	}
+	if b.cache == nil || len(b.cache) > 4096 {
+		b.cache = map[cacheKey]cacheVal{}
+	}
+	b.cache[key] = r
+	return r.value, r.ok
+}
+
+type cacheKey struct {
+	t Type
+	s string
+}
+
+type cacheVal struct {
+	value string
+	ok    bool
+}
+
 func rangeText(c *Column) string {
 	switch {
 	case c.Min != nil && c.Max != nil:
@@ -260,14 +295,54 @@ func rangeText(c *Column) string {
 	}
 }
 
+// validEmail accepts the addresses mail systems deliver to in practice: a
+// dot-atom local part (RFC 5322 atext) and a domain of LDH labels with a dot.
+// Quoted local parts and IP literals are refused: a clerk's file never needs them.
 func validEmail(s string) bool {
-	if len(s) > 254 || strings.ContainsAny(s, " \t<>,;\"") {
+	if len(s) > 254 {
 		return false
 	}
 	at := strings.LastIndexByte(s, '@')
-	if at < 1 || at == len(s)-1 || !strings.Contains(s[at+1:], ".") || strings.HasSuffix(s, ".") {
+	if at < 1 || at > 64 || at == len(s)-1 {
 		return false
 	}
-	a, err := mail.ParseAddress(s)
-	return err == nil && a.Address == s
+	local, domain := s[:at], s[at+1:]
+	prevDot := true
+	for i := 0; i < len(local); i++ {
+		c := local[i]
+		switch {
+		case c == '.':
+			if prevDot {
+				return false
+			}
+			prevDot = true
+			continue
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c >= 0x80:
+		case strings.IndexByte("!#$%&'*+/=?^_`{|}~-", c) >= 0:
+		default:
+			return false
+		}
+		prevDot = false
+	}
+	if prevDot || !utf8.ValidString(local) {
+		return false
+	}
+	labels := 0
+	start := 0
+	for i := 0; i <= len(domain); i++ {
+		if i < len(domain) && domain[i] != '.' {
+			c := domain[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c >= 0x80) {
+				return false
+			}
+			continue
+		}
+		label := domain[start:i]
+		if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		labels++
+		start = i + 1
+	}
+	return labels >= 2 && utf8.ValidString(domain)
 }

@@ -84,3 +84,17 @@ func TestMatchesName(t *testing.T) {
 		t.Fatal("patterns")
 	}
 }
+
+func TestValidEmail(t *testing.T) {
+	t.Parallel()
+	for s, ok := range map[string]bool{
+		"a@b.fr": true, "first.last+tag@sub.example.co.uk": true, "o'brien@example.ie": true, "élodie@exemple.fr": true, "x@xn--bcher-kva.de": true,
+		"": false, "a@b": false, "@b.fr": false, "a@": false, "a..b@c.fr": false, ".a@c.fr": false, "a.@c.fr": false, "a b@c.fr": false,
+		"a@-b.fr": false, "a@b-.fr": false, "a@b..fr": false, "a@b.fr.": false, "<a@b.fr>": false, "a,b@c.fr": false, "dieter(at)example.de": false,
+		"\"q\"@b.fr": false, "a@[127.0.0.1]": false, "a@b@c.fr": false,
+	} {
+		if validEmail(s) != ok {
+			t.Errorf("validEmail(%q) != %v", s, ok)
+		}
+	}
+}
