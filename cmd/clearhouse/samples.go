@@ -39,8 +39,3 @@ func (c *GenerateCmd) Run(g *Globals) error {
 	}
 	return nil
 }
-
-// BenchCmd is a placeholder until bench.go lands.
-type BenchCmd struct{}
-
-func (c *BenchCmd) Run() error { return fmt.Errorf("not yet") }

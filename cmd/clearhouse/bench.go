@@ -1,0 +1,306 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/clearhouse/clearhouse/internal/archive"
+	"github.com/clearhouse/clearhouse/internal/ingest"
+	"github.com/clearhouse/clearhouse/internal/pgserver"
+	"github.com/clearhouse/clearhouse/internal/samplegen"
+	"github.com/clearhouse/clearhouse/internal/store"
+	"github.com/clearhouse/clearhouse/internal/world"
+)
+
+// BenchCmd measures ingest against its baselines in one run.
+type BenchCmd struct {
+	Rows   int    `default:"1000000" help:"Rows of the generated declarations file."`
+	Repeat int    `default:"3" help:"Runs of each measurement; medians are reported."`
+	Phase  string `hidden:"" help:"Internal: run one measured phase (bare, validate, copy, ingest) and print its seconds."`
+	File   string `hidden:""`
+}
+
+type phaseResult struct {
+	Seconds float64 `json:"seconds"`
+	Rows    int     `json:"rows"`
+	RSS     int64   `json:"-"`
+}
+
+// Run orchestrates: a throwaway cluster with default (durable) settings
+// unless DATABASE_URL is set, a generated file, a database per run cloned
+// from a migrated template, and each measurement in its own process.
+func (c *BenchCmd) Run(ctx context.Context, g *Globals) error {
+	if c.Phase != "" {
+		return c.runPhase(ctx, g)
+	}
+	work, err := os.MkdirTemp("", "clearhouse-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	_ = os.Chmod(work, 0o755)
+	base := g.DatabaseURL
+	if base == "" {
+		s, err := pgserver.Start(ctx, pgserver.Options{DataDir: filepath.Join(work, "pg")})
+		if err != nil {
+			return err
+		}
+		defer s.Stop()
+		base = s.URL("postgres")
+	}
+	fmt.Printf("clearhouse bench: %d rows, %d runs each, PostgreSQL %s\n", c.Rows, c.Repeat, serverVersion(ctx, base))
+	if err := benchTemplate(ctx, base); err != nil {
+		return err
+	}
+	files := map[int]string{}
+	for _, n := range []int{c.Rows, c.Rows / 4} {
+		f := filepath.Join(work, fmt.Sprintf("decl_%d.csv", n))
+		out, err := os.Create(f)
+		if err != nil {
+			return err
+		}
+		if err := samplegen.Write(out, samplegen.Options{Rows: n}); err != nil {
+			return err
+		}
+		out.Close()
+		files[n] = f
+	}
+	fi, _ := os.Stat(files[c.Rows])
+	fmt.Printf("file: %d rows, %.1f MB\n\n", c.Rows, float64(fi.Size())/1e6)
+
+	results := map[string][]phaseResult{}
+	phases := []string{"bare", "validate", "copy", "ingest"}
+	run := 0
+	for r := 0; r < c.Repeat; r++ {
+		order := phases
+		if r%2 == 1 { // alternate the order so drift on a shared machine spreads evenly
+			order = []string{"ingest", "copy", "validate", "bare"}
+		}
+		for _, ph := range order {
+			run++
+			res, err := c.child(ctx, g, ph, files[c.Rows], base, run, work)
+			if err != nil {
+				return fmt.Errorf("%s: %w", ph, err)
+			}
+			fmt.Fprintf(os.Stderr, "  run %d %-8s %6.2f s  %5.0f MiB\n", r+1, ph, res.Seconds, float64(res.RSS)/1024)
+			results[ph] = append(results[ph], res)
+		}
+	}
+	run++
+	quarter, err := c.child(ctx, g, "ingest", files[c.Rows/4], base, run, work)
+	if err != nil {
+		return err
+	}
+	return c.report(results, quarter)
+}
+
+func (c *BenchCmd) report(results map[string][]phaseResult, quarter phaseResult) error {
+	med := func(ph string) (float64, int64) {
+		rs := results[ph]
+		sort.Slice(rs, func(i, j int) bool { return rs[i].Seconds < rs[j].Seconds })
+		var rss int64
+		for _, r := range rs {
+			rss = max(rss, r.RSS)
+		}
+		return rs[len(rs)/2].Seconds, rss
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "MEASUREMENT\tMEDIAN s\tROWS/s\tPEAK RSS MiB\t")
+	names := map[string]string{"bare": "bare encoding/csv read loop", "validate": "clearhouse validate", "copy": "raw COPY into a typed table with a primary key", "ingest": "clearhouse ingest (check + post + ack)"}
+	for _, ph := range []string{"bare", "validate", "copy", "ingest"} {
+		s, rss := med(ph)
+		fmt.Fprintf(tw, "%s\t%.2f\t%.0f\t%.0f\t\n", names[ph], s, float64(c.Rows)/s, float64(rss)/1024)
+	}
+	tw.Flush()
+	bare, _ := med("bare")
+	val, _ := med("validate")
+	cp, _ := med("copy")
+	ing, ingRSS := med("ingest")
+	mark := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "NOT met"
+	}
+	fmt.Printf("\nvalidate / bare read  = %.2fx   (target <= 2.0x: %s)\n", val/bare, mark(val/bare <= 2))
+	fmt.Printf("ingest / raw COPY     = %.2fx   (target <= 3.0x: %s)\n", ing/cp, mark(ing/cp <= 3))
+	fmt.Printf("ingest peak RSS       = %.0f MiB at %d rows, %.0f MiB at %d rows (target <= 256 MiB: %s)\n",
+		float64(ingRSS)/1024, c.Rows, float64(quarter.RSS)/1024, c.Rows/4, mark(ingRSS <= 256*1024))
+	return nil
+}
+
+// child runs one phase in a fresh process and reads its result and peak RSS.
+func (c *BenchCmd) child(ctx context.Context, g *Globals, phase, file, base string, run int, work string) (phaseResult, error) {
+	var res phaseResult
+	url := base
+	if phase == "copy" || phase == "ingest" || phase == "validate" {
+		name := fmt.Sprintf("bench_run_%d", run)
+		if err := adminExec(ctx, base, fmt.Sprintf(`CREATE DATABASE %s TEMPLATE bench_tpl`, name)); err != nil {
+			return res, err
+		}
+		defer adminExec(context.WithoutCancel(ctx), base, fmt.Sprintf(`DROP DATABASE IF EXISTS %s`, name))
+		url = withDatabase(base, name)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return res, err
+	}
+	cmd := exec.CommandContext(ctx, self, "--database-url", url, "--data-dir", filepath.Join(work, fmt.Sprintf("data-%d", run)),
+		"bench", "--phase", phase, "--file", file)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return res, err
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		return res, fmt.Errorf("phase output %q: %w", out, err)
+	}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		res.RSS = ru.Maxrss // KiB on Linux
+	}
+	return res, nil
+}
+
+// runPhase is the measured work of one child process.
+func (c *BenchCmd) runPhase(ctx context.Context, g *Globals) error {
+	var start time.Time
+	rows := 0
+	switch c.Phase {
+	case "bare":
+		f, err := os.Open(c.File)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		start = time.Now()
+		r := csv.NewReader(bufio.NewReaderSize(f, 1<<20))
+		r.ReuseRecord = true
+		for {
+			_, err := r.Read()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			rows++
+		}
+		rows--
+	case "copy":
+		conn, err := pgx.Connect(ctx, g.DatabaseURL)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, `CREATE TABLE raw_decl (declaration_id text PRIMARY KEY, action text, customer_id text, customer_email text,
+			customer_name text, country text, language text, sku text, quantity bigint, start_date date, end_date date, unit_price numeric,
+			currency text, subscription_ref text)`); err != nil {
+			return err
+		}
+		f, err := os.Open(c.File)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		start = time.Now()
+		tag, err := conn.PgConn().CopyFrom(ctx, bufio.NewReaderSize(f, 1<<20), `COPY raw_decl FROM STDIN WITH (FORMAT csv, HEADER true)`)
+		if err != nil {
+			return err
+		}
+		rows = int(tag.RowsAffected())
+	case "validate", "ingest":
+		pool, err := store.Open(ctx, g.DatabaseURL)
+		if err != nil {
+			return err
+		}
+		defer pool.Close()
+		svc := &ingest.Service{Pool: pool, Archive: &archive.Store{Dir: filepath.Join(g.DataDir, "archive")}, DataDir: g.DataDir}
+		defer svc.Close()
+		req := ingest.Request{Partner: "bench-telco", Path: c.File}
+		start = time.Now()
+		var o *ingest.Outcome
+		if c.Phase == "validate" {
+			o, err = svc.Validate(ctx, req)
+		} else {
+			o, err = svc.Ingest(ctx, req)
+		}
+		if err != nil {
+			return err
+		}
+		if o.Status != ingest.Accepted {
+			return fmt.Errorf("%s: %s with %d problems (first: %v)", c.Phase, o.Status, len(o.Problems), o.Problems)
+		}
+		rows = o.Accepted
+	default:
+		return fmt.Errorf("unknown phase %q", c.Phase)
+	}
+	return json.NewEncoder(os.Stdout).Encode(phaseResult{Seconds: time.Since(start).Seconds(), Rows: rows})
+}
+
+func benchTemplate(ctx context.Context, base string) error {
+	_ = adminExec(ctx, base, `DROP DATABASE IF EXISTS bench_tpl`)
+	if err := adminExec(ctx, base, `CREATE DATABASE bench_tpl`); err != nil {
+		return err
+	}
+	pool, err := store.Open(ctx, withDatabase(base, "bench_tpl"))
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if _, err := store.MigratePool(ctx, pool); err != nil {
+		return err
+	}
+	w, err := world.Load("samples/bench/config")
+	if err != nil {
+		return err
+	}
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { _, err := world.Apply(ctx, tx, w); return err })
+}
+
+func adminExec(ctx context.Context, url, sql string) error {
+	c, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer c.Close(ctx)
+	_, err = c.Exec(ctx, sql)
+	return err
+}
+
+func serverVersion(ctx context.Context, url string) string {
+	c, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return "?"
+	}
+	defer c.Close(ctx)
+	var v string
+	_ = c.QueryRow(ctx, `SHOW server_version`).Scan(&v)
+	return v
+}
+
+// withDatabase swaps the database name in a postgres:// URL.
+func withDatabase(url, db string) string {
+	q := ""
+	if i := strings.IndexByte(url, '?'); i >= 0 {
+		url, q = url[:i], url[i:]
+	}
+	if i := strings.LastIndexByte(url, '/'); i > len("postgres://") {
+		url = url[:i]
+	}
+	return url + "/" + db + q
+}
