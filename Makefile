@@ -20,7 +20,8 @@ test: build ## All tests, on one throwaway PostgreSQL cluster (or CLEARHOUSE_TES
 
 bench: build ## Benchmarks with baselines measured in the same run (1,000,000-row ingest); see README.
 	$(BIN) bench --rows $${BENCH_ROWS:-1000000}
-	$(BIN) db exec -- $(GO) test -run '^$$' -bench . -benchmem ./internal/tabular/ ./internal/money/
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/tabular/ ./internal/money/ | tee /dev/stderr | \
+	  awk '/^BenchmarkBareCSV/ {b=$$3} /^BenchmarkReader/ {r=$$3} END {if (b) printf "tabular reader / bare encoding/csv = %.2fx\n", r/b}'
 
 lint: ## gofmt and go vet.
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }

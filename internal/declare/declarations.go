@@ -75,6 +75,9 @@ type Decl struct {
 	ResalePrice     decimal.Decimal
 	HasResale       bool
 	SubscriptionRef string
+	// FirstMonth is a new subscription's monthly fee: what it adds to the
+	// credit exposure of the file being checked.
+	FirstMonth int64
 	// NewCustomer is set on the first NEW row of a customer the reseller
 	// never declared before: the customer is to be created, not updated.
 	NewCustomer bool
@@ -130,6 +133,7 @@ type Checker struct {
 	subs      map[key]subEntry // subscriptions this file started (accepted NEW of monthly items)
 	newCusts  *idSet           // customers created by this file
 	termRefs  map[key]int      // subscriptions this file terminates (history refs) -> line
+	splits    map[splitKey][3]int64
 	exposure  int64
 	sum       Summary
 	stopped   bool
@@ -343,7 +347,9 @@ func (c *Checker) lookupStage(ctx context.Context, in <-chan *batch, out chan<- 
 			if d.Action == "TERMINATE" && d.SubscriptionRef != "" {
 				ids = append(ids, d.SubscriptionRef)
 			}
-			if (d.Action == "USAGE" || d.Action == "NEW") && d.CustomerID != "" {
+			// USAGE needs a known customer; NEW only needs to know whether
+			// the customer is to be created, which matters when posting.
+			if d.CustomerID != "" && (d.Action == "USAGE" || (d.Action == "NEW" && c.Accept != nil)) {
 				custs = append(custs, d.CustomerID)
 			}
 		}
@@ -457,17 +463,39 @@ func (c *Checker) prepare(row tabular.Row, pd *pending) {
 	if !v.Present[dc.qty] {
 		return
 	}
-	amount, pub, hub, err := ver.Split(d.Quantity, c.Reseller.Currency.Exponent())
+	amount, pub, hub, err := c.split(ver, d.Quantity)
 	if err != nil {
 		bad(CodeAmountTooLarge, "quantity", v.Str[dc.qty], ErrAmountTooHigh, "quantity × price is too large to bill")
 		return
 	}
 	if d.Action == "NEW" && it.BillingModel == "monthly" {
 		// Fees accrue monthly at billing; the first month counts for credit.
-		d.Amount, d.PublisherAmount, d.HubAmount = 0, 0, 0
+		d.Amount, d.PublisherAmount, d.HubAmount, d.FirstMonth = 0, 0, 0, amount
 		return
 	}
 	d.Amount, d.PublisherAmount, d.HubAmount = amount, pub, hub
+}
+
+// split is Version.Split, remembered per price version and quantity: a file
+// repeats a few quantities of a few SKUs. Only the reading stage calls it.
+func (c *Checker) split(v *Version, qty int64) (amount, publisher, hub int64, err error) {
+	k := splitKey{v, qty}
+	if r, ok := c.splits[k]; ok {
+		return r[0], r[1], r[2], nil
+	}
+	if amount, publisher, hub, err = v.Split(qty, c.Reseller.Currency.Exponent()); err != nil {
+		return
+	}
+	if c.splits == nil || len(c.splits) >= 4096 {
+		c.splits = map[splitKey][3]int64{}
+	}
+	c.splits[k] = [3]int64{amount, publisher, hub}
+	return
+}
+
+type splitKey struct {
+	v   *Version
+	qty int64
 }
 
 func modelText(m string) string {
@@ -520,7 +548,7 @@ func (c *Checker) finish(pd *pending, prior map[string]Prior, known map[string]b
 	if pd.ok {
 		add := d.Amount
 		if monthlyNew {
-			add, _, _, _ = d.Version.Split(d.Quantity, c.Reseller.Currency.Exponent())
+			add = d.FirstMonth
 		}
 		if add > 0 && c.exposure+add > c.Reseller.CreditLimit {
 			cur := c.Reseller.Currency

@@ -9,7 +9,6 @@ import (
 	"github.com/clearhouse/clearhouse/internal/pgtest"
 )
 
-
 // Regression: a first 1,000,000-row file took minutes because each history
 // look-up, planned on statistics that predate the file's own COPY, used only
 // reseller_id as the index condition and filtered every row copied so far.

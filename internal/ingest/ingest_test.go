@@ -19,6 +19,7 @@ import (
 	"github.com/clearhouse/clearhouse/internal/ledger"
 	"github.com/clearhouse/clearhouse/internal/pgtest"
 	"github.com/clearhouse/clearhouse/internal/problem"
+	"github.com/clearhouse/clearhouse/internal/store"
 	"github.com/clearhouse/clearhouse/internal/world"
 )
 
@@ -479,7 +480,15 @@ func TestLedgerCheckCatchesTampering(t *testing.T) {
 	svc, pool := setup(t)
 	ingestFile(t, svc, "telco-fr", drop("telco-fr", "02_declarations_2026-01.csv"))
 	ctx := context.Background()
-	if _, err := pool.Exec(ctx, `UPDATE declarations SET amount = amount + 1, hub_amount = hub_amount + 1 WHERE declaration_id = 'FR-2026-0001'`); err != nil {
+	tamper := `UPDATE declarations SET amount = amount + 1, hub_amount = hub_amount + 1 WHERE declaration_id = 'FR-2026-0001'`
+	if _, err := pool.Exec(ctx, tamper); store.Constraint(err) != "declarations_frozen" {
+		t.Fatalf("a posted amount was updated: %v", err)
+	}
+	if _, err := pool.Exec(ctx, `DELETE FROM declarations`); store.Constraint(err) != "ledger_immutable" {
+		t.Fatalf("posted declarations were deleted: %v", err)
+	}
+	// Someone with the rights to switch the guard off: the check still sees it.
+	if _, err := pool.Exec(ctx, `ALTER TABLE declarations DISABLE TRIGGER declarations_frozen; `+tamper); err != nil {
 		t.Fatal(err)
 	}
 	v, err := ledger.Check(ctx, pool)
@@ -496,6 +505,7 @@ func TestLedgerCheckCatchesTampering(t *testing.T) {
 	}
 	// Put it back so the end-of-test check passes.
 	_, _ = pool.Exec(ctx, `UPDATE declarations SET amount = amount - 1, hub_amount = hub_amount - 1 WHERE declaration_id = 'FR-2026-0001'`)
+	_, _ = pool.Exec(ctx, `ALTER TABLE declarations ENABLE TRIGGER declarations_frozen`)
 }
 
 func TestCustomersFileUpserts(t *testing.T) {

@@ -260,6 +260,23 @@ CREATE TABLE declarations (
     CHECK ((action = 'NEW' AND billing_model = 'monthly') = (sub_state IS NOT NULL))
 );
 
+-- The sub-ledger is append-only too: after posting, only a subscription's
+-- state (terminated, cancelled) may change on its row.
+-- +goose StatementBegin
+CREATE FUNCTION declarations_frozen() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF (to_jsonb(NEW) - 'sub_state' - 'sub_end_date' - 'terminated_by') IS DISTINCT FROM
+       (to_jsonb(OLD) - 'sub_state' - 'sub_end_date' - 'terminated_by') THEN
+        RAISE EXCEPTION 'declaration % of % is posted: only its subscription state may change', OLD.declaration_id, OLD.reseller_id
+            USING ERRCODE = '55000', CONSTRAINT = 'declarations_frozen';
+    END IF;
+    RETURN NEW;
+END $$;
+-- +goose StatementEnd
+CREATE TRIGGER declarations_frozen BEFORE UPDATE ON declarations FOR EACH ROW EXECUTE FUNCTION declarations_frozen();
+CREATE TRIGGER declarations_no_delete BEFORE DELETE OR TRUNCATE ON declarations
+    FOR EACH STATEMENT EXECUTE FUNCTION ledger_immutable();
+
 -- Rows arrive file by file, so file_id grows with the table: a BRIN index finds
 -- a file's rows at almost no cost per inserted row. (file_id, line) is unique
 -- by construction and checked by `clearhouse ledger check`.
@@ -288,4 +305,4 @@ DROP TABLE fulfillment_outbox;
 DROP VIEW subscriptions;
 DROP TABLE declarations, customers, postings, journal_entries, accounts, file_problems, files,
     price_versions, catalog_items, catalogs, publishers, resellers, partners;
-DROP FUNCTION postings_check_balanced, postings_apply, ledger_immutable;
+DROP FUNCTION postings_check_balanced, postings_apply, ledger_immutable, declarations_frozen;
