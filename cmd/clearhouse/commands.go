@@ -122,7 +122,7 @@ func (c *IngestCmd) Run(ctx context.Context, g *Globals) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", f, err)
 		}
-		printOutcome(o, c.Format, "table")
+		printOutcome(o, c.Format)
 		worst = max(worst, o.ExitCode())
 	}
 	if worst != 0 {
@@ -152,7 +152,7 @@ func (c *ValidateCmd) Run(ctx context.Context, g *Globals) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", f, err)
 		}
-		printOutcome(o, c.Format, "table")
+		printOutcome(o, c.Format)
 		worst = max(worst, o.ExitCode())
 	}
 	if worst != 0 {
@@ -161,7 +161,7 @@ func (c *ValidateCmd) Run(ctx context.Context, g *Globals) error {
 	return nil
 }
 
-func printOutcome(o *ingest.Outcome, format, _ string) {
+func printOutcome(o *ingest.Outcome, format string) {
 	switch format {
 	case "json":
 		type jp struct {
