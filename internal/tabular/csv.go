@@ -3,112 +3,435 @@ package tabular
 import (
 	"bufio"
 	"bytes"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"unicode/utf8"
 
+	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/encoding/unicode"
+	"golang.org/x/text/transform"
+
 	"github.com/clearhouse/clearhouse/internal/problem"
 )
 
 const bufSize = 1 << 20
 
+// sniffBytes is how much decoded text the dialect sniffer looks at.
+const sniffBytes = 64 << 10
+
+// Encodings a reseller may declare.
+const (
+	UTF8        = "utf-8"
+	UTF16       = "utf-16"
+	Windows1252 = "windows-1252"
+)
+
+// Delimiters a file may use, in the order a tie is broken.
+var Delimiters = []byte{',', ';', '\t', '|'}
+
+// csvReader is a streaming RFC 4180 reader that also takes what spreadsheets
+// and home-grown exports really write: several delimiters, UTF-16 and
+// Windows-1252, LF, CRLF and bare CR line ends (kept as they are inside
+// quoted values), blank lines, title lines above the header, and a stray
+// quote inside an unquoted value (kept as a character).
 type csvReader struct {
-	name   string
-	lim    Limits
-	guard  *guard
-	cr     *csv.Reader
+	name  string
+	lim   Limits
+	src   *bufio.Reader
+	delim byte
+	notes []*problem.Problem
+
+	plain   [256]bool // bytes that end a run outside quotes
+	inQuote [256]bool // bytes that end a run inside quotes
+
+	line   int // physical line of the next byte, 1-based
 	rows   int
-	first  bool
+	skip   int
+	rec    []byte
+	ends   []int
+	fields []string
 	failed error
 }
 
-func newCSV(r io.Reader, opts Options) *csvReader {
-	lim := opts.Limits.withDefaults()
-	g := &guard{r: r, maxLine: lim.MaxLineBytes, maxRecord: lim.MaxRecordBytes + bufSize}
-	cr := csv.NewReader(bufio.NewReaderSize(g, bufSize))
-	cr.FieldsPerRecord = -1
-	cr.ReuseRecord = true
-	return &csvReader{name: opts.Name, lim: lim, guard: g, cr: cr, first: true}
+func newCSV(r io.Reader, opts Options) (*csvReader, error) {
+	c := &csvReader{name: opts.Name, lim: opts.Limits.withDefaults(), line: 1, skip: opts.SkipLines}
+	raw := bufio.NewReaderSize(r, bufSize)
+	dec, err := c.decoder(raw, opts.Encoding)
+	if err != nil {
+		return nil, err
+	}
+	c.src = bufio.NewReaderSize(dec, bufSize)
+	c.delim = opts.Delimiter
+	if c.delim == 0 {
+		c.delim = c.sniff()
+	} else if bytes.IndexByte(Delimiters, c.delim) < 0 {
+		return nil, fmt.Errorf("delimiter %q is not one of , ; tab |", c.delim)
+	}
+	for _, b := range []byte{c.delim, '"', '\n', '\r'} {
+		c.plain[b] = true
+	}
+	for _, b := range []byte{'"', '\n', '\r'} {
+		c.inQuote[b] = true
+	}
+	return c, nil
 }
 
-func (c *csvReader) Sheet() string { return "" }
-
-func (c *csvReader) pos(line int) problem.Position {
-	return problem.Position{File: c.name, Line: line}
+// decoder picks the text encoding: a byte order mark wins, then the
+// declared encoding, then UTF-16 recognised by its zero bytes, then UTF-8 if
+// the start of the file is valid UTF-8, else Windows-1252 (with a note).
+func (c *csvReader) decoder(raw *bufio.Reader, declared string) (io.Reader, error) {
+	head, _ := raw.Peek(sniffBytes)
+	switch {
+	case bytes.HasPrefix(head, []byte{0xEF, 0xBB, 0xBF}):
+		_, _ = raw.Discard(3)
+		return raw, nil
+	case bytes.HasPrefix(head, []byte{0xFF, 0xFE}), bytes.HasPrefix(head, []byte{0xFE, 0xFF}):
+		return transform.NewReader(raw, unicode.BOMOverride(unicode.UTF8.NewDecoder())), nil
+	}
+	switch strings.ToLower(declared) {
+	case "", "auto":
+	case UTF8, "utf8":
+		return raw, nil
+	case UTF16, "utf-16le":
+		return transform.NewReader(raw, unicode.UTF16(unicode.LittleEndian, unicode.IgnoreBOM).NewDecoder()), nil
+	case "utf-16be":
+		return transform.NewReader(raw, unicode.UTF16(unicode.BigEndian, unicode.IgnoreBOM).NewDecoder()), nil
+	case Windows1252, "cp1252", "latin-1", "iso-8859-1":
+		return transform.NewReader(raw, charmap.Windows1252.NewDecoder()), nil
+	default:
+		return nil, fmt.Errorf("unknown encoding %q (utf-8, utf-16, windows-1252)", declared)
+	}
+	if e, ok := utf16WithoutBOM(head); ok {
+		c.note(CodeEncodingGuessed, "the file has no byte order mark but looks like UTF-16 (%s); read as such", e)
+		end := unicode.LittleEndian
+		if e == "UTF-16BE" {
+			end = unicode.BigEndian
+		}
+		return transform.NewReader(raw, unicode.UTF16(end, unicode.IgnoreBOM).NewDecoder()), nil
+	}
+	if validPrefix(head) || bytes.IndexByte(head, 0) >= 0 {
+		return raw, nil // UTF-8; NUL bytes are reported row by row as damage
+	}
+	c.note(CodeEncodingGuessed, "the file is not UTF-8; it was read as Windows-1252 (declare the encoding to silence this)")
+	return transform.NewReader(raw, charmap.Windows1252.NewDecoder()), nil
 }
+
+// validPrefix reports whether b is valid UTF-8, allowing a rune cut at the end.
+func validPrefix(b []byte) bool {
+	for i := 0; i < 4 && len(b) > 0; i++ {
+		if utf8.Valid(b) {
+			return true
+		}
+		if len(b) < sniffBytes-4 {
+			return false // not cut by the peek: really invalid
+		}
+		b = b[:len(b)-1]
+	}
+	return utf8.Valid(b)
+}
+
+// utf16WithoutBOM recognises UTF-16 text of mostly ASCII by its zero bytes.
+func utf16WithoutBOM(b []byte) (string, bool) {
+	if len(b) < 8 {
+		return "", false
+	}
+	n := min(len(b), 4096) &^ 1
+	var even, odd int
+	for i := 0; i < n; i += 2 {
+		if b[i] == 0 {
+			even++
+		}
+		if b[i+1] == 0 {
+			odd++
+		}
+	}
+	switch half := n / 2; {
+	case odd > half*8/10 && even < half/10:
+		return "UTF-16LE", true
+	case even > half*8/10 && odd < half/10:
+		return "UTF-16BE", true
+	}
+	return "", false
+}
+
+func (c *csvReader) note(code problem.Code, format string, args ...any) {
+	p := problem.New(code, problem.Position{File: c.name}, "", nil, format, args...)
+	p.Severity, p.Scope = problem.Warning, problem.ScopeFile
+	c.notes = append(c.notes, p)
+}
+
+// sniff chooses the delimiter whose count per line is the most consistent
+// over the first lines (quotes respected). A close call is reported.
+func (c *csvReader) sniff() byte {
+	head, _ := c.src.Peek(sniffBytes)
+	lines := sniffLines(head, c.skip, 30)
+	best, second := byte(','), byte(0)
+	bestScore, secondScore := -1, -1
+	for _, d := range Delimiters {
+		s := consistency(lines, d)
+		if s > bestScore {
+			second, secondScore = best, bestScore
+			best, bestScore = d, s
+		} else if s > secondScore {
+			second, secondScore = d, s
+		}
+	}
+	if bestScore <= 0 {
+		return ','
+	}
+	if secondScore > 0 && secondScore*10 >= bestScore*9 {
+		c.note(CodeDelimiterGuessed, "the delimiter was guessed as %s (%s was nearly as likely); declare it to be sure", delimName(best), delimName(second))
+	}
+	return best
+}
+
+func delimName(d byte) string {
+	switch d {
+	case '\t':
+		return "tab"
+	case ';':
+		return "semicolon"
+	case '|':
+		return "pipe"
+	}
+	return "comma"
+}
+
+// sniffLines splits the start of a file into records (quotes respected),
+// skipping skip title lines and blank lines, at most max of them.
+func sniffLines(b []byte, skip, max int) [][]byte {
+	var out [][]byte
+	start, quoted := 0, false
+	for i := 0; i < len(b) && len(out) < max+skip; i++ {
+		switch b[i] {
+		case '"':
+			quoted = !quoted
+		case '\n', '\r':
+			if !quoted {
+				if i > start {
+					out = append(out, b[start:i])
+				}
+				start = i + 1
+			}
+		}
+	}
+	if len(out) > skip {
+		return out[skip:]
+	}
+	return nil
+}
+
+// consistency scores a delimiter: lines agreeing with the most common
+// non-zero count, weighted by that count.
+func consistency(lines [][]byte, d byte) int {
+	counts := map[int]int{}
+	for _, l := range lines {
+		n, quoted := 0, false
+		for _, ch := range l {
+			if ch == '"' {
+				quoted = !quoted
+			} else if ch == d && !quoted {
+				n++
+			}
+		}
+		counts[n]++
+	}
+	score := 0
+	for n, agree := range counts {
+		if n > 0 && agree*100+n > score {
+			score = agree*100 + n
+		}
+	}
+	return score
+}
+
+func (c *csvReader) Sheet() string                { return "" }
+func (c *csvReader) Notes() []*problem.Problem    { return c.notes }
+func (c *csvReader) pos(line int) problem.Position { return problem.Position{File: c.name, Line: line} }
 
 func (c *csvReader) fileProblem(code problem.Code, line int, cause error, format string, args ...any) *problem.Problem {
 	p := problem.New(code, c.pos(line), "", cause, format, args...)
 	p.Scope = problem.ScopeFile
+	c.failed = p
 	return p
 }
 
+// Next returns the next non-blank record.
 func (c *csvReader) Next() (Row, error) {
-	if c.failed != nil {
-		return Row{}, c.failed
-	}
-	c.guard.startRecord()
-	rec, err := c.cr.Read()
-	if err != nil {
-		return Row{}, c.readError(err)
-	}
-	line, _ := c.cr.FieldPos(0)
-	c.rows++
-	if c.rows > c.lim.MaxRows {
-		c.failed = c.fileProblem(CodeTooManyRows, line, ErrTooManyRows, "the file has more than %d rows; split it into smaller files", c.lim.MaxRows)
-		return Row{}, c.failed
-	}
-	if c.first {
-		c.first = false
-		if len(rec) > 0 {
-			rec[0] = strings.TrimPrefix(rec[0], "\uFEFF")
+	for {
+		if c.failed != nil {
+			return Row{}, c.failed
 		}
+		row, blank, err := c.record()
+		if err != nil {
+			return row, err
+		}
+		if c.skip > 0 {
+			c.skip--
+			continue
+		}
+		if blank {
+			continue
+		}
+		c.rows++
+		if c.rows > c.lim.MaxRows {
+			return Row{}, c.fileProblem(CodeTooManyRows, row.Line, ErrTooManyRows, "the file has more than %d rows; split it into smaller files", c.lim.MaxRows)
+		}
+		return row, c.check(row)
 	}
-	if len(rec) > c.lim.MaxFields {
-		c.failed = c.fileProblem(CodeTooManyFields, line, ErrTooManyFields, "line has %d columns; at most %d are accepted", len(rec), c.lim.MaxFields)
-		return Row{}, c.failed
-	}
-	for i, f := range rec {
+}
+
+// check applies the per-value rules to a parsed row.
+func (c *csvReader) check(row Row) error {
+	for i, f := range row.Fields {
 		if len(f) > c.lim.MaxFieldBytes {
-			return Row{Line: line}, problem.New(CodeFieldTooLong, c.pos(line), f, ErrFieldTooLong,
+			return problem.New(CodeFieldTooLong, c.pos(row.Line), f, ErrFieldTooLong,
 				"value in column %d is %d bytes long; at most %d are accepted", i+1, len(f), c.lim.MaxFieldBytes)
 		}
 		if !validText(f) {
-			fl, _ := c.cr.FieldPos(i)
-			return Row{Line: line}, problem.New(CodeEncoding, c.pos(fl), strings.ToValidUTF8(strings.ReplaceAll(f, "\x00", ""), "\uFFFD"), ErrEncoding,
-				"value in column %d is not valid UTF-8 text (or contains a NUL byte); save the file as CSV UTF-8", i+1)
+			return problem.New(CodeEncoding, c.pos(row.Line), strings.ToValidUTF8(strings.ReplaceAll(f, "\x00", ""), "\uFFFD"), ErrEncoding,
+				"value in column %d is not valid text (invalid UTF-8 or a NUL byte); save the file as CSV UTF-8 or declare its encoding", i+1)
 		}
 	}
-	return Row{Line: line, Fields: rec}, nil
+	return nil
 }
 
-func (c *csvReader) readError(err error) error {
-	if errors.Is(err, io.EOF) {
-		return io.EOF
-	}
-	var ge *guardError
-	if errors.As(err, &ge) {
-		if ge.cause == ErrLineTooLong {
-			c.failed = c.fileProblem(CodeLineTooLong, ge.line, ErrLineTooLong, "line %d is longer than %d bytes; this is not a declarations file or it is damaged", ge.line, c.lim.MaxLineBytes)
-		} else {
-			c.failed = c.fileProblem(CodeLineTooLong, ge.line, ErrRecordTooBig, "the record starting near line %d is larger than %d bytes (an unclosed quote?)", ge.line, c.lim.MaxRecordBytes)
+// record parses one physical record. blank reports an empty line.
+func (c *csvReader) record() (row Row, blank bool, err error) {
+	c.rec = c.rec[:0]
+	c.ends = c.ends[:0]
+	start := c.line
+	quoted, afterQuote, fieldStart := false, false, true
+	var stray bool
+	for {
+		// Fast path: a run of ordinary bytes straight from the buffer.
+		if n := c.src.Buffered(); n > 0 {
+			buf, _ := c.src.Peek(n)
+			tbl := &c.plain
+			if quoted {
+				tbl = &c.inQuote
+			}
+			i := 0
+			for i < len(buf) && !tbl[buf[i]] {
+				i++
+			}
+			var next byte
+			if i < len(buf) {
+				next = buf[i] // read before Discard, which invalidates buf
+			}
+			if i > 0 {
+				if !quoted {
+					stray = stray || afterQuote
+					fieldStart = false
+				}
+				c.rec = append(c.rec, buf[:i]...)
+				_, _ = c.src.Discard(i)
+				if len(c.rec) > c.lim.MaxRecordBytes {
+					return Row{}, false, c.fileProblem(CodeLineTooLong, start, ErrRecordTooBig,
+						"the record starting on line %d is longer than %d bytes; this is not a declarations file, or a quote is not closed", start, c.lim.MaxRecordBytes)
+				}
+				if i == len(buf) {
+					continue
+				}
+			}
+			if !quoted && next == c.delim { // the common case, without a call per byte
+				_, _ = c.src.Discard(1) // the delimiter
+				c.ends = append(c.ends, len(c.rec))
+				if len(c.ends) > c.lim.MaxFields {
+					return Row{}, false, c.fileProblem(CodeTooManyFields, start, ErrTooManyFields, "line %d has more than %d columns", start, c.lim.MaxFields)
+				}
+				fieldStart, afterQuote = true, false
+				continue
+			}
 		}
-		return c.failed
-	}
-	var pe *csv.ParseError
-	if errors.As(err, &pe) {
-		if errors.Is(pe.Err, csv.ErrQuote) && pe.StartLine != pe.Line {
-			// An unterminated quote swallows the rest of the file: nothing after it can be trusted.
-			c.failed = c.fileProblem(CodeSyntax, pe.StartLine, ErrSyntax, "a quoted value opened on line %d is never closed", pe.StartLine)
-			return c.failed
+		b, rerr := c.src.ReadByte()
+		if rerr != nil {
+			if !errors.Is(rerr, io.EOF) {
+				c.failed = fmt.Errorf("reading %s: %w", c.name, rerr)
+				return Row{}, false, c.failed
+			}
+			if quoted {
+				return Row{}, false, c.fileProblem(CodeSyntax, start, ErrSyntax, "a quoted value opened on line %d is never closed", start)
+			}
+			if len(c.rec) == 0 && len(c.ends) == 0 && fieldStart && !afterQuote {
+				return Row{}, false, io.EOF
+			}
+			c.ends = append(c.ends, len(c.rec))
+			return c.finish(start, stray)
 		}
-		return problem.New(CodeSyntax, c.pos(pe.Line), "", ErrSyntax, "malformed CSV at line %d, character %d: %v", pe.Line, pe.Column, pe.Err)
+		if len(c.rec) > c.lim.MaxRecordBytes {
+			return Row{}, false, c.fileProblem(CodeLineTooLong, start, ErrRecordTooBig,
+				"the record starting on line %d is longer than %d bytes; this is not a declarations file, or a quote is not closed", start, c.lim.MaxRecordBytes)
+		}
+		if quoted {
+			switch b {
+			case '"':
+				if next, _ := c.src.Peek(1); len(next) == 1 && next[0] == '"' {
+					_, _ = c.src.ReadByte()
+					c.rec = append(c.rec, '"')
+					continue
+				}
+				quoted, afterQuote = false, true
+				continue
+			case '\n':
+				c.line++
+			case '\r':
+				if next, _ := c.src.Peek(1); len(next) == 0 || next[0] != '\n' {
+					c.line++
+				}
+			}
+			c.rec = append(c.rec, b)
+			continue
+		}
+		switch {
+		case b == c.delim:
+			c.ends = append(c.ends, len(c.rec))
+			if len(c.ends) > c.lim.MaxFields {
+				return Row{}, false, c.fileProblem(CodeTooManyFields, start, ErrTooManyFields, "line %d has more than %d columns", start, c.lim.MaxFields)
+			}
+			fieldStart, afterQuote = true, false
+		case b == '\n' || b == '\r':
+			if b == '\r' {
+				if next, _ := c.src.Peek(1); len(next) == 1 && next[0] == '\n' {
+					_, _ = c.src.ReadByte()
+				}
+			}
+			c.line++
+			if len(c.rec) == 0 && len(c.ends) == 0 && !afterQuote {
+				return Row{Line: start}, true, nil
+			}
+			c.ends = append(c.ends, len(c.rec))
+			return c.finish(start, stray)
+		case b == '"' && fieldStart:
+			quoted, fieldStart = true, false
+		default:
+			if afterQuote {
+				stray = true // "abc"def: keep the characters, report the row
+			}
+			fieldStart = false
+			c.rec = append(c.rec, b)
+		}
 	}
-	c.failed = fmt.Errorf("reading %s: %w", c.name, err)
-	return c.failed
+}
+
+func (c *csvReader) finish(start int, stray bool) (Row, bool, error) {
+	s := string(c.rec)
+	c.fields = c.fields[:0]
+	prev := 0
+	for _, e := range c.ends {
+		c.fields = append(c.fields, s[prev:e])
+		prev = e
+	}
+	row := Row{Line: start, Fields: c.fields}
+	if strings.TrimSpace(strings.ReplaceAll(s, string(c.delim), "")) == "" && !stray {
+		return row, true, nil // a blank line, or only delimiters (a spreadsheet's empty row)
+	}
+	if stray {
+		return row, false, problem.New(CodeSyntax, c.pos(start), "", ErrSyntax, "malformed CSV on line %d: characters after a closing quote", start)
+	}
+	return row, false, nil
 }
 
 func validText(s string) bool {
@@ -122,52 +445,4 @@ func validText(s string) bool {
 		}
 	}
 	return true
-}
-
-// guard sits under the CSV reader's buffer and refuses physical lines and
-// records beyond the limits, so a hostile file cannot make the reader grow
-// without bound.
-type guard struct {
-	r         io.Reader
-	maxLine   int
-	maxRecord int
-	lineLen   int
-	recLen    int
-	line      int
-}
-
-type guardError struct {
-	cause error
-	line  int
-}
-
-func (e *guardError) Error() string { return fmt.Sprintf("line %d: %v", e.line, e.cause) }
-
-func (g *guard) startRecord() { g.recLen = 0 }
-
-func (g *guard) Read(p []byte) (int, error) {
-	n, err := g.r.Read(p)
-	chunk := p[:n]
-	g.recLen += n
-	for len(chunk) > 0 {
-		i := bytes.IndexByte(chunk, '\n')
-		if i < 0 {
-			g.lineLen += len(chunk)
-			break
-		}
-		g.lineLen += i
-		if g.lineLen > g.maxLine {
-			return 0, &guardError{ErrLineTooLong, g.line + 1}
-		}
-		g.lineLen = 0
-		g.line++
-		chunk = chunk[i+1:]
-	}
-	if g.lineLen > g.maxLine {
-		return 0, &guardError{ErrLineTooLong, g.line + 1}
-	}
-	if g.recLen > g.maxRecord {
-		return 0, &guardError{ErrRecordTooBig, g.line + 1}
-	}
-	return n, err
 }

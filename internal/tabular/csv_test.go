@@ -3,6 +3,7 @@ package tabular
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"errors"
 	"io"
 	"os"
@@ -63,7 +64,7 @@ func equalInts(a, b []int) bool {
 
 func TestCSVHostileInput(t *testing.T) {
 	t.Parallel()
-	lim := Limits{MaxLineBytes: 1000, MaxRecordBytes: 4000, MaxFields: 5, MaxFieldBytes: 100, MaxRows: 10}
+	lim := Limits{MaxRecordBytes: 4000, MaxFields: 5, MaxFieldBytes: 100, MaxRows: 10}
 	cases := []struct {
 		name string
 		in   string
@@ -73,9 +74,8 @@ func TestCSVHostileInput(t *testing.T) {
 		{"huge line", "a,b\n" + strings.Repeat("x", 5<<20) + "\n", CodeLineTooLong, true},
 		{"huge quoted record", "a,b\n\"" + strings.Repeat("xxxxxxxxx\n", 600000) + "\"\n", CodeLineTooLong, true},
 		{"unclosed quote", "a,b\n\"1,2\n3,4\n", CodeSyntax, true},
-		{"bare quote", "a,b\n1\"2,3\n4,5\n", CodeSyntax, false},
+		{"characters after a closing quote", "a,b\n\"1\"2,3\n4,5\n", CodeSyntax, false},
 		{"NUL byte", "a,b\n1\x002,3\n", CodeEncoding, false},
-		{"latin1", "a,b\ncaf\xe9,3\n", CodeEncoding, false},
 		{"too many fields", "a,b\n1,2,3,4,5,6,7\n", CodeTooManyFields, true},
 		{"long field", "a,b\n" + strings.Repeat("y", 200) + ",2\n", CodeFieldTooLong, false},
 		{"too many rows", strings.Repeat("1,2\n", 20), CodeTooManyRows, true},
@@ -99,11 +99,10 @@ func TestCSVHostileInput(t *testing.T) {
 	}
 }
 
-// spectrumLater names the csv-spectrum files that need the dialect work of
-// issue 3 (encoding detection, CRLF kept inside quoted values).
-var spectrumLater = map[string]string{
-	"location_coordinates": "Windows-1252 bytes; its JSON also disagrees with its CSV upstream (issue 3)",
-	"newlines_crlf":        "encoding/csv turns a quoted CRLF into LF (issue 3 replaces the reader)",
+// spectrumFixes corrects csv-spectrum's expected JSON where it is wrong
+// upstream: location_coordinates.json has another phone number than its CSV.
+var spectrumFixes = map[string]map[string]string{
+	"location_coordinates": {"Contact Phone Number": "2095257564"},
 }
 
 // csv-spectrum: every file reads to exactly the rows of its expected JSON.
@@ -117,9 +116,6 @@ func TestCSVSpectrum(t *testing.T) {
 	for _, f := range files {
 		name := strings.TrimSuffix(filepath.Base(f), ".csv")
 		t.Run(name, func(t *testing.T) {
-			if reason, ok := spectrumLater[name]; ok {
-				t.Skip(reason)
-			}
 			data, _ := os.ReadFile(f)
 			wantJSON, err := os.ReadFile(filepath.Join(dir, "json", name+".json"))
 			if err != nil {
@@ -127,7 +123,20 @@ func TestCSVSpectrum(t *testing.T) {
 			}
 			var want []map[string]string
 			if err := json.Unmarshal(wantJSON, &want); err != nil {
-				t.Fatal(err)
+				var one map[string]string // location_coordinates.json is a single object
+				if err := json.Unmarshal(wantJSON, &one); err != nil {
+					t.Fatal(err)
+				}
+				want = []map[string]string{one}
+			}
+			if !bytes.Contains(data, []byte("\r")) {
+				// The copy under shared/ of newlines_crlf.csv has lost its CRs
+				// (the MANIFEST says otherwise); expect what the bytes say.
+				for _, w := range want {
+					for k, v := range w {
+						w[k] = strings.ReplaceAll(v, "\r\n", "\n")
+					}
+				}
 			}
 			r, _ := Open(bytes.NewReader(data), Options{Name: name})
 			rows, _, probs, err := readAll(t, r)
@@ -138,12 +147,87 @@ func TestCSVSpectrum(t *testing.T) {
 			if len(body) != len(want) {
 				t.Fatalf("%d rows, want %d", len(body), len(want))
 			}
+			for k, v := range spectrumFixes[name] {
+				want[0][k] = v
+			}
 			for i, w := range want {
 				for j, h := range header {
 					if body[i][j] != w[h] {
 						t.Errorf("row %d %s = %q want %q", i, h, body[i][j], w[h])
 					}
 				}
+			}
+		})
+	}
+}
+
+func TestLatin1AfterAUTF8StartIsARowProblem(t *testing.T) {
+	t.Parallel()
+	in := "a,b\n" + strings.Repeat("x,y\n", 20000) + "caf\xe9,3\n"
+	r, _ := Open(strings.NewReader(in), Options{Name: "f.csv"})
+	_, _, probs, err := readAll(t, r)
+	if err != nil || len(probs) != 1 || probs[0].Code != CodeEncoding || probs[0].Pos.Line != 20002 || probs[0].Value != "caf\uFFFD" {
+		t.Fatalf("%v %v", probs, err)
+	}
+}
+
+func TestDialects(t *testing.T) {
+	t.Parallel()
+	utf16le := func(s string) string {
+		b := []byte{0xFF, 0xFE}
+		for _, r := range s {
+			b = append(b, byte(r), byte(r>>8))
+		}
+		return string(b)
+	}
+	cases := []struct {
+		name, in string
+		opts     Options
+		want     string // records joined: fields by | and records by /
+		notes    []problem.Code
+	}{
+		{"semicolon sniffed", "a;b;c\n1;2,5;3\n", Options{}, "a|b|c/1|2,5|3", nil},
+		{"tab sniffed", "a\tb\n1\t2\n", Options{}, "a|b/1|2", nil},
+		{"pipe sniffed", "a|b\n1|2\n", Options{}, "a|b/1|2", nil},
+		{"declared wins", "a;b,c\n1;2,3\n", Options{Delimiter: ';'}, "a|b,c/1|2,3", nil},
+		{"CRLF", "a,b\r\n1,2\r\n", Options{}, "a|b/1|2", nil},
+		{"CRLF kept inside quotes", "a,b\r\n\"x\r\ny\",2\r\n", Options{}, "a|b/x\r\ny|2", nil},
+		{"bare CR", "a,b\r1,\"x\ry\"\r3,4\r", Options{}, "a|b/1|x\ry/3|4", nil},
+		{"blank and empty rows", "a,b\n\n1,2\n,\n  \n3,4\n", Options{}, "a|b/1|2/3|4", nil},
+		{"title lines", "Export du 23/11/2026\nSales\na,b\n1,2\n", Options{SkipLines: 2}, "a|b/1|2", nil},
+		{"UTF-8 BOM", "\uFEFFa,b\n1,2\n", Options{}, "a|b/1|2", nil},
+		{"UTF-16LE BOM", utf16le("a;b\r\né;2\r\n"), Options{}, "a|b/é|2", nil},
+		{"Windows-1252 detected", "a,b\n\x80 caf\xe9,\x93ok\x94\n", Options{}, "a|b/€ café|“ok”", []problem.Code{CodeEncodingGuessed}},
+		{"Windows-1252 declared", "a,b\ncaf\xe9,1\n", Options{Encoding: "windows-1252"}, "a|b/café|1", nil},
+		{"quote inside unquoted value kept", "a,b\n12\" screen,2\n", Options{}, "a|b/12\" screen|2", nil},
+		{"no final newline", "a,b\n1,2", Options{}, "a|b/1|2", nil},
+		{"empty quoted last field", "a,b\n1,\"\"", Options{}, "a|b/1|", nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			c.opts.Name = "f.csv"
+			r, err := Open(strings.NewReader(c.in), c.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows, _, probs, err := readAll(t, r)
+			if err != nil || len(probs) > 0 {
+				t.Fatal(err, probs)
+			}
+			var recs []string
+			for _, row := range rows {
+				recs = append(recs, strings.Join(row, "|"))
+			}
+			if got := strings.Join(recs, "/"); got != c.want {
+				t.Errorf("got %q want %q", got, c.want)
+			}
+			var notes []problem.Code
+			for _, n := range r.Notes() {
+				notes = append(notes, n.Code)
+			}
+			if fmt.Sprint(notes) != fmt.Sprint(c.notes) {
+				t.Errorf("notes %v want %v", notes, c.notes)
 			}
 		})
 	}

@@ -30,13 +30,15 @@ const (
 	CodeEncoding      problem.Code = "INVALID_ENCODING"
 	CodeSyntax        problem.Code = "CSV_SYNTAX"
 	CodeFieldTooLong  problem.Code = "FIELD_TOO_LONG"
+	// Warnings about how the file was read.
+	CodeEncodingGuessed  problem.Code = "ENCODING_GUESSED"
+	CodeDelimiterGuessed problem.Code = "DELIMITER_GUESSED"
 )
 
 // Limits bound what a reader accepts, so that hostile input cannot exhaust
 // memory. Zero values take the defaults.
 type Limits struct {
-	MaxLineBytes   int // one physical line
-	MaxRecordBytes int // one record, including quoted line breaks
+	MaxRecordBytes int // one record (a line, or several when a quoted value holds line breaks)
 	MaxFields      int // columns per record
 	MaxFieldBytes  int // one value
 	MaxRows        int // records in the file, header included
@@ -45,8 +47,7 @@ type Limits struct {
 // DefaultLimits are generous for real declarations files and small enough
 // that a single hostile line cannot hurt.
 var DefaultLimits = Limits{
-	MaxLineBytes:   1 << 20,
-	MaxRecordBytes: 4 << 20,
+	MaxRecordBytes: 1 << 20,
 	MaxFields:      256,
 	MaxFieldBytes:  64 << 10,
 	MaxRows:        20_000_000,
@@ -54,9 +55,6 @@ var DefaultLimits = Limits{
 
 func (l Limits) withDefaults() Limits {
 	d := DefaultLimits
-	if l.MaxLineBytes > 0 {
-		d.MaxLineBytes = l.MaxLineBytes
-	}
 	if l.MaxRecordBytes > 0 {
 		d.MaxRecordBytes = l.MaxRecordBytes
 	}
@@ -86,15 +84,21 @@ type Reader interface {
 	Next() (Row, error)
 	// Sheet names the worksheet for positions ("" for CSV).
 	Sheet() string
+	// Notes are warnings about how the file was read (an encoding or a
+	// delimiter guessed), known once the reader is open.
+	Notes() []*problem.Problem
 }
 
-// Options choose how a file is read.
+// Options choose how a file is read. Zero values detect or default.
 type Options struct {
-	Name   string // file name, for positions
-	Limits Limits
+	Name      string // file name, for positions
+	Limits    Limits
+	Delimiter byte   // , ; \t or |; 0 sniffs it
+	Encoding  string // utf-8, utf-16, windows-1252; "" detects it
+	SkipLines int    // title lines above the header
 }
 
-// Open returns a reader for r. CSV (UTF-8, comma) is the only format so far.
+// Open returns a reader for r.
 func Open(r io.Reader, opts Options) (Reader, error) {
-	return newCSV(r, opts), nil
+	return newCSV(r, opts)
 }
