@@ -7,6 +7,7 @@ package declare
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 
@@ -15,6 +16,7 @@ import (
 
 	"github.com/clearhouse/clearhouse/internal/civil"
 	"github.com/clearhouse/clearhouse/internal/money"
+	"github.com/clearhouse/clearhouse/internal/schema"
 )
 
 // Reseller is what validation needs to know about the declaring reseller.
@@ -27,6 +29,8 @@ type Reseller struct {
 	Policy      string // reject_file or accept_valid_rows
 	// Exposure is receivable + unbilled when the file's check starts.
 	Exposure int64
+	// Format is how the reseller writes its files.
+	Format schema.Format
 }
 
 // RejectFile reports whether any bad row rejects the whole file.
@@ -99,14 +103,14 @@ var ErrUnknownReseller = fmt.Errorf("unknown reseller")
 // LoadReseller reads a reseller, its exposure and its catalog.
 func LoadReseller(ctx context.Context, q Querier, id string) (*Reseller, Catalog, error) {
 	r := &Reseller{ID: id}
-	var cur string
+	var cur, format string
 	err := q.QueryRow(ctx, `
-		SELECT p.name, r.oem_eligible, r.currency, r.credit_limit, r.file_policy,
+		SELECT p.name, r.oem_eligible, r.currency, r.credit_limit, r.file_policy, r.file_format,
 		       coalesce((SELECT sum(a.balance) FROM accounts a
 		                  WHERE a.code IN ('reseller:' || r.partner_id || ':unbilled', 'reseller:' || r.partner_id || ':receivable')
 		                    AND a.currency = r.currency), 0)::bigint
 		  FROM resellers r JOIN partners p ON p.id = r.partner_id WHERE r.partner_id = $1`, id).
-		Scan(&r.Name, &r.OEMEligible, &cur, &r.CreditLimit, &r.Policy, &r.Exposure)
+		Scan(&r.Name, &r.OEMEligible, &cur, &r.CreditLimit, &r.Policy, &format, &r.Exposure)
 	if err == pgx.ErrNoRows {
 		return nil, nil, fmt.Errorf("%w %q (is it in the configuration you applied?)", ErrUnknownReseller, id)
 	}
@@ -115,6 +119,9 @@ func LoadReseller(ctx context.Context, q Querier, id string) (*Reseller, Catalog
 	}
 	if r.Currency, err = money.ParseCurrency(cur); err != nil {
 		return nil, nil, err
+	}
+	if err := json.Unmarshal([]byte(format), &r.Format); err != nil {
+		return nil, nil, fmt.Errorf("reseller %s file_format: %w", id, err)
 	}
 	rows, err := q.Query(ctx, `
 		SELECT i.sku, i.publisher_id, i.publisher_sku, i.billing_model,

@@ -67,6 +67,8 @@ func (c *CustomerChecker) Run(ctx context.Context, r tabular.Reader, file string
 		return sum, err
 	}
 	bind, probs := schema.MustLoad("customers").Bind(header.Fields, pos(header.Line, ""))
+	bind.Locale = c.Reseller.Format.Locale()
+	probs = append(r.Notes(), probs...)
 	for _, p := range probs {
 		add(p)
 	}

@@ -205,7 +205,9 @@ func (c *Checker) Run(ctx context.Context, r tabular.Reader, file string) (Summa
 		return c.sum, err
 	}
 	bind, probs := c.layout.Bind(header.Fields, c.pos(header.Line, ""))
+	bind.Locale = c.Reseller.Format.Locale()
 	c.bind = bind
+	probs = append(r.Notes(), probs...)
 	for _, p := range probs {
 		c.add(p)
 	}

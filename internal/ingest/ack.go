@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"github.com/clearhouse/clearhouse/internal/money"
 	"github.com/clearhouse/clearhouse/internal/problem"
 	"github.com/clearhouse/clearhouse/internal/render"
+	"github.com/clearhouse/clearhouse/internal/schema"
 	"github.com/clearhouse/clearhouse/internal/tabular"
 )
 
@@ -72,8 +74,16 @@ func (s *Service) WriteAck(ctx context.Context, id int64) error {
 		}
 		var blob archive.Blob
 		copy(blob.SHA256[:], sha)
+		var format string
+		if err := s.Pool.QueryRow(ctx, `SELECT file_format FROM resellers WHERE partner_id = $1`, partner).Scan(&format); err != nil {
+			return err
+		}
+		var f schema.Format
+		if err := json.Unmarshal([]byte(format), &f); err != nil {
+			return err
+		}
 		err = render.WriteFileAtomic(filepath.Join(outbox, ackName+".rejects.csv"), func(w io.Writer) error {
-			return s.writeRejects(w, blob, name, probs)
+			return s.writeRejects(w, blob, f.ReaderOptions(name, s.Limits), probs)
 		})
 		if err != nil {
 			return err
@@ -140,7 +150,7 @@ func (l *lineProblems) cells(line int) []string {
 
 // writeRejects writes one row per line with problems: the line, the merged
 // problems, then the row as sent under the header as sent.
-func (s *Service) writeRejects(w io.Writer, blob archive.Blob, name string, probs []*problem.Problem) error {
+func (s *Service) writeRejects(w io.Writer, blob archive.Blob, opts tabular.Options, probs []*problem.Problem) error {
 	byLine := map[int]*lineProblems{}
 	for _, p := range probs {
 		lp := byLine[p.Pos.Line]
@@ -161,7 +171,7 @@ func (s *Service) writeRejects(w io.Writer, blob archive.Blob, name string, prob
 		return err
 	}
 	defer f.Close()
-	r, err := tabular.Open(f, tabular.Options{Name: name, Limits: s.Limits})
+	r, err := tabular.Open(f, opts)
 	if err != nil {
 		return err
 	}

@@ -334,7 +334,7 @@ func (o *Outcome) fill(sum declare.Summary, rep *problem.Report, whole bool) {
 // records to the sinks. whole reports that the file is rejected whole.
 func (s *Service) check(ctx context.Context, req Request, r io.Reader, reseller *declare.Reseller, catalog declare.Catalog, rep *problem.Report,
 	decl func(*declare.Decl) error, cust func(*declare.Customer) error) (declare.Summary, bool, error) {
-	tr, err := tabular.Open(r, tabular.Options{Name: req.Name, Limits: s.Limits})
+	tr, err := tabular.Open(r, reseller.Format.ReaderOptions(req.Name, s.Limits))
 	if err != nil {
 		return declare.Summary{}, false, err
 	}

@@ -125,6 +125,12 @@ func TestSampleWorld(t *testing.T) {
 		{"isp-de", "05_sales_empty.csv", "REJECTED", 0, 0, 0},
 		{"isp-de", "06_customers_2026-05.csv", "PARTIAL", 3, 2, 0},
 		{"mvno-be", "01_declarations_2026-02.csv", "REJECTED", 0, 0, 0},
+		// Dialects: declared (semicolon, Windows-1252, decimal comma, dd/mm/yyyy, title lines)…
+		{"cable-be", "01_ventes_2026-09.csv", "PARTIAL", 4, 3, 9400},
+		// …and sniffed: UTF-16LE tab-separated, pipe, old-Mac CR line ends.
+		{"isp-de", "07_clients_2026-06.txt", "ACCEPTED", 2, 2, 0},
+		{"isp-de", "08_sales_2026-06_pipe.csv", "ACCEPTED", 2, 2, 2300},
+		{"telco-fr", "06_declarations_2026-09_mac.csv", "ACCEPTED", 2, 2, 2690},
 	}
 	codes := map[string]bool{}
 	for _, w := range want {
@@ -140,11 +146,20 @@ func TestSampleWorld(t *testing.T) {
 		}
 	}
 	// telco-fr: 24.90 + 3×24.90 + 1000×0.0215 (January) + 26.90 (July price).
-	if got := balance(t, pool, "reseller:telco-fr:unbilled"); got != 14800 {
-		t.Errorf("telco-fr unbilled %d, want 14800", got)
+	if got := balance(t, pool, "reseller:telco-fr:unbilled"); got != 14800+2690 {
+		t.Errorf("telco-fr unbilled %d, want 17490", got)
 	}
-	if got := balance(t, pool, "reseller:isp-de:unbilled"); got != 7300 {
-		t.Errorf("isp-de unbilled %d, want 7300", got)
+	if got := balance(t, pool, "reseller:isp-de:unbilled"); got != 7300+2300 {
+		t.Errorf("isp-de unbilled %d, want 9600", got)
+	}
+	var name string
+	_ = pool.QueryRow(context.Background(), `SELECT name FROM customers WHERE reseller_id = 'isp-de' AND customer_id = 'K-151'`).Scan(&name)
+	if name != "Grete Weiß" {
+		t.Errorf("UTF-16 customer name %q", name)
+	}
+	rejects, _ := os.ReadFile(filepath.Join(svc.Outbox("cable-be"), "01_ventes_2026-09.csv.rejects.csv"))
+	if !strings.Contains(string(rejects), "7,INVALID_DECIMAL,unit_price,23.50,\"unit_price must be a number written like 12,50\",BE-2026-0904,NEW,B-103,zoe@example.be,Zoë Maes") {
+		t.Errorf("Windows-1252 rejects not in UTF-8 or not located:\n%s", rejects)
 	}
 	var state string
 	_ = pool.QueryRow(context.Background(), `SELECT state FROM subscriptions WHERE subscription_id = 'FR-2026-0002'`).Scan(&state)

@@ -51,6 +51,8 @@ type Binding struct {
 	sheet  string
 	idx    []int // layout column -> file column, -1 if absent
 	cache  map[cacheKey]cacheVal
+	// Locale is how the file writes numbers and dates.
+	Locale Locale
 }
 
 // Bind matches a header to the layout. Unknown columns are warnings; missing
@@ -212,8 +214,9 @@ func (b *Binding) checkValue(c *Column, i int, s string, line int, v *Values) *p
 		}
 		v.Str[i] = t
 	case Integer:
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
+		t, ok := b.Locale.number(s)
+		n, err := strconv.ParseInt(t, 10, 64)
+		if !ok || err != nil {
 			return bad(CodeInvalidInteger, ErrFormat, "%s must be a whole number", c.Name)
 		}
 		if (c.Min != nil && n < *c.Min) || (c.Max != nil && n > *c.Max) {
@@ -221,15 +224,20 @@ func (b *Binding) checkValue(c *Column, i int, s string, line int, v *Values) *p
 		}
 		v.Int[i] = n
 	case Date:
-		d, err := civil.ParseISO(s)
-		if err != nil {
-			return bad(CodeInvalidDate, ErrFormat, "%s must be a date written YYYY-MM-DD", c.Name)
+		d, ok := b.Locale.date(s)
+		if !ok {
+			return bad(CodeInvalidDate, ErrFormat, "%s must be a date written %s", c.Name, b.Locale.DateText())
 		}
 		v.Date[i] = d
 	case Decimal:
-		d, err := decimal.Parse(s)
-		if err != nil || strings.ContainsAny(s, "eE") {
-			return bad(CodeInvalidDecimal, ErrFormat, "%s must be a number with a dot for decimals, such as 12.50", c.Name)
+		t, ok := b.Locale.number(s)
+		d, err := decimal.Parse(t)
+		if !ok || err != nil || strings.ContainsAny(s, "eE") {
+			example := "12.50"
+			if b.Locale.decimal() == "," {
+				example = "12,50"
+			}
+			return bad(CodeInvalidDecimal, ErrFormat, "%s must be a number written like %s", c.Name, example)
 		}
 		if d.Scale() > c.MaxScale && !d.Trunc(c.MaxScale).Equal(d) {
 			return bad(CodeInvalidDecimal, ErrFormat, "%s has more than %d decimal places", c.Name, c.MaxScale)

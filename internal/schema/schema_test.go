@@ -98,3 +98,42 @@ func TestValidEmail(t *testing.T) {
 		}
 	}
 }
+
+func TestLocale(t *testing.T) {
+	t.Parallel()
+	de := Locale{Decimal: ",", Thousands: ".", DateFormat: "dd.mm.yyyy"}
+	us := Locale{Decimal: ".", Thousands: ",", DateFormat: "mm/dd/yyyy"}
+	fr := Locale{Decimal: ",", Thousands: " ", DateFormat: "dd/mm/yyyy"}
+	for _, c := range []struct {
+		l        Locale
+		in, want string
+		ok       bool
+	}{
+		{de, "1.234,50", "1234.50", true}, {de, "1234,5", "1234.5", true}, {de, "12,50", "12.50", true}, {de, "1.000", "1000", true},
+		{de, "1.23,4", "", false}, {de, "12.50", "", false}, {de, "1,2,3", "", false},
+		{us, "1,234.50", "1234.50", true}, {us, "229,932.50", "229932.50", true}, {us, "2,666", "2666", true}, {us, "12,5", "", false},
+		{fr, "1 234,50", "1234.50", true}, {fr, "1\u00a0234,50", "1234.50", true},
+		{Locale{}, "12.50", "12.50", true},
+	} {
+		got, ok := c.l.number(c.in)
+		if ok != c.ok || (ok && got != c.want) {
+			t.Errorf("%+v number(%q) = %q %v; want %q %v", c.l, c.in, got, ok, c.want, c.ok)
+		}
+	}
+	for _, c := range []struct {
+		l        Locale
+		in, want string
+	}{
+		{de, "23.11.2026", "2026-11-23"}, {de, "1.3.2026", "2026-03-01"}, {de, "2026-11-23", "2026-11-23"},
+		{us, "11/23/2026", "2026-11-23"}, {fr, "23/11/2026", "2026-11-23"}, {fr, "31/02/2026", ""}, {us, "23/11/2026", ""},
+		{Locale{}, "23/11/2026", ""},
+	} {
+		d, ok := c.l.date(c.in)
+		if (c.want == "") == ok || (ok && d.String() != c.want) {
+			t.Errorf("%+v date(%q) = %v %v; want %q", c.l, c.in, d, ok, c.want)
+		}
+	}
+	if (Locale{Decimal: ",", Thousands: ","}).Check() == nil || (Locale{DateFormat: "yy/mm/dd"}).Check() == nil {
+		t.Error("bad locales accepted")
+	}
+}

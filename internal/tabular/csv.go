@@ -247,8 +247,8 @@ func consistency(lines [][]byte, d byte) int {
 	return score
 }
 
-func (c *csvReader) Sheet() string                { return "" }
-func (c *csvReader) Notes() []*problem.Problem    { return c.notes }
+func (c *csvReader) Sheet() string                 { return "" }
+func (c *csvReader) Notes() []*problem.Problem     { return c.notes }
 func (c *csvReader) pos(line int) problem.Position { return problem.Position{File: c.name, Line: line} }
 
 func (c *csvReader) fileProblem(code problem.Code, line int, cause error, format string, args ...any) *problem.Problem {

@@ -2,6 +2,7 @@ package world
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
@@ -50,8 +51,8 @@ var tables = []table{
 	{name: "partners", label: "partner", cols: []string{"id", "kind", "name"}, types: []string{"text", "text", "text"}, nkey: 1},
 	{name: "publishers", label: "publisher", cols: []string{"partner_id"}, types: []string{"text"}, nkey: 1},
 	{name: "resellers", label: "reseller", nkey: 1,
-		cols:  []string{"partner_id", "oem_eligible", "currency", "vat_treatment", "vat_rate", "vat_mention", "credit_limit", "payment_method", "iban", "bic", "mandate_id", "mandate_signed_on", "file_policy"},
-		types: []string{"text", "boolean", "text", "text", "numeric", "text", "bigint", "text", "text", "text", "text", "date", "text"},
+		cols:  []string{"partner_id", "oem_eligible", "currency", "vat_treatment", "vat_rate", "vat_mention", "credit_limit", "payment_method", "iban", "bic", "mandate_id", "mandate_signed_on", "file_policy", "file_format"},
+		types: []string{"text", "boolean", "text", "text", "numeric", "text", "bigint", "text", "text", "text", "text", "date", "text", "text"},
 		num:   map[string]bool{"vat_rate": true}, minor: map[string]int{"credit_limit": 2}},
 	{name: "catalogs", label: "catalog", cols: []string{"reseller_id", "id", "name", "currency"}, types: []string{"text", "text", "text", "text"}, nkey: 2},
 	{name: "catalog_items", label: "item", nkey: 2,
@@ -91,7 +92,7 @@ func (w *World) rows() map[string][]row {
 			rate = "0"
 		}
 		out["resellers"] = append(out["resellers"], row{s(r.ID), s(fmt.Sprint(r.OEMEligible)), s(cur), s(r.VAT.Treatment), s(rate), s(r.VAT.Mention),
-			s(limit), s(r.Payment.Method), opt(strings.ReplaceAll(strings.ToUpper(r.Payment.IBAN), " ", "")), opt(r.Payment.BIC), opt(r.Payment.MandateID), opt(r.Payment.MandateSignedOn), s(r.FilePolicy)})
+			s(limit), s(r.Payment.Method), opt(strings.ReplaceAll(strings.ToUpper(r.Payment.IBAN), " ", "")), opt(r.Payment.BIC), opt(r.Payment.MandateID), opt(r.Payment.MandateSignedOn), s(r.FilePolicy), s(formatJSON(r.FileFormat))})
 	}
 	for _, c := range w.Catalogs {
 		out["catalogs"] = append(out["catalogs"], row{s(c.Reseller), s(c.ID), s(c.Name), s(c.Currency)})
@@ -308,6 +309,12 @@ func ensureAccounts(ctx context.Context, tx pgx.Tx, w *World) error {
 		}
 	}
 	return nil
+}
+
+// formatJSON is the canonical JSON of a file format (fields in a fixed order).
+func formatJSON(f FileFormat) string {
+	b, _ := json.Marshal(f.Format())
+	return string(b)
 }
 
 func parseMinorText(amount, cur string) (string, error) {

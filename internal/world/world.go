@@ -21,6 +21,7 @@ import (
 
 	"github.com/clearhouse/clearhouse/internal/civil"
 	"github.com/clearhouse/clearhouse/internal/money"
+	"github.com/clearhouse/clearhouse/internal/schema"
 )
 
 // World is everything declared in a config folder.
@@ -66,14 +67,33 @@ type Payment struct {
 // Reseller is a telco, ISP or distributor that declares sales.
 type Reseller struct {
 	Where       `yaml:"-"`
-	ID          string  `yaml:"id"`
-	Name        string  `yaml:"name"`
-	OEMEligible bool    `yaml:"oem_eligible"`
-	Currency    string  `yaml:"currency"`
-	VAT         VAT     `yaml:"vat"`
-	CreditLimit string  `yaml:"credit_limit"`
-	Payment     Payment `yaml:"payment"`
-	FilePolicy  string  `yaml:"file_policy"`
+	ID          string     `yaml:"id"`
+	Name        string     `yaml:"name"`
+	OEMEligible bool       `yaml:"oem_eligible"`
+	Currency    string     `yaml:"currency"`
+	VAT         VAT        `yaml:"vat"`
+	CreditLimit string     `yaml:"credit_limit"`
+	Payment     Payment    `yaml:"payment"`
+	FilePolicy  string     `yaml:"file_policy"`
+	FileFormat  FileFormat `yaml:"file_format"`
+}
+
+// FileFormat is how a reseller's files are written; absent fields are
+// detected (delimiter, encoding) or canonical (numbers, ISO dates).
+type FileFormat struct {
+	Where              `yaml:"-"`
+	Delimiter          string `yaml:"delimiter"`
+	Encoding           string `yaml:"encoding"`
+	SkipLines          int    `yaml:"skip_lines"`
+	DecimalSeparator   string `yaml:"decimal_separator"`
+	ThousandsSeparator string `yaml:"thousands_separator"`
+	DateFormat         string `yaml:"date_format"`
+}
+
+// Format converts to the schema's form.
+func (f FileFormat) Format() schema.Format {
+	return schema.Format{Delimiter: f.Delimiter, Encoding: f.Encoding, SkipLines: f.SkipLines, Decimal: f.DecimalSeparator,
+		Thousands: f.ThousandsSeparator, DateFormat: f.DateFormat}
 }
 
 // Catalog is one of a reseller's catalogs.
@@ -109,13 +129,14 @@ type Price struct {
 }
 
 // Each entity type decodes strictly (unknown keys are errors) and remembers its line.
-func (p *Publisher) UnmarshalYAML(n *yaml.Node) error { return strict(n, p, &p.Where) }
-func (v *VAT) UnmarshalYAML(n *yaml.Node) error       { return strict(n, v, &v.Where) }
-func (p *Payment) UnmarshalYAML(n *yaml.Node) error   { return strict(n, p, &p.Where) }
-func (r *Reseller) UnmarshalYAML(n *yaml.Node) error  { return strict(n, r, &r.Where) }
-func (c *Catalog) UnmarshalYAML(n *yaml.Node) error   { return strict(n, c, &c.Where) }
-func (i *Item) UnmarshalYAML(n *yaml.Node) error      { return strict(n, i, &i.Where) }
-func (p *Price) UnmarshalYAML(n *yaml.Node) error     { return strict(n, p, &p.Where) }
+func (p *Publisher) UnmarshalYAML(n *yaml.Node) error  { return strict(n, p, &p.Where) }
+func (v *VAT) UnmarshalYAML(n *yaml.Node) error        { return strict(n, v, &v.Where) }
+func (p *Payment) UnmarshalYAML(n *yaml.Node) error    { return strict(n, p, &p.Where) }
+func (r *Reseller) UnmarshalYAML(n *yaml.Node) error   { return strict(n, r, &r.Where) }
+func (f *FileFormat) UnmarshalYAML(n *yaml.Node) error { return strict(n, f, &f.Where) }
+func (c *Catalog) UnmarshalYAML(n *yaml.Node) error    { return strict(n, c, &c.Where) }
+func (i *Item) UnmarshalYAML(n *yaml.Node) error       { return strict(n, i, &i.Where) }
+func (p *Price) UnmarshalYAML(n *yaml.Node) error      { return strict(n, p, &p.Where) }
 
 // strict decodes mapping n into the struct v points to, refusing keys the
 // struct does not declare, and records n's line in w.
@@ -230,7 +251,7 @@ func setFile(w *World, f string) {
 		p.File = f
 	}
 	for _, r := range w.Resellers {
-		r.File, r.VAT.File, r.Payment.File = f, f, f
+		r.File, r.VAT.File, r.Payment.File, r.FileFormat.File = f, f, f, f
 	}
 	for _, c := range w.Catalogs {
 		c.File = f
@@ -348,6 +369,13 @@ func (r *Reseller) check(bad func(Where, string, string, ...any)) {
 		}
 	default:
 		bad(r.Where, "payment.method", "%q must be wallet or pay_now", r.Payment.Method)
+	}
+	if err := r.FileFormat.Format().Check(); err != nil {
+		at := r.FileFormat.Where
+		if at.Line == 0 {
+			at = r.Where
+		}
+		bad(at, "file_format", "%v", err)
 	}
 	if r.FilePolicy != "reject_file" && r.FilePolicy != "accept_valid_rows" {
 		bad(r.Where, "file_policy", "%q must be reject_file or accept_valid_rows", r.FilePolicy)

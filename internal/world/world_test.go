@@ -25,7 +25,7 @@ func TestSampleConfigLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(w.Resellers) != 3 || len(w.Publishers) != 2 || len(w.Catalogs) != 2 {
+	if len(w.Resellers) != 4 || len(w.Publishers) != 2 || len(w.Catalogs) != 3 {
 		t.Fatalf("%d resellers %d publishers %d catalogs", len(w.Resellers), len(w.Publishers), len(w.Catalogs))
 	}
 }
@@ -114,11 +114,11 @@ func TestApplyIsIdempotentAndReportsChanges(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.New(t)
 	res, err := apply(t, pool, sampleConfig)
-	if err != nil || len(res.Changes) != 24 {
+	if err != nil || len(res.Changes) != 31 {
 		t.Fatalf("%v %v", res, err)
 	}
 	res, err = apply(t, pool, sampleConfig)
-	if err != nil || len(res.Changes) != 0 || res.Unchanged != 24 {
+	if err != nil || len(res.Changes) != 0 || res.Unchanged != 31 {
 		t.Fatalf("second apply: %v %v", res.Changes, err)
 	}
 	dir := t.TempDir()

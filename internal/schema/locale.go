@@ -1,0 +1,118 @@
+package schema
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/clearhouse/clearhouse/internal/civil"
+)
+
+// Locale is how a partner writes numbers and dates. The zero Locale is the
+// canonical contract: a dot for decimals, no thousands separator, ISO dates.
+// Canonical ISO dates are always accepted as well.
+type Locale struct {
+	Decimal    string // "." or ","
+	Thousands  string // "", ".", ",", " " (a no-break space is taken as a space)
+	DateFormat string // yyyy-mm-dd, dd/mm/yyyy, mm/dd/yyyy, dd.mm.yyyy, dd-mm-yyyy
+}
+
+// DateFormats lists the accepted date formats.
+var DateFormats = []string{"yyyy-mm-dd", "dd/mm/yyyy", "mm/dd/yyyy", "dd.mm.yyyy", "dd-mm-yyyy"}
+
+// Check validates a locale.
+func (l Locale) Check() error {
+	if l.Decimal != "" && l.Decimal != "." && l.Decimal != "," {
+		return fmt.Errorf("decimal_separator %q must be . or ,", l.Decimal)
+	}
+	switch l.Thousands {
+	case "", ".", ",", " ", "'":
+	default:
+		return fmt.Errorf("thousands_separator %q must be empty, '.', ',', ' ' or \"'\"", l.Thousands)
+	}
+	if l.Thousands != "" && l.Thousands == l.decimal() {
+		return errors.New("thousands_separator and decimal_separator must differ")
+	}
+	if l.DateFormat != "" {
+		ok := false
+		for _, f := range DateFormats {
+			ok = ok || f == l.DateFormat
+		}
+		if !ok {
+			return fmt.Errorf("date_format %q must be one of %s", l.DateFormat, strings.Join(DateFormats, ", "))
+		}
+	}
+	return nil
+}
+
+func (l Locale) decimal() string {
+	if l.Decimal == "" {
+		return "."
+	}
+	return l.Decimal
+}
+
+// number rewrites a number written in the locale into canonical form
+// ("1.234,50" → "1234.50"). Thousands groups must be of three digits.
+func (l Locale) number(s string) (string, bool) {
+	if l.Decimal == "" && l.Thousands == "" {
+		return s, true
+	}
+	if l.Thousands == " " {
+		s = strings.NewReplacer("\u00a0", " ", "\u202f", " ").Replace(s)
+	}
+	intPart, frac, hasFrac := strings.Cut(s, l.decimal())
+	if l.Thousands != "" && strings.Contains(intPart, l.Thousands) {
+		groups := strings.Split(intPart, l.Thousands)
+		for i, g := range groups {
+			if (i == 0 && (len(g) == 0 || len(g) > 3 && !(len(g) == 4 && (g[0] == '-' || g[0] == '+')))) || (i > 0 && len(g) != 3) {
+				return s, false
+			}
+		}
+		intPart = strings.Join(groups, "")
+	}
+	if strings.ContainsAny(frac, ".,") || (l.decimal() == "," && strings.Contains(intPart, ".")) || (l.decimal() == "." && strings.Contains(intPart, ",")) {
+		return s, false
+	}
+	if hasFrac {
+		return intPart + "." + frac, true
+	}
+	return intPart, true
+}
+
+// date parses a date in the locale's format, or canonical ISO.
+func (l Locale) date(s string) (civil.Date, bool) {
+	if d, err := civil.ParseISO(s); err == nil {
+		return d, true
+	}
+	f := l.DateFormat
+	if f == "" || f == "yyyy-mm-dd" {
+		return 0, false
+	}
+	sep := f[2:3]
+	parts := strings.Split(s, sep)
+	if len(parts) != 3 || len(parts[2]) != 4 || len(parts[0]) < 1 || len(parts[0]) > 2 || len(parts[1]) < 1 || len(parts[1]) > 2 {
+		return 0, false
+	}
+	day, month := parts[0], parts[1]
+	if strings.HasPrefix(f, "mm") {
+		day, month = month, day
+	}
+	d, err := civil.ParseISO(parts[2] + "-" + pad2(month) + "-" + pad2(day))
+	return d, err == nil
+}
+
+func pad2(s string) string {
+	if len(s) == 1 {
+		return "0" + s
+	}
+	return s
+}
+
+// DateText is how a locale asks for dates, for messages.
+func (l Locale) DateText() string {
+	if l.DateFormat == "" || l.DateFormat == "yyyy-mm-dd" {
+		return "YYYY-MM-DD"
+	}
+	return strings.ToUpper(l.DateFormat) + " or YYYY-MM-DD"
+}
