@@ -1,0 +1,74 @@
+package tabular
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/clearhouse/clearhouse/internal/problem"
+)
+
+// FuzzCSV feeds arbitrary bytes, with each delimiter and encoding option, to
+// the reader: it must never panic, every row must be valid UTF-8 text with
+// non-decreasing line numbers, and every problem must be located.
+func FuzzCSV(f *testing.F) {
+	var seeds []string
+	for _, pat := range []string{"../../samples/drops/*/*", external + "/*/*.csv", external + "/*/*.tsv", external + "/*/*.?sv", external + "/csv-spectrum/csvs/*"} {
+		m, _ := filepath.Glob(pat)
+		seeds = append(seeds, m...)
+	}
+	for _, p := range seeds {
+		if b, err := os.ReadFile(p); err == nil && len(b) < 64<<10 {
+			f.Add(b, uint8(0))
+		}
+	}
+	f.Add([]byte("a,b\n\"x\r\ny\",\"\"\"\"\r"), uint8(1))
+	f.Add([]byte{0xFF, 0xFE, 'a', 0, ';', 0, 'b', 0}, uint8(2))
+	f.Fuzz(func(t *testing.T, data []byte, mode uint8) {
+		opts := Options{Name: "fuzz.csv", Limits: Limits{MaxRecordBytes: 4096, MaxFields: 64, MaxFieldBytes: 1024, MaxRows: 1000}}
+		opts.Delimiter = []byte{0, ',', ';', '\t', '|'}[int(mode)%5]
+		opts.Encoding = []string{"", "", "utf-8", "utf-16", "windows-1252"}[int(mode/5)%5]
+		opts.SkipLines = int(mode) % 3
+		r, err := Open(bytes.NewReader(data), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := 0
+		for range 2000 {
+			row, err := r.Next()
+			if errors.Is(err, io.EOF) {
+				return
+			}
+			var p *problem.Problem
+			if errors.As(err, &p) {
+				if p.Pos.File == "" || p.Code == "" || p.Message == "" {
+					t.Fatalf("unlocated problem %#v", p)
+				}
+				if p.Scope == problem.ScopeFile {
+					if _, again := r.Next(); again == nil {
+						t.Fatal("reading went on after a file-level problem")
+					}
+					return
+				}
+				continue
+			}
+			if err != nil {
+				t.Fatalf("error that is not a problem: %v", err)
+			}
+			if row.Line < last || row.Line < 1 {
+				t.Fatalf("line %d after %d", row.Line, last)
+			}
+			last = row.Line
+			for _, v := range row.Fields {
+				if !utf8.ValidString(v) {
+					t.Fatalf("invalid UTF-8 value %q", v)
+				}
+			}
+		}
+		t.Fatal("more records than the row limit allows")
+	})
+}
