@@ -59,6 +59,7 @@ func (c *CustomerChecker) Run(ctx context.Context, r tabular.Reader, file string
 		fileProblem(CodeEmptyFile, 0, ErrEmpty, "the file is empty")
 		return sum, nil
 	}
+	err = headerProblem(err)
 	var rp *problem.Problem
 	if errors.As(err, &rp) {
 		add(rp)

@@ -198,7 +198,7 @@ func (c *Checker) Run(ctx context.Context, r tabular.Reader, file string) (Summa
 		c.fileProblem(CodeEmptyFile, 0, "", ErrEmpty, "the file is empty")
 		return c.sum, nil
 	}
-	if c.readProblem(err) {
+	if c.readProblem(headerProblem(err)) {
 		return c.sum, nil
 	}
 	if err != nil {
@@ -393,6 +393,19 @@ func (c *Checker) fileProblem(code problem.Code, line int, col string, cause err
 	p := problem.New(code, c.pos(line, col), "", cause, format, args...)
 	p.Scope = problem.ScopeFile
 	c.add(p)
+}
+
+// headerProblem makes a problem reading the header line reject the file:
+// without a header no row can be read.
+func headerProblem(err error) error {
+	var p *problem.Problem
+	if errors.As(err, &p) && p.Scope == problem.ScopeRow {
+		q := *p
+		q.Scope = problem.ScopeFile
+		q.Message = "the header line cannot be read: " + q.Message
+		return &q
+	}
+	return err
 }
 
 func (c *Checker) readProblem(err error) bool {

@@ -559,3 +559,63 @@ func TestUnknownResellerIsRefusedBeforeAnythingIsRecorded(t *testing.T) {
 		t.Fatalf("%v", err)
 	}
 }
+
+// Hostile input: each gets a clear, located, file-level answer; nothing is
+// posted; the raw bytes are archived all the same.
+func TestHostileFilesAreRefusedClearlyAndArchived(t *testing.T) {
+	t.Parallel()
+	svc, pool := setup(t)
+	huge := filepath.Join(t.TempDir(), "huge_line.csv")
+	f, err := os.Create(huge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = f.WriteString("declaration_id,action,customer_id,sku,quantity,start_date\n")
+	chunk := []byte(strings.Repeat("x", 1<<20))
+	for range 200 { // a 200 MB line
+		_, _ = f.Write(chunk)
+	}
+	f.Close()
+	garbage := make([]byte, 64<<10)
+	for i := range garbage {
+		garbage[i] = byte(i*7919 + i/13)
+	}
+	cases := []struct {
+		name, path string
+		code       problem.Code
+	}{
+		{"huge line", huge, "LINE_TOO_LONG"},
+		{"garbage", writeFile(t, "garbage.csv", string(garbage)), "INVALID_ENCODING"},
+		{"NUL bytes", writeFile(t, "nul.csv", strings.Repeat("\x00", 5000)), "INVALID_ENCODING"},
+		{"zip renamed csv", writeFile(t, "sales.csv", "PK\x03\x04\x14\x00\x00\x00\x08\x00"+string(garbage[:2000])), "UNSUPPORTED_FORMAT"},
+		{"xls", writeFile(t, "old.xls", "\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1"+string(garbage[:2000])), "UNSUPPORTED_FORMAT"},
+		{"unclosed quote", writeFile(t, "quote.csv", "declaration_id,action,customer_id,sku,quantity,start_date\n\"D1,NEW,C1,IDE-AV-1Y,1,2026-03-01\n"), "CSV_SYNTAX"},
+	}
+	for _, c := range cases {
+		o := ingestFile(t, svc, "isp-de", c.path)
+		if o.Status != ingest.Rejected || len(o.Problems) == 0 {
+			t.Errorf("%s: %+v", c.name, o)
+			continue
+		}
+		found := false
+		for _, p := range o.Problems {
+			found = found || (p.Code == c.code && p.Message != "" && p.Pos.File != "")
+		}
+		if !found {
+			t.Errorf("%s: problems %v, want %s", c.name, o.Problems, c.code)
+		}
+		if _, err := os.Stat(o.RejectsPath); err != nil {
+			t.Errorf("%s: no rejects file: %v", c.name, err)
+		}
+	}
+	if n := count(t, pool, `SELECT count(*) FROM declarations`); n != 0 {
+		t.Fatalf("%d declarations posted from hostile files", n)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM files WHERE state = 'rejected'`); n != len(cases) {
+		t.Fatalf("%d files recorded rejected", n)
+	}
+	archived, _ := filepath.Glob(filepath.Join(svc.Archive.Dir, "sha256", "*", "*"))
+	if len(archived) != len(cases) {
+		t.Fatalf("%d files archived, want %d", len(archived), len(cases))
+	}
+}

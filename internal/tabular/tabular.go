@@ -5,6 +5,8 @@
 package tabular
 
 import (
+	"bufio"
+	"bytes"
 	"errors"
 	"io"
 
@@ -20,6 +22,7 @@ var (
 	ErrEncoding      = errors.New("invalid text encoding")
 	ErrSyntax        = errors.New("malformed CSV")
 	ErrFieldTooLong  = errors.New("field too long")
+	ErrNotText       = errors.New("not a text file")
 )
 
 // Problem codes raised by readers.
@@ -30,6 +33,7 @@ const (
 	CodeEncoding      problem.Code = "INVALID_ENCODING"
 	CodeSyntax        problem.Code = "CSV_SYNTAX"
 	CodeFieldTooLong  problem.Code = "FIELD_TOO_LONG"
+	CodeNotText       problem.Code = "UNSUPPORTED_FORMAT"
 	// Warnings about how the file was read.
 	CodeEncodingGuessed  problem.Code = "ENCODING_GUESSED"
 	CodeDelimiterGuessed problem.Code = "DELIMITER_GUESSED"
@@ -98,7 +102,37 @@ type Options struct {
 	SkipLines int    // title lines above the header
 }
 
-// Open returns a reader for r.
+// Open returns a reader for r. A file that is recognisably not text (a
+// workbook, an archive, a PDF) gets a reader that reports so.
 func Open(r io.Reader, opts Options) (Reader, error) {
-	return newCSV(r, opts)
+	br := bufio.NewReaderSize(r, bufSize)
+	head, _ := br.Peek(8)
+	if what := binaryKind(head); what != "" {
+		p := problem.New(CodeNotText, problem.Position{File: opts.Name}, "", ErrNotText, "%s", what)
+		p.Scope = problem.ScopeFile
+		return failed{p}, nil
+	}
+	return newCSV(br, opts)
 }
+
+// binaryKind names the kinds of non-text files people send instead of CSV.
+func binaryKind(head []byte) string {
+	switch {
+	case bytes.HasPrefix(head, []byte("PK\x03\x04")):
+		return "this is a ZIP archive (an Excel .xlsx or LibreOffice .ods workbook?), not CSV: save the sheet as CSV UTF-8"
+	case bytes.HasPrefix(head, []byte{0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1}):
+		return "this is an old Excel .xls workbook or a password-protected workbook, not CSV: save the sheet as CSV UTF-8 without a password"
+	case bytes.HasPrefix(head, []byte("%PDF")):
+		return "this is a PDF document, not CSV: send the data export, not a report"
+	case bytes.HasPrefix(head, []byte{0x1F, 0x8B}):
+		return "this is a gzip-compressed file: send it uncompressed"
+	}
+	return ""
+}
+
+// failed is a reader of a file that cannot be read at all.
+type failed struct{ p *problem.Problem }
+
+func (f failed) Next() (Row, error)        { return Row{}, f.p }
+func (f failed) Sheet() string             { return "" }
+func (f failed) Notes() []*problem.Problem { return nil }
