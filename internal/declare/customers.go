@@ -69,6 +69,9 @@ func (c *CustomerChecker) Run(ctx context.Context, r tabular.Reader, file string
 	}
 	bind, probs := schema.MustLoad("customers").Bind(header.Fields, pos(header.Line, ""))
 	bind.Locale = c.Reseller.Format.Locale()
+	if wb, ok := r.(interface{ Date1904() bool }); ok {
+		bind.Locale.Workbook, bind.Locale.Date1904 = true, wb.Date1904()
+	}
 	probs = append(r.Notes(), probs...)
 	for _, p := range probs {
 		add(p)

@@ -206,6 +206,9 @@ func (c *Checker) Run(ctx context.Context, r tabular.Reader, file string) (Summa
 	}
 	bind, probs := c.layout.Bind(header.Fields, c.pos(header.Line, ""))
 	bind.Locale = c.Reseller.Format.Locale()
+	if wb, ok := r.(interface{ Date1904() bool }); ok {
+		bind.Locale.Workbook, bind.Locale.Date1904 = true, wb.Date1904()
+	}
 	c.bind = bind
 	probs = append(r.Notes(), probs...)
 	for _, p := range probs {

@@ -131,6 +131,8 @@ func TestSampleWorld(t *testing.T) {
 		{"isp-de", "07_clients_2026-06.txt", "ACCEPTED", 2, 2, 0},
 		{"isp-de", "08_sales_2026-06_pipe.csv", "ACCEPTED", 2, 2, 2300},
 		{"telco-fr", "06_declarations_2026-09_mac.csv", "ACCEPTED", 2, 2, 2690},
+		// A workbook as Excel writes it: sheet "Ventes", date cells, headers by alias.
+		{"telco-fr", "07_declarations_2026-10.xlsx", "ACCEPTED", 3, 3, 5918},
 	}
 	codes := map[string]bool{}
 	for _, w := range want {
@@ -146,8 +148,8 @@ func TestSampleWorld(t *testing.T) {
 		}
 	}
 	// telco-fr: 24.90 + 3×24.90 + 1000×0.0215 (January) + 26.90 (July price).
-	if got := balance(t, pool, "reseller:telco-fr:unbilled"); got != 14800+2690 {
-		t.Errorf("telco-fr unbilled %d, want 17490", got)
+	if got := balance(t, pool, "reseller:telco-fr:unbilled"); got != 14800+2690+5918 {
+		t.Errorf("telco-fr unbilled %d, want 23408", got)
 	}
 	if got := balance(t, pool, "reseller:isp-de:unbilled"); got != 7300+2300 {
 		t.Errorf("isp-de unbilled %d, want 9600", got)

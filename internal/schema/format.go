@@ -17,6 +17,7 @@ type Format struct {
 	Decimal    string `json:"decimal_separator,omitempty"`
 	Thousands  string `json:"thousands_separator,omitempty"`
 	DateFormat string `json:"date_format,omitempty"`
+	Sheet      string `json:"sheet,omitempty"` // the worksheet of workbooks; absent: the first
 }
 
 // Check validates a format.
@@ -55,5 +56,5 @@ func (f Format) Locale() Locale {
 // ReaderOptions are the tabular options for a file in this format.
 func (f Format) ReaderOptions(name string, lim tabular.Limits) tabular.Options {
 	d, _ := f.delimiter()
-	return tabular.Options{Name: name, Limits: lim, Delimiter: d, Encoding: strings.ToLower(f.Encoding), SkipLines: f.SkipLines}
+	return tabular.Options{Name: name, Limits: lim, Delimiter: d, Encoding: strings.ToLower(f.Encoding), SkipLines: f.SkipLines, Sheet: f.Sheet}
 }

@@ -3,6 +3,8 @@ package schema
 import (
 	"errors"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 
 	"github.com/clearhouse/clearhouse/internal/civil"
@@ -15,6 +17,11 @@ type Locale struct {
 	Decimal    string // "." or ","
 	Thousands  string // "", ".", ",", " " (a no-break space is taken as a space)
 	DateFormat string // yyyy-mm-dd, dd/mm/yyyy, mm/dd/yyyy, dd.mm.yyyy, dd-mm-yyyy
+
+	// Workbook marks values read from a spreadsheet's cells: numbers are
+	// the cells' doubles, dates may be Excel serial numbers.
+	Workbook bool
+	Date1904 bool // the workbook's date system
 }
 
 // DateFormats lists the accepted date formats.
@@ -55,6 +62,11 @@ func (l Locale) decimal() string {
 // number rewrites a number written in the locale into canonical form
 // ("1.234,50" → "1234.50"). Thousands groups must be of three digits.
 func (l Locale) number(s string) (string, bool) {
+	if l.Workbook {
+		if t, ok := cellNumber(s); ok {
+			return t, true
+		}
+	}
 	if l.Decimal == "" && l.Thousands == "" {
 		return s, true
 	}
@@ -84,6 +96,16 @@ func (l Locale) number(s string) (string, bool) {
 func (l Locale) date(s string) (civil.Date, bool) {
 	if d, err := civil.ParseISO(s); err == nil {
 		return d, true
+	}
+	if l.Workbook {
+		if d, ok := serialDate(s, l.Date1904); ok {
+			return d, true
+		}
+		if len(s) > 10 && s[10] == 'T' { // an ISO date-time cell (t="d"): its day
+			if d, err := civil.ParseISO(s[:10]); err == nil {
+				return d, true
+			}
+		}
 	}
 	f := l.DateFormat
 	if f == "" || f == "yyyy-mm-dd" {
@@ -115,4 +137,42 @@ func (l Locale) DateText() string {
 		return "YYYY-MM-DD"
 	}
 	return strings.ToUpper(l.DateFormat) + " or YYYY-MM-DD"
+}
+
+// cellNumber turns a cell's stored double ("24.899999999999999", "1.5E-2")
+// into the decimal Excel shows: at most 15 significant digits. The double is
+// the file's own value; this is its one conversion to decimal text.
+func cellNumber(s string) (string, bool) {
+	if s == "" || strings.ContainsAny(s, ", ") {
+		return "", false
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) || math.Abs(f) >= 1e15 {
+		return "", false
+	}
+	t := strconv.FormatFloat(f, 'g', 15, 64)
+	if strings.ContainsAny(t, "eE") {
+		t = strconv.FormatFloat(f, 'f', -1, 64)
+	}
+	return t, true
+}
+
+// serialDate reads an Excel serial date (a day count, maybe with a time of
+// day). The 1900 system counts the 29 February 1900 that never was; serial
+// 60 is refused.
+func serialDate(s string, date1904 bool) (civil.Date, bool) {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f < 1 || f > 2958465 {
+		return 0, false
+	}
+	n := int(f)
+	switch {
+	case date1904:
+		return civil.FromYMD(1904, 1, 1) + civil.Date(n), true
+	case n == 60:
+		return 0, false
+	case n < 60:
+		return civil.FromYMD(1899, 12, 31) + civil.Date(n), true
+	}
+	return civil.FromYMD(1899, 12, 30) + civil.Date(n), true
 }

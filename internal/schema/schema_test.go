@@ -137,3 +137,33 @@ func TestLocale(t *testing.T) {
 		t.Error("bad locales accepted")
 	}
 }
+
+func TestWorkbookValues(t *testing.T) {
+	t.Parallel()
+	wb := Locale{Workbook: true}
+	for in, want := range map[string]string{"24.899999999999999": "24.9", "1.5E-2": "0.015", "3": "3", "0.1": "0.1", "1234.5": "1234.5"} {
+		if got, ok := wb.number(in); !ok || got != want {
+			t.Errorf("number(%q) = %q %v, want %q", in, got, ok, want)
+		}
+	}
+	for _, c := range []struct {
+		in    string
+		w1904 bool
+		want  string
+	}{{"46349", false, "2026-11-23"}, {"1", false, "1900-01-01"}, {"59", false, "1900-02-28"}, {"61", false, "1900-03-01"}, {"44927.75", false, "2023-01-01"},
+		{"44927", true, "2027-01-02"}, {"0", true, "1904-01-01"}} {
+		d, ok := Locale{Workbook: true, Date1904: c.w1904}.date(c.in)
+		if c.in == "0" { // day 0 of 1904 is not a date a clerk means
+			if ok {
+				t.Errorf("serial 0 accepted")
+			}
+			continue
+		}
+		if !ok || d.String() != c.want {
+			t.Errorf("date(%q, 1904=%v) = %v %v, want %s", c.in, c.w1904, d, ok, c.want)
+		}
+	}
+	if _, ok := (Locale{Workbook: true}).date("60"); ok {
+		t.Error("the 29 February 1900 that never was accepted")
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"os"
 
 	"github.com/clearhouse/clearhouse/internal/problem"
 )
@@ -42,10 +43,12 @@ const (
 // Limits bound what a reader accepts, so that hostile input cannot exhaust
 // memory. Zero values take the defaults.
 type Limits struct {
-	MaxRecordBytes int // one record (a line, or several when a quoted value holds line breaks)
-	MaxFields      int // columns per record
-	MaxFieldBytes  int // one value
-	MaxRows        int // records in the file, header included
+	MaxRecordBytes int   // one record (a line, or several when a quoted value holds line breaks)
+	MaxFields      int   // columns per record
+	MaxFieldBytes  int   // one value
+	MaxRows        int   // records in the file, header included
+	MaxUnzipBytes  int64 // a workbook, unpacked (zip bombs)
+	MaxXMLBytes    int64 // one workbook part held in memory; larger ones go to temporary files
 }
 
 // DefaultLimits are generous for real declarations files and small enough
@@ -55,6 +58,8 @@ var DefaultLimits = Limits{
 	MaxFields:      256,
 	MaxFieldBytes:  64 << 10,
 	MaxRows:        20_000_000,
+	MaxUnzipBytes:  2 << 30,
+	MaxXMLBytes:    16 << 20,
 }
 
 func (l Limits) withDefaults() Limits {
@@ -70,6 +75,12 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxRows > 0 {
 		d.MaxRows = l.MaxRows
+	}
+	if l.MaxUnzipBytes > 0 {
+		d.MaxUnzipBytes = l.MaxUnzipBytes
+	}
+	if l.MaxXMLBytes > 0 {
+		d.MaxXMLBytes = min(l.MaxXMLBytes, d.MaxUnzipBytes)
 	}
 	return d
 }
@@ -100,6 +111,7 @@ type Options struct {
 	Delimiter byte   // , ; \t or |; 0 sniffs it
 	Encoding  string // utf-8, utf-16, windows-1252; "" detects it
 	SkipLines int    // title lines above the header
+	Sheet     string // the worksheet of a workbook; "" is the first
 }
 
 // Open returns a reader for r. A file that is recognisably not text (a
@@ -107,6 +119,9 @@ type Options struct {
 func Open(r io.Reader, opts Options) (Reader, error) {
 	br := bufio.NewReaderSize(r, bufSize)
 	head, _ := br.Peek(8)
+	if f, ok := r.(*os.File); ok && bytes.HasPrefix(head, []byte("PK\x03\x04")) {
+		return newXLSX(f, opts) // a workbook on disk: read by its central directory, not streamed
+	}
 	if what := binaryKind(head); what != "" {
 		p := problem.New(CodeNotText, problem.Position{File: opts.Name}, "", ErrNotText, "%s", what)
 		p.Scope = problem.ScopeFile

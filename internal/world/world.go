@@ -88,12 +88,13 @@ type FileFormat struct {
 	DecimalSeparator   string `yaml:"decimal_separator"`
 	ThousandsSeparator string `yaml:"thousands_separator"`
 	DateFormat         string `yaml:"date_format"`
+	Sheet              string `yaml:"sheet"`
 }
 
 // Format converts to the schema's form.
 func (f FileFormat) Format() schema.Format {
 	return schema.Format{Delimiter: f.Delimiter, Encoding: f.Encoding, SkipLines: f.SkipLines, Decimal: f.DecimalSeparator,
-		Thousands: f.ThousandsSeparator, DateFormat: f.DateFormat}
+		Thousands: f.ThousandsSeparator, DateFormat: f.DateFormat, Sheet: f.Sheet}
 }
 
 // Catalog is one of a reseller's catalogs.

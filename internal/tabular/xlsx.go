@@ -1,0 +1,197 @@
+package tabular
+
+import (
+	"archive/zip"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/xuri/excelize/v2"
+
+	"github.com/clearhouse/clearhouse/internal/problem"
+)
+
+// Problem codes of workbooks.
+const (
+	CodeSheetNotFound problem.Code = "SHEET_NOT_FOUND"
+	CodeCellError     problem.Code = "CELL_ERROR"
+	CodeWorkbook      problem.Code = "WORKBOOK_UNREADABLE"
+)
+
+// ErrWorkbook is the cause of workbook-level problems.
+var ErrWorkbook = errors.New("unreadable workbook")
+
+// excelErrors are the values Excel writes in error cells.
+var excelErrors = map[string]bool{"#N/A": true, "#DIV/0!": true, "#VALUE!": true, "#REF!": true, "#NAME?": true,
+	"#NUM!": true, "#NULL!": true, "#GETTING_DATA": true, "#SPILL!": true, "#CALC!": true, "#FIELD!": true, "#BLOCKED!": true}
+
+// xlsxReader streams one worksheet with excelize's row iterator, raw values
+// (no number formats applied), limits set low for uploads.
+type xlsxReader struct {
+	name   string
+	sheet  string
+	lim    Limits
+	book   *excelize.File
+	rows   *excelize.Rows
+	line   int
+	count  int
+	date   bool // 1904 date system
+	failed error
+}
+
+// triageZip looks inside a ZIP before excelize does: an XLSX goes on; an
+// ODS, another archive, or an archive that unpacks to more than the limit
+// (a zip bomb) is refused with its own message.
+func triageZip(f *os.File, size int64, lim Limits) string {
+	zr, err := zip.NewReader(f, size)
+	if err != nil {
+		return "this file starts like a ZIP archive but is damaged (a download cut short?)"
+	}
+	var total uint64
+	hasWorkbook, ods := false, false
+	for _, e := range zr.File {
+		total += e.UncompressedSize64
+		switch e.Name {
+		case "xl/workbook.xml":
+			hasWorkbook = true
+		case "mimetype", "content.xml":
+			ods = ods || e.Name == "content.xml"
+		}
+	}
+	switch {
+	case ods && !hasWorkbook:
+		return "this is a LibreOffice/OpenDocument .ods workbook: save it as .xlsx or CSV UTF-8"
+	case !hasWorkbook:
+		return "this is a ZIP archive that holds no Excel workbook: send the .xlsx or .csv itself"
+	case total > uint64(lim.MaxUnzipBytes):
+		return fmt.Sprintf("this workbook unpacks to %d MB, more than the %d MB accepted: split it, or send CSV", total>>20, lim.MaxUnzipBytes>>20)
+	}
+	return ""
+}
+
+func newXLSX(f *os.File, opts Options) (Reader, error) {
+	lim := opts.Limits.withDefaults()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	fail := func(code problem.Code, format string, args ...any) (Reader, error) {
+		p := problem.New(code, problem.Position{File: opts.Name, Sheet: opts.Sheet}, "", ErrWorkbook, format, args...)
+		p.Scope = problem.ScopeFile
+		return failed{p}, nil
+	}
+	if why := triageZip(f, fi.Size(), lim); why != "" {
+		return fail(CodeNotText, "%s", why)
+	}
+	book, err := excelize.OpenFile(f.Name(), excelize.Options{RawCellValue: true, UnzipSizeLimit: lim.MaxUnzipBytes, UnzipXMLSizeLimit: lim.MaxXMLBytes})
+	if err != nil {
+		return fail(CodeWorkbook, "the workbook cannot be opened (%v): save it again from Excel as .xlsx, or as CSV UTF-8", err)
+	}
+	sheets := book.GetSheetList()
+	sheet := opts.Sheet
+	if sheet == "" && len(sheets) > 0 {
+		sheet = sheets[0]
+	}
+	found := false
+	for _, s := range sheets {
+		found = found || s == sheet
+	}
+	if !found {
+		book.Close()
+		return fail(CodeSheetNotFound, "the workbook has no sheet %q; its sheets are: %s", sheet, strings.Join(sheets, ", "))
+	}
+	rows, err := book.Rows(sheet)
+	if err != nil {
+		book.Close()
+		return fail(CodeWorkbook, "sheet %q cannot be read: %v", sheet, err)
+	}
+	x := &xlsxReader{name: opts.Name, sheet: sheet, lim: lim, book: book, rows: rows}
+	if props, err := book.GetWorkbookProps(); err == nil && props.Date1904 != nil {
+		x.date = *props.Date1904
+	}
+	return x, nil
+}
+
+func (x *xlsxReader) Sheet() string             { return x.sheet }
+func (x *xlsxReader) Notes() []*problem.Problem { return nil }
+
+// Date1904 reports the workbook's date system, for serial dates.
+func (x *xlsxReader) Date1904() bool { return x.date }
+
+func (x *xlsxReader) pos() problem.Position {
+	return problem.Position{File: x.name, Sheet: x.sheet, Line: x.line}
+}
+
+func (x *xlsxReader) Next() (Row, error) {
+	for {
+		if x.failed != nil {
+			return Row{}, x.failed
+		}
+		if !x.rows.Next() {
+			err := x.rows.Error()
+			x.close()
+			if err != nil {
+				p := problem.New(CodeWorkbook, x.pos(), "", ErrWorkbook, "the sheet cannot be read past row %d: %v", x.line, err)
+				p.Scope = problem.ScopeFile
+				x.failed = p
+				return Row{}, p
+			}
+			x.failed = io.EOF
+			return Row{}, io.EOF
+		}
+		x.line++
+		cells, err := x.rows.Columns(excelize.Options{RawCellValue: true})
+		if err != nil {
+			p := problem.New(CodeWorkbook, x.pos(), "", ErrWorkbook, "row %d cannot be read: %v", x.line, err)
+			p.Scope = problem.ScopeFile
+			x.failed = p
+			return Row{}, p
+		}
+		blank := true
+		for _, c := range cells {
+			blank = blank && strings.TrimSpace(c) == ""
+		}
+		if blank {
+			continue // empty rows, as spreadsheets leave them
+		}
+		x.count++
+		if x.count > x.lim.MaxRows {
+			p := problem.New(CodeTooManyRows, x.pos(), "", ErrTooManyRows, "the sheet has more than %d rows; split it", x.lim.MaxRows)
+			p.Scope = problem.ScopeFile
+			x.failed = p
+			return Row{}, p
+		}
+		if len(cells) > x.lim.MaxFields {
+			p := problem.New(CodeTooManyFields, x.pos(), "", ErrTooManyFields, "row %d has %d columns; at most %d are accepted", x.line, len(cells), x.lim.MaxFields)
+			p.Scope = problem.ScopeFile
+			x.failed = p
+			return Row{}, p
+		}
+		row := Row{Line: x.line, Fields: cells}
+		for i, c := range cells {
+			if excelErrors[c] {
+				return row, problem.New(CodeCellError, x.pos(), c, ErrSyntax, "the cell in column %s is an Excel error (%s): fix the formula or type the value", colName(i), c)
+			}
+			if len(c) > x.lim.MaxFieldBytes {
+				return row, problem.New(CodeFieldTooLong, x.pos(), c, ErrFieldTooLong, "the cell in column %s is %d bytes long; at most %d are accepted", colName(i), len(c), x.lim.MaxFieldBytes)
+			}
+		}
+		return row, nil
+	}
+}
+
+func (x *xlsxReader) close() {
+	if x.rows != nil {
+		_ = x.rows.Close()
+		_ = x.book.Close()
+		x.rows = nil
+	}
+}
+
+// colName is the spreadsheet name of column i (0 → A).
+func colName(i int) string {
+	s, _ := excelize.ColumnNumberToName(i + 1)
+	return s
+}
