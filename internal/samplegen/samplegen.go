@@ -5,8 +5,15 @@ package samplegen
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/csv"
+	"errors"
 	"io"
 	"strconv"
+	"strings"
+	"time"
+
+	"github.com/xuri/excelize/v2"
 )
 
 // Header is the declarations header the generator writes.
@@ -17,6 +24,10 @@ type Options struct {
 	Rows int
 	// Prefix makes declaration ids unique across files (default "GEN").
 	Prefix string
+	// Belgian writes what the bench-be reseller declares: semicolons,
+	// decimal commas, dd/mm/yyyy dates and accented names (encode the
+	// output as Windows-1252).
+	Belgian bool
 }
 
 var countries = []string{"FR", "DE", "BE", "NL", "ES", "IT"}
@@ -29,7 +40,11 @@ func Write(w io.Writer, o Options) error {
 		o.Prefix = "GEN"
 	}
 	bw := bufio.NewWriterSize(w, 1<<20)
-	bw.WriteString(Header + "\n")
+	if o.Belgian {
+		bw.WriteString(strings.ReplaceAll(Header, ",", ";") + "\n")
+	} else {
+		bw.WriteString(Header + "\n")
+	}
 	var b []byte
 	for i := 0; i < o.Rows; i++ {
 		b = b[:0]
@@ -39,6 +54,10 @@ func Write(w io.Writer, o Options) error {
 		month := 1 + i%12
 		day := 1 + i%28
 		date := func(b []byte, d int) []byte {
+			if o.Belgian {
+				b = append(b, byte('0'+d/10), byte('0'+d%10), '/', byte('0'+month/10), byte('0'+month%10), '/')
+				return append(b, "2026"...)
+			}
 			b = append(b, "2026-"...)
 			b = append(b, byte('0'+month/10), byte('0'+month%10), '-')
 			return append(b, byte('0'+d/10), byte('0'+d%10))
@@ -55,7 +74,7 @@ func Write(w io.Writer, o Options) error {
 			b = strconv.AppendInt(b, int64(i), 10)
 			b = append(b, ",user"...)
 			b = strconv.AppendInt(b, int64(i), 10)
-			b = append(b, "@example.com,Customer "...)
+			b = append(b, "@example.com,Clément "...)
 			b = strconv.AppendInt(b, int64(i), 10)
 			b = append(b, ',')
 			b = append(b, countries[c]...)
@@ -80,9 +99,86 @@ func Write(w io.Writer, o Options) error {
 			b = append(b, ",0.0215,EUR,"...)
 		}
 		b = append(b, '\n')
+		if o.Belgian {
+			b = belgian(b)
+		}
 		if _, err := bw.Write(b); err != nil {
 			return err
 		}
 	}
 	return bw.Flush()
+}
+
+// belgian turns a generated record's commas into semicolons (no generated
+// value holds a comma or a semicolon; the decimal commas are written after).
+func belgian(b []byte) []byte {
+	for i, c := range b {
+		if c == ',' {
+			b[i] = ';'
+		}
+	}
+	if i := bytes.Index(b, []byte(";0.0215;")); i >= 0 {
+		b[i+2] = ','
+	}
+	return b
+}
+
+// WriteXLSX writes the same rows as Write to a workbook (sheet "Sales"),
+// with real date cells and numbers as numbers, through excelize's stream
+// writer.
+func WriteXLSX(path string, o Options) error {
+	var buf bytes.Buffer
+	if err := Write(&buf, o); err != nil {
+		return err
+	}
+	f := excelize.NewFile()
+	defer f.Close()
+	if err := f.SetSheetName("Sheet1", "Sales"); err != nil {
+		return err
+	}
+	sw, err := f.NewStreamWriter("Sales")
+	if err != nil {
+		return err
+	}
+	dateStyle, err := f.NewStyle(&excelize.Style{NumFmt: 14})
+	if err != nil {
+		return err
+	}
+	r := csv.NewReader(&buf)
+	r.ReuseRecord = true
+	for n := 1; ; n++ {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		row := make([]any, len(rec))
+		for i, v := range rec {
+			row[i] = v
+			if n == 1 || v == "" {
+				continue
+			}
+			switch i {
+			case 8: // quantity
+				q, _ := strconv.Atoi(v)
+				row[i] = q
+			case 9, 10: // start_date, end_date
+				t, _ := time.Parse(time.DateOnly, v)
+				row[i] = excelize.Cell{StyleID: dateStyle, Value: t}
+			case 11: // unit_price
+				p, _ := strconv.ParseFloat(v, 64)
+				row[i] = p
+			}
+		}
+		cell, _ := excelize.CoordinatesToCellName(1, n)
+		if err := sw.SetRow(cell, row); err != nil {
+			return err
+		}
+	}
+	if err := sw.Flush(); err != nil {
+		return err
+	}
+	return f.SaveAs(path)
 }
