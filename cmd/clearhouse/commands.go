@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -118,7 +119,8 @@ func (c *IngestCmd) Run(ctx context.Context, g *Globals) error {
 	svc := g.service(e)
 	worst := 0
 	for _, f := range c.Files {
-		o, err := svc.Ingest(ctx, ingest.Request{Partner: c.Reseller, Path: f, Kind: c.Kind})
+		o, err := svc.Ingest(ctx, ingest.Request{Partner: c.Reseller, Path: f, Kind: c.Kind, Progress: progressLine(f)})
+		clearProgress()
 		if err != nil {
 			return fmt.Errorf("%s: %w", f, err)
 		}
@@ -148,7 +150,8 @@ func (c *ValidateCmd) Run(ctx context.Context, g *Globals) error {
 	svc := g.service(e)
 	worst := 0
 	for _, f := range c.Files {
-		o, err := svc.Validate(ctx, ingest.Request{Partner: c.Reseller, Path: f, Kind: c.Kind})
+		o, err := svc.Validate(ctx, ingest.Request{Partner: c.Reseller, Path: f, Kind: c.Kind, Progress: progressLine(f)})
+		clearProgress()
 		if err != nil {
 			return fmt.Errorf("%s: %w", f, err)
 		}
@@ -315,4 +318,28 @@ func printBalances(ctx context.Context, e *env, partner string) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", b.Code, b.Currency, d, cr)
 	}
 	return tw.Flush()
+}
+
+// progressLine draws "reading FILE 42% (39 of 93 MB)" on a terminal's
+// standard error for files over 8 MB; nothing when not on a terminal.
+func progressLine(path string) func(read, size int64) {
+	fi, err := os.Stderr.Stat()
+	if err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		return nil
+	}
+	if st, err := os.Stat(path); err != nil || st.Size() < 8<<20 {
+		return nil
+	}
+	name := filepath.Base(path)
+	return func(read, size int64) {
+		if size > 0 {
+			fmt.Fprintf(os.Stderr, "\r  reading %s %3d%% (%d of %d MB) ", name, read*100/size, read>>20, size>>20)
+		}
+	}
+}
+
+func clearProgress() {
+	if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+		fmt.Fprint(os.Stderr, "\r\033[K")
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -102,6 +103,9 @@ type Request struct {
 	Name     string // the name it was sent under (default: base of Path)
 	Kind     string // declarations or customers; "" guesses from the name
 	Uploader string // who sent it (SFTP key fingerprint, "cli", ...)
+	// Progress, when set, is told how many bytes of the file were read so
+	// far and its size, as reading goes (for a terminal's progress line).
+	Progress func(read, size int64)
 }
 
 // Outcome is what happened to a file.
@@ -334,6 +338,9 @@ func (o *Outcome) fill(sum declare.Summary, rep *problem.Report, whole bool) {
 // records to the sinks. whole reports that the file is rejected whole.
 func (s *Service) check(ctx context.Context, req Request, r io.Reader, reseller *declare.Reseller, catalog declare.Catalog, rep *problem.Report,
 	decl func(*declare.Decl) error, cust func(*declare.Customer) error) (declare.Summary, bool, error) {
+	if f, ok := r.(*os.File); ok && req.Progress != nil {
+		r = newProgressFile(f, req.Progress)
+	}
 	tr, err := tabular.Open(r, reseller.Format.ReaderOptions(req.Name, s.Limits))
 	if err != nil {
 		return declare.Summary{}, false, err
@@ -417,4 +424,31 @@ func (s *Service) problems(ctx context.Context, id int64) ([]*problem.Problem, e
 		p.Code, p.Severity, p.Scope = problem.Code(code), problem.Severity(sev), problem.Scope(scope)
 		return p, err
 	})
+}
+
+// progressFile reports how far reading a file got, at most a few times a second.
+type progressFile struct {
+	*os.File
+	report func(read, size int64)
+	size   int64
+	read   int64
+	last   time.Time
+}
+
+func newProgressFile(f *os.File, report func(read, size int64)) *progressFile {
+	p := &progressFile{File: f, report: report}
+	if fi, err := f.Stat(); err == nil {
+		p.size = fi.Size()
+	}
+	return p
+}
+
+func (p *progressFile) Read(b []byte) (int, error) {
+	n, err := p.File.Read(b)
+	p.read += int64(n)
+	if now := time.Now(); now.Sub(p.last) > 200*time.Millisecond || err != nil {
+		p.last = now
+		p.report(p.read, p.size)
+	}
+	return n, err
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/clearhouse/clearhouse/internal/problem"
 )
@@ -38,6 +39,7 @@ const (
 	// Warnings about how the file was read.
 	CodeEncodingGuessed  problem.Code = "ENCODING_GUESSED"
 	CodeDelimiterGuessed problem.Code = "DELIMITER_GUESSED"
+	CodeNameMismatch     problem.Code = "NAME_MISMATCH"
 )
 
 // Limits bound what a reader accepts, so that hostile input cannot exhaust
@@ -119,7 +121,7 @@ type Options struct {
 func Open(r io.Reader, opts Options) (Reader, error) {
 	br := bufio.NewReaderSize(r, bufSize)
 	head, _ := br.Peek(8)
-	if f, ok := r.(*os.File); ok && bytes.HasPrefix(head, []byte("PK\x03\x04")) {
+	if f, ok := r.(File); ok && bytes.HasPrefix(head, []byte("PK\x03\x04")) {
 		return newXLSX(f, opts) // a workbook on disk: read by its central directory, not streamed
 	}
 	if what := binaryKind(head); what != "" {
@@ -127,7 +129,25 @@ func Open(r io.Reader, opts Options) (Reader, error) {
 		p.Scope = problem.ScopeFile
 		return failed{p}, nil
 	}
-	return newCSV(br, opts)
+	c, err := newCSV(br, opts)
+	if err == nil && workbookName(opts.Name) {
+		c.note(CodeNameMismatch, "the file is named like a workbook but holds text; it was read as CSV")
+	}
+	return c, err
+}
+
+func workbookName(name string) bool {
+	n := strings.ToLower(name)
+	return strings.HasSuffix(n, ".xlsx") || strings.HasSuffix(n, ".xls") || strings.HasSuffix(n, ".ods")
+}
+
+// File is a file on disk: what a workbook is read from (by its central
+// directory and path), where CSV only needs an io.Reader.
+type File interface {
+	io.Reader
+	io.ReaderAt
+	Name() string
+	Stat() (os.FileInfo, error)
 }
 
 // binaryKind names the kinds of non-text files people send instead of CSV.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/xuri/excelize/v2"
@@ -44,7 +43,7 @@ type xlsxReader struct {
 // triageZip looks inside a ZIP before excelize does: an XLSX goes on; an
 // ODS, another archive, or an archive that unpacks to more than the limit
 // (a zip bomb) is refused with its own message.
-func triageZip(f *os.File, size int64, lim Limits) string {
+func triageZip(f io.ReaderAt, size int64, lim Limits) string {
 	zr, err := zip.NewReader(f, size)
 	if err != nil {
 		return "this file starts like a ZIP archive but is damaged (a download cut short?)"
@@ -71,7 +70,7 @@ func triageZip(f *os.File, size int64, lim Limits) string {
 	return ""
 }
 
-func newXLSX(f *os.File, opts Options) (Reader, error) {
+func newXLSX(f File, opts Options) (Reader, error) {
 	lim := opts.Limits.withDefaults()
 	fi, err := f.Stat()
 	if err != nil {

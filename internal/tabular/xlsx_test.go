@@ -153,3 +153,14 @@ func TestWorkbookImpostorsAndBombs(t *testing.T) {
 		}
 	}
 }
+
+func TestCSVRenamedXLSXIsReadAndFlagged(t *testing.T) {
+	t.Parallel()
+	p := filepath.Join(t.TempDir(), "sales.xlsx")
+	_ = os.WriteFile(p, []byte("a,b\n1,2\n"), 0o644)
+	s := readBook(t, p, Options{})
+	notes := s.r.Notes()
+	if len(s.rows) != 2 || len(notes) != 1 || notes[0].Code != CodeNameMismatch || notes[0].Severity != problem.Warning {
+		t.Fatalf("%v %v", s.rows, notes)
+	}
+}
