@@ -70,7 +70,12 @@ func triageZip(f io.ReaderAt, size int64, lim Limits) string {
 	return ""
 }
 
-func newXLSX(f File, opts Options) (Reader, error) {
+func newXLSX(f File, opts Options) (r Reader, err error) {
+	defer func() {
+		if v := recover(); v != nil { // excelize parsing hostile bytes: never a crash
+			r, err = failed{unreadable(opts.Name, opts.Sheet, 0, v)}, nil
+		}
+	}()
 	lim := opts.Limits.withDefaults()
 	fi, err := f.Stat()
 	if err != nil {
@@ -123,7 +128,21 @@ func (x *xlsxReader) pos() problem.Position {
 	return problem.Position{File: x.name, Sheet: x.sheet, Line: x.line}
 }
 
-func (x *xlsxReader) Next() (Row, error) {
+// unreadable is the problem for a workbook that made excelize panic.
+func unreadable(name, sheet string, line int, v any) *problem.Problem {
+	p := problem.New(CodeWorkbook, problem.Position{File: name, Sheet: sheet, Line: line}, "", ErrWorkbook,
+		"the workbook is damaged and cannot be read (%v): save it again from Excel, or as CSV UTF-8", v)
+	p.Scope = problem.ScopeFile
+	return p
+}
+
+func (x *xlsxReader) Next() (row Row, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			x.failed = unreadable(x.name, x.sheet, x.line, v)
+			row, err = Row{}, x.failed
+		}
+	}()
 	for {
 		if x.failed != nil {
 			return Row{}, x.failed
