@@ -111,6 +111,15 @@ type IngestCmd struct {
 }
 
 func (c *IngestCmd) Run(ctx context.Context, g *Globals) error {
+	return eachFile(ctx, g, c.Files, c.Format, func(svc *ingest.Service, req ingest.Request) (*ingest.Outcome, error) {
+		req.Partner, req.Kind = c.Reseller, c.Kind
+		return svc.Ingest(ctx, req)
+	})
+}
+
+// eachFile runs one command over files in order, prints each outcome and
+// exits with the highest of their codes.
+func eachFile(ctx context.Context, g *Globals, files []string, format string, run func(*ingest.Service, ingest.Request) (*ingest.Outcome, error)) error {
 	e, err := g.connect(ctx, false)
 	if err != nil {
 		return err
@@ -118,13 +127,13 @@ func (c *IngestCmd) Run(ctx context.Context, g *Globals) error {
 	defer e.close()
 	svc := g.service(e)
 	worst := 0
-	for _, f := range c.Files {
-		o, err := svc.Ingest(ctx, ingest.Request{Partner: c.Reseller, Path: f, Kind: c.Kind, Progress: progressLine(f)})
+	for _, f := range files {
+		o, err := run(svc, ingest.Request{Path: f, Progress: progressLine(f)})
 		clearProgress()
 		if err != nil {
 			return fmt.Errorf("%s: %w", f, err)
 		}
-		printOutcome(o, c.Format)
+		printOutcome(o, format)
 		worst = max(worst, o.ExitCode())
 	}
 	if worst != 0 {
@@ -142,26 +151,10 @@ type ValidateCmd struct {
 }
 
 func (c *ValidateCmd) Run(ctx context.Context, g *Globals) error {
-	e, err := g.connect(ctx, false)
-	if err != nil {
-		return err
-	}
-	defer e.close()
-	svc := g.service(e)
-	worst := 0
-	for _, f := range c.Files {
-		o, err := svc.Validate(ctx, ingest.Request{Partner: c.Reseller, Path: f, Kind: c.Kind, Progress: progressLine(f)})
-		clearProgress()
-		if err != nil {
-			return fmt.Errorf("%s: %w", f, err)
-		}
-		printOutcome(o, c.Format)
-		worst = max(worst, o.ExitCode())
-	}
-	if worst != 0 {
-		return exitCode(worst)
-	}
-	return nil
+	return eachFile(ctx, g, c.Files, c.Format, func(svc *ingest.Service, req ingest.Request) (*ingest.Outcome, error) {
+		req.Partner, req.Kind = c.Reseller, c.Kind
+		return svc.Validate(ctx, req)
+	})
 }
 
 func printOutcome(o *ingest.Outcome, format string) {

@@ -147,6 +147,36 @@ func (p *poster) stage(name string) {
 	p.last = now
 }
 
+// sinks receive a file's accepted records, one kind or the other.
+type sinks struct {
+	decl func(*declare.Decl) error
+	cust func(*declare.Customer) error
+}
+
+// copyChecked checks a file while its accepted records stream into a COPY
+// (sinks writes them to the COPY's input). A file rejected whole abandons
+// the COPY, and the caller's transaction with it.
+func (p *poster) copyChecked(ctx context.Context, sql string, req Request, f *os.File, catalog declare.Catalog, rep *problem.Report,
+	makeSinks func(*bufio.Writer) sinks) (declare.Summary, bool, error) {
+	var sum declare.Summary
+	var whole bool
+	err := p.copyStream(ctx, sql, func(w *bufio.Writer) error {
+		s := makeSinks(w)
+		var err error
+		if sum, whole, err = p.s.check(ctx, req, f, p.reseller, catalog, rep, s.decl, s.cust); err != nil {
+			return err
+		}
+		if whole {
+			return errAbort
+		}
+		return nil
+	})
+	if whole && errors.Is(err, errAbort) {
+		return sum, true, nil
+	}
+	return sum, false, err
+}
+
 // copyStream runs a COPY on the transaction's connection, fed by write
 // while it runs. It returns the COPY's error, or write's.
 func (p *poster) copyStream(ctx context.Context, sql string, write func(*bufio.Writer) error) error {
@@ -198,9 +228,6 @@ func (p *poster) declarations(ctx context.Context, req Request, f *os.File, cata
 		return declare.Summary{}, false, err
 	}
 	var (
-		sum      declare.Summary
-		whole    bool
-		checkErr error
 		total    int64
 		perPub   = map[string]*pubTotals{}
 		terms    int
@@ -217,7 +244,7 @@ func (p *poster) declarations(ctx context.Context, req Request, f *os.File, cata
 		return declare.Summary{}, false, err
 	}
 	defer updates.close()
-	err = p.copyStream(ctx, "COPY declarations ("+declColumns+") FROM STDIN", func(w *bufio.Writer) error {
+	sum, whole, err := p.copyChecked(ctx, "COPY declarations ("+declColumns+") FROM STDIN", req, f, catalog, rep, func(w *bufio.Writer) sinks {
 		c := copyRow{w: w}
 		n := 0
 		accept := func(d *declare.Decl) error {
@@ -313,20 +340,10 @@ func (p *poster) declarations(ctx context.Context, req Request, f *os.File, cata
 			}
 			return nil
 		}
-		sum, whole, checkErr = p.s.check(ctx, req, f, r, catalog, rep, accept, nil)
-		if checkErr != nil {
-			return checkErr
-		}
-		if whole {
-			return errAbort
-		}
-		return nil
+		return sinks{decl: accept}
 	})
-	if whole && errors.Is(err, errAbort) {
-		return sum, true, nil
-	}
-	if err != nil {
-		return sum, false, err
+	if whole || err != nil {
+		return sum, whole, err
 	}
 	p.stage("check+copy")
 	if err := p.s.fail("after-copy"); err != nil {
@@ -471,11 +488,9 @@ func (p *poster) customers(ctx context.Context, req Request, f *os.File, rep *pr
 		language text, company text, vat_id text) ON COMMIT DROP`); err != nil {
 		return declare.Summary{}, false, err
 	}
-	var sum declare.Summary
-	var whole bool
-	err := p.copyStream(ctx, "COPY stage_customers FROM STDIN", func(w *bufio.Writer) error {
+	sum, whole, err := p.copyChecked(ctx, "COPY stage_customers FROM STDIN", req, f, nil, rep, func(w *bufio.Writer) sinks {
 		c := copyRow{w: w}
-		accept := func(cu *declare.Customer) error {
+		return sinks{cust: func(cu *declare.Customer) error {
 			c.begin()
 			c.int(int64(cu.Line))
 			c.text(cu.CustomerID)
@@ -485,22 +500,10 @@ func (p *poster) customers(ctx context.Context, req Request, f *os.File, rep *pr
 			}
 			c.end()
 			return p.s.fail("copy")
-		}
-		var err error
-		sum, whole, err = p.s.check(ctx, req, f, p.reseller, nil, rep, nil, accept)
-		if err != nil {
-			return err
-		}
-		if whole {
-			return errAbort
-		}
-		return nil
+		}}
 	})
-	if whole && errors.Is(err, errAbort) {
-		return sum, true, nil
-	}
-	if err != nil {
-		return sum, false, err
+	if whole || err != nil {
+		return sum, whole, err
 	}
 	_, err = tx.Exec(ctx, `
 		INSERT INTO customers AS c (reseller_id, customer_id, email, name, country, language, company, vat_id, created_file_id, updated_file_id)
