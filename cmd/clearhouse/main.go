@@ -23,6 +23,7 @@ import (
 	"github.com/clearhouse/clearhouse/internal/ingest"
 	"github.com/clearhouse/clearhouse/internal/pgserver"
 	"github.com/clearhouse/clearhouse/internal/store"
+	"github.com/clearhouse/clearhouse/internal/tabular"
 )
 
 // Exit codes beyond the per-file ones documented in the README (0, 1, 2).
@@ -37,7 +38,37 @@ type Globals struct {
 	DataDir     string `name:"data-dir" env:"CLEARHOUSE_DATA" default:".data" help:"Folder for the archive, partners' outboxes and the local database."`
 	LogLevel    string `name:"log-level" env:"CLEARHOUSE_LOG_LEVEL" default:"warn" enum:"debug,info,warn,error" help:"Log level (logs are JSON on stderr)."`
 
+	Limits LimitFlags `embed:"" prefix:"max-" group:"Limits on input files"`
+
 	log *slog.Logger
+}
+
+// LimitFlags bound what one input file may cost; defaults suit real files.
+type LimitFlags struct {
+	FileMB   int64 `name:"file-mb" env:"CLEARHOUSE_MAX_FILE_MB" default:"2048" help:"Largest file accepted, in MB."`
+	RecordKB int   `name:"record-kb" env:"CLEARHOUSE_MAX_RECORD_KB" default:"1024" help:"Longest CSV record (line), in KB."`
+	FieldKB  int   `name:"field-kb" env:"CLEARHOUSE_MAX_FIELD_KB" default:"64" help:"Longest value, in KB."`
+	Columns  int   `name:"columns" env:"CLEARHOUSE_MAX_COLUMNS" default:"256" help:"Most columns in a row."`
+	Rows     int   `name:"rows" env:"CLEARHOUSE_MAX_ROWS" default:"20000000" help:"Most rows in a file."`
+	UnzipMB  int64 `name:"unzip-mb" env:"CLEARHOUSE_MAX_UNZIP_MB" default:"2048" help:"Largest unpacked size of a workbook, in MB (zip bombs)."`
+	XMLMB    int64 `name:"xml-mb" env:"CLEARHOUSE_MAX_XML_MB" default:"16" help:"Largest workbook part kept in memory, in MB; larger ones go to temporary files."`
+	Problems int   `name:"problems" env:"CLEARHOUSE_MAX_PROBLEMS" default:"10000" help:"Problems collected before a file is rejected whole."`
+}
+
+// Validate refuses limits that make no sense.
+func (l LimitFlags) Validate() error {
+	if l.FileMB < 1 || l.RecordKB < 1 || l.FieldKB < 1 || l.Columns < 1 || l.Rows < 1 || l.UnzipMB < 1 || l.XMLMB < 1 || l.Problems < 1 {
+		return errors.New("every --max-* limit must be at least 1")
+	}
+	if l.FieldKB > l.RecordKB {
+		return errors.New("--max-field-kb cannot exceed --max-record-kb")
+	}
+	return nil
+}
+
+func (l LimitFlags) tabular() tabular.Limits {
+	return tabular.Limits{MaxRecordBytes: l.RecordKB << 10, MaxFieldBytes: l.FieldKB << 10, MaxFields: l.Columns, MaxRows: l.Rows,
+		MaxUnzipBytes: l.UnzipMB << 20, MaxXMLBytes: min(l.XMLMB, l.UnzipMB) << 20}
 }
 
 // CLI is the command tree.
@@ -192,6 +223,10 @@ func (g *Globals) service(e *env) *ingest.Service {
 		Archive: &archive.Store{Dir: filepath.Join(g.DataDir, "archive")},
 		DataDir: g.DataDir,
 		Log:     g.log,
+		Limits:  g.Limits.tabular(),
+
+		MaxFileBytes: g.Limits.FileMB << 20,
+		MaxProblems:  g.Limits.Problems,
 	}
 	return e.svc
 }

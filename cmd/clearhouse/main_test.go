@@ -91,6 +91,9 @@ func TestCommandsAndExitCodes(t *testing.T) {
 	expect(run(t, env, "ledger", "balances", "--reseller", "telco-fr"), 0, "reseller:telco-fr:unbilled       EUR  121.10")
 	expect(run(t, env, "ingest", "--reseller", "nobody", "samples/drops/telco-fr/02_declarations_2026-01.csv"), 3, `unknown reseller "nobody"`)
 	expect(run(t, env, "ingest", "--reseller"), 64, "")
+	expect(run(t, env, "--max-field-kb", "0", "ledger", "check"), 64, "every --max-* limit must be at least 1")
+	// Limits set in the environment reach the checks.
+	expect(run(t, append(env, "CLEARHOUSE_MAX_PROBLEMS=3"), "validate", "--reseller", "isp-de", "samples/drops/isp-de/01_sales_2026-03.csv"), 2, "TOO_MANY_PROBLEMS")
 }
 
 func TestGenerateIsDeterministic(t *testing.T) {
