@@ -14,12 +14,6 @@ type Date int32
 // ErrDate is the cause for text that is not an ISO date.
 var ErrDate = errors.New("not a date")
 
-// Of returns the Date of a time's calendar day in its location.
-func Of(t time.Time) Date {
-	y, m, d := t.Date()
-	return FromYMD(y, m, d)
-}
-
 // FromYMD builds a date; out-of-range parts normalise like time.Date.
 func FromYMD(y int, m time.Month, d int) Date {
 	return Date(time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / 86400)

@@ -73,14 +73,6 @@ func (c *copyRow) int(n int64) {
 	c.w.Write(c.num)
 }
 
-func (c *copyRow) intOrNull(n int64) {
-	if n == 0 {
-		c.null()
-		return
-	}
-	c.int(n)
-}
-
 func (c *copyRow) date(d civil.Date) {
 	c.sep()
 	c.num = d.AppendISO(c.num[:0])

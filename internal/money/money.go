@@ -47,16 +47,6 @@ func (c Currency) Exponent() int {
 	return e
 }
 
-// Amount is an amount of money in minor units (cents for EUR).
-type Amount struct {
-	Minor    int64
-	Currency Currency
-}
-
-// String formats the amount as a plain decimal with the currency's digits,
-// e.g. "1234.50 EUR".
-func (a Amount) String() string { return Format(a.Minor, a.Currency) + " " + string(a.Currency) }
-
 // Format renders minor units as a plain decimal string ("-12.05") with
 // exactly the currency's number of digits.
 func Format(minor int64, c Currency) string {

@@ -12,7 +12,6 @@ import (
 	"io/fs"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -87,9 +86,4 @@ func Constraint(err error) string {
 		return pe.ConstraintName
 	}
 	return ""
-}
-
-// InTx runs fn in a transaction, committing if fn returns nil.
-func InTx(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) error {
-	return pgx.BeginFunc(ctx, pool, fn)
 }
