@@ -121,7 +121,7 @@ func TestRunOnALocalCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = run(t, env, "run")
-	if r.code != 0 || strings.Count(r.stdout, "DUPLICATE ") != 12 || strings.Contains(r.stdout, "ACCEPTED") {
+	if r.code != 0 || strings.Count(r.stdout, "DUPLICATE ") != 13 || strings.Contains(r.stdout, "ACCEPTED") {
 		t.Fatalf("second run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 }

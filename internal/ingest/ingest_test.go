@@ -133,6 +133,8 @@ func TestSampleWorld(t *testing.T) {
 		{"telco-fr", "06_declarations_2026-09_mac.csv", "ACCEPTED", 2, 2, 2690},
 		// A workbook as Excel writes it: sheet "Ventes", date cells, headers by alias.
 		{"telco-fr", "07_declarations_2026-10.xlsx", "ACCEPTED", 3, 3, 5918},
+		// A Belgian clerk's workbook: title rows, a date typed as text, "23,50" as text.
+		{"cable-be", "02_ventes_2026-10.xlsx", "ACCEPTED", 3, 3, 7050},
 	}
 	codes := map[string]bool{}
 	for _, w := range want {

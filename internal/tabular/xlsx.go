@@ -37,6 +37,7 @@ type xlsxReader struct {
 	line   int
 	count  int
 	date   bool // 1904 date system
+	skip   int  // title rows above the header
 	failed error
 }
 
@@ -111,7 +112,7 @@ func newXLSX(f File, opts Options) (r Reader, err error) {
 		book.Close()
 		return fail(CodeWorkbook, "sheet %q cannot be read: %v", sheet, err)
 	}
-	x := &xlsxReader{name: opts.Name, sheet: sheet, lim: lim, book: book, rows: rows}
+	x := &xlsxReader{name: opts.Name, sheet: sheet, lim: lim, book: book, rows: rows, skip: opts.SkipLines}
 	if props, err := book.GetWorkbookProps(); err == nil && props.Date1904 != nil {
 		x.date = *props.Date1904
 	}
@@ -171,7 +172,7 @@ func (x *xlsxReader) Next() (row Row, err error) {
 		for _, c := range cells {
 			blank = blank && strings.TrimSpace(c) == ""
 		}
-		if blank {
+		if x.line <= x.skip || blank {
 			continue // empty rows, as spreadsheets leave them
 		}
 		x.count++
