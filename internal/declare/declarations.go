@@ -544,11 +544,10 @@ func (c *Checker) finish(pd *pending, prior map[string]Prior, known map[string]b
 	}
 	firstUse := false
 	if d.DeclarationID != "" {
-		if line, dup := c.seen.get(d.DeclarationID); dup {
+		if line, dup := c.seen.put(d.DeclarationID, uint32(d.Line)); dup {
 			bad(CodeDuplicateInFile, "declaration_id", d.DeclarationID, ErrDuplicate, "declaration_id %s is already used on line %d of this file", d.DeclarationID, line)
 		} else {
 			firstUse = true
-			c.seen.add(d.DeclarationID, uint32(d.Line))
 			if _, dup := prior[d.DeclarationID]; dup {
 				bad(CodeDuplicateDeclaration, "declaration_id", d.DeclarationID, ErrDuplicate, "declaration_id %s was already declared in an earlier file; it is never accepted twice", d.DeclarationID)
 			}

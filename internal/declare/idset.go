@@ -40,6 +40,13 @@ func (s *idSet) get(id string) (uint32, bool) {
 
 // add records id with value v unless present; it reports whether it added.
 func (s *idSet) add(id string, v uint32) bool {
+	_, existed := s.put(id, v)
+	return !existed
+}
+
+// put records id with value v unless present, in one probe; it returns the
+// value already recorded, if any.
+func (s *idSet) put(id string, v uint32) (uint32, bool) {
 	h := maphash.String(s.seed, id)
 	e, taken := s.m[h]
 	if !taken && len(id) < 256 && len(s.arena) < 1<<32-300 {
@@ -47,17 +54,17 @@ func (s *idSet) add(id string, v uint32) bool {
 		s.arena = append(s.arena, byte(len(id)))
 		s.arena = append(s.arena, id...)
 		s.m[h] = uint64(off)<<32 | uint64(v)
-		return true
+		return 0, false
 	}
 	if taken && s.holds(uint32(e>>32), id) {
-		return false
+		return uint32(e), true
 	}
-	if _, dup := s.over[id]; dup {
-		return false
+	if old, dup := s.over[id]; dup {
+		return old, true
 	}
 	if s.over == nil {
 		s.over = map[string]uint32{}
 	}
 	s.over[id] = v
-	return true
+	return 0, false
 }
