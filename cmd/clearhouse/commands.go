@@ -106,13 +106,14 @@ func printApply(res *world.Result, dry bool) {
 type IngestCmd struct {
 	Reseller string   `required:"" help:"Reseller id the files come from."`
 	Kind     string   `enum:",declarations,customers" default:"" help:"File kind; guessed from the name when omitted (customers if it contains 'customer' or 'client')."`
+	Sheet    string   `help:"Worksheet of an XLSX file (default: the reseller's declared sheet, else the first)."`
 	Files    []string `arg:"" type:"existingfile" help:"Files to process, in order."`
 	Format   string   `enum:"table,json" default:"table" help:"Output format."`
 }
 
 func (c *IngestCmd) Run(ctx context.Context, g *Globals) error {
 	return eachFile(ctx, g, c.Files, c.Format, func(svc *ingest.Service, req ingest.Request) (*ingest.Outcome, error) {
-		req.Partner, req.Kind = c.Reseller, c.Kind
+		req.Partner, req.Kind, req.Sheet = c.Reseller, c.Kind, c.Sheet
 		return svc.Ingest(ctx, req)
 	})
 }
@@ -146,13 +147,14 @@ func eachFile(ctx context.Context, g *Globals, files []string, format string, ru
 type ValidateCmd struct {
 	Reseller string   `required:"" help:"Reseller id whose catalog and history apply."`
 	Kind     string   `enum:",declarations,customers" default:"" help:"File kind; guessed from the name when omitted."`
+	Sheet    string   `help:"Worksheet of an XLSX file (default: the reseller's declared sheet, else the first)."`
 	Format   string   `enum:"table,json,csv" default:"table" help:"Output format of the problems."`
 	Files    []string `arg:"" type:"existingfile"`
 }
 
 func (c *ValidateCmd) Run(ctx context.Context, g *Globals) error {
 	return eachFile(ctx, g, c.Files, c.Format, func(svc *ingest.Service, req ingest.Request) (*ingest.Outcome, error) {
-		req.Partner, req.Kind = c.Reseller, c.Kind
+		req.Partner, req.Kind, req.Sheet = c.Reseller, c.Kind, c.Sheet
 		return svc.Validate(ctx, req)
 	})
 }

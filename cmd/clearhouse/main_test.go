@@ -87,6 +87,8 @@ func TestCommandsAndExitCodes(t *testing.T) {
 	expect(run(t, env, "validate", "--reseller", "isp-de", "--format", "csv", "samples/drops/isp-de/02_sales_2026-04.csv"), 1,
 		"file,line,sheet,column,code,severity,value,message\n02_sales_2026-04.csv,2,,declaration_id,DUPLICATE_DECLARATION")
 
+	expect(run(t, env, "validate", "--reseller", "telco-fr", "--sheet", "Sales", "samples/drops/telco-fr/07_declarations_2026-10.xlsx"), 2, `has no sheet "Sales"; its sheets are: Ventes`)
+	expect(run(t, env, "validate", "--reseller", "telco-fr", "--sheet", "Ventes", "samples/drops/telco-fr/07_declarations_2026-10.xlsx"), 0, "ACCEPTED")
 	expect(run(t, env, "ledger", "check"), 0, "ledger OK")
 	expect(run(t, env, "ledger", "balances", "--reseller", "telco-fr"), 0, "reseller:telco-fr:unbilled       EUR  121.10")
 	expect(run(t, env, "ingest", "--reseller", "nobody", "samples/drops/telco-fr/02_declarations_2026-01.csv"), 3, `unknown reseller "nobody"`)

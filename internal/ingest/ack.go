@@ -74,13 +74,17 @@ func (s *Service) WriteAck(ctx context.Context, id int64) error {
 		}
 		var blob archive.Blob
 		copy(blob.SHA256[:], sha)
-		var format string
-		if err := s.Pool.QueryRow(ctx, `SELECT file_format FROM resellers WHERE partner_id = $1`, partner).Scan(&format); err != nil {
+		var format, sheet string
+		if err := s.Pool.QueryRow(ctx, `SELECT r.file_format, f.sheet FROM resellers r, files f WHERE r.partner_id = $1 AND f.id = $2`,
+			partner, id).Scan(&format, &sheet); err != nil {
 			return err
 		}
 		var f schema.Format
 		if err := json.Unmarshal([]byte(format), &f); err != nil {
 			return err
+		}
+		if sheet != "" {
+			f.Sheet = sheet // the sheet the file was read from
 		}
 		err = render.WriteFileAtomic(filepath.Join(outbox, ackName+".rejects.csv"), func(w io.Writer) error {
 			return s.writeRejects(w, blob, f.ReaderOptions(name, s.Limits), probs)

@@ -103,6 +103,7 @@ type Request struct {
 	Name     string // the name it was sent under (default: base of Path)
 	Kind     string // declarations or customers; "" guesses from the name
 	Uploader string // who sent it (SFTP key fingerprint, "cli", ...)
+	Sheet    string // the worksheet to read, over the reseller's declared one
 	// Progress, when set, is told how many bytes of the file were read so
 	// far and its size, as reading goes (for a terminal's progress line).
 	Progress func(read, size int64)
@@ -249,9 +250,9 @@ func (s *Service) register(ctx context.Context, req Request, blob archive.Blob) 
 			return fmt.Errorf("%w %q (is it in the configuration you applied?)", ErrUnknownPartner, req.Partner)
 		}
 		err := tx.QueryRow(ctx, `
-			INSERT INTO files (partner_id, kind, name, size, sha256, uploader) VALUES ($1, $2, $3, $4, $5, $6)
+			INSERT INTO files (partner_id, kind, name, size, sha256, uploader, sheet) VALUES ($1, $2, $3, $4, $5, $6, $7)
 			ON CONFLICT (partner_id, sha256) WHERE state NOT IN ('duplicate', 'rejected') DO NOTHING RETURNING id`,
-			req.Partner, req.Kind, req.Name, blob.Size, blob.SHA256[:], req.Uploader).Scan(&reg.id)
+			req.Partner, req.Kind, req.Name, blob.Size, blob.SHA256[:], req.Uploader, req.Sheet).Scan(&reg.id)
 		if err == nil {
 			return nil
 		}
@@ -341,7 +342,11 @@ func (s *Service) check(ctx context.Context, req Request, r io.Reader, reseller 
 	if f, ok := r.(*os.File); ok && req.Progress != nil {
 		r = newProgressFile(f, req.Progress)
 	}
-	tr, err := tabular.Open(r, reseller.Format.ReaderOptions(req.Name, s.Limits))
+	format := reseller.Format
+	if req.Sheet != "" {
+		format.Sheet = req.Sheet
+	}
+	tr, err := tabular.Open(r, format.ReaderOptions(req.Name, s.Limits))
 	if err != nil {
 		return declare.Summary{}, false, err
 	}
@@ -412,8 +417,8 @@ func (s *Service) Outbox(partner string) string {
 
 func (s *Service) problems(ctx context.Context, id int64) ([]*problem.Problem, error) {
 	rows, err := s.Pool.Query(ctx, `
-		SELECT line, sheet, col, code, severity, scope, value, message, f.name
-		  FROM file_problems JOIN files f ON f.id = file_id WHERE file_id = $1 ORDER BY seq`, id)
+		SELECT p.line, p.sheet, p.col, p.code, p.severity, p.scope, p.value, p.message, f.name
+		  FROM file_problems p JOIN files f ON f.id = p.file_id WHERE p.file_id = $1 ORDER BY p.seq`, id)
 	if err != nil {
 		return nil, err
 	}

@@ -623,3 +623,25 @@ func TestHostileFilesAreRefusedClearlyAndArchived(t *testing.T) {
 		t.Fatalf("%d files archived, want %d", len(archived), len(cases))
 	}
 }
+
+// A workbook ingested from another sheet than the declared one gets its
+// rejects from that same sheet.
+func TestSheetChosenAtIngestIsTheOneInRejects(t *testing.T) {
+	t.Parallel()
+	svc, _ := setup(t)
+	src := filepath.Join("..", "..", "..", "shared", "external", "xlsx", "csvkit_sheets.xlsx")
+	if _, err := os.Stat(src); err != nil {
+		t.Skip("../shared/external not present")
+	}
+	o, err := svc.Ingest(context.Background(), ingest.Request{Partner: "isp-de", Path: src, Sheet: "data", Kind: "declarations"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Status != ingest.Rejected || o.Problems[0].Pos.Sheet != "data" {
+		t.Fatalf("%+v %v", o, o.Problems)
+	}
+	b, _ := os.ReadFile(o.RejectsPath)
+	if !strings.Contains(string(b), "text,date,integer") { // the header of sheet "data", echoed in the rejects
+		t.Fatalf("rejects not read from sheet data:\n%s", b)
+	}
+}
