@@ -96,8 +96,17 @@ type Prior struct {
 	Start        civil.Date
 }
 
+// Range is the smallest and largest id a reseller used, in byte order; an
+// id outside it was never used. Empty means no id at all.
+type Range struct{ Min, Max string }
+
+// Holds reports whether id may have been used.
+func (r Range) Holds(id string) bool { return r.Min != "" && id >= r.Min && id <= r.Max }
+
 // History answers for earlier, committed files of the reseller.
 type History interface {
+	// Ranges returns the ranges of the reseller's declaration and customer ids.
+	Ranges(ctx context.Context, reseller string) (declarations, customers Range, err error)
 	// Declarations returns the known ids among ids.
 	Declarations(ctx context.Context, reseller string, ids []string) (map[string]Prior, error)
 	// Customers returns the known customer ids among ids.
@@ -134,6 +143,8 @@ type Checker struct {
 	newCusts  *idSet           // customers created by this file
 	termRefs  map[key]int      // subscriptions this file terminates (history refs) -> line
 	splits    map[splitKey][3]int64
+	declRange Range
+	custRange Range
 	exposure  int64
 	sum       Summary
 	stopped   bool
@@ -203,6 +214,9 @@ func (c *Checker) Run(ctx context.Context, r tabular.Reader, file string) (Summa
 	}
 	if err != nil {
 		return c.sum, err
+	}
+	if c.declRange, c.custRange, err = c.History.Ranges(ctx, c.Reseller.ID); err != nil {
+		return c.sum, fmt.Errorf("reading the ranges of ids in use: %w", err)
 	}
 	bind, probs := c.layout.Bind(header.Fields, c.pos(header.Line, ""))
 	bind.Locale = c.Reseller.Format.Locale()
@@ -346,15 +360,16 @@ func (c *Checker) lookupStage(ctx context.Context, in <-chan *batch, out chan<- 
 		ids, custs = ids[:0], custs[:0]
 		for _, pd := range b.rows {
 			d := &pd.d
-			if d.DeclarationID != "" {
+			// Only ids inside the range already used can be in history.
+			if d.DeclarationID != "" && c.declRange.Holds(d.DeclarationID) {
 				ids = append(ids, d.DeclarationID)
 			}
-			if d.Action == "TERMINATE" && d.SubscriptionRef != "" {
+			if d.Action == "TERMINATE" && d.SubscriptionRef != "" && c.declRange.Holds(d.SubscriptionRef) {
 				ids = append(ids, d.SubscriptionRef)
 			}
 			// USAGE needs a known customer; NEW only needs to know whether
 			// the customer is to be created, which matters when posting.
-			if d.CustomerID != "" && (d.Action == "USAGE" || (d.Action == "NEW" && c.Accept != nil)) {
+			if d.CustomerID != "" && c.custRange.Holds(d.CustomerID) && (d.Action == "USAGE" || (d.Action == "NEW" && c.Accept != nil)) {
 				custs = append(custs, d.CustomerID)
 			}
 		}

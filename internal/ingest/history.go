@@ -25,6 +25,18 @@ const (
 		 CROSS JOIN LATERAL (SELECT customer_id FROM customers c WHERE c.reseller_id = $1 AND c.customer_id = k.id LIMIT 1) c`
 )
 
+// Ranges reads the first and last ids in index order (COLLATE "C", as Go
+// compares): two index probes.
+func (h history) Ranges(ctx context.Context, reseller string) (decl, cust declare.Range, err error) {
+	err = h.pool.QueryRow(ctx, `
+		SELECT coalesce((SELECT declaration_id FROM declarations WHERE reseller_id = $1 ORDER BY declaration_id LIMIT 1), ''),
+		       coalesce((SELECT declaration_id FROM declarations WHERE reseller_id = $1 ORDER BY declaration_id DESC LIMIT 1), ''),
+		       coalesce((SELECT customer_id FROM customers WHERE reseller_id = $1 ORDER BY customer_id LIMIT 1), ''),
+		       coalesce((SELECT customer_id FROM customers WHERE reseller_id = $1 ORDER BY customer_id DESC LIMIT 1), '')`,
+		reseller).Scan(&decl.Min, &decl.Max, &cust.Min, &cust.Max)
+	return decl, cust, err
+}
+
 func (h history) Declarations(ctx context.Context, reseller string, ids []string) (map[string]declare.Prior, error) {
 	rows, err := h.pool.Query(ctx, priorDeclarationsSQL, reseller, ids)
 	if err != nil {

@@ -645,3 +645,29 @@ func TestSheetChosenAtIngestIsTheOneInRejects(t *testing.T) {
 		t.Fatalf("rejects not read from sheet data:\n%s", b)
 	}
 }
+
+// History look-ups are skipped only for ids outside the range a reseller
+// already used (byte order): duplicates at both ends are still caught.
+func TestIDsOutsideTheUsedRangeNeedNoLookupAndDuplicatesAreStillCaught(t *testing.T) {
+	t.Parallel()
+	svc, _ := setup(t)
+	h := "declaration_id,action,customer_id,customer_email,sku,quantity,start_date,end_date\n"
+	o := ingestFile(t, svc, "isp-de", writeFile(t, "first.csv", h+
+		"M-5,NEW,K-M,m@example.de,IDE-AV-1Y,1,2026-03-01,\n"+
+		"M-7,NEW,K-M,m@example.de,IDE-AV-1Y,1,2026-03-01,\n"))
+	if o.Status != ingest.Accepted {
+		t.Fatal(o.Problems)
+	}
+	o = ingestFile(t, svc, "isp-de", writeFile(t, "second.csv", h+
+		"A-1,NEW,K-A,a@example.de,IDE-AV-1Y,1,2026-03-02,\n"+ // below the range
+		"M-5,NEW,K-M,m@example.de,IDE-AV-1Y,1,2026-03-02,\n"+ // the range's first id
+		"M-6,NEW,K-M,m@example.de,IDE-AV-1Y,1,2026-03-02,\n"+ // inside, new
+		"M-7,NEW,K-M,m@example.de,IDE-AV-1Y,1,2026-03-02,\n"+ // the range's last id
+		"m-1,NEW,K-M,m@example.de,IDE-AV-1Y,1,2026-03-02,\n"+ // above in byte order (lower case)
+		"U-1,USAGE,K-Z,,IDE-BKP-GB,10,2026-03-01,2026-03-31\n")) // customer above the customers' range
+	got := codesByLine(o)
+	if strings.Join(got[3], "") != "DUPLICATE_DECLARATION" || strings.Join(got[5], "") != "DUPLICATE_DECLARATION" ||
+		strings.Join(got[7], "") != "CUSTOMER_UNKNOWN" || len(got) != 3 || o.Accepted != 3 {
+		t.Fatalf("%v accepted %d", got, o.Accepted)
+	}
+}
