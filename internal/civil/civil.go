@@ -27,6 +27,14 @@ func (d Date) String() string { return string(d.AppendISO(nil)) }
 // AppendISO appends YYYY-MM-DD.
 func (d Date) AppendISO(b []byte) []byte { return d.Time().AppendFormat(b, time.DateOnly) }
 
+// Valid returns the date of a real calendar day (years 1900–9999), or false.
+func Valid(y, m, d int) (Date, bool) {
+	if y < 1900 || y > 9999 || m < 1 || m > 12 || d < 1 || d > daysIn(y, m) {
+		return 0, false
+	}
+	return FromYMD(y, time.Month(m), d), true
+}
+
 // ParseISO parses YYYY-MM-DD strictly (a real calendar day, years 1900–9999).
 func ParseISO(s string) (Date, error) {
 	if len(s) != 10 || s[4] != '-' || s[7] != '-' {

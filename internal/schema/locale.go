@@ -111,24 +111,38 @@ func (l Locale) date(s string) (civil.Date, bool) {
 	if f == "" || f == "yyyy-mm-dd" {
 		return 0, false
 	}
-	sep := f[2:3]
-	parts := strings.Split(s, sep)
-	if len(parts) != 3 || len(parts[2]) != 4 || len(parts[0]) < 1 || len(parts[0]) > 2 || len(parts[1]) < 1 || len(parts[1]) > 2 {
+	// d/m/yyyy or dd/mm/yyyy with the format's separator, without allocating.
+	sep := f[2]
+	i := strings.IndexByte(s, sep)
+	if i < 1 || i > 2 {
 		return 0, false
 	}
-	day, month := parts[0], parts[1]
-	if strings.HasPrefix(f, "mm") {
-		day, month = month, day
+	j := strings.IndexByte(s[i+1:], sep)
+	if j < 1 || j > 2 || len(s)-(i+1+j+1) != 4 {
+		return 0, false
 	}
-	d, err := civil.ParseISO(parts[2] + "-" + pad2(month) + "-" + pad2(day))
-	return d, err == nil
+	a, okA := atoi(s[:i])
+	b, okB := atoi(s[i+1 : i+1+j])
+	y, okY := atoi(s[i+1+j+1:])
+	if !okA || !okB || !okY {
+		return 0, false
+	}
+	day, month := a, b
+	if strings.HasPrefix(f, "mm") {
+		day, month = b, a
+	}
+	return civil.Valid(y, month, day)
 }
 
-func pad2(s string) string {
-	if len(s) == 1 {
-		return "0" + s
+func atoi(s string) (int, bool) {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + int(s[i]-'0')
 	}
-	return s
+	return n, len(s) > 0
 }
 
 // DateText is how a locale asks for dates, for messages.
