@@ -109,8 +109,6 @@ type Report struct {
 	Max      int
 	Problems []*Problem
 	full     bool
-	errRows  int
-	lastRow  int
 	fileErrs int
 	warnings int
 }
@@ -144,9 +142,6 @@ func (r *Report) Add(p *Problem) bool {
 		r.warnings++
 	case p.Scope == ScopeFile:
 		r.fileErrs++
-	case p.Pos.Line != r.lastRow:
-		r.errRows++
-		r.lastRow = p.Pos.Line
 	}
 	return true
 }
