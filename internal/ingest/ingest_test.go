@@ -135,6 +135,8 @@ func TestSampleWorld(t *testing.T) {
 		{"telco-fr", "07_declarations_2026-10.xlsx", "ACCEPTED", 3, 3, 5918},
 		// A Belgian clerk's workbook: title rows, a date typed as text, "23,50" as text.
 		{"cable-be", "02_ventes_2026-10.xlsx", "ACCEPTED", 3, 3, 7050},
+		// Customer ids typed as numbers in Excel: accepted, with a NUMBER_CELL warning each.
+		{"isp-de", "09_customers_2026-07.xlsx", "ACCEPTED", 3, 3, 0},
 	}
 	codes := map[string]bool{}
 	for _, w := range want {

@@ -33,7 +33,12 @@ const (
 	CodeInvalidDate     problem.Code = "INVALID_DATE"
 	CodeInvalidDecimal  problem.Code = "INVALID_DECIMAL"
 	CodeInvalidCurrency problem.Code = "INVALID_CURRENCY"
+	CodeNumberCell      problem.Code = "NUMBER_CELL"
 )
+
+// maxNumberCells is how many NUMBER_CELL warnings one column gets per file:
+// a workbook typed as numbers throughout needs saying once, not per row.
+const maxNumberCells = 5
 
 // Sentinel causes.
 var (
@@ -51,6 +56,8 @@ type Binding struct {
 	sheet  string
 	idx    []int // layout column -> file column, -1 if absent
 	cache  map[cacheKey]cacheVal
+	// numberCells counts NUMBER_CELL warnings per layout column.
+	numberCells []int
 	// Locale is how the file writes numbers and dates.
 	Locale Locale
 }
@@ -170,9 +177,38 @@ func (b *Binding) Check(row tabular.Row, v *Values, add func(*problem.Problem)) 
 			add(p)
 			ok = false
 			v.Present[i] = false
+		} else if c.Type == Text && row.Numbers != 0 {
+			b.numberCell(row, i, s, add)
 		}
 	}
 	return ok
+}
+
+// numberCell warns when a text value, an id most often, comes from a number
+// cell of a workbook: Excel has already dropped its leading zeros (00123 is
+// 123) and any digits past the 15th, and nothing in the value shows it.
+func (b *Binding) numberCell(row tabular.Row, i int, s string, add func(*problem.Problem)) {
+	j := b.idx[i]
+	if j < 0 || j >= 64 || row.Numbers&(1<<j) == 0 {
+		return
+	}
+	if b.numberCells == nil {
+		b.numberCells = make([]int, len(b.Layout.Columns))
+	}
+	b.numberCells[i]++
+	n := b.numberCells[i]
+	if n > maxNumberCells {
+		return
+	}
+	more := ""
+	if n == maxNumberCells {
+		more = "; further number cells in this column are not listed"
+	}
+	c := &b.Layout.Columns[i]
+	p := problem.New(CodeNumberCell, b.pos(row.Line, c.Name), s, nil,
+		"%s is a number cell in the workbook: Excel drops leading zeros (00123 becomes 123) and digits past the 15th; if the values have leading zeros, format the column as Text and type them again%s", c.Name, more)
+	p.Severity = problem.Warning
+	add(p)
 }
 
 func (b *Binding) pos(line int, col string) problem.Position {

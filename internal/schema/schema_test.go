@@ -167,3 +167,42 @@ func TestWorkbookValues(t *testing.T) {
 		t.Error("the 29 February 1900 that never was accepted")
 	}
 }
+
+// TestNumberCellWarnings: a text column fed from number cells of a workbook
+// warns on its first cells only, is still accepted, and a number cell in a
+// number column says nothing.
+func TestNumberCellWarnings(t *testing.T) {
+	t.Parallel()
+	l := MustLoad("customers")
+	b, _ := l.Bind([]string{"email", "customer_id", "name"}, problem.Position{File: "c.xlsx", Sheet: "S"})
+	v := b.NewValues()
+	var warned []*problem.Problem
+	for line := 2; line < 12; line++ {
+		ok := b.Check(tabular.Row{Line: line, Fields: []string{"a@b.fr", "123", "Ann"}, Numbers: 0b010}, v, func(p *problem.Problem) { warned = append(warned, p) })
+		if !ok || v.Str[0] != "123" {
+			t.Fatalf("line %d: rejected or lost the value", line)
+		}
+	}
+	if len(warned) != maxNumberCells {
+		t.Fatalf("%d warnings, want %d", len(warned), maxNumberCells)
+	}
+	p := warned[0]
+	if p.Code != CodeNumberCell || p.Severity != problem.Warning || p.Pos.Line != 2 || p.Pos.Column != "customer_id" || p.Pos.Sheet != "S" || p.Value != "123" {
+		t.Fatalf("first warning %+v", p)
+	}
+	if !strings.Contains(warned[maxNumberCells-1].Message, "not listed") {
+		t.Fatalf("last warning does not say the rest is not listed: %s", warned[maxNumberCells-1].Message)
+	}
+	d := MustLoad("declarations")
+	b, _ = d.Bind([]string{"declaration_id", "action", "customer_id", "sku", "quantity", "start_date"}, problem.Position{File: "d.xlsx"})
+	v = b.NewValues()
+	n := 0
+	b.Check(tabular.Row{Line: 2, Fields: []string{"D1", "USAGE", "C1", "SKU", "3", "46000"}, Numbers: 0b110000}, v, func(p *problem.Problem) {
+		if p.Code == CodeNumberCell {
+			n++
+		}
+	})
+	if n != 0 {
+		t.Fatalf("number cells in number and date columns warned %d times", n)
+	}
+}

@@ -92,6 +92,9 @@ func (l Limits) withDefaults() Limits {
 type Row struct {
 	Line   int
 	Fields []string
+	// Numbers marks the cells of a workbook row that are number cells: bit i
+	// is column i, for the first 64 columns. Zero for CSV.
+	Numbers uint64
 }
 
 // Reader streams records. Next returns io.EOF after the last record. A

@@ -39,15 +39,16 @@ type xlsxReader struct {
 	date   bool // 1904 date system
 	skip   int  // title rows above the header
 	failed error
+	kinds  *numberCells // which cells are numbers; nil if unknown
 }
 
 // triageZip looks inside a ZIP before excelize does: an XLSX goes on; an
 // ODS, another archive, or an archive that unpacks to more than the limit
 // (a zip bomb) is refused with its own message.
-func triageZip(f io.ReaderAt, size int64, lim Limits) string {
+func triageZip(f io.ReaderAt, size int64, lim Limits) (*zip.Reader, string) {
 	zr, err := zip.NewReader(f, size)
 	if err != nil {
-		return "this file starts like a ZIP archive but is damaged (a download cut short?)"
+		return nil, "this file starts like a ZIP archive but is damaged (a download cut short?)"
 	}
 	var total uint64
 	hasWorkbook, ods := false, false
@@ -62,13 +63,13 @@ func triageZip(f io.ReaderAt, size int64, lim Limits) string {
 	}
 	switch {
 	case ods && !hasWorkbook:
-		return "this is a LibreOffice/OpenDocument .ods workbook: save it as .xlsx or CSV UTF-8"
+		return nil, "this is a LibreOffice/OpenDocument .ods workbook: save it as .xlsx or CSV UTF-8"
 	case !hasWorkbook:
-		return "this is a ZIP archive that holds no Excel workbook: send the .xlsx or .csv itself"
+		return nil, "this is a ZIP archive that holds no Excel workbook: send the .xlsx or .csv itself"
 	case total > uint64(lim.MaxUnzipBytes):
-		return fmt.Sprintf("this workbook unpacks to %d MB, more than the %d MB accepted: split it, or send CSV", total>>20, lim.MaxUnzipBytes>>20)
+		return nil, fmt.Sprintf("this workbook unpacks to %d MB, more than the %d MB accepted: split it, or send CSV", total>>20, lim.MaxUnzipBytes>>20)
 	}
-	return ""
+	return zr, ""
 }
 
 func newXLSX(f File, opts Options) (r Reader, err error) {
@@ -87,7 +88,8 @@ func newXLSX(f File, opts Options) (r Reader, err error) {
 		p.Scope = problem.ScopeFile
 		return failed{p}, nil
 	}
-	if why := triageZip(f, fi.Size(), lim); why != "" {
+	zr, why := triageZip(f, fi.Size(), lim)
+	if why != "" {
 		return fail(CodeNotText, "%s", why)
 	}
 	book, err := excelize.OpenFile(f.Name(), excelize.Options{RawCellValue: true, UnzipSizeLimit: lim.MaxUnzipBytes, UnzipXMLSizeLimit: lim.MaxXMLBytes})
@@ -112,7 +114,7 @@ func newXLSX(f File, opts Options) (r Reader, err error) {
 		book.Close()
 		return fail(CodeWorkbook, "sheet %q cannot be read: %v", sheet, err)
 	}
-	x := &xlsxReader{name: opts.Name, sheet: sheet, lim: lim, book: book, rows: rows, skip: opts.SkipLines}
+	x := &xlsxReader{name: opts.Name, sheet: sheet, lim: lim, book: book, rows: rows, skip: opts.SkipLines, kinds: openNumberCells(zr, sheet)}
 	if props, err := book.GetWorkbookProps(); err == nil && props.Date1904 != nil {
 		x.date = *props.Date1904
 	}
@@ -152,10 +154,7 @@ func (x *xlsxReader) Next() (row Row, err error) {
 			err := x.rows.Error()
 			x.close()
 			if err != nil {
-				p := problem.New(CodeWorkbook, x.pos(), "", ErrWorkbook, "the sheet cannot be read past row %d: %v", x.line, err)
-				p.Scope = problem.ScopeFile
-				x.failed = p
-				return Row{}, p
+				return Row{}, x.fail(problem.New(CodeWorkbook, x.pos(), "", ErrWorkbook, "the sheet cannot be read past row %d: %v", x.line, err))
 			}
 			x.failed = io.EOF
 			return Row{}, io.EOF
@@ -163,10 +162,7 @@ func (x *xlsxReader) Next() (row Row, err error) {
 		x.line++
 		cells, err := x.rows.Columns(excelize.Options{RawCellValue: true})
 		if err != nil {
-			p := problem.New(CodeWorkbook, x.pos(), "", ErrWorkbook, "row %d cannot be read: %v", x.line, err)
-			p.Scope = problem.ScopeFile
-			x.failed = p
-			return Row{}, p
+			return Row{}, x.fail(problem.New(CodeWorkbook, x.pos(), "", ErrWorkbook, "row %d cannot be read: %v", x.line, err))
 		}
 		blank := true
 		for _, c := range cells {
@@ -177,18 +173,12 @@ func (x *xlsxReader) Next() (row Row, err error) {
 		}
 		x.count++
 		if x.count > x.lim.MaxRows {
-			p := problem.New(CodeTooManyRows, x.pos(), "", ErrTooManyRows, "the sheet has more than %d rows; split it", x.lim.MaxRows)
-			p.Scope = problem.ScopeFile
-			x.failed = p
-			return Row{}, p
+			return Row{}, x.fail(problem.New(CodeTooManyRows, x.pos(), "", ErrTooManyRows, "the sheet has more than %d rows; split it", x.lim.MaxRows))
 		}
 		if len(cells) > x.lim.MaxFields {
-			p := problem.New(CodeTooManyFields, x.pos(), "", ErrTooManyFields, "row %d has %d columns; at most %d are accepted", x.line, len(cells), x.lim.MaxFields)
-			p.Scope = problem.ScopeFile
-			x.failed = p
-			return Row{}, p
+			return Row{}, x.fail(problem.New(CodeTooManyFields, x.pos(), "", ErrTooManyFields, "row %d has %d columns; at most %d are accepted", x.line, len(cells), x.lim.MaxFields))
 		}
-		row := Row{Line: x.line, Fields: cells}
+		row := Row{Line: x.line, Fields: cells, Numbers: x.kinds.numbers(x.line)}
 		for i, c := range cells {
 			if excelErrors[c] {
 				return row, problem.New(CodeCellError, x.pos(), c, ErrSyntax, "the cell in column %s is an Excel error (%s): fix the formula or type the value", colName(i), c)
@@ -201,8 +191,17 @@ func (x *xlsxReader) Next() (row Row, err error) {
 	}
 }
 
+// fail ends the sheet with the file-level problem p.
+func (x *xlsxReader) fail(p *problem.Problem) error {
+	p.Scope = problem.ScopeFile
+	x.failed = p
+	x.close()
+	return p
+}
+
 func (x *xlsxReader) close() {
 	if x.rows != nil {
+		x.kinds.close()
 		_ = x.rows.Close()
 		_ = x.book.Close()
 		x.rows = nil

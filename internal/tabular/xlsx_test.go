@@ -17,6 +17,7 @@ const workbooks = "../../../shared/external/xlsx"
 
 type sheetRead struct {
 	rows  map[int][]string // by row number
+	nums  map[int]uint64   // number cells, by row number
 	probs []*problem.Problem
 	sheet string
 	r     Reader
@@ -34,7 +35,7 @@ func readBook(t *testing.T, path string, opts Options) sheetRead {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := sheetRead{rows: map[int][]string{}, sheet: r.Sheet(), r: r}
+	out := sheetRead{rows: map[int][]string{}, nums: map[int]uint64{}, sheet: r.Sheet(), r: r}
 	for {
 		row, err := r.Next()
 		if errors.Is(err, io.EOF) {
@@ -52,6 +53,7 @@ func readBook(t *testing.T, path string, opts Options) sheetRead {
 			t.Fatal(err)
 		}
 		out.rows[row.Line] = append([]string(nil), row.Fields...)
+		out.nums[row.Line] = row.Numbers
 	}
 }
 
