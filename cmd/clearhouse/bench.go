@@ -35,6 +35,7 @@ type BenchCmd struct {
 	Repeat int    `default:"3" help:"Runs of each measurement; medians are reported."`
 	Phase  string `hidden:"" help:"Internal: run one measured phase (bare, validate, copy, ingest) and print its seconds."`
 	File   string `hidden:""`
+	Keep   bool   `help:"Keep the work folder (generated files, cluster) and print where it is, to profile a phase by hand."`
 }
 
 type phaseResult struct {
@@ -54,7 +55,11 @@ func (c *BenchCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(work)
+	if c.Keep {
+		fmt.Printf("work folder kept: %s\n", work)
+	} else {
+		defer os.RemoveAll(work)
+	}
 	_ = os.Chmod(work, 0o755)
 	base := g.DatabaseURL
 	if base == "" {

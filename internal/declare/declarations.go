@@ -283,6 +283,7 @@ type batch struct {
 
 // pending is a row between its own checks and the checks needing history.
 type pending struct {
+	row   tabular.Row // as read; its Fields slice is the pending's own
 	vals  *schema.Values
 	d     Decl
 	ok    bool
@@ -292,8 +293,9 @@ type pending struct {
 
 func (pd *pending) add(p *problem.Problem) { pd.probs = append(pd.probs, p) }
 
-// readStage reads rows, runs the checks each row needs alone, and sends
-// batches on out; the last batch has last set.
+// readStage reads rows and sends them in batches on out; the last batch has
+// last set. The checks each row needs alone run in the next stage, so that
+// reading (decoding, splitting) and checking use a core each.
 func (c *Checker) readStage(r tabular.Reader, free <-chan *batch, out chan<- *batch, done <-chan struct{}) {
 	defer close(out)
 	next := func() *batch {
@@ -324,7 +326,10 @@ func (c *Checker) readStage(r tabular.Reader, free <-chan *batch, out chan<- *ba
 				b.err, b.last = err, true
 			}
 		} else {
-			c.prepare(row, b.take(c))
+			pd := b.take(c)
+			pd.read = false
+			pd.row.Line, pd.row.Numbers = row.Line, row.Numbers
+			pd.row.Fields = append(pd.row.Fields[:0], row.Fields...) // the reader reuses its slice, not the strings
 		}
 		if b.last || len(b.rows) == c.BatchSize {
 			select {
@@ -352,13 +357,17 @@ func (b *batch) take(c *Checker) *pending {
 	return pd
 }
 
-// lookupStage asks history about each batch's ids, one batch at a time.
+// lookupStage runs the checks each row needs alone, then asks history about
+// the batch's ids, one batch at a time.
 func (c *Checker) lookupStage(ctx context.Context, in <-chan *batch, out chan<- *batch, done <-chan struct{}) {
 	defer close(out)
 	var ids, custs []string
 	for b := range in {
 		ids, custs = ids[:0], custs[:0]
 		for _, pd := range b.rows {
+			if !pd.read {
+				c.prepare(pd.row, pd)
+			}
 			d := &pd.d
 			// Only ids inside the range already used can be in history.
 			if d.DeclarationID != "" && c.declRange.Holds(d.DeclarationID) {
@@ -510,7 +519,7 @@ func (c *Checker) prepare(row tabular.Row, pd *pending) {
 }
 
 // split is Version.Split, remembered per price version and quantity: a file
-// repeats a few quantities of a few SKUs. Only the reading stage calls it.
+// repeats a few quantities of a few SKUs. Only the lookup stage calls it.
 func (c *Checker) split(v *Version, qty int64) (amount, publisher, hub int64, err error) {
 	k := splitKey{v, qty}
 	if r, ok := c.splits[k]; ok {

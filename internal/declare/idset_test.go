@@ -23,18 +23,46 @@ func TestIDSetIsExact(t *testing.T) {
 	if _, ok := s.get("ID-100000"); ok {
 		t.Fatal("absent id found")
 	}
-	// Force a collision: two ids under one hash must stay distinct.
+	// Force a collision: a slot with the hash bits of "b" that points at
+	// "a" must not make "b" present, and both must stay distinct.
 	s2 := newIDSet(0)
 	s2.add("a", 1)
-	h := maphash.String(s2.seed, "a")
-	s2.m[maphash.String(s2.seed, "b")] = s2.m[h] // "b" now looks like it collides with "a"
+	fb := uint32(maphash.String(s2.seed, "b") >> 32)
+	for i, e := range s2.slots {
+		if e != 0 {
+			s2.slots[i] = 0
+			s2.slots[fb&uint32(len(s2.slots)-1)] = uint64(fb)<<32 | uint64(uint32(e))
+		}
+	}
+	if _, ok := s2.get("b"); ok {
+		t.Fatal("a colliding slot made b present")
+	}
 	if !s2.add("b", 2) {
 		t.Fatal("colliding id not added")
 	}
 	if v, ok := s2.get("b"); !ok || v != 2 {
 		t.Fatalf("colliding id: %d %v", v, ok)
 	}
-	if v, _ := s2.get("a"); v != 1 {
-		t.Fatal("original id lost")
+	// "a" now sits in a slot of another hash: it is not found by its own,
+	// which is what the forged slot means; its value is still in the arena.
+	if v := s2.value(1); v != 1 {
+		t.Fatal("original value lost")
+	}
+	// Growth keeps every id, and ids of 256 bytes or more live apart.
+	s3 := newIDSet(1)
+	long := string(make([]byte, 300))
+	for i := range 5000 {
+		s3.add(fmt.Sprintf("G-%d", i), uint32(i))
+	}
+	if !s3.add(long, 9) || s3.add(long, 10) {
+		t.Fatal("long id")
+	}
+	for i := range 5000 {
+		if v, ok := s3.get(fmt.Sprintf("G-%d", i)); !ok || v != uint32(i) {
+			t.Fatalf("G-%d lost in growth", i)
+		}
+	}
+	if v, ok := s3.get(long); !ok || v != 9 {
+		t.Fatal("long id lost")
 	}
 }

@@ -87,8 +87,8 @@ func (l Limits) withDefaults() Limits {
 	return d
 }
 
-// Row is one record. Fields are valid UTF-8 and are only valid until the
-// next call to Next.
+// Row is one record. Fields are valid UTF-8; the next call to Next reuses
+// the Fields slice, never the strings in it, which callers may keep.
 type Row struct {
 	Line   int
 	Fields []string
