@@ -10,6 +10,7 @@ import (
 
 	"github.com/govalues/decimal"
 	"github.com/jackc/pgx/v5"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/clearhouse/clearhouse/internal/money"
 )
@@ -45,10 +46,12 @@ type table struct {
 	// minor maps a column of minor units to the column holding its currency,
 	// so changes print as amounts.
 	minor map[string]int
+	// secret columns are shown as "(updated)" in changes: they may hold hashes.
+	secret map[string]bool
 }
 
 var tables = []table{
-	{name: "partners", label: "partner", cols: []string{"id", "kind", "name"}, types: []string{"text", "text", "text"}, nkey: 1},
+	{name: "partners", label: "partner", cols: []string{"id", "kind", "name", "sftp"}, types: []string{"text", "text", "text", "text"}, nkey: 1, secret: map[string]bool{"sftp": true}},
 	{name: "publishers", label: "publisher", cols: []string{"partner_id"}, types: []string{"text"}, nkey: 1},
 	{name: "resellers", label: "reseller", nkey: 1,
 		cols:  []string{"partner_id", "oem_eligible", "currency", "vat_treatment", "vat_rate", "vat_mention", "credit_limit", "payment_method", "iban", "bic", "mandate_id", "mandate_signed_on", "file_policy", "file_format"},
@@ -80,11 +83,11 @@ func opt(v string) *string {
 func (w *World) rows() map[string][]row {
 	out := map[string][]row{}
 	for _, p := range w.Publishers {
-		out["partners"] = append(out["partners"], row{s(p.ID), s("publisher"), s(p.Name)})
+		out["partners"] = append(out["partners"], row{s(p.ID), s("publisher"), s(p.Name), s(p.SFTP.JSON())})
 		out["publishers"] = append(out["publishers"], row{s(p.ID)})
 	}
 	for _, r := range w.Resellers {
-		out["partners"] = append(out["partners"], row{s(r.ID), s("reseller"), s(r.Name)})
+		out["partners"] = append(out["partners"], row{s(r.ID), s("reseller"), s(r.Name), s(r.SFTP.JSON())})
 		cur := r.Currency
 		limit, _ := parseMinorText(r.CreditLimit, cur)
 		rate := r.VAT.Rate
@@ -160,6 +163,9 @@ func Apply(ctx context.Context, tx pgx.Tx, w *World) (*Result, error) {
 	if err := ensureAccounts(ctx, tx, w); err != nil {
 		return nil, err
 	}
+	if err := syncKeys(ctx, tx, w, res); err != nil {
+		return nil, err
+	}
 	return res, nil
 }
 
@@ -212,6 +218,9 @@ func show(v *string) string {
 
 // show renders column i of r for a change line.
 func (t table) show(i int, r row) string {
+	if t.secret[t.cols[i]] {
+		return "(updated)"
+	}
 	if ci, ok := t.minor[t.cols[i]]; ok && r[i] != nil && r[ci] != nil {
 		if c, err := money.ParseCurrency(*r[ci]); err == nil {
 			if n, err := strconv.ParseInt(*r[i], 10, 64); err == nil {
@@ -324,4 +333,73 @@ func parseMinorText(amount, cur string) (string, error) {
 	}
 	m, err := money.ParseMinor(amount, c)
 	return strconv.FormatInt(m, 10), err
+}
+
+// syncKeys makes partner_keys what the config says: keys are authorisations,
+// so one removed from the config is revoked (deleted), unlike other entities.
+func syncKeys(ctx context.Context, tx pgx.Tx, w *World, res *Result) error {
+	type k struct{ partner, name, fp, key string }
+	want := map[string]k{}
+	add := func(partner string, s SFTP) {
+		for _, key := range s.Keys {
+			pk, _, _, _, err := ssh.ParseAuthorizedKey([]byte(key.Key))
+			if err != nil {
+				continue // Check reported it
+			}
+			want[partner+"/"+key.Name] = k{partner, key.Name, ssh.FingerprintSHA256(pk), strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pk)))}
+		}
+	}
+	for _, p := range w.Publishers {
+		add(p.ID, p.SFTP)
+	}
+	for _, r := range w.Resellers {
+		add(r.ID, r.SFTP)
+	}
+	rows, err := tx.Query(ctx, `SELECT partner_id, name, fingerprint FROM partner_keys`)
+	if err != nil {
+		return err
+	}
+	have := map[string]string{}
+	for rows.Next() {
+		var p, n, fp string
+		if err := rows.Scan(&p, &n, &fp); err != nil {
+			return err
+		}
+		have[p+"/"+n] = fp
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for id, fp := range have {
+		if w, ok := want[id]; !ok || w.fp != fp {
+			if _, err := tx.Exec(ctx, `DELETE FROM partner_keys WHERE partner_id || '/' || name = $1`, id); err != nil {
+				return err
+			}
+			if !ok {
+				res.Changes = append(res.Changes, Change{Op: "-", What: "sftp key " + id, Detail: fp})
+			}
+		}
+	}
+	ids := make([]string, 0, len(want))
+	for id := range want {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		w := want[id]
+		old, ok := have[id]
+		if ok && old == w.fp {
+			res.Unchanged++
+			continue
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO partner_keys (partner_id, name, fingerprint, public_key) VALUES ($1, $2, $3, $4)`, w.partner, w.name, w.fp, w.key); err != nil {
+			return fmt.Errorf("sftp key %s: %w", id, err)
+		}
+		op, detail := "+", w.fp
+		if ok {
+			op, detail = "~", old+" → "+w.fp
+		}
+		res.Changes = append(res.Changes, Change{Op: op, What: "sftp key " + id, Detail: detail})
+	}
+	return nil
 }

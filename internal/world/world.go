@@ -44,6 +44,7 @@ type Publisher struct {
 	Where `yaml:"-"`
 	ID    string `yaml:"id"`
 	Name  string `yaml:"name"`
+	SFTP  SFTP   `yaml:"sftp"`
 }
 
 // VAT is a reseller's VAT treatment and the mention printed on invoices.
@@ -76,6 +77,7 @@ type Reseller struct {
 	Payment     Payment    `yaml:"payment"`
 	FilePolicy  string     `yaml:"file_policy"`
 	FileFormat  FileFormat `yaml:"file_format"`
+	SFTP        SFTP       `yaml:"sftp"`
 }
 
 // FileFormat is how a reseller's files are written; absent fields are
@@ -282,8 +284,10 @@ func (w *World) Check() Errors {
 		ids[id] = at
 	}
 	pubs := map[string]bool{}
+	fps := map[string]Where{}
 	for _, p := range w.Publishers {
 		checkID(p.Where, p.ID)
+		p.SFTP.check(bad, fps)
 		pubs[p.ID] = true
 		if p.Name == "" {
 			bad(p.Where, "name", "is required")
@@ -294,6 +298,7 @@ func (w *World) Check() Errors {
 		checkID(r.Where, r.ID)
 		res[r.ID] = r
 		r.check(bad)
+		r.SFTP.check(bad, fps)
 	}
 	catIDs := map[string]Where{}
 	skus := map[string]Where{}

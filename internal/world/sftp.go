@@ -1,0 +1,192 @@
+package world
+
+import (
+	"encoding/json"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"gopkg.in/yaml.v3"
+)
+
+// SFTP is how a partner exchanges files: the keys that may log in to
+// Clearhouse's SFTP server as this partner, and the partner's own server,
+// if Clearhouse pulls from or pushes to it.
+type SFTP struct {
+	Where `yaml:"-"`
+	// Keys are the authorised uploaders, each named (logs and file records
+	// say which one sent a file).
+	Keys []*SFTPKey `yaml:"keys"`
+	// PasswordHash (argon2id, from `clearhouse sftp hash-password`) allows
+	// password logins when the server allows passwords at all.
+	PasswordHash string `yaml:"password_hash"`
+	// MaxSessions caps this partner's concurrent sessions (default 4).
+	MaxSessions int     `yaml:"max_sessions"`
+	Remote      *Remote `yaml:"remote"`
+}
+
+// SFTPKey is one authorised public key, as in an authorized_keys line.
+type SFTPKey struct {
+	Where `yaml:"-"`
+	Name  string `yaml:"name"`
+	Key   string `yaml:"key"`
+}
+
+// Remote is a partner's own SFTP server.
+type Remote struct {
+	Where   `yaml:"-"`
+	Address string `yaml:"address"` // host:port
+	// HostKey pins the server: its SHA256 fingerprint, as ssh-keygen -lf or
+	// ssh-keyscan | ssh-keygen -lf - print it. No pin, no connection.
+	HostKey string `yaml:"host_key"`
+	User    string `yaml:"user"`
+	// KeyFile is a private key to log in with; default: Clearhouse's own
+	// client key (<data-dir>/sftp/client_ed25519_key, its public half is
+	// printed by `clearhouse sftp keys`).
+	KeyFile string `yaml:"key_file"`
+	// PasswordEnv names the environment variable holding a password, for
+	// servers that take no keys. Secrets never live in the config.
+	PasswordEnv string `yaml:"password_env"`
+	Pull        *Pull  `yaml:"pull"`
+	Push        *Push  `yaml:"push"`
+}
+
+// Pull takes the partner's files from a folder of their server.
+type Pull struct {
+	Where `yaml:"-"`
+	Dir   string `yaml:"dir"`
+	// Complete says when a remote file is complete: "temp_name" (files
+	// named *.part, *.tmp, *.filepart are still being written), "done_file"
+	// (X is complete once X.done exists; if X.done holds a sha256, it is
+	// checked) or "stable" (size and mtime unchanged for stable_for).
+	Complete  string `yaml:"complete"`
+	StableFor string `yaml:"stable_for"`
+	// After a file is taken: "delete" it, or "move" it to MoveTo.
+	After  string `yaml:"after"`
+	MoveTo string `yaml:"move_to"`
+	Every  string `yaml:"every"` // how often, a Go duration (default 5m)
+}
+
+// Push delivers the partner's outbox files to a folder of their server.
+type Push struct {
+	Where `yaml:"-"`
+	Dir   string `yaml:"dir"`
+	Every string `yaml:"every"` // how often pending deliveries are tried (default 1m)
+}
+
+func (s *SFTP) UnmarshalYAML(n *yaml.Node) error    { return strict(n, s, &s.Where) }
+func (k *SFTPKey) UnmarshalYAML(n *yaml.Node) error { return strict(n, k, &k.Where) }
+func (r *Remote) UnmarshalYAML(n *yaml.Node) error  { return strict(n, r, &r.Where) }
+func (p *Pull) UnmarshalYAML(n *yaml.Node) error    { return strict(n, p, &p.Where) }
+func (p *Push) UnmarshalYAML(n *yaml.Node) error    { return strict(n, p, &p.Where) }
+
+// Settings is what the database keeps of a partner's SFTP section (keys
+// have their own table).
+type Settings struct {
+	MaxSessions  int     `json:"max_sessions,omitempty"`
+	PasswordHash string  `json:"password_hash,omitempty"`
+	Remote       *Remote `json:"remote,omitempty"`
+}
+
+// JSON is the stored form of the settings.
+func (s SFTP) JSON() string {
+	b, _ := json.Marshal(Settings{MaxSessions: s.MaxSessions, PasswordHash: s.PasswordHash, Remote: s.Remote})
+	return string(b)
+}
+
+// ParseSettings reads stored settings.
+func ParseSettings(s string) (Settings, error) {
+	var st Settings
+	err := json.Unmarshal([]byte(s), &st)
+	return st, err
+}
+
+// Duration parses d, or returns def when d is empty.
+func Duration(d string, def time.Duration) time.Duration {
+	if d == "" {
+		return def
+	}
+	v, err := time.ParseDuration(d)
+	if err != nil {
+		return def
+	}
+	return v
+}
+
+// check reports the problems of a partner's SFTP section.
+func (s *SFTP) check(bad func(Where, string, string, ...any), fps map[string]Where) {
+	names := map[string]bool{}
+	for _, k := range s.Keys {
+		if k.Name == "" {
+			bad(k.Where, "name", "each key needs a name (who uploads with it)")
+		}
+		if names[k.Name] {
+			bad(k.Where, "name", "%q is used twice", k.Name)
+		}
+		names[k.Name] = true
+		pk, _, _, _, err := ssh.ParseAuthorizedKey([]byte(k.Key))
+		if err != nil {
+			bad(k.Where, "key", "not a public key in authorized_keys form (ssh-ed25519 AAAA…): %v", err)
+			continue
+		}
+		fp := ssh.FingerprintSHA256(pk)
+		if prev, dup := fps[fp]; dup {
+			bad(k.Where, "key", "this key (%s) is already authorised at %s: a key belongs to one partner", fp, prev)
+		}
+		fps[fp] = k.Where
+	}
+	if s.PasswordHash != "" && !strings.HasPrefix(s.PasswordHash, "$argon2id$") {
+		bad(s.Where, "password_hash", "must be an argon2id hash from `clearhouse sftp hash-password`, never a password")
+	}
+	if s.MaxSessions < 0 {
+		bad(s.Where, "max_sessions", "must be positive")
+	}
+	r := s.Remote
+	if r == nil {
+		return
+	}
+	if r.Address == "" || !strings.Contains(r.Address, ":") {
+		bad(r.Where, "address", "host:port is required")
+	}
+	if !strings.HasPrefix(r.HostKey, "SHA256:") {
+		bad(r.Where, "host_key", "the server's SHA256 fingerprint is required (ssh-keyscan -p PORT HOST | ssh-keygen -lf -): no pin, no connection")
+	}
+	if r.User == "" {
+		bad(r.Where, "user", "is required")
+	}
+	if r.Pull == nil && r.Push == nil {
+		bad(r.Where, "pull", "a remote needs pull, push or both")
+	}
+	if p := r.Pull; p != nil {
+		if p.Dir == "" {
+			bad(p.Where, "dir", "is required")
+		}
+		switch p.Complete {
+		case "temp_name", "done_file", "stable":
+		default:
+			bad(p.Where, "complete", "must be temp_name, done_file or stable")
+		}
+		switch p.After {
+		case "delete":
+		case "move":
+			if p.MoveTo == "" {
+				bad(p.Where, "move_to", "is required with after: move")
+			}
+		default:
+			bad(p.Where, "after", "must be delete or move")
+		}
+		for field, v := range map[string]string{"every": p.Every, "stable_for": p.StableFor} {
+			if _, err := time.ParseDuration(v); v != "" && err != nil {
+				bad(p.Where, field, "%q is not a duration (30s, 5m, 1h)", v)
+			}
+		}
+	}
+	if p := r.Push; p != nil {
+		if p.Dir == "" {
+			bad(p.Where, "dir", "is required")
+		}
+		if _, err := time.ParseDuration(p.Every); p.Every != "" && err != nil {
+			bad(p.Where, "every", "%q is not a duration (30s, 5m, 1h)", p.Every)
+		}
+	}
+}
