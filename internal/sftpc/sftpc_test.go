@@ -1,0 +1,239 @@
+package sftpc_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"os"
+	"path"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/clearhouse/clearhouse/internal/pgtest"
+	"github.com/clearhouse/clearhouse/internal/sftpc"
+	"github.com/clearhouse/clearhouse/internal/world"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+func setup(t *testing.T) (*pgxpool.Pool, *sshd, *world.Remote) {
+	t.Helper()
+	pool := pgtest.New(t)
+	ctx := context.Background()
+	w, err := world.Load("../../samples/config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { _, err := world.Apply(ctx, tx, w); return err }); err != nil {
+		t.Fatal(err)
+	}
+	s := startSSHD(t)
+	r := &world.Remote{Address: s.Addr, HostKey: s.HostKey, User: s.User}
+	return pool, s, r
+}
+
+func dial(t *testing.T, s *sshd, r *world.Remote) *sftpc.Conn {
+	t.Helper()
+	c, err := sftpc.Dial(context.Background(), r, sftpc.Auth{Key: s.Client})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestHostKeyIsPinned(t *testing.T) {
+	t.Parallel()
+	_, s, r := setup(t)
+	for _, pin := range []string{"", "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"} {
+		bad := *r
+		bad.HostKey = pin
+		if c, err := sftpc.Dial(context.Background(), &bad, sftpc.Auth{Key: s.Client}); err == nil {
+			c.Close()
+			t.Fatalf("connected with pin %q", pin)
+		} else if pin != "" && !errors.Is(err, sftpc.ErrHostKey) {
+			t.Fatalf("pin %q: %v", pin, err)
+		}
+	}
+}
+
+type published struct {
+	mu    sync.Mutex
+	files []string
+}
+
+func (p *published) add(partner, local, uploader string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	b, _ := os.ReadFile(local)
+	p.files = append(p.files, partner+"/"+filepath.Base(local)+":"+string(b))
+}
+
+func (p *published) list() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.files...)
+}
+
+// TestPullTakesCompleteFilesOnce: temp names wait; a taken file is deleted
+// remotely; nothing is taken twice, even by a new puller (a restart) that
+// finds a file whose removal failed after it was taken.
+func TestPullTakesCompleteFilesOnce(t *testing.T) {
+	t.Parallel()
+	pool, s, r := setup(t)
+	data := t.TempDir()
+	in := filepath.Join(s.Local, "out")
+	_ = os.MkdirAll(in, 0o755)
+	_ = os.WriteFile(filepath.Join(in, "a_declarations.csv"), []byte("A"), 0o644)
+	_ = os.WriteFile(filepath.Join(in, "b_declarations.csv.part"), []byte("B"), 0o644)
+	pub := &published{}
+	pl := &sftpc.Puller{Pool: pool, DataDir: data, Publish: pub.add}
+	c := dial(t, s, r)
+	cfg := &world.Pull{Dir: path.Join(s.Base, "out"), Complete: "temp_name", After: "delete"}
+	res, err := pl.Pull(context.Background(), c, "telco-fr", cfg)
+	if err != nil || res.Taken != 1 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if got := pub.list(); len(got) != 1 || got[0] != "telco-fr/a_declarations.csv:A" {
+		t.Fatalf("published %v", got)
+	}
+	if _, err := os.Stat(filepath.Join(in, "a_declarations.csv")); !os.IsNotExist(err) {
+		t.Fatal("the taken file is still on the remote")
+	}
+	if _, err := os.Stat(filepath.Join(data, "partners", "telco-fr", "inbox", "a_declarations.csv")); err != nil {
+		t.Fatal("the taken file is not in the inbox")
+	}
+	// The upload finishes: renamed to its final name, it is taken.
+	_ = os.Rename(filepath.Join(in, "b_declarations.csv.part"), filepath.Join(in, "b_declarations.csv"))
+	// A file taken before whose removal failed (a crash just after taking):
+	// found again, it is removed, never processed again.
+	again := filepath.Join(in, "c_declarations.csv")
+	_ = os.WriteFile(again, []byte("C"), 0o644)
+	fi, _ := os.Stat(again)
+	if _, err := pool.Exec(context.Background(), `INSERT INTO remote_files (partner_id, remote_path, size, mtime, state) VALUES ('telco-fr', $1, 1, $2, 'taken')`,
+		path.Join(cfg.Dir, "c_declarations.csv"), fi.ModTime().UTC().Truncate(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	pl2 := &sftpc.Puller{Pool: pool, DataDir: data, Publish: pub.add}
+	res, err = pl2.Pull(context.Background(), c, "telco-fr", cfg)
+	if err != nil || res.Taken != 1 || res.Cleaned != 1 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if got := pub.list(); len(got) != 2 || got[1] != "telco-fr/b_declarations.csv:B" {
+		t.Fatalf("published %v", got)
+	}
+	if _, err := os.Stat(again); !os.IsNotExist(err) {
+		t.Fatal("the already-taken file was not removed")
+	}
+}
+
+// TestPullDoneFileChecksum: a done file's sha256 is checked; a mismatch
+// takes nothing and leaves the file; "move" keeps the remote file aside.
+func TestPullDoneFileChecksum(t *testing.T) {
+	t.Parallel()
+	pool, s, r := setup(t)
+	in, done := filepath.Join(s.Local, "out"), filepath.Join(s.Local, "done")
+	_ = os.MkdirAll(in, 0o755)
+	_ = os.MkdirAll(done, 0o755)
+	body := []byte("declaration_id\n")
+	_ = os.WriteFile(filepath.Join(in, "d.csv"), body, 0o644)
+	_ = os.WriteFile(filepath.Join(in, "d.csv.done"), []byte(hex.EncodeToString(make([]byte, 32))+"\n"), 0o644)
+	_ = os.WriteFile(filepath.Join(in, "e.csv"), body, 0o644) // no done file yet
+	pub := &published{}
+	pl := &sftpc.Puller{Pool: pool, DataDir: t.TempDir(), Publish: pub.add}
+	c := dial(t, s, r)
+	cfg := &world.Pull{Dir: path.Join(s.Base, "out"), Complete: "done_file", After: "move", MoveTo: path.Join(s.Base, "done")}
+	if _, err := pl.Pull(context.Background(), c, "isp-de", cfg); err == nil {
+		t.Fatal("a checksum mismatch was taken")
+	}
+	sum := sha256.Sum256(body)
+	_ = os.WriteFile(filepath.Join(in, "d.csv.done"), []byte(hex.EncodeToString(sum[:])+"  d.csv\n"), 0o644)
+	res, err := pl.Pull(context.Background(), c, "isp-de", cfg)
+	if err != nil || res.Taken != 1 || res.Waiting != 1 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if _, err := os.Stat(filepath.Join(done, "d.csv")); err != nil {
+		t.Fatal("the taken file was not moved aside")
+	}
+	if len(pub.list()) != 1 {
+		t.Fatalf("published %v", pub.list())
+	}
+}
+
+// TestPushSurvivesTheServerGoingAway: a push cut by the server dying is
+// retried once it is back, lands once under its one name, with no
+// temporary file left; a second round sends nothing.
+func TestPushSurvivesTheServerGoingAway(t *testing.T) {
+	t.Parallel()
+	pool, s, r := setup(t)
+	ctx := context.Background()
+	outbox := filepath.Join(t.TempDir(), "outbox")
+	_ = os.MkdirAll(outbox, 0o755)
+	big := bytes.Repeat([]byte("0123456789abcdef"), 16<<20/16*4) // 64 MiB
+	_ = os.WriteFile(filepath.Join(outbox, "fulfillment_secureco_1.csv"), big, 0o644)
+	_ = os.WriteFile(filepath.Join(outbox, "fulfillment_secureco_2.csv"), []byte("small"), 0o644)
+	if n, err := sftpc.Enqueue(ctx, pool, "secureco", outbox); err != nil || n != 2 {
+		t.Fatalf("enqueue: %d %v", n, err)
+	}
+	remote := filepath.Join(s.Local, "in")
+	_ = os.MkdirAll(remote, 0o755)
+	c := dial(t, s, r)
+	// Kill the server once the temporary file has started growing.
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if fi, err := os.Stat(filepath.Join(remote, "fulfillment_secureco_1.csv.part")); err == nil && fi.Size() > 0 {
+				s.Stop()
+				return
+			}
+		}
+	}()
+	res, _ := sftpc.Push(ctx, pool, c, "secureco", path.Join(s.Base, "in"), slogDiscard())
+	<-stopped
+	if res.Delivered == 2 {
+		t.Skip("the push finished before the server could be stopped")
+	}
+	if _, err := os.Stat(filepath.Join(remote, "fulfillment_secureco_1.csv")); err == nil {
+		t.Fatal("a cut transfer was published under its final name")
+	}
+	s.Restart()
+	_, _ = pool.Exec(ctx, `UPDATE deliveries SET next_at = now()`)
+	c2 := dial(t, s, r)
+	res, err := sftpc.Push(ctx, pool, c2, "secureco", path.Join(s.Base, "in"), slogDiscard())
+	if err != nil || res.Failed != 0 {
+		var last string
+		_ = pool.QueryRow(ctx, `SELECT string_agg(last_error, '; ') FROM deliveries`).Scan(&last)
+		t.Fatalf("%+v %v: %s", res, err, last)
+	}
+	got, err := os.ReadFile(filepath.Join(remote, "fulfillment_secureco_1.csv"))
+	if err != nil || !bytes.Equal(got, big) {
+		t.Fatalf("delivered %d bytes, %v", len(got), err)
+	}
+	entries, _ := os.ReadDir(remote)
+	if len(entries) != 2 {
+		t.Fatalf("the remote folder holds %d files", len(entries))
+	}
+	if n, _ := sftpc.Enqueue(ctx, pool, "secureco", outbox); n != 0 {
+		t.Fatal("a delivered file was queued again")
+	}
+	var pending int
+	_ = pool.QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE state <> 'delivered'`).Scan(&pending)
+	if pending != 0 {
+		t.Fatalf("%d deliveries pending", pending)
+	}
+	res, err = sftpc.Push(ctx, pool, c2, "secureco", path.Join(s.Base, "in"), slogDiscard())
+	if err != nil || res.Delivered+res.Failed != 0 {
+		t.Fatalf("second round: %+v %v", res, err)
+	}
+}
+
+func slogDiscard() *slog.Logger { return slog.New(slog.DiscardHandler) }
