@@ -211,10 +211,14 @@ func NewMetrics(r prometheus.Registerer) *Metrics {
 }
 
 // UploadsCounter is the counter of uploads that ended with outcome.
-func UploadsCounter(m *Metrics, outcome string) prometheus.Counter { return m.uploads.WithLabelValues(outcome) }
+func UploadsCounter(m *Metrics, outcome string) prometheus.Counter {
+	return m.uploads.WithLabelValues(outcome)
+}
 
 // ThrottledCounter counts connections refused for too many failed logins.
 func ThrottledCounter(m *Metrics) prometheus.Counter { return m.throttled }
 
 // LimitCounter counts sessions or transfers stopped by limit.
-func LimitCounter(m *Metrics, limit string) prometheus.Counter { return m.limits.WithLabelValues(limit) }
+func LimitCounter(m *Metrics, limit string) prometheus.Counter {
+	return m.limits.WithLabelValues(limit)
+}
