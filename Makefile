@@ -13,7 +13,7 @@ build: ## Build bin/clearhouse.
 	$(GO) build -o $(BIN) ./cmd/clearhouse
 
 run: build ## Local Postgres (unless DATABASE_URL), migrate, load samples/, process the sample drops, print where to look.
-	$(BIN) run
+	$(BIN) run --serve
 
 test: build ## All tests, on one throwaway PostgreSQL cluster (or CLEARHOUSE_TEST_DATABASE_URL / DATABASE_URL).
 	$(BIN) db exec -- $(GO) test -count=1 -timeout 9m ./...

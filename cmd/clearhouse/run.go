@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sort"
+	"strings"
+	"syscall"
 
 	"github.com/clearhouse/clearhouse/internal/ingest"
 	"github.com/clearhouse/clearhouse/internal/ledger"
@@ -15,6 +18,9 @@ import (
 // RunCmd is `make run`: the whole loop on the sample world.
 type RunCmd struct {
 	Samples string `default:"samples" type:"existingdir" help:"Sample world: config/ (YAML) and drops/<reseller>/<file>."`
+	Serve   bool   `help:"Then serve (SFTP, intake, /metrics) until Ctrl-C, as clearhouse serve does."`
+
+	ServeFlags `embed:""`
 }
 
 func (c *RunCmd) Run(ctx context.Context, g *Globals) error {
@@ -92,7 +98,23 @@ Running make run again re-sends the same drops: posted files come back DUPLICATE
 	if len(v) > 0 {
 		return exitCode(1)
 	}
-	return nil
+	if !c.Serve {
+		return nil
+	}
+	key, _ := filepath.Abs(filepath.Join(c.Samples, "sftp", "telco-fr_ed25519"))
+	_ = os.Chmod(key, 0o600) // git keeps no modes, and ssh refuses a readable private key
+	_, port, _ := strings.Cut(c.SFTPAddr, ":")
+	fmt.Printf(`
+Upload as telco-fr (demo key) once serving starts, from another terminal:
+  sftp -i %s -P %s telco-fr@127.0.0.1
+  sftp> put samples/drops/telco-fr/02_declarations_2026-01.csv inbox/
+  sftp> ls outbox
+Ctrl-C stops.
+
+`, key, port)
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return serve(ctx, g, e, c.ServeFlags, os.Stdout)
 }
 
 // redact hides a password in a database URL for printing.

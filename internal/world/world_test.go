@@ -114,11 +114,11 @@ func TestApplyIsIdempotentAndReportsChanges(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.New(t)
 	res, err := apply(t, pool, sampleConfig)
-	if err != nil || len(res.Changes) != 31 {
+	if err != nil || len(res.Changes) != 32 {
 		t.Fatalf("%v %v", res, err)
 	}
 	res, err = apply(t, pool, sampleConfig)
-	if err != nil || len(res.Changes) != 0 || res.Unchanged != 31 {
+	if err != nil || len(res.Changes) != 0 || res.Unchanged != 32 {
 		t.Fatalf("second apply: %v %v", res.Changes, err)
 	}
 	dir := t.TempDir()
@@ -130,6 +130,14 @@ func TestApplyIsIdempotentAndReportsChanges(t *testing.T) {
 	}
 	res, err = apply(t, pool, dir)
 	if err != nil || len(res.Changes) != 1 || res.Changes[0].String() != "~ reseller telco-fr: credit_limit 5000.00 → 7500.00" {
+		t.Fatalf("%v %v", res.Changes, err)
+	}
+	// A key taken out of the config is revoked: keys are authorisations.
+	b, _ := os.ReadFile(filepath.Join(dir, "resellers.yaml"))
+	s := strings.Replace(string(b), "- name: clerk", "- name: clerk2", 1)
+	_ = os.WriteFile(filepath.Join(dir, "resellers.yaml"), []byte(s), 0o644)
+	res, err = apply(t, pool, dir)
+	if err != nil || len(res.Changes) != 2 || !strings.HasPrefix(res.Changes[0].String(), "- sftp key telco-fr/clerk:") || !strings.HasPrefix(res.Changes[1].String(), "+ sftp key telco-fr/clerk2:") {
 		t.Fatalf("%v %v", res.Changes, err)
 	}
 }
