@@ -22,7 +22,7 @@ import (
 // sshd is Debian's OpenSSH server on a loopback port, serving internal-sftp
 // chrooted (when the tests run as root, as CI does) to one key.
 type sshd struct {
-	t        *testing.T
+	t        testing.TB
 	dir      string // config, keys, pid
 	root     string // the chroot
 	Base     string // the writable folder, as the client sees it
@@ -36,7 +36,7 @@ type sshd struct {
 	log      bytes.Buffer // sshd's own messages, shown when a test fails
 }
 
-func key(t *testing.T, path string) ssh.Signer {
+func key(t testing.TB, path string) ssh.Signer {
 	t.Helper()
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	block, err := ssh.MarshalPrivateKey(priv, "")
@@ -50,7 +50,7 @@ func key(t *testing.T, path string) ssh.Signer {
 	return s
 }
 
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +59,7 @@ func freePort(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func startSSHD(t *testing.T) *sshd {
+func startSSHD(t testing.TB) *sshd {
 	t.Helper()
 	bin, err := exec.LookPath("sshd")
 	if err != nil {

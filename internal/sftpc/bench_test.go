@@ -1,0 +1,126 @@
+package sftpc_test
+
+import (
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"golang.org/x/crypto/ssh"
+
+	"github.com/clearhouse/clearhouse/internal/pgtest"
+	"github.com/clearhouse/clearhouse/internal/sftpc"
+	"github.com/clearhouse/clearhouse/internal/sftpd"
+	"github.com/clearhouse/clearhouse/internal/world"
+)
+
+// BenchmarkSFTP moves one file (CLEARHOUSE_BENCH_SFTP_MB, default 1024 MB)
+// over loopback, four ways, each measured in the same run:
+//
+//	upload/openssh-to-embedded   OpenSSH sftp put → Clearhouse's server
+//	upload/openssh-to-sshd       OpenSSH sftp put → OpenSSH sshd (baseline)
+//	push/clearhouse-to-sshd      Clearhouse's push → sshd
+//	push/openssh-to-sshd         OpenSSH sftp put → sshd (baseline)
+//
+// make bench prints the ratios.
+func BenchmarkSFTP(b *testing.B) {
+	mb := 1024
+	if v := os.Getenv("CLEARHOUSE_BENCH_SFTP_MB"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			b.Fatal(err)
+		}
+		mb = n
+	}
+	work, outbox := b.TempDir(), b.TempDir()
+	src := filepath.Join(outbox, "big_declarations.csv")
+	f, _ := os.Create(src)
+	chunk := []byte(strings.Repeat("GEN-1,NEW,C1,user@example.com,Clément,FR,fr,B-AV-1Y,1,2026-01-01,,,EUR,\n", 1<<14))
+	for written := 0; written < mb<<20; written += len(chunk) {
+		_, _ = f.Write(chunk)
+	}
+	f.Close()
+	fi, _ := os.Stat(src)
+
+	// The embedded server, its intake off (only the transfer is measured).
+	pool := pgtest.New(b)
+	ctx, cancel := context.WithCancel(context.Background())
+	b.Cleanup(cancel)
+	w, _ := world.Load("../../samples/config")
+	keyPath := filepath.Join(work, "clerk")
+	signer := key(b, keyPath)
+	for _, r := range w.Resellers {
+		if r.ID == "telco-fr" {
+			r.SFTP.Keys = []*world.SFTPKey{{Name: "bench", Key: string(ssh.MarshalAuthorizedKey(signer.PublicKey()))}}
+		}
+	}
+	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { _, err := world.Apply(ctx, tx, w); return err }); err != nil {
+		b.Fatal(err)
+	}
+	data := filepath.Join(work, "data")
+	srv, err := sftpd.New(sftpd.Config{Addr: "127.0.0.1:0", DataDir: data, HostKeyPath: filepath.Join(work, "host_key"), MaxUploadBytes: 1 << 40},
+		pool, func(_, p, _ string) { _ = os.Remove(p) }, sftpd.NewMetrics(nil), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := srv.Listen(); err != nil {
+		b.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ctx) }()
+	d := startSSHD(b)
+	sshdKey := filepath.Join(d.dir, "client_key")
+
+	put := func(b *testing.B, addr, user, key, target string) {
+		host, port, _ := net.SplitHostPort(addr)
+		cmd := exec.Command("sftp", "-b", "-", "-F", "/dev/null", "-i", key, "-P", port, "-o", "StrictHostKeyChecking=no",
+			"-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "LogLevel=ERROR", user+"@"+host)
+		cmd.Stdin = strings.NewReader("put " + src + " " + target + "\n")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("%v\n%s", err, out)
+		}
+	}
+	b.Run("upload/openssh-to-embedded", func(b *testing.B) {
+		b.SetBytes(fi.Size())
+		for i := 0; i < b.N; i++ {
+			put(b, srv.Addr(), "telco-fr", keyPath, "/inbox/")
+		}
+	})
+	b.Run("upload/openssh-to-sshd", func(b *testing.B) {
+		b.SetBytes(fi.Size())
+		for i := 0; i < b.N; i++ {
+			put(b, d.Addr, d.User, sshdKey, path.Join(d.Base, "up.csv"))
+		}
+	})
+	r := &world.Remote{Address: d.Addr, HostKey: d.HostKey, User: d.User}
+	b.Run("push/clearhouse-to-sshd", func(b *testing.B) {
+		b.SetBytes(fi.Size())
+		for i := 0; i < b.N; i++ {
+			_ = os.Remove(filepath.Join(d.Local, "big_declarations.csv"))
+			_, _ = pool.Exec(ctx, `DELETE FROM deliveries`)
+			if _, err := sftpc.Enqueue(ctx, pool, "secureco", outbox); err != nil {
+				b.Fatal(err)
+			}
+			c, err := sftpc.Dial(ctx, r, sftpc.Auth{Key: d.Client})
+			if err != nil {
+				b.Fatal(err)
+			}
+			res, err := sftpc.Push(ctx, pool, c, "secureco", d.Base, slogDiscard())
+			c.Close()
+			if err != nil || res.Failed > 0 {
+				b.Fatalf("%+v %v", res, err)
+			}
+		}
+	})
+	b.Run("push/openssh-to-sshd", func(b *testing.B) {
+		b.SetBytes(fi.Size())
+		for i := 0; i < b.N; i++ {
+			put(b, d.Addr, d.User, sshdKey, path.Join(d.Base, "put.csv"))
+		}
+	})
+}
