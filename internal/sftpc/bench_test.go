@@ -65,7 +65,7 @@ func BenchmarkSFTP(b *testing.B) {
 	}
 	data := filepath.Join(work, "data")
 	srv, err := sftpd.New(sftpd.Config{Addr: "127.0.0.1:0", DataDir: data, HostKeyPath: filepath.Join(work, "host_key"), MaxUploadBytes: 1 << 40},
-		pool, func(_, p, _ string) { _ = os.Remove(p) }, sftpd.NewMetrics(nil), nil)
+		pool, func(_, p, _ string) { _ = os.Remove(p) }, sftpd.NewMetrics(nil), slogDiscard())
 	if err != nil {
 		b.Fatal(err)
 	}
