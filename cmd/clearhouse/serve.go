@@ -94,7 +94,7 @@ func serve(ctx context.Context, g *Globals, e *env, f ServeFlags, out *os.File) 
 	})
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 
-	clientKey, err := sftpd.LoadOrCreateHostKey(filepath.Join(g.DataDir, "sftp", "client_ed25519_key"))
+	clientKey, err := sftpd.LoadOrCreateKey(filepath.Join(g.DataDir, "sftp", "client_ed25519_key"))
 	if err != nil {
 		return err
 	}
@@ -205,11 +205,11 @@ type SFTPCmd struct {
 type SFTPKeysCmd struct{}
 
 func (SFTPKeysCmd) Run(g *Globals) error {
-	host, err := sftpd.LoadOrCreateHostKey(filepath.Join(g.DataDir, "sftp", "host_ed25519_key"))
+	host, err := sftpd.LoadOrCreateKey(filepath.Join(g.DataDir, "sftp", "host_ed25519_key"))
 	if err != nil {
 		return err
 	}
-	client, err := sftpd.LoadOrCreateHostKey(filepath.Join(g.DataDir, "sftp", "client_ed25519_key"))
+	client, err := sftpd.LoadOrCreateKey(filepath.Join(g.DataDir, "sftp", "client_ed25519_key"))
 	if err != nil {
 		return err
 	}

@@ -44,16 +44,6 @@ func Enqueue(ctx context.Context, pool *pgxpool.Pool, partner, dir string) (int,
 	return added, nil
 }
 
-// Backoff is the wait before attempt n+1 of a delivery: 30 s doubling, at
-// most an hour.
-func Backoff(attempts int) time.Duration {
-	d := 30 * time.Second
-	for i := 1; i < attempts && d < time.Hour; i++ {
-		d *= 2
-	}
-	return min(d, time.Hour)
-}
-
 // PushResult counts what a push round did.
 type PushResult struct{ Delivered, Failed int }
 
@@ -86,8 +76,9 @@ func Push(ctx context.Context, pool *pgxpool.Pool, c *Conn, partner, dir string,
 		if err != nil {
 			res.Failed++
 			log.Warn("push failed; retried later", "partner", partner, "file", j.rem, "err", err)
+			// Backoff: 30 s after the first failure, doubling, at most an hour.
 			_, dbErr := pool.Exec(ctx, `UPDATE deliveries SET attempts = attempts + 1, last_error = $2,
-				next_at = now() + make_interval(secs => $3) WHERE id = $1`, j.id, err.Error(), Backoff(attemptsOf(ctx, pool, j.id)+1).Seconds())
+				next_at = now() + least(interval '1 hour', interval '30 seconds' * power(2, least(attempts, 12))) WHERE id = $1`, j.id, err.Error())
 			if dbErr != nil {
 				return res, dbErr
 			}
@@ -100,12 +91,6 @@ func Push(ctx context.Context, pool *pgxpool.Pool, c *Conn, partner, dir string,
 		log.Info("pushed", "partner", partner, "file", j.rem, "bytes", j.size, "seconds", time.Since(start).Seconds())
 	}
 	return res, nil
-}
-
-func attemptsOf(ctx context.Context, pool *pgxpool.Pool, id int64) int {
-	var n int
-	_ = pool.QueryRow(ctx, `SELECT attempts FROM deliveries WHERE id = $1`, id).Scan(&n)
-	return n
 }
 
 // deliver writes local to remote: under remote.part with concurrent

@@ -79,7 +79,7 @@ type Server struct {
 // New prepares a server; publish is told of every complete upload.
 func New(cfg Config, pool *pgxpool.Pool, publish Published, m *Metrics, log *slog.Logger) (*Server, error) {
 	cfg.defaults()
-	signer, err := LoadOrCreateHostKey(cfg.HostKeyPath)
+	signer, err := LoadOrCreateKey(cfg.HostKeyPath)
 	if err != nil {
 		return nil, err
 	}
@@ -277,8 +277,9 @@ func (s *Server) handle(ctx context.Context, c net.Conn, ip string) {
 	s.throttle.success(ip)
 	log := s.log.With("partner", partner, "uploader", uploader, "addr", ip)
 
+	limit := s.maxSessions(partner) // a database query: not under the lock every connection takes
 	s.mu.Lock()
-	over := s.sessions[partner] >= s.maxSessions(partner)
+	over := s.sessions[partner] >= limit
 	if !over {
 		s.sessions[partner]++
 	}

@@ -124,7 +124,7 @@ func start(t *testing.T, tune func(*sftpd.Config, *world.World)) *env {
 	go func() { defer wg.Done(); _ = e.srv.Serve(ctx) }()
 	go func() { defer wg.Done(); in.Run(ctx, 2, time.Hour) }()
 	t.Cleanup(func() { cancel(); wg.Wait(); svc.Close() })
-	signer, err := sftpd.LoadOrCreateHostKey(cfg.HostKeyPath)
+	signer, err := sftpd.LoadOrCreateKey(cfg.HostKeyPath)
 	if err != nil {
 		t.Fatal(err)
 	}

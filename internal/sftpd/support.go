@@ -20,10 +20,11 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-// LoadOrCreateHostKey reads an OpenSSH private key, creating an ed25519 one
-// (mode 0600) on first use: the host key must never change by accident, or
-// every partner's pinned fingerprint breaks.
-func LoadOrCreateHostKey(path string) (ssh.Signer, error) {
+// LoadOrCreateKey reads an OpenSSH private key, creating an ed25519 one
+// (mode 0600) on first use. It holds the host key, which must never change by
+// accident or every partner's pinned fingerprint breaks, and Clearhouse's
+// client key for partners' servers.
+func LoadOrCreateKey(path string) (ssh.Signer, error) {
 	if b, err := os.ReadFile(path); err == nil {
 		s, err := ssh.ParsePrivateKey(b)
 		if err != nil {
