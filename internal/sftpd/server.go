@@ -237,7 +237,7 @@ func (s *Server) authPassword(meta ssh.ConnMetadata, pw []byte) (*ssh.Permission
 	var settings, status string
 	err := s.pool.QueryRow(ctx, `SELECT sftp, status FROM partners WHERE id = $1`, meta.User()).Scan(&settings, &status)
 	if err != nil {
-		CheckPassword(dummyHash, pw) // the same time whether the user exists or not
+		CheckPassword(dummyHash(), pw) // the same time whether the user exists or not
 		return nil, errors.New("unknown user or wrong password")
 	}
 	st, err := world.ParseSettings(settings)
