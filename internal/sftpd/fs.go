@@ -216,6 +216,9 @@ func (p *partnerFS) Filewrite(r *sftp.Request) (io.WriterAt, error) {
 	return &upload{fs: p, f: f, tmp: tmp, name: t.name, started: time.Now()}, nil
 }
 
+// writebackEvery is how often an upload's pages are pushed to disk.
+const writebackEvery = 8 << 20
+
 // upload is a file being received. It is published on a clean close, and
 // removed if the connection drops or a limit is passed.
 type upload struct {
@@ -224,6 +227,7 @@ type upload struct {
 	tmp     string
 	name    string
 	size    int64
+	dirty   int64 // bytes written since the last startWriteback
 	failed  error
 	started time.Time
 	mu      sync.Mutex
@@ -239,7 +243,15 @@ func (u *upload) WriteAt(b []byte, off int64) (int, error) {
 	u.fs.m.bytes.WithLabelValues("upload").Add(float64(n))
 	u.mu.Lock()
 	u.size = max(u.size, off+int64(n))
+	u.dirty += int64(n)
+	flush := u.dirty >= writebackEvery
+	if flush {
+		u.dirty = 0
+	}
 	u.mu.Unlock()
+	if flush {
+		startWriteback(u.f)
+	}
 	if err != nil {
 		u.fail(err)
 	}
