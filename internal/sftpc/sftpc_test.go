@@ -168,6 +168,70 @@ func TestPullDoneFileChecksum(t *testing.T) {
 	}
 }
 
+// TestPullSurvivesTheServerGoingAway: a download cut by the server dying
+// leaves nothing in the inbox and no partial file; once the server is back
+// the file is taken whole, once, and removed remotely.
+func TestPullSurvivesTheServerGoingAway(t *testing.T) {
+	t.Parallel()
+	pool, s, r := setup(t)
+	ctx := context.Background()
+	in := filepath.Join(s.Local, "out")
+	_ = os.MkdirAll(in, 0o755)
+	big := bytes.Repeat([]byte("0123456789abcdef"), 64<<20/16) // 64 MiB
+	_ = os.WriteFile(filepath.Join(in, "big_declarations.csv"), big, 0o644)
+	data := t.TempDir()
+	partner := filepath.Join(data, "partners", "telco-fr")
+	pub := &published{}
+	pl := &sftpc.Puller{Pool: pool, DataDir: data, Publish: pub.add, Log: slogDiscard()}
+	cfg := &world.Pull{Dir: path.Join(s.Base, "out"), Complete: "temp_name", After: "delete"}
+	c := dial(t, s, r)
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+			parts, _ := filepath.Glob(filepath.Join(partner, ".uploads", "pull-*"))
+			for _, p := range parts {
+				if fi, err := os.Stat(p); err == nil && fi.Size() > 0 {
+					s.Stop()
+					return
+				}
+			}
+		}
+	}()
+	res, err := pl.Pull(ctx, c, "telco-fr", cfg)
+	<-stopped
+	if err == nil && res.Taken == 1 {
+		t.Skip("the download finished before the server could be stopped")
+	}
+	if got := pub.list(); len(got) != 0 {
+		t.Fatalf("a cut download was published: %d files", len(got))
+	}
+	for _, d := range []string{"inbox", ".uploads"} {
+		if entries, _ := os.ReadDir(filepath.Join(partner, d)); len(entries) != 0 {
+			t.Fatalf("%s holds %d files after a cut download", d, len(entries))
+		}
+	}
+	s.Restart()
+	// The failed claim is released at once for the next round (no wait for
+	// a stale claim): the puller's own failure, not a crash.
+	c2 := dial(t, s, r)
+	res, err = pl.Pull(ctx, c2, "telco-fr", cfg)
+	if err != nil || res.Taken != 1 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	got, err := os.ReadFile(filepath.Join(partner, "inbox", "big_declarations.csv"))
+	if err != nil || !bytes.Equal(got, big) {
+		t.Fatalf("pulled %d bytes, %v", len(got), err)
+	}
+	if _, err := os.Stat(filepath.Join(in, "big_declarations.csv")); !os.IsNotExist(err) {
+		t.Fatal("the taken file is still on the remote")
+	}
+	res, err = pl.Pull(ctx, c2, "telco-fr", cfg)
+	if err != nil || res.Taken+res.Cleaned != 0 || len(pub.list()) != 1 {
+		t.Fatalf("second round: %+v %v, published %d", res, err, len(pub.list()))
+	}
+}
+
 // TestPushSurvivesTheServerGoingAway: a push cut by the server dying is
 // retried once it is back, lands once under its one name, with no
 // temporary file left; a second round sends nothing.
