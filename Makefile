@@ -23,8 +23,10 @@ bench: build ## Benchmarks with baselines measured in the same run (1,000,000-ro
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/tabular/ ./internal/money/ | tee /dev/stderr | \
 	  awk '/^BenchmarkBareCSV/ {b=$$3} /^BenchmarkReader/ {r=$$3} END {if (b) printf "tabular reader / bare encoding/csv = %.2fx\n", r/b}'
 	$(BIN) db exec -- $(GO) test -run '^$$' -bench SFTP -benchtime $${BENCH_SFTP_RUNS:-3}x ./internal/sftpc/ 2>/dev/null | tee /dev/stderr | \
-	  awk '/openssh-to-embedded/ {e=$$(NF-1)} /upload\/openssh-to-sshd/ {s=$$(NF-1)} /clearhouse-to-sshd/ {c=$$(NF-1)} /push\/openssh-to-sshd/ {o=$$(NF-1)} \
-	    END {printf "SFTP upload, embedded server / OpenSSH sshd = %.2fx (target >= 1.0x)\nSFTP push, Clearhouse client / OpenSSH sftp put = %.2fx (target >= 1.0x)\n", e/s, c/o}'
+	  awk '/openssh-to-embedded/ {e=$$5; er=$$(NF-1)} /20-partners/ {t=$$5; tr=$$(NF-1)} /upload\/openssh-to-sshd/ {s=$$5} /clearhouse-to-sshd/ {c=$$5} /push\/openssh-to-sshd/ {o=$$5} \
+	    END {printf "SFTP upload, embedded server / OpenSSH sshd = %.2fx (target >= 1.0x); server peak RSS %.0f MiB\n", e/s, er; \
+	         printf "SFTP upload, 20 partners at once: %.0f MB/s in all; server peak RSS %.0f MiB\n", t, tr; \
+	         printf "SFTP push, Clearhouse client / OpenSSH sftp put = %.2fx (target >= 1.0x)\n", c/o}'
 
 lint: ## gofmt and go vet.
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }

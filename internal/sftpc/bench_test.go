@@ -1,7 +1,9 @@
 package sftpc_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -9,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -76,7 +79,7 @@ func BenchmarkSFTP(b *testing.B) {
 	d := startSSHD(b)
 	sshdKey := filepath.Join(d.dir, "client_key")
 
-	put := func(b *testing.B, addr, user, key, target string) {
+	put := func(b *testing.B, src, addr, user, key, target string) {
 		host, port, _ := net.SplitHostPort(addr)
 		cmd := exec.Command("sftp", "-b", "-", "-F", "/dev/null", "-i", key, "-P", port, "-o", "StrictHostKeyChecking=no",
 			"-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "LogLevel=ERROR", user+"@"+host)
@@ -87,14 +90,48 @@ func BenchmarkSFTP(b *testing.B) {
 	}
 	b.Run("upload/openssh-to-embedded", func(b *testing.B) {
 		b.SetBytes(fi.Size())
+		resetPeakRSS()
 		for i := 0; i < b.N; i++ {
-			put(b, srv.Addr(), "telco-fr", keyPath, "/inbox/")
+			put(b, src, srv.Addr(), "telco-fr", keyPath, "/inbox/")
 		}
+		b.ReportMetric(peakRSSMiB(), "peak-RSS-MiB")
+	})
+	// 20 partners at once, each its own key and session, the same total bytes.
+	const partners = 20
+	part := filepath.Join(outbox, "part.csv")
+	pf, _ := os.Create(part)
+	for written := 0; written < mb<<20/partners; written += len(chunk) {
+		_, _ = pf.Write(chunk)
+	}
+	pf.Close()
+	pfi, _ := os.Stat(part)
+	keys := make([]string, partners)
+	for i := range keys {
+		id := fmt.Sprintf("bench-%02d", i)
+		keys[i] = filepath.Join(work, id)
+		pub := key(b, keys[i]).PublicKey()
+		if _, err := pool.Exec(ctx, `WITH p AS (INSERT INTO partners (id, kind, name) VALUES ($1, 'reseller', $1))
+			INSERT INTO partner_keys (partner_id, name, fingerprint, public_key) VALUES ($1, 'bench', $2, $3)`,
+			id, ssh.FingerprintSHA256(pub), string(ssh.MarshalAuthorizedKey(pub))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("upload/20-partners-at-once", func(b *testing.B) {
+		b.SetBytes(pfi.Size() * partners)
+		resetPeakRSS()
+		for i := 0; i < b.N; i++ {
+			var wg sync.WaitGroup
+			for j := range keys {
+				wg.Go(func() { put(b, part, srv.Addr(), fmt.Sprintf("bench-%02d", j), keys[j], "/inbox/") })
+			}
+			wg.Wait()
+		}
+		b.ReportMetric(peakRSSMiB(), "peak-RSS-MiB")
 	})
 	b.Run("upload/openssh-to-sshd", func(b *testing.B) {
 		b.SetBytes(fi.Size())
 		for i := 0; i < b.N; i++ {
-			put(b, d.Addr, d.User, sshdKey, path.Join(d.Base, "up.csv"))
+			put(b, src, d.Addr, d.User, sshdKey, path.Join(d.Base, "up.csv"))
 		}
 	})
 	r := &world.Remote{Address: d.Addr, HostKey: d.HostKey, User: d.User}
@@ -120,7 +157,25 @@ func BenchmarkSFTP(b *testing.B) {
 	b.Run("push/openssh-to-sshd", func(b *testing.B) {
 		b.SetBytes(fi.Size())
 		for i := 0; i < b.N; i++ {
-			put(b, d.Addr, d.User, sshdKey, path.Join(d.Base, "put.csv"))
+			put(b, src, d.Addr, d.User, sshdKey, path.Join(d.Base, "put.csv"))
 		}
 	})
+}
+
+// resetPeakRSS restarts the kernel's count of this process's peak resident
+// set (VmHWM), so that each benchmark reports its own peak.
+func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
+
+// peakRSSMiB is this process's peak resident set since resetPeakRSS. The
+// embedded server runs in this process; sshd and the clients do not.
+func peakRSSMiB() float64 {
+	data, _ := os.ReadFile("/proc/self/status")
+	for line := range bytes.Lines(data) {
+		if rest, ok := bytes.CutPrefix(line, []byte("VmHWM:")); ok {
+			var kb float64
+			fmt.Sscanf(string(rest), "%f", &kb)
+			return kb / 1024
+		}
+	}
+	return 0
 }
