@@ -139,6 +139,7 @@ type Checker struct {
 	seed1     maphash.Seed
 	seed2     maphash.Seed
 	seen      *idSet           // declaration ids of this file -> line
+	warm      uint64           // sum of touched slots, kept so that the loads are not optimised away
 	subs      map[key]subEntry // subscriptions this file started (accepted NEW of monthly items)
 	newCusts  *idSet           // customers created by this file
 	termRefs  map[key]int      // subscriptions this file terminates (history refs) -> line
@@ -243,6 +244,11 @@ func (c *Checker) Run(ctx context.Context, r tabular.Reader, file string) (Summa
 		if b.err != nil {
 			return c.sum, b.err
 		}
+		var warm uint64
+		for _, pd := range b.rows {
+			warm += c.seen.touch(pd.hDecl) + c.newCusts.touch(pd.hCust)
+		}
+		c.warm += warm
 		for _, pd := range b.rows {
 			if c.stopped {
 				break
@@ -289,6 +295,9 @@ type pending struct {
 	ok    bool
 	read  bool // the reader refused the row itself (probs says why)
 	probs []*problem.Problem
+	// hashes of DeclarationID in c.seen and CustomerID in c.newCusts,
+	// computed in the lookup stage, off the in-order stage's core.
+	hDecl, hCust uint32
 }
 
 func (pd *pending) add(p *problem.Problem) { pd.probs = append(pd.probs, p) }
@@ -369,6 +378,7 @@ func (c *Checker) lookupStage(ctx context.Context, in <-chan *batch, out chan<- 
 				c.prepare(pd.row, pd)
 			}
 			d := &pd.d
+			pd.hDecl, pd.hCust = c.seen.hash(d.DeclarationID), c.newCusts.hash(d.CustomerID)
 			// Only ids inside the range already used can be in history.
 			if d.DeclarationID != "" && c.declRange.Holds(d.DeclarationID) {
 				ids = append(ids, d.DeclarationID)
@@ -568,7 +578,7 @@ func (c *Checker) finish(pd *pending, prior map[string]Prior, known map[string]b
 	}
 	firstUse := false
 	if d.DeclarationID != "" {
-		if line, dup := c.seen.put(d.DeclarationID, uint32(d.Line)); dup {
+		if line, dup := c.seen.putHashed(d.DeclarationID, pd.hDecl, uint32(d.Line)); dup {
 			bad(CodeDuplicateInFile, "declaration_id", d.DeclarationID, ErrDuplicate, "declaration_id %s is already used on line %d of this file", d.DeclarationID, line)
 		} else {
 			firstUse = true
@@ -581,7 +591,7 @@ func (c *Checker) finish(pd *pending, prior map[string]Prior, known map[string]b
 	case d.Action == "TERMINATE" && d.SubscriptionRef != "":
 		c.checkTerminate(pd, prior, bad)
 	case d.Action == "USAGE" && d.CustomerID != "":
-		if _, inFile := c.newCusts.get(d.CustomerID); !inFile && !known[d.CustomerID] {
+		if _, inFile := c.newCusts.getHashed(d.CustomerID, pd.hCust); !inFile && !known[d.CustomerID] {
 			bad(CodeCustomerUnknown, "customer_id", d.CustomerID, ErrCustomer, "customer %s is unknown: declare a NEW for them or send them in a customers file first", d.CustomerID)
 		}
 	}
@@ -608,7 +618,7 @@ func (c *Checker) finish(pd *pending, prior map[string]Prior, known map[string]b
 		c.subs[c.key(d.DeclarationID)] = subEntry{line: int32(d.Line), start: d.Start, subKey: c.subKey(d)}
 	}
 	if d.Action == "NEW" {
-		d.NewCustomer = c.newCusts.add(d.CustomerID, 0) && !known[d.CustomerID]
+		d.NewCustomer = c.newCusts.addHashed(d.CustomerID, pd.hCust, 0) && !known[d.CustomerID]
 	}
 	c.sum.Accepted++
 	c.sum.Amount += d.Amount

@@ -41,8 +41,20 @@ func (s *idSet) holds(off uint32, id string) bool {
 
 func (s *idSet) value(off uint32) uint32 { return binary.LittleEndian.Uint32(s.arena[off:]) }
 
+// hash is id's hash in s; safe to call from any goroutine.
+func (s *idSet) hash(id string) uint32 { return uint32(maphash.String(s.seed, id) >> 32) }
+
+// touch loads the slot where a probe for hash f starts. Loads of many slots
+// in a row overlap in the CPU, where one probe after another waits for
+// memory each time: the finishing stage touches a batch's slots first,
+// then probes them from cache (the table is too large for any cache).
+func (s *idSet) touch(f uint32) uint64 { return s.slots[f&uint32(len(s.slots)-1)] }
+
 // get returns the value of id.
-func (s *idSet) get(id string) (uint32, bool) {
+func (s *idSet) get(id string) (uint32, bool) { return s.getHashed(id, s.hash(id)) }
+
+// getHashed is get with id's hash already computed.
+func (s *idSet) getHashed(id string, f uint32) (uint32, bool) {
 	if len(id) > 255 || s.over != nil {
 		if v, ok := s.over[id]; ok {
 			return v, true
@@ -51,7 +63,6 @@ func (s *idSet) get(id string) (uint32, bool) {
 			return 0, false
 		}
 	}
-	f := uint32(maphash.String(s.seed, id) >> 32)
 	mask := uint32(len(s.slots) - 1)
 	for i := f & mask; ; i = (i + 1) & mask {
 		e := s.slots[i]
@@ -70,9 +81,18 @@ func (s *idSet) add(id string, v uint32) bool {
 	return !existed
 }
 
+// addHashed is add with id's hash already computed.
+func (s *idSet) addHashed(id string, f, v uint32) bool {
+	_, existed := s.putHashed(id, f, v)
+	return !existed
+}
+
 // put records id with value v unless present, in one probe sequence; it
 // returns the value already recorded, if any.
-func (s *idSet) put(id string, v uint32) (uint32, bool) {
+func (s *idSet) put(id string, v uint32) (uint32, bool) { return s.putHashed(id, s.hash(id), v) }
+
+// putHashed is put with id's hash already computed.
+func (s *idSet) putHashed(id string, f, v uint32) (uint32, bool) {
 	if len(id) > 255 || len(s.arena) >= maxArena {
 		if old, ok := s.get(id); ok {
 			return old, true
@@ -86,7 +106,6 @@ func (s *idSet) put(id string, v uint32) (uint32, bool) {
 	if 2*(s.n+1) > len(s.slots) {
 		s.grow()
 	}
-	f := uint32(maphash.String(s.seed, id) >> 32)
 	mask := uint32(len(s.slots) - 1)
 	for i := f & mask; ; i = (i + 1) & mask {
 		e := s.slots[i]

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/encoding/unicode"
 	"golang.org/x/text/transform"
 
@@ -99,7 +98,7 @@ func (c *csvReader) decoder(raw *bufio.Reader, declared string) (io.Reader, erro
 	case "utf-16be":
 		return transform.NewReader(raw, unicode.UTF16(unicode.BigEndian, unicode.IgnoreBOM).NewDecoder()), nil
 	case Windows1252, "cp1252", "latin-1", "iso-8859-1":
-		return transform.NewReader(raw, charmap.Windows1252.NewDecoder()), nil
+		return newCP1252Reader(raw), nil
 	default:
 		return nil, fmt.Errorf("unknown encoding %q (utf-8, utf-16, windows-1252)", declared)
 	}
@@ -115,7 +114,7 @@ func (c *csvReader) decoder(raw *bufio.Reader, declared string) (io.Reader, erro
 		return raw, nil // UTF-8; NUL bytes are reported row by row as damage
 	}
 	c.note(CodeEncodingGuessed, "the file is not UTF-8; it was read as Windows-1252 (declare the encoding to silence this)")
-	return transform.NewReader(raw, charmap.Windows1252.NewDecoder()), nil
+	return newCP1252Reader(raw), nil
 }
 
 // validPrefix reports whether b is valid UTF-8, allowing a rune cut at the end.
