@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
+	"fmt"
 	"io/fs"
 	"net/url"
 	"os"
@@ -16,12 +17,14 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx" for pgtestdb
 	"github.com/peterldowns/pgtestdb"
 
 	"github.com/clearhouse/clearhouse/internal/pgserver"
 	"github.com/clearhouse/clearhouse/internal/store"
+	"github.com/clearhouse/clearhouse/internal/world"
 )
 
 // EnvURL names the variable holding a server URL shared by a test run.
@@ -90,6 +93,7 @@ func (migrator) Hash() (string, error) {
 		h.Write(b)
 		return err
 	})
+	fmt.Fprintf(h, "river %d", store.RiverVersion())
 	return hex.EncodeToString(h.Sum(nil))[:16], err
 }
 
@@ -125,5 +129,21 @@ func New(t testing.TB) *pgxpool.Pool {
 		t.Fatalf("opening test database: %v", err)
 	}
 	t.Cleanup(pool.Close)
+	return pool
+}
+
+// WithWorld is New with the configuration in dir (samples/config, say)
+// applied.
+func WithWorld(t testing.TB, dir string) *pgxpool.Pool {
+	t.Helper()
+	pool := New(t)
+	ctx := context.Background()
+	w, err := world.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { _, err := world.Apply(ctx, tx, w); return err }); err != nil {
+		t.Fatal(err)
+	}
 	return pool
 }

@@ -12,10 +12,13 @@ import (
 	"io/fs"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivermigrate"
 )
 
 //go:embed migrations/*.sql
@@ -68,7 +71,57 @@ func Migrate(ctx context.Context, db *sql.DB) ([]MigrationResult, error) {
 	for _, r := range res {
 		out = append(out, MigrationResult{Version: r.Source.Version, Name: r.Source.Path})
 	}
-	return out, nil
+	river, err := migrateRiver(ctx, db)
+	return append(out, river...), err
+}
+
+// migrateRiver applies the job queue's own migrations (River's tables), in
+// one transaction, after ours.
+func migrateRiver(ctx context.Context, db *sql.DB) ([]MigrationResult, error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	var out []MigrationResult
+	err = conn.Raw(func(dc any) error {
+		pc := dc.(*stdlib.Conn).Conn()
+		m, err := rivermigrate.New(riverpgxv5.New(nil), nil)
+		if err != nil {
+			return err
+		}
+		// One transaction per version: a migration that adds an enum value
+		// cannot share one with the migration that uses it.
+		for {
+			n := 0
+			err := pgx.BeginFunc(ctx, pc, func(tx pgx.Tx) error {
+				res, err := m.MigrateTx(ctx, tx, rivermigrate.DirectionUp, &rivermigrate.MigrateOpts{MaxSteps: 1})
+				if err != nil {
+					return fmt.Errorf("migrating the job queue: %w", err)
+				}
+				for _, v := range res.Versions {
+					out = append(out, MigrationResult{Version: int64(v.Version), Name: "river/" + v.Name})
+				}
+				n = len(res.Versions)
+				return nil
+			})
+			if err != nil || n == 0 {
+				return err
+			}
+		}
+	})
+	return out, err
+}
+
+// RiverVersion is the latest migration of the job queue's schema (part of
+// the test templates' key).
+func RiverVersion() int {
+	m, err := rivermigrate.New(riverpgxv5.New(nil), nil)
+	if err != nil {
+		return 0
+	}
+	all := m.AllVersions()
+	return all[len(all)-1].Version
 }
 
 // MigratePool runs Migrate over a pool's configuration.
