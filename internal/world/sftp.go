@@ -2,9 +2,12 @@ package world
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 	"time"
 
+	"github.com/robfig/cron/v3"
 	"golang.org/x/crypto/ssh"
 	"gopkg.in/yaml.v3"
 )
@@ -62,16 +65,64 @@ type Pull struct {
 	Complete  string `yaml:"complete"`
 	StableFor string `yaml:"stable_for"`
 	// After a file is taken: "delete" it, or "move" it to MoveTo.
-	After  string `yaml:"after"`
-	MoveTo string `yaml:"move_to"`
-	Every  string `yaml:"every"` // how often, a Go duration (default 5m)
+	After  string           `yaml:"after"`
+	MoveTo string           `yaml:"move_to"`
+	Timing `yaml:",inline"` // default every 5m
 }
 
 // Push delivers the partner's outbox files to a folder of their server.
 type Push struct {
-	Where `yaml:"-"`
-	Dir   string `yaml:"dir"`
-	Every string `yaml:"every"` // how often pending deliveries are tried (default 1m)
+	Where  `yaml:"-"`
+	Dir    string           `yaml:"dir"`
+	Timing `yaml:",inline"` // how often pending deliveries are tried (default every 1m)
+}
+
+// Timing says when a pull or push runs: every (a Go duration: 30s, 5m) or
+// schedule (a cron expression, minute hour day-of-month month day-of-week)
+// in timezone (an IANA name; default UTC). A run missed while Clearhouse
+// was down runs once when it is back.
+type Timing struct {
+	Every    string `yaml:"every"`
+	Schedule string `yaml:"schedule"`
+	Timezone string `yaml:"timezone"`
+}
+
+// Spec returns the schedule as robfig/cron reads it ("@every 5m",
+// "CRON_TZ=Europe/Paris 0 6 * * 1-5"), def when nothing is set.
+func (t Timing) Spec(def time.Duration) (cron.Schedule, string, error) {
+	var spec string
+	switch {
+	case t.Every != "" && t.Schedule != "":
+		return nil, "", errors.New("every and schedule both set: keep one")
+	case t.Schedule != "":
+		if strings.Contains(t.Schedule, "TZ=") {
+			return nil, "", errors.New("put the time zone in timezone, not in the schedule")
+		}
+		spec = t.Schedule
+		if t.Timezone != "" {
+			if _, err := time.LoadLocation(t.Timezone); err != nil {
+				return nil, "", fmt.Errorf("timezone %q is not an IANA time zone (Europe/Paris, UTC)", t.Timezone)
+			}
+			spec = "CRON_TZ=" + t.Timezone + " " + spec
+		}
+	default:
+		d := def
+		if t.Every != "" {
+			var err error
+			if d, err = time.ParseDuration(t.Every); err != nil || d < time.Second {
+				return nil, "", fmt.Errorf("every %q is not a duration of a second or more (30s, 5m, 1h)", t.Every)
+			}
+		}
+		if t.Timezone != "" {
+			return nil, "", errors.New("timezone goes with schedule, not every")
+		}
+		spec = "@every " + d.String()
+	}
+	sched, err := cron.ParseStandard(spec)
+	if err != nil {
+		return nil, "", fmt.Errorf("schedule %q: %v", t.Schedule, err)
+	}
+	return sched, spec, nil
 }
 
 func (s *SFTP) UnmarshalYAML(n *yaml.Node) error    { return strict(n, s, &s.Where) }
@@ -175,18 +226,19 @@ func (s *SFTP) check(bad func(Where, string, string, ...any), fps map[string]Whe
 		default:
 			bad(p.Where, "after", "must be delete or move")
 		}
-		for field, v := range map[string]string{"every": p.Every, "stable_for": p.StableFor} {
-			if _, err := time.ParseDuration(v); v != "" && err != nil {
-				bad(p.Where, field, "%q is not a duration (30s, 5m, 1h)", v)
-			}
+		if _, err := time.ParseDuration(p.StableFor); p.StableFor != "" && err != nil {
+			bad(p.Where, "stable_for", "%q is not a duration (30s, 5m, 1h)", p.StableFor)
+		}
+		if _, _, err := p.Spec(5 * time.Minute); err != nil {
+			bad(p.Where, "schedule", "%v", err)
 		}
 	}
 	if p := r.Push; p != nil {
 		if p.Dir == "" {
 			bad(p.Where, "dir", "is required")
 		}
-		if _, err := time.ParseDuration(p.Every); p.Every != "" && err != nil {
-			bad(p.Where, "every", "%q is not a duration (30s, 5m, 1h)", p.Every)
+		if _, _, err := p.Spec(time.Minute); err != nil {
+			bad(p.Where, "schedule", "%v", err)
 		}
 	}
 }
