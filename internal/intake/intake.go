@@ -1,6 +1,6 @@
-// Package intake takes complete files from partners' inboxes to ingest: at
-// once when the SFTP server or a pull hands one over, and by a periodic scan
-// of every inbox for anything missed (a restart, a full queue). A file leaves
+// Package intake takes complete files from partners' inboxes to ingest: it
+// queues a durable job at once when the SFTP server or a pull hands one
+// over, and by a periodic scan of every inbox for anything missed. A file leaves
 // the inbox only after ingest has archived and registered it; a failure of
 // the system leaves it there for the next scan.
 package intake
@@ -8,11 +8,11 @@ package intake
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -22,79 +22,62 @@ import (
 	"github.com/clearhouse/clearhouse/internal/sftpd"
 )
 
-// Intake runs the inbox workers.
+// Intake finds complete files in partners' inboxes and hands them to a
+// durable queue (Enqueue); the queue's workers call Take.
 type Intake struct {
 	Service *ingest.Service
 	Pool    *pgxpool.Pool
 	DataDir string
 	Log     *slog.Logger
+	// Enqueue records that a file waits (a unique job per file version):
+	// calling it twice for the same file is harmless.
+	Enqueue func(ctx context.Context, f File) error
 	// Done, when set, is told of each file taken (tests, metrics).
 	Done func(partner, name string, o *ingest.Outcome, err error)
-
-	once  sync.Once
-	queue chan item
-	mu    sync.Mutex
-	busy  map[string]bool // paths queued or in work
 }
 
-type item struct{ partner, path, uploader string }
-
-func (in *Intake) init() {
-	in.once.Do(func() {
-		in.queue = make(chan item, 1024)
-		in.busy = map[string]bool{}
-		if in.Log == nil {
-			in.Log = slog.Default()
-		}
-	})
+// File is a complete file waiting in an inbox. Size and modification time
+// tell one version of a name from the next.
+type File struct {
+	Partner, Name, Uploader string
+	Size, MtimeNS           int64
 }
 
-// Publish queues a complete file. It never blocks: when the queue is full
-// the next scan takes the file.
+func (in *Intake) log() *slog.Logger {
+	if in.Log == nil {
+		return slog.Default()
+	}
+	return in.Log
+}
+
+// Path is where f waits.
+func (in *Intake) Path(f File) string {
+	return filepath.Join(in.DataDir, "partners", f.Partner, sftpd.Inbox, f.Name)
+}
+
+// Publish queues a complete file. It never fails the caller: a file it
+// could not queue is found by the next scan.
 func (in *Intake) Publish(partner, path, uploader string) {
-	in.init()
-	in.mu.Lock()
-	if in.busy[path] {
-		in.mu.Unlock()
+	fi, err := os.Stat(path)
+	if err != nil {
 		return
 	}
-	in.busy[path] = true
-	in.mu.Unlock()
-	select {
-	case in.queue <- item{partner, path, uploader}:
-	default:
-		in.mu.Lock()
-		delete(in.busy, path)
-		in.mu.Unlock()
+	f := File{Partner: partner, Name: filepath.Base(path), Uploader: uploader, Size: fi.Size(), MtimeNS: fi.ModTime().UnixNano()}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := in.Enqueue(ctx, f); err != nil {
+		in.log().Warn("intake: queueing failed; the next scan queues the file", "partner", partner, "file", f.Name, "err", err)
 	}
 }
 
-// Run works the queue with n workers and scans every inbox every scan,
-// until ctx ends.
-func (in *Intake) Run(ctx context.Context, n int, scan time.Duration) {
-	in.init()
-	var wg sync.WaitGroup
-	for range max(n, 1) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case it := <-in.queue:
-					in.take(ctx, it)
-				}
-			}
-		}()
-	}
+// Run scans every inbox at once and then every scan, until ctx ends.
+func (in *Intake) Run(ctx context.Context, scan time.Duration) {
 	in.Scan()
 	t := time.NewTicker(scan)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			wg.Wait()
 			return
 		case <-t.C:
 			in.Scan()
@@ -108,7 +91,6 @@ const staleAfter = 24 * time.Hour
 // Scan queues every complete file waiting in an inbox, and removes partial
 // uploads left for more than a day.
 func (in *Intake) Scan() {
-	in.init()
 	partners, _ := os.ReadDir(filepath.Join(in.DataDir, "partners"))
 	for _, p := range partners {
 		if !p.IsDir() {
@@ -138,71 +120,89 @@ func (in *Intake) sweep(dir string, partial func(string) bool) {
 	for _, e := range entries {
 		if fi, err := e.Info(); err == nil && partial(e.Name()) && time.Since(fi.ModTime()) > staleAfter {
 			_ = os.Remove(filepath.Join(dir, e.Name()))
-			in.Log.Info("removed a partial upload left behind", "file", filepath.Join(dir, e.Name()))
+			in.log().Info("removed a partial upload left behind", "file", filepath.Join(dir, e.Name()))
 		}
 	}
 }
 
-// take ingests one file and removes it from the inbox once registered.
-func (in *Intake) take(ctx context.Context, it item) {
-	defer func() {
-		in.mu.Lock()
-		delete(in.busy, it.path)
-		in.mu.Unlock()
-	}()
-	name := filepath.Base(it.path)
-	log := in.Log.With("partner", it.partner, "file", name, "uploader", it.uploader)
+// ErrPermanent marks a failure that retrying cannot mend (an unknown
+// partner): the job is given up with its reason, the file stays.
+var ErrPermanent = errors.New("permanent")
+
+// Take ingests one file and removes it from the inbox once registered. It
+// returns an error when the system failed (the file stays; the job is
+// retried); a bad file is not an error (it is rejected, with its ack).
+func (in *Intake) Take(ctx context.Context, f File, log *slog.Logger) error {
+	path := in.Path(f)
+	fi, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // taken already: an earlier attempt finished
+	}
+	if err != nil {
+		return err
+	}
+	if fi.Size() != f.Size || fi.ModTime().UnixNano() != f.MtimeNS {
+		return nil // replaced by a newer version, which has its own job
+	}
+	if f.Uploader == "" {
+		f.Uploader = "sftp"
+		if b, err := os.ReadFile(sftpd.UploaderFile(path)); err == nil {
+			f.Uploader = string(b)
+		}
+	}
+	log = log.With("partner", f.Partner, "file", f.Name, "uploader", f.Uploader)
 	var kind string
-	err := in.Pool.QueryRow(ctx, `SELECT kind FROM partners WHERE id = $1`, it.partner).Scan(&kind)
+	err = in.Pool.QueryRow(ctx, `SELECT kind FROM partners WHERE id = $1`, f.Partner).Scan(&kind)
 	if errors.Is(err, pgx.ErrNoRows) {
-		kind = ""
-	} else if err != nil {
-		log.Error("intake: partner lookup failed; the file stays in the inbox", "err", err)
-		in.done(it, nil, err)
-		return
+		return fmt.Errorf("%w: partner %q is not in the applied configuration; the file stays in the inbox", ErrPermanent, f.Partner)
+	}
+	if err != nil {
+		return err
 	}
 	if kind != "reseller" {
 		// Publishers' files (acks of fulfilment) are not processed yet:
 		// archived and kept, never lost.
-		in.keep(it, log)
-		return
+		return in.keep(f, path, log)
 	}
-	o, err := in.Service.Ingest(ctx, ingest.Request{Partner: it.partner, Path: it.path, Name: name, Uploader: it.uploader})
+	o, err := in.Service.Ingest(ctx, ingest.Request{Partner: f.Partner, Path: path, Name: f.Name, Uploader: f.Uploader})
 	if err != nil {
-		log.Error("intake: ingest failed; the file stays in the inbox for the next scan", "err", err)
-		in.done(it, nil, err)
-		return
+		log.Error("intake: ingest failed; the file stays in the inbox and is retried", "err", err)
+		in.done(f, nil, err)
+		return err
 	}
-	_ = os.Remove(it.path)
-	_ = os.Remove(sftpd.UploaderFile(it.path))
+	_ = os.Remove(path)
+	_ = os.Remove(sftpd.UploaderFile(path))
 	log.Info("intake: file taken", "file_id", o.FileID, "status", o.Status, "rows", o.Rows, "accepted", o.Accepted)
-	in.done(it, o, nil)
+	in.done(f, o, nil)
+	return nil
 }
 
-func (in *Intake) keep(it item, log *slog.Logger) {
-	f, err := os.Open(it.path)
+func (in *Intake) keep(f File, path string, log *slog.Logger) error {
+	r, err := os.Open(path)
 	if err != nil {
-		in.done(it, nil, err)
-		return
+		return err
 	}
-	blob, err := in.Service.Archive.Put(f)
-	f.Close()
+	blob, err := in.Service.Archive.Put(r)
+	r.Close()
 	if err != nil {
 		log.Error("intake: archiving failed; the file stays in the inbox", "err", err)
-		in.done(it, nil, err)
-		return
+		return err
 	}
-	kept := filepath.Join(in.DataDir, "partners", it.partner, ".received")
-	if err := os.MkdirAll(kept, 0o750); err == nil {
-		_ = os.Rename(it.path, filepath.Join(kept, blob.Hex()[:12]+"-"+filepath.Base(it.path)))
+	kept := filepath.Join(in.DataDir, "partners", f.Partner, ".received")
+	if err := os.MkdirAll(kept, 0o750); err != nil {
+		return err
 	}
-	_ = os.Remove(sftpd.UploaderFile(it.path))
+	if err := os.Rename(path, filepath.Join(kept, blob.Hex()[:12]+"-"+f.Name)); err != nil {
+		return err
+	}
+	_ = os.Remove(sftpd.UploaderFile(path))
 	log.Info("intake: file from a publisher archived and kept (not processed)", "sha256", blob.Hex())
-	in.done(it, nil, nil)
+	in.done(f, nil, nil)
+	return nil
 }
 
-func (in *Intake) done(it item, o *ingest.Outcome, err error) {
+func (in *Intake) done(f File, o *ingest.Outcome, err error) {
 	if in.Done != nil {
-		in.Done(it.partner, filepath.Base(it.path), o, err)
+		in.Done(f.Partner, f.Name, o, err)
 	}
 }

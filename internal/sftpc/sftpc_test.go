@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/clearhouse/clearhouse/internal/pgtest"
@@ -26,15 +25,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 
 func setup(t *testing.T) (*pgxpool.Pool, *sshd, *world.Remote) {
 	t.Helper()
-	pool := pgtest.New(t)
-	ctx := context.Background()
-	w, err := world.Load("../../samples/config")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { _, err := world.Apply(ctx, tx, w); return err }); err != nil {
-		t.Fatal(err)
-	}
+	pool := pgtest.WithWorld(t, "../../samples/config")
 	s := startSSHD(t)
 	r := &world.Remote{Address: s.Addr, HostKey: s.HostKey, User: s.User}
 	return pool, s, r

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/pem"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -25,6 +26,7 @@ import (
 	"github.com/clearhouse/clearhouse/internal/archive"
 	"github.com/clearhouse/clearhouse/internal/ingest"
 	"github.com/clearhouse/clearhouse/internal/intake"
+	"github.com/clearhouse/clearhouse/internal/jobs"
 	"github.com/clearhouse/clearhouse/internal/pgtest"
 	"github.com/clearhouse/clearhouse/internal/sftpd"
 	"github.com/clearhouse/clearhouse/internal/world"
@@ -110,6 +112,13 @@ func start(t *testing.T, tune func(*sftpd.Config, *world.World)) *env {
 		e.mu.Unlock()
 		e.got <- s
 	}}
+	runner, err := jobs.New(jobs.Config{Pool: e.pool, Intake: in, PollInterval: 50 * time.Millisecond, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := runner.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
 	e.m = sftpd.NewMetrics(prometheus.NewRegistry())
 	e.srv, err = sftpd.New(cfg, e.pool, in.Publish, e.m, nil)
 	if err != nil {
@@ -122,8 +131,8 @@ func start(t *testing.T, tune func(*sftpd.Config, *world.World)) *env {
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); _ = e.srv.Serve(ctx) }()
-	go func() { defer wg.Done(); in.Run(ctx, 2, time.Hour) }()
-	t.Cleanup(func() { cancel(); wg.Wait(); svc.Close() })
+	go func() { defer wg.Done(); in.Run(ctx, time.Hour) }()
+	t.Cleanup(func() { _ = runner.Stop(context.Background()); cancel(); wg.Wait(); svc.Close() })
 	signer, err := sftpd.LoadOrCreateKey(cfg.HostKeyPath)
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,283 @@
+// Package jobs runs Clearhouse's work as durable jobs in PostgreSQL, on
+// River: files taken from inboxes, and pulls from and pushes to partners'
+// servers. Any number of instances may share one database: a job is worked
+// by one of them, a job left by an instance that died is rescued by another,
+// and each file version has one job (unique by partner, name, size and
+// modification time).
+package jobs
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/clearhouse/clearhouse/internal/intake"
+)
+
+// Queues.
+const (
+	QueueIntake   = "intake"
+	QueueExchange = "exchange"
+)
+
+// IngestArgs is one file version waiting in an inbox.
+type IngestArgs struct {
+	Partner  string `json:"partner" river:"unique"`
+	Name     string `json:"name" river:"unique"`
+	Size     int64  `json:"size" river:"unique"`
+	MtimeNS  int64  `json:"mtime_ns" river:"unique"`
+	Uploader string `json:"uploader,omitempty"`
+}
+
+func (IngestArgs) Kind() string { return "ingest_file" }
+
+func (IngestArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueIntake, MaxAttempts: 20, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+// ExchangeArgs is one scheduled pull from, or push to, a partner's server.
+type ExchangeArgs struct {
+	Partner  string    `json:"partner" river:"unique"`
+	Op       string    `json:"op" river:"unique"` // pull or push
+	Schedule string    `json:"schedule"`
+	Tick     time.Time `json:"tick" river:"unique"`
+}
+
+func (ExchangeArgs) Kind() string { return "exchange" }
+
+func (ExchangeArgs) InsertOpts() river.InsertOpts {
+	// A failed exchange is retried a few times; the next tick comes anyway.
+	return river.InsertOpts{Queue: QueueExchange, MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+// Config configures a Runner.
+type Config struct {
+	Pool   *pgxpool.Pool
+	Intake *intake.Intake
+	// Exchange pulls or pushes (op) for a partner; nil: exchange jobs fail.
+	Exchange func(ctx context.Context, partner, op string, log *slog.Logger) error
+	// Workers is how many files are processed at once by this instance.
+	Workers int
+	// JobTimeout bounds one job; RescueAfter is when a job still running
+	// (its instance died) is given to another. RescueAfter must exceed
+	// JobTimeout.
+	JobTimeout, RescueAfter time.Duration
+	// PollInterval is how often queues are polled besides notifications.
+	PollInterval time.Duration
+	// DeadAfter is how long an instance may miss heartbeats before its
+	// running jobs go back to the queue (default 15s).
+	DeadAfter time.Duration
+	Log       *slog.Logger
+	Metrics   *Metrics
+}
+
+// Runner is this instance's share of the job queue.
+type Runner struct {
+	cfg    Config
+	ID     string // this instance, as recorded on the jobs it works
+	Client *river.Client[pgx.Tx]
+	stop   context.CancelFunc
+	done   chan struct{}
+}
+
+// Heartbeats: five times per DeadAfter an instance records that it lives,
+// and hands the jobs of instances silent for DeadAfter back to the queue.
+
+// New builds the runner and sets cfg.Intake.Enqueue.
+func New(cfg Config) (*Runner, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(nil)
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 2
+	}
+	if cfg.JobTimeout <= 0 {
+		cfg.JobTimeout = 30 * time.Minute
+	}
+	if cfg.RescueAfter <= cfg.JobTimeout {
+		cfg.RescueAfter = cfg.JobTimeout + time.Minute
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = time.Second
+	}
+	if cfg.DeadAfter <= 0 {
+		cfg.DeadAfter = 15 * time.Second
+	}
+	host, _ := os.Hostname()
+	var rnd [4]byte
+	_, _ = rand.Read(rnd[:])
+	r := &Runner{cfg: cfg, ID: fmt.Sprintf("%s-%d-%x", host, os.Getpid(), rnd)}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &ingestWorker{r: r})
+	river.AddWorker(workers, &exchangeWorker{r: r})
+	client, err := river.NewClient(riverpgxv5.New(cfg.Pool), &river.Config{
+		Queues: map[string]river.QueueConfig{
+			QueueIntake:   {MaxWorkers: cfg.Workers},
+			QueueExchange: {MaxWorkers: 2},
+		},
+		ID:                   r.ID,
+		Workers:              workers,
+		JobTimeout:           cfg.JobTimeout,
+		RescueStuckJobsAfter: cfg.RescueAfter,
+		FetchPollInterval:    cfg.PollInterval,
+		FetchCooldown:        min(cfg.PollInterval, river.FetchCooldownDefault),
+		Logger:               cfg.Log.With("component", "jobs"),
+		ErrorHandler:         &errorHandler{log: cfg.Log},
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.Client = client
+	if cfg.Intake != nil {
+		cfg.Intake.Enqueue = r.EnqueueFile
+	}
+	return r, nil
+}
+
+// EnqueueFile queues one file version; a second call for the same version
+// is skipped as a duplicate.
+func (r *Runner) EnqueueFile(ctx context.Context, f intake.File) error {
+	res, err := r.Client.Insert(ctx, IngestArgs{Partner: f.Partner, Name: f.Name, Size: f.Size, MtimeNS: f.MtimeNS, Uploader: f.Uploader}, nil)
+	if err == nil && !res.UniqueSkippedAsDuplicate {
+		r.cfg.Log.Info("file queued", "partner", f.Partner, "file", f.Name, "job_id", res.Job.ID)
+	}
+	return err
+}
+
+// Start records this instance and starts working jobs.
+func (r *Runner) Start(ctx context.Context) error {
+	host, _ := os.Hostname()
+	if _, err := r.cfg.Pool.Exec(ctx, `INSERT INTO instances (id, host, pid) VALUES ($1, $2, $3)`, r.ID, host, os.Getpid()); err != nil {
+		return fmt.Errorf("recording this instance: %w", err)
+	}
+	if err := r.Client.Start(ctx); err != nil {
+		return err
+	}
+	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	r.stop, r.done = cancel, make(chan struct{})
+	go r.heartbeat(hctx)
+	return nil
+}
+
+func (r *Runner) heartbeat(ctx context.Context) {
+	defer close(r.done)
+	t := time.NewTicker(r.cfg.DeadAfter / 5)
+	defer t.Stop()
+	for {
+		if n, err := r.Rescue(ctx); err != nil && ctx.Err() == nil {
+			r.cfg.Log.Warn("heartbeat failed", "err", err)
+		} else if n > 0 {
+			r.cfg.Log.Warn("jobs of an instance that stopped answering handed back to the queue", "jobs", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Rescue records this instance's heartbeat and puts back in the queue the
+// jobs running under instances whose heartbeat stopped. Work is idempotent
+// (a file is posted once whatever runs it), so a job taken from an instance
+// that was only slow costs time, never a double posting.
+func (r *Runner) Rescue(ctx context.Context) (int64, error) {
+	host, _ := os.Hostname()
+	if _, err := r.cfg.Pool.Exec(ctx, `INSERT INTO instances (id, host, pid) VALUES ($1, $2, $3)
+		ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()`, r.ID, host, os.Getpid()); err != nil {
+		return 0, err
+	}
+	tag, err := r.cfg.Pool.Exec(ctx, `
+		UPDATE river_job SET state = 'available', scheduled_at = now()
+		WHERE state = 'running' AND attempted_by IS NOT NULL
+		  AND attempted_by[array_length(attempted_by, 1)] NOT IN (
+		      SELECT id FROM instances WHERE heartbeat_at > now() - make_interval(secs => $1))`, r.cfg.DeadAfter.Seconds())
+	if err != nil {
+		return 0, err
+	}
+	_, _ = r.cfg.Pool.Exec(ctx, `DELETE FROM instances WHERE heartbeat_at < now() - interval '5 minutes'`)
+	return tag.RowsAffected(), nil
+}
+
+// Stop stops fetching jobs and waits for running ones until ctx ends, then
+// cancels them (they are retried, by this instance or another).
+func (r *Runner) Stop(ctx context.Context) error {
+	defer func() {
+		if r.stop != nil {
+			r.stop()
+			<-r.done
+			_, _ = r.cfg.Pool.Exec(context.WithoutCancel(ctx), `DELETE FROM instances WHERE id = $1`, r.ID)
+		}
+	}()
+	err := r.Client.Stop(ctx)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		return r.Client.StopAndCancel(cctx)
+	}
+	return err
+}
+
+type ingestWorker struct {
+	river.WorkerDefaults[IngestArgs]
+	r *Runner
+}
+
+func (w *ingestWorker) Work(ctx context.Context, job *river.Job[IngestArgs]) error {
+	a := job.Args
+	log := w.r.cfg.Log.With("job_id", job.ID, "attempt", job.Attempt)
+	start := time.Now()
+	err := w.r.cfg.Intake.Take(ctx, intake.File{Partner: a.Partner, Name: a.Name, Uploader: a.Uploader, Size: a.Size, MtimeNS: a.MtimeNS}, log)
+	w.r.cfg.Metrics.observe(job.Kind, start, err)
+	if errors.Is(err, intake.ErrPermanent) {
+		return river.JobCancel(err)
+	}
+	return err
+}
+
+type exchangeWorker struct {
+	river.WorkerDefaults[ExchangeArgs]
+	r *Runner
+}
+
+func (w *exchangeWorker) Work(ctx context.Context, job *river.Job[ExchangeArgs]) error {
+	a := job.Args
+	if w.r.cfg.Exchange == nil {
+		return river.JobCancel(errors.New("this instance does not exchange with partners' servers"))
+	}
+	log := w.r.cfg.Log.With("job_id", job.ID, "partner", a.Partner, "op", a.Op, "schedule", a.Schedule, "tick", a.Tick)
+	start := time.Now()
+	err := w.r.cfg.Exchange(ctx, a.Partner, a.Op, log)
+	w.r.cfg.Metrics.observe(job.Kind, start, err)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", a.Op, a.Partner, err)
+	}
+	return nil
+}
+
+// errorHandler logs a job's failure with its id; River retries it with
+// backoff until its attempts run out.
+type errorHandler struct{ log *slog.Logger }
+
+func (h *errorHandler) HandleError(ctx context.Context, job *rivertype.JobRow, err error) *river.ErrorHandlerResult {
+	h.log.Warn("job failed; retried with backoff", "job_id", job.ID, "kind", job.Kind, "attempt", job.Attempt, "max_attempts", job.MaxAttempts, "err", err)
+	return nil
+}
+
+func (h *errorHandler) HandlePanic(ctx context.Context, job *rivertype.JobRow, panicVal any, trace string) *river.ErrorHandlerResult {
+	h.log.Error("job panicked", "job_id", job.ID, "kind", job.Kind, "panic", fmt.Sprint(panicVal), "trace", trace)
+	return nil
+}

@@ -1,0 +1,203 @@
+package jobs_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/robfig/cron/v3"
+
+	"github.com/clearhouse/clearhouse/internal/archive"
+	"github.com/clearhouse/clearhouse/internal/ingest"
+	"github.com/clearhouse/clearhouse/internal/intake"
+	"github.com/clearhouse/clearhouse/internal/jobs"
+	"github.com/clearhouse/clearhouse/internal/ledger"
+	"github.com/clearhouse/clearhouse/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func setup(t *testing.T) *pgxpool.Pool {
+	t.Helper()
+	return pgtest.WithWorld(t, "../../samples/config")
+}
+
+// TestScheduleRunsOncePerTickAcrossInstances: three schedulers ticking at
+// the same moments queue each tick once; ticks missed while none ran fold
+// into one run; a cron schedule fires in its own time zone.
+func TestScheduleRunsOncePerTickAcrossInstances(t *testing.T) {
+	t.Parallel()
+	pool := setup(t)
+	ctx := context.Background()
+	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{}) // insert-only
+	if err != nil {
+		t.Fatal(err)
+	}
+	every, _ := cron.ParseStandard("@every 1m")
+	paris, _ := cron.ParseStandard("CRON_TZ=Europe/Paris 0 6 * * *")
+	list := func(context.Context) ([]jobs.Schedule, error) {
+		mk := func(name, spec string, s cron.Schedule) jobs.Schedule {
+			return jobs.Schedule{Name: name, Spec: spec, Sched: s, Job: func(tick time.Time) river.JobArgs {
+				return jobs.ExchangeArgs{Partner: "telco-fr", Op: "pull", Schedule: name, Tick: tick}
+			}}
+		}
+		return []jobs.Schedule{mk("pull telco-fr", "@every 1m", every), mk("paris", "CRON_TZ=Europe/Paris 0 6 * * *", paris)}, nil
+	}
+	scheds := make([]*jobs.Scheduler, 3)
+	for i := range scheds {
+		scheds[i] = &jobs.Scheduler{Pool: pool, Client: client, List: list, Log: quiet()}
+	}
+	t0 := time.Date(2026, 11, 23, 4, 0, 0, 0, time.UTC)
+	tickAll := func(now time.Time) {
+		var wg sync.WaitGroup
+		for _, s := range scheds {
+			wg.Go(func() {
+				if err := s.Tick(ctx, now); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	tickAll(t0) // first sight: counting starts
+	for k := 1; k <= 10; k++ {
+		tickAll(t0.Add(time.Duration(k) * time.Minute))
+		tickAll(t0.Add(time.Duration(k)*time.Minute + 20*time.Second)) // between ticks: nothing
+	}
+	count := func(schedule string) (n int, last time.Time) {
+		err := pool.QueryRow(ctx, `SELECT count(*), coalesce(max((args->>'tick')::timestamptz), 'epoch') FROM river_job WHERE kind = 'exchange' AND args->>'schedule' = $1`, schedule).Scan(&n, &last)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n, last
+	}
+	if n, _ := count("pull telco-fr"); n != 10 {
+		t.Fatalf("10 ticks queued %d runs", n)
+	}
+	// Every instance down for 89 minutes: one run when one is back.
+	back := t0.Add(100*time.Minute + 30*time.Second)
+	tickAll(back)
+	n, last := count("pull telco-fr")
+	if n != 11 || !last.Equal(t0.Add(100*time.Minute)) {
+		t.Fatalf("after the outage: %d runs, the last for %v", n, last)
+	}
+	var missed int64
+	_ = pool.QueryRow(ctx, `SELECT missed FROM schedules WHERE name = 'pull telco-fr'`).Scan(&missed)
+	if missed != 89 {
+		t.Fatalf("missed %d ticks, want 89", missed)
+	}
+	// 06:00 in Paris is 05:00 UTC in November.
+	if n, last := count("paris"); n != 1 || !last.Equal(time.Date(2026, 11, 23, 5, 0, 0, 0, time.UTC)) {
+		t.Fatalf("paris: %d runs, the last for %v", n, last)
+	}
+}
+
+// instance is one Clearhouse instance's job side: its own ingest service,
+// intake and workers, sharing the database and the data folder.
+func instance(t *testing.T, pool *pgxpool.Pool, data string) (*jobs.Runner, *intake.Intake) {
+	t.Helper()
+	svc := &ingest.Service{Pool: pool, Archive: &archive.Store{Dir: filepath.Join(data, "archive")}, DataDir: data}
+	t.Cleanup(svc.Close)
+	in := &intake.Intake{Service: svc, Pool: pool, DataDir: data, Log: quiet()}
+	r, err := jobs.New(jobs.Config{Pool: pool, Intake: in, Workers: 2, PollInterval: 100 * time.Millisecond, Log: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = r.Stop(ctx)
+	})
+	return r, in
+}
+
+const header = "declaration_id,action,customer_id,customer_email,customer_name,country,language,sku,quantity,start_date,end_date,unit_price,currency,subscription_ref\n"
+
+func dropFiles(t *testing.T, data string, n int) {
+	t.Helper()
+	inbox := filepath.Join(data, "partners", "telco-fr", "inbox")
+	if err := os.MkdirAll(inbox, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		body := header + fmt.Sprintf("MI-%05d,NEW,C-MI-%05d,mi%d@example.fr,Client %d,FR,fr,TFR-VPN-M,1,2026-01-15,,3.99,EUR,\n", i, i, i, i)
+		if err := os.WriteFile(filepath.Join(inbox, fmt.Sprintf("declarations_%05d.csv", i)), []byte(body), 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestThreeInstancesPostEachFileOnce: 1,000 files dropped at once, seen by
+// three instances scanning together: each is posted exactly once, with one
+// ack, and the ledger balances.
+func TestThreeInstancesPostEachFileOnce(t *testing.T) {
+	t.Parallel()
+	pool := setup(t)
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, `UPDATE resellers SET credit_limit = 1000000000 WHERE partner_id = 'telco-fr'`); err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+	const n = 1000
+	dropFiles(t, data, n)
+	var intakes []*intake.Intake
+	for range 3 {
+		_, in := instance(t, pool, data)
+		intakes = append(intakes, in)
+	}
+	var wg sync.WaitGroup
+	for _, in := range intakes {
+		wg.Go(in.Scan)
+	}
+	wg.Wait()
+	deadline := time.Now().Add(4 * time.Minute)
+	for {
+		var done int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'ingest_file' AND state = 'completed'`).Scan(&done); err != nil {
+			t.Fatal(err)
+		}
+		if done == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d files done after 4 minutes", done, n)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	var jobsN, files, posted, decls int
+	_ = pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'ingest_file'`).Scan(&jobsN)
+	_ = pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE state = 'posted') FROM files WHERE partner_id = 'telco-fr'`).Scan(&files, &posted)
+	_ = pool.QueryRow(ctx, `SELECT count(*) FROM declarations WHERE declaration_id LIKE 'MI-%'`).Scan(&decls)
+	if jobsN != n || files != n || posted != n || decls != n {
+		t.Fatalf("jobs %d, files %d (posted %d), declarations %d; want %d each", jobsN, files, posted, decls, n)
+	}
+	if left, _ := os.ReadDir(filepath.Join(data, "partners", "telco-fr", "inbox")); len(left) != 0 {
+		t.Fatalf("%d files left in the inbox", len(left))
+	}
+	acks, _ := filepath.Glob(filepath.Join(data, "partners", "telco-fr", "outbox", "*ack*"))
+	if len(acks) != n {
+		t.Fatalf("%d acks for %d files", len(acks), n)
+	}
+	if v, err := ledger.Check(ctx, pool); err != nil || len(v) > 0 {
+		t.Fatalf("ledger: %v %v", v, err)
+	}
+	var instances int
+	_ = pool.QueryRow(ctx, `SELECT count(DISTINCT attempted_by[1]) FROM river_job WHERE kind = 'ingest_file'`).Scan(&instances)
+	t.Logf("%d files worked by %d instances", n, instances)
+	if instances < 2 {
+		t.Fatalf("only %d instance worked", instances)
+	}
+}

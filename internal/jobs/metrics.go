@@ -1,0 +1,137 @@
+package jobs
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/clearhouse/clearhouse/internal/ingest"
+)
+
+// Metrics of jobs, schedules and the files they process.
+type Metrics struct {
+	jobs      *prometheus.CounterVec
+	duration  *prometheus.HistogramVec
+	files     *prometheus.CounterVec
+	rows      *prometheus.CounterVec
+	problems  *prometheus.CounterVec
+	amount    *prometheus.CounterVec
+	runs      *prometheus.CounterVec
+	missed    *prometheus.CounterVec
+	lastRun   *prometheus.GaugeVec
+	isLeader  prometheus.Gauge
+	scheduled *prometheus.CounterVec
+}
+
+// NewMetrics registers the metrics on reg (nil: not registered).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "clearhouse_jobs_total",
+			Help: "Jobs worked by this instance, by kind and outcome (ok, error: retried or given up)."}, []string{"kind", "outcome"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "clearhouse_job_duration_seconds",
+			Help:    "Time to work one job, by kind (ingest_file: archive, check, post and ack of a file).",
+			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900}}, []string{"kind"}),
+		files: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "clearhouse_files_total",
+			Help: "Files processed, by partner, kind and outcome (ACCEPTED, PARTIAL, REJECTED, DUPLICATE)."}, []string{"partner", "kind", "outcome"}),
+		rows: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "clearhouse_rows_total",
+			Help: "Rows of processed files, by partner, kind and outcome (accepted, rejected)."}, []string{"partner", "kind", "outcome"}),
+		problems: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "clearhouse_problems_total",
+			Help: "Problems reported to partners, by code (the first 10,000 of a file count)."}, []string{"code"}),
+		amount: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "clearhouse_posted_minor_units_total",
+			Help: "Amounts posted to the ledger, in minor units of the currency."}, []string{"currency"}),
+		runs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "clearhouse_schedule_runs_total",
+			Help: "Scheduled runs queued by the leader, by schedule."}, []string{"schedule"}),
+		missed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "clearhouse_schedule_missed_ticks_total",
+			Help: "Ticks that passed while no instance ran, folded into one catch-up run."}, []string{"schedule"}),
+		lastRun: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "clearhouse_schedule_last_run_timestamp_seconds",
+			Help: "When each schedule's last run was queued (Unix time)."}, []string{"schedule"}),
+		isLeader: prometheus.NewGauge(prometheus.GaugeOpts{Name: "clearhouse_scheduler_leader",
+			Help: "1 if this instance runs the schedules."}),
+		scheduled: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "clearhouse_schedule_errors_total",
+			Help: "Failures to queue a scheduled run, by schedule."}, []string{"schedule"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.jobs, m.duration, m.files, m.rows, m.problems, m.amount, m.runs, m.missed, m.lastRun, m.isLeader, m.scheduled)
+	}
+	return m
+}
+
+func (m *Metrics) observe(kind string, start time.Time, err error) {
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
+	}
+	m.jobs.WithLabelValues(kind, outcome).Inc()
+	m.duration.WithLabelValues(kind).Observe(time.Since(start).Seconds())
+}
+
+// File counts a processed file's outcome.
+func (m *Metrics) File(partner string, o *ingest.Outcome) {
+	if o == nil {
+		return
+	}
+	m.files.WithLabelValues(partner, o.Kind, o.Status).Inc()
+	m.rows.WithLabelValues(partner, o.Kind, "accepted").Add(float64(o.Accepted))
+	m.rows.WithLabelValues(partner, o.Kind, "rejected").Add(float64(o.Rejected))
+	for _, p := range o.Problems {
+		m.problems.WithLabelValues(string(p.Code)).Inc()
+	}
+	if o.Status != ingest.Duplicate && o.Amount != 0 {
+		m.amount.WithLabelValues(string(o.Currency)).Add(float64(o.Amount))
+	}
+}
+
+// QueueCollector reports the job queue as it stands in the database, read
+// at each scrape: jobs by queue and state, and the age of the oldest job
+// waiting to be worked.
+type QueueCollector struct {
+	Pool  *pgxpool.Pool
+	depth *prometheus.Desc
+	age   *prometheus.Desc
+}
+
+func NewQueueCollector(pool *pgxpool.Pool) *QueueCollector {
+	return &QueueCollector{Pool: pool,
+		depth: prometheus.NewDesc("clearhouse_job_queue_jobs", "Jobs in the queue, by queue and state (available, scheduled, retryable, running).", []string{"queue", "state"}, nil),
+		age:   prometheus.NewDesc("clearhouse_job_queue_oldest_age_seconds", "Age of the oldest job due and not yet worked, by queue.", []string{"queue"}, nil),
+	}
+}
+
+func (c *QueueCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.depth; ch <- c.age }
+
+func (c *QueueCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	rows, err := c.Pool.Query(ctx, `SELECT queue, state::text, count(*),
+		coalesce(extract(epoch FROM now() - min(scheduled_at) FILTER (WHERE state IN ('available', 'retryable') AND scheduled_at <= now())), 0)
+		FROM river_job WHERE state IN ('available', 'scheduled', 'retryable', 'running') GROUP BY queue, state`)
+	if err != nil {
+		return
+	}
+	defer rows.Close()
+	age := map[string]float64{QueueIntake: 0, QueueExchange: 0}
+	seen := map[[2]string]bool{}
+	for rows.Next() {
+		var queue, state string
+		var n int64
+		var oldest float64
+		if rows.Scan(&queue, &state, &n, &oldest) != nil {
+			return
+		}
+		seen[[2]string{queue, state}] = true
+		ch <- prometheus.MustNewConstMetric(c.depth, prometheus.GaugeValue, float64(n), queue, state)
+		age[queue] = max(age[queue], oldest)
+	}
+	for _, q := range []string{QueueIntake, QueueExchange} {
+		for _, st := range []string{"available", "scheduled", "retryable", "running"} {
+			if !seen[[2]string{q, st}] {
+				ch <- prometheus.MustNewConstMetric(c.depth, prometheus.GaugeValue, 0, q, st)
+			}
+		}
+	}
+	for q, a := range age {
+		ch <- prometheus.MustNewConstMetric(c.age, prometheus.GaugeValue, a, q)
+	}
+}

@@ -1,0 +1,166 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"hash/fnv"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/robfig/cron/v3"
+)
+
+// Schedule is one recurring run: Job builds the job for a tick.
+type Schedule struct {
+	Name  string
+	Spec  string // as shown to operators
+	Sched cron.Schedule
+	Job   func(tick time.Time) river.JobArgs
+}
+
+// Scheduler queues scheduled runs. Every instance runs one; the one holding
+// a PostgreSQL advisory lock is the leader and the only one to queue. Each
+// schedule's row lock and last tick make a tick run once even if two
+// instances briefly both believe they lead.
+type Scheduler struct {
+	Pool    *pgxpool.Pool
+	Client  *river.Client[pgx.Tx]
+	List    func(ctx context.Context) ([]Schedule, error)
+	Log     *slog.Logger
+	Metrics *Metrics
+	// Every is how often the leader looks for due ticks (default 1s).
+	Every time.Duration
+}
+
+var leaderKey = func() int64 {
+	h := fnv.New64a()
+	h.Write([]byte("clearhouse scheduler leader"))
+	return int64(h.Sum64())
+}()
+
+// Run contends for leadership and, while leader, queues due ticks until ctx
+// ends.
+func (s *Scheduler) Run(ctx context.Context) {
+	if s.Every <= 0 {
+		s.Every = time.Second
+	}
+	if s.Metrics == nil {
+		s.Metrics = NewMetrics(nil)
+	}
+	for ctx.Err() == nil {
+		s.lead(ctx)
+		select {
+		case <-ctx.Done():
+		case <-time.After(5 * time.Second):
+		}
+	}
+}
+
+// lead holds one connection with the advisory lock while it leads; if the
+// connection dies, PostgreSQL releases the lock and another instance leads.
+func (s *Scheduler) lead(ctx context.Context) {
+	conn, err := s.Pool.Acquire(ctx)
+	if err != nil {
+		return
+	}
+	defer conn.Release()
+	var got bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, leaderKey).Scan(&got); err != nil || !got {
+		return
+	}
+	s.Log.Info("scheduler: this instance leads")
+	s.Metrics.isLeader.Set(1)
+	defer func() {
+		s.Metrics.isLeader.Set(0)
+		_, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, leaderKey)
+	}()
+	t := time.NewTicker(s.Every)
+	defer t.Stop()
+	for {
+		if err := conn.Ping(ctx); err != nil {
+			return // lost the connection, hence the lock
+		}
+		if err := s.Tick(ctx, time.Now()); err != nil && ctx.Err() == nil {
+			s.Log.Error("scheduler: a tick failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// maxCatchUp bounds the ticks counted when folding a long outage.
+const maxCatchUp = 100_000
+
+// Tick queues each schedule's run due at now, once: a schedule seen for the
+// first time starts counting from now; a schedule whose ticks passed while
+// nothing ran gets one run, for the latest of them.
+func (s *Scheduler) Tick(ctx context.Context, now time.Time) error {
+	if s.Metrics == nil {
+		s.Metrics = NewMetrics(nil)
+	}
+	list, err := s.List(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, sc := range list {
+		if err := s.tickOne(ctx, sc, now); err != nil {
+			s.Metrics.scheduled.WithLabelValues(sc.Name).Inc()
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Scheduler) tickOne(ctx context.Context, sc Schedule, now time.Time) error {
+	return pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		var last time.Time
+		var spec string
+		err := tx.QueryRow(ctx, `SELECT last_tick, spec FROM schedules WHERE name = $1 FOR UPDATE`, sc.Name).Scan(&last, &spec)
+		if errors.Is(err, pgx.ErrNoRows) {
+			_, err = tx.Exec(ctx, `INSERT INTO schedules (name, spec, last_tick) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING`, sc.Name, sc.Spec, now)
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		if spec != sc.Spec { // the schedule changed: count from now
+			_, err = tx.Exec(ctx, `UPDATE schedules SET spec = $2, last_tick = $3 WHERE name = $1`, sc.Name, sc.Spec, now)
+			return err
+		}
+		due := sc.Sched.Next(last)
+		if due.After(now) {
+			return nil
+		}
+		missed := int64(0)
+		for n := sc.Sched.Next(due); !n.After(now) && missed < maxCatchUp; n = sc.Sched.Next(n) {
+			due = n
+			missed++
+		}
+		if missed == maxCatchUp {
+			due = now
+		}
+		res, err := s.Client.InsertTx(ctx, tx, sc.Job(due), nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE schedules SET last_tick = $2, last_run_at = now(), runs = runs + 1, missed = missed + $3 WHERE name = $1`,
+			sc.Name, due, missed); err != nil {
+			return err
+		}
+		s.Metrics.runs.WithLabelValues(sc.Name).Inc()
+		s.Metrics.lastRun.WithLabelValues(sc.Name).Set(float64(now.Unix()))
+		if missed > 0 {
+			s.Metrics.missed.WithLabelValues(sc.Name).Add(float64(missed))
+			s.Log.Warn("scheduler: ticks missed while no instance ran; one run for them all", "schedule", sc.Name, "missed", missed)
+		}
+		s.Log.Info("scheduled run queued", "schedule", sc.Name, "tick", due, "job_id", res.Job.ID)
+		return nil
+	})
+}
