@@ -83,6 +83,8 @@ type CLI struct {
 	Samples  SamplesCmd  `cmd:"" help:"Sample data: generate large valid declaration files."`
 	Run      RunCmd      `cmd:"" help:"Start everything on the sample world and process its drops (make run)."`
 	Serve    ServeCmd    `cmd:"" help:"Run the service: SFTP server for partners, intake, pulls and pushes, /metrics."`
+	Status   StatusCmd   `cmd:"" help:"Recent files with their state and last error, the job queue, schedules and running instances."`
+	Replay   ReplayCmd   `cmd:"" help:"Process an archived file again, from the archive (idempotent: a finished file is left as it is)."`
 	SFTP     SFTPCmd     `cmd:"" name:"sftp" help:"SFTP keys and password hashes."`
 	Bench    BenchCmd    `cmd:"" help:"Measure ingest against baselines in one run (make bench)."`
 	DB       DBCmd       `cmd:"" name:"db" help:"The local PostgreSQL cluster used when DATABASE_URL is unset."`

@@ -3,8 +3,8 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -15,12 +15,16 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/riverqueue/river"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/clearhouse/clearhouse/internal/ingest"
 	"github.com/clearhouse/clearhouse/internal/intake"
+	"github.com/clearhouse/clearhouse/internal/jobs"
 	"github.com/clearhouse/clearhouse/internal/sftpc"
 	"github.com/clearhouse/clearhouse/internal/sftpd"
 	"github.com/clearhouse/clearhouse/internal/world"
@@ -34,8 +38,12 @@ type ServeFlags struct {
 	MaxUploadMB    int64         `name:"sftp-max-upload-mb" env:"CLEARHOUSE_SFTP_MAX_UPLOAD_MB" default:"2048" help:"Largest upload accepted, in MB."`
 	IdleTimeout    time.Duration `name:"sftp-idle-timeout" env:"CLEARHOUSE_SFTP_IDLE_TIMEOUT" default:"10m" help:"Close SFTP connections idle this long."`
 	MaxSessions    int           `name:"sftp-max-sessions" env:"CLEARHOUSE_SFTP_MAX_SESSIONS" default:"4" help:"Concurrent SFTP sessions per partner (a partner's max_sessions overrides)."`
-	Workers        int           `name:"intake-workers" env:"CLEARHOUSE_INTAKE_WORKERS" default:"2" help:"Files processed at once."`
+	Workers        int           `name:"intake-workers" env:"CLEARHOUSE_INTAKE_WORKERS" default:"2" help:"Files processed at once by this instance."`
 	ScanEvery      time.Duration `name:"intake-scan" env:"CLEARHOUSE_INTAKE_SCAN" default:"30s" help:"How often inboxes are scanned for files missed."`
+	JobTimeout     time.Duration `name:"job-timeout" env:"CLEARHOUSE_JOB_TIMEOUT" default:"30m" help:"Longest a job (one file) may run."`
+	RescueAfter    time.Duration `name:"job-rescue-after" env:"CLEARHOUSE_JOB_RESCUE_AFTER" default:"31m" help:"When a job still running (its instance died) is given to another instance; more than --job-timeout."`
+	DeadAfter      time.Duration `name:"instance-dead-after" env:"CLEARHOUSE_INSTANCE_DEAD_AFTER" default:"15s" help:"An instance silent this long (killed, machine lost) has its running jobs given to the others."`
+	DrainTimeout   time.Duration `name:"drain-timeout" env:"CLEARHOUSE_DRAIN_TIMEOUT" default:"30s" help:"On SIGTERM, how long running jobs may take to finish before they are cancelled (and retried elsewhere)."`
 }
 
 // ServeCmd runs the service.
@@ -54,13 +62,25 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 	return serve(ctx, g, e, c.ServeFlags, os.Stdout)
 }
 
-// serve runs the SFTP server, intake, pulls and pushes, and the HTTP
-// endpoints until ctx ends.
+// serve runs the SFTP server, the job workers, the inbox scan, the
+// scheduler and the HTTP endpoints until ctx ends, then drains.
 func serve(ctx context.Context, g *Globals, e *env, f ServeFlags, out *os.File) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	svc := g.service(e)
-	in := &intake.Intake{Service: svc, Pool: e.pool, DataDir: g.DataDir, Log: g.log}
+	jm := jobs.NewMetrics(reg)
+	reg.MustRegister(jobs.NewQueueCollector(e.pool))
+	in := &intake.Intake{Service: svc, Pool: e.pool, DataDir: g.DataDir, Log: g.log, Done: func(partner, _ string, o *ingest.Outcome, _ error) { jm.File(partner, o) }}
+	clientKey, err := sftpd.LoadOrCreateKey(filepath.Join(g.DataDir, "sftp", "client_ed25519_key"))
+	if err != nil {
+		return err
+	}
+	ex := &exchanger{g: g, e: e, key: clientKey, puller: &sftpc.Puller{Pool: e.pool, DataDir: g.DataDir, Log: g.log, Publish: in.Publish}}
+	runner, err := jobs.New(jobs.Config{Pool: e.pool, Intake: in, Exchange: ex.run, Workers: f.Workers,
+		JobTimeout: f.JobTimeout, RescueAfter: f.RescueAfter, DeadAfter: f.DeadAfter, Log: g.log, Metrics: jm})
+	if err != nil {
+		return err
+	}
 	m := sftpd.NewMetrics(reg)
 	srv, err := sftpd.New(sftpd.Config{Addr: f.SFTPAddr, DataDir: g.DataDir, HostKeyPath: filepath.Join(g.DataDir, "sftp", "host_ed25519_key"),
 		AllowPasswords: f.AllowPasswords, MaxUploadBytes: f.MaxUploadMB << 20, IdleTimeout: f.IdleTimeout, MaxSessions: f.MaxSessions}, e.pool, in.Publish, m, g.log)
@@ -94,106 +114,145 @@ func serve(ctx context.Context, g *Globals, e *env, f ServeFlags, out *os.File) 
 	})
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 
-	clientKey, err := sftpd.LoadOrCreateKey(filepath.Join(g.DataDir, "sftp", "client_ed25519_key"))
-	if err != nil {
-		return err
+	// Jobs run on a context of their own, so that SIGTERM stops claiming
+	// new work and lets running jobs finish (up to --drain-timeout).
+	if err := runner.Start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("job queue: %w", err)
 	}
+	sched := &jobs.Scheduler{Pool: e.pool, Client: runner.Client, List: ex.schedules, Log: g.log, Metrics: jm}
 	var wg sync.WaitGroup
 	run := func(fn func()) { wg.Add(1); go func() { defer wg.Done(); fn() }() }
 	run(func() { _ = srv.Serve(ctx) })
-	run(func() { in.Run(ctx, f.Workers, f.ScanEvery) })
+	run(func() { in.Run(ctx, f.ScanEvery) })
+	run(func() { sched.Run(ctx) })
 	run(func() { _ = hs.Serve(ln) })
-	run(func() { remotes(ctx, g, e, in, clientKey) })
 	fmt.Fprintf(out, `serving
   sftp:    %s   host key %s
   http:    http://%s/metrics   /healthz   /readyz
   client key for partners' servers: %s
 `, srv.Addr(), srv.Fingerprint(), ln.Addr(), strings.TrimSpace(string(ssh.MarshalAuthorizedKey(clientKey.PublicKey()))))
 	<-ctx.Done()
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	g.log.Info("draining: no new work is claimed; running jobs get until the drain timeout", "timeout", f.DrainTimeout)
+	dctx, cancel := context.WithTimeout(context.Background(), f.DrainTimeout)
 	defer cancel()
-	_ = hs.Shutdown(sctx)
+	if err := runner.Stop(dctx); err != nil {
+		g.log.Warn("draining: jobs still running were cancelled; they are retried", "err", err)
+	}
+	_ = hs.Shutdown(dctx)
 	wg.Wait()
 	return nil
 }
 
-// remotes pulls from and pushes to the partners' servers on their intervals.
-func remotes(ctx context.Context, g *Globals, e *env, in *intake.Intake, key ssh.Signer) {
-	pl := &sftpc.Puller{Pool: e.pool, DataDir: g.DataDir, Log: g.log, Publish: in.Publish}
-	next := map[string]time.Time{}
-	t := time.NewTicker(5 * time.Second)
-	defer t.Stop()
-	for {
-		rows, err := e.pool.Query(ctx, `SELECT id, sftp FROM partners WHERE status = 'active' AND sftp LIKE '%"remote"%' ORDER BY id`)
-		if err == nil {
-			type partner struct{ id, settings string }
-			var ps []partner
-			for rows.Next() {
-				var p partner
-				if rows.Scan(&p.id, &p.settings) == nil {
-					ps = append(ps, p)
-				}
-			}
-			rows.Close()
-			for _, p := range ps {
-				st, err := world.ParseSettings(p.settings)
-				if err != nil || st.Remote == nil {
-					continue
-				}
-				exchange(ctx, g, e, pl, p.id, st.Remote, key, next)
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+// exchanger pulls from and pushes to partners' servers, as scheduled jobs.
+type exchanger struct {
+	g      *Globals
+	e      *env
+	key    ssh.Signer
+	puller *sftpc.Puller
 }
 
-func exchange(ctx context.Context, g *Globals, e *env, pl *sftpc.Puller, partner string, r *world.Remote, key ssh.Signer, next map[string]time.Time) {
-	now := time.Now()
-	pull := r.Pull != nil && !now.Before(next["pull "+partner])
-	push := r.Push != nil && !now.Before(next["push "+partner])
-	if push {
-		if n, err := sftpc.Enqueue(ctx, e.pool, partner, filepath.Join(g.DataDir, "partners", partner, sftpd.Outbox)); err != nil {
-			g.log.Error("push: queueing the outbox failed", "partner", partner, "err", err)
-		} else if n == 0 {
-			var due int
-			_ = e.pool.QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE partner_id = $1 AND state = 'pending' AND next_at <= now()`, partner).Scan(&due)
-			push = due > 0
-		}
+// remote reads a partner's server settings as applied.
+func (x *exchanger) remote(ctx context.Context, partner string) (*world.Remote, error) {
+	var settings string
+	if err := x.e.pool.QueryRow(ctx, `SELECT sftp FROM partners WHERE id = $1 AND status = 'active'`, partner).Scan(&settings); err != nil {
+		return nil, fmt.Errorf("partner %s: %w", partner, err)
 	}
-	if !pull && !push {
-		return
+	st, err := world.ParseSettings(settings)
+	if err != nil || st.Remote == nil {
+		return nil, fmt.Errorf("partner %s has no server configured (%v)", partner, err)
 	}
-	log := g.log.With("partner", partner, "remote", r.Address)
-	auth, err := sftpc.AuthFor(r, key)
-	if err == nil {
-		var c *sftpc.Conn
-		if c, err = sftpc.Dial(ctx, r, auth); err == nil {
-			defer c.Close()
-			if pull {
-				res, perr := pl.Pull(ctx, c, partner, r.Pull)
-				err = errors.Join(err, perr)
-				log.Info("pull", "taken", res.Taken, "waiting", res.Waiting)
-			}
-			if push {
-				res, perr := sftpc.Push(ctx, e.pool, c, partner, r.Push.Dir, log)
-				err = errors.Join(err, perr)
-				log.Info("push", "delivered", res.Delivered, "failed", res.Failed)
-			}
-		}
-	}
+	return st.Remote, nil
+}
+
+// schedules lists a pull and a push schedule per partner with a server.
+func (x *exchanger) schedules(ctx context.Context) ([]jobs.Schedule, error) {
+	rows, err := x.e.pool.Query(ctx, `SELECT id, sftp FROM partners WHERE status = 'active' AND sftp LIKE '%"remote"%' ORDER BY id`)
 	if err != nil {
-		log.Error("exchange with the partner's server failed; retried next interval", "err", err)
+		return nil, err
 	}
-	if r.Pull != nil && pull {
-		next["pull "+partner] = now.Add(world.Duration(r.Pull.Every, 5*time.Minute))
+	type partner struct{ id, settings string }
+	ps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (partner, error) {
+		var p partner
+		return p, r.Scan(&p.id, &p.settings)
+	})
+	if err != nil {
+		return nil, err
 	}
-	if r.Push != nil && push {
-		next["push "+partner] = now.Add(world.Duration(r.Push.Every, time.Minute))
+	var out []jobs.Schedule
+	add := func(id, op string, t world.Timing, def time.Duration) {
+		sched, spec, err := t.Spec(def)
+		if err != nil {
+			x.g.log.Error("scheduler: a partner's schedule is invalid (apply checks it)", "partner", id, "op", op, "err", err)
+			return
+		}
+		name := op + " " + id
+		out = append(out, jobs.Schedule{Name: name, Spec: spec, Sched: sched, Job: func(tick time.Time) river.JobArgs {
+			return jobs.ExchangeArgs{Partner: id, Op: op, Schedule: name, Tick: tick}
+		}})
 	}
+	for _, p := range ps {
+		st, err := world.ParseSettings(p.settings)
+		if err != nil || st.Remote == nil {
+			continue
+		}
+		if st.Remote.Pull != nil {
+			add(p.id, "pull", st.Remote.Pull.Timing, 5*time.Minute)
+		}
+		if st.Remote.Push != nil {
+			add(p.id, "push", st.Remote.Push.Timing, time.Minute)
+		}
+	}
+	return out, nil
+}
+
+// run does one pull or push for a partner.
+func (x *exchanger) run(ctx context.Context, partner, op string, log *slog.Logger) error {
+	r, err := x.remote(ctx, partner)
+	if err != nil {
+		return err
+	}
+	log = log.With("remote", r.Address)
+	if op == "push" {
+		n, err := sftpc.Enqueue(ctx, x.e.pool, partner, filepath.Join(x.g.DataDir, "partners", partner, sftpd.Outbox))
+		if err != nil {
+			return fmt.Errorf("queueing the outbox: %w", err)
+		}
+		if n == 0 {
+			var due int
+			if err := x.e.pool.QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE partner_id = $1 AND state = 'pending' AND next_at <= now()`, partner).Scan(&due); err != nil || due == 0 {
+				return err // nothing to deliver: no connection
+			}
+		}
+	}
+	auth, err := sftpc.AuthFor(r, x.key)
+	if err != nil {
+		return err
+	}
+	c, err := sftpc.Dial(ctx, r, auth)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	switch op {
+	case "pull":
+		if r.Pull == nil {
+			return nil
+		}
+		res, err := x.puller.Pull(ctx, c, partner, r.Pull)
+		log.Info("pull", "taken", res.Taken, "waiting", res.Waiting, "cleaned", res.Cleaned)
+		return err
+	case "push":
+		if r.Push == nil {
+			return nil
+		}
+		res, err := sftpc.Push(ctx, x.e.pool, c, partner, r.Push.Dir, log)
+		log.Info("push", "delivered", res.Delivered, "failed", res.Failed)
+		if err == nil && res.Failed > 0 {
+			err = fmt.Errorf("%d deliveries failed; retried with backoff", res.Failed)
+		}
+		return err
+	}
+	return fmt.Errorf("unknown exchange %q", op)
 }
 
 // SFTPCmd holds the SFTP helper commands.

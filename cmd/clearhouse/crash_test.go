@@ -1,0 +1,131 @@
+package main_test
+
+import (
+	"context"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/clearhouse/clearhouse/internal/ledger"
+	"github.com/clearhouse/clearhouse/internal/pgtest"
+	"github.com/clearhouse/clearhouse/internal/samplegen"
+)
+
+// TestKilledAtRandomMomentsDuringIngest: clearhouse serve is killed with
+// SIGKILL at random moments of the ingest of a 100,000-row file, 20 times
+// (CLEARHOUSE_CRASH_KILLS), restarted each time. Afterwards: one file
+// posted, one posting per declaration, the ledger balanced, one ack.
+func TestKilledAtRandomMomentsDuringIngest(t *testing.T) {
+	kills := 20
+	if v := os.Getenv("CLEARHOUSE_CRASH_KILLS"); v != "" {
+		kills, _ = strconv.Atoi(v)
+	}
+	pool := pgtest.New(t)
+	ctx := context.Background()
+	url := pool.Config().ConnString()
+	data := t.TempDir()
+	if r := run(t, nil, "--database-url", url, "--data-dir", data, "apply", "-f", "samples/bench/config"); r.code != 0 {
+		t.Fatalf("apply: %d %s", r.code, r.stderr)
+	}
+	inbox := filepath.Join(data, "partners", "bench-telco", "inbox")
+	if err := os.MkdirAll(inbox, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(filepath.Join(inbox, "declarations_100k.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := samplegen.Write(f, samplegen.Options{Rows: 100_000}); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	start := func() *exec.Cmd {
+		cmd := exec.Command(bin, "--database-url", url, "--data-dir", data, "serve", "--sftp-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
+			"--intake-scan", "500ms", "--instance-dead-after", "1s")
+		cmd.Dir = "../.."
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd
+	}
+	posted := func() bool {
+		var n int
+		_ = pool.QueryRow(ctx, `SELECT count(*) FROM files WHERE partner_id = 'bench-telco' AND state = 'posted'`).Scan(&n)
+		return n > 0
+	}
+	registered := func() bool {
+		var n int
+		_ = pool.QueryRow(ctx, `SELECT count(*) FROM files WHERE partner_id = 'bench-telco' AND state IN ('received', 'processing')`).Scan(&n)
+		return n > 0
+	}
+	killedMidway := 0
+	for range kills {
+		cmd := start()
+		// Wait until the file is registered (its ingest under way), then
+		// kill at a random moment of the next 1.2 s: the ingest of 100,000
+		// rows takes about 1.5 s here, so most kills land mid-ingest.
+		for deadline := time.Now().Add(30 * time.Second); !registered() && !posted() && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if posted() {
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+			_ = cmd.Wait()
+			break
+		}
+		time.Sleep(time.Duration(rand.IntN(1200)) * time.Millisecond)
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		_ = cmd.Wait()
+		if !posted() {
+			killedMidway++
+		}
+	}
+	t.Logf("%d of %d kills landed after the file was registered and before it was posted", killedMidway, kills)
+	if killedMidway == 0 {
+		t.Fatal("no kill landed mid-ingest: the test proved nothing")
+	}
+	cmd := start()
+	defer func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }()
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(inbox, "declarations_100k.csv")); os.IsNotExist(err) && posted() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the file was not posted within 2 minutes of the last restart")
+		}
+	}
+	var files, accepted, decls, distinct int
+	if err := pool.QueryRow(ctx, `SELECT count(*), coalesce(sum(rows_accepted), 0) FROM files WHERE partner_id = 'bench-telco'`).Scan(&files, &accepted); err != nil {
+		t.Fatal(err)
+	}
+	_ = pool.QueryRow(ctx, `SELECT count(*), count(DISTINCT declaration_id) FROM declarations WHERE reseller_id = 'bench-telco'`).Scan(&decls, &distinct)
+	if files != 1 || accepted == 0 || decls != accepted || distinct != decls {
+		t.Fatalf("files %d, rows accepted %d, declarations %d (%d distinct)", files, accepted, decls, distinct)
+	}
+	if v, err := ledger.Check(ctx, pool); err != nil || len(v) > 0 {
+		t.Fatalf("ledger: %v %v", v, err)
+	}
+	acks, _ := filepath.Glob(filepath.Join(data, "partners", "bench-telco", "outbox", "*ack*"))
+	if len(acks) != 1 {
+		t.Fatalf("%d acks: %v", len(acks), acks)
+	}
+	// status shows it; replaying a finished file changes nothing.
+	var id int64
+	_ = pool.QueryRow(ctx, `SELECT id FROM files WHERE partner_id = 'bench-telco'`).Scan(&id)
+	if r := run(t, nil, "--database-url", url, "--data-dir", data, "status", "--partner", "bench-telco"); r.code != 0 ||
+		!strings.Contains(r.stdout, "declarations_100k.csv") || !strings.Contains(r.stdout, "posted") || !strings.Contains(r.stdout, "intake") {
+		t.Fatalf("status: %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r := run(t, nil, "--database-url", url, "--data-dir", data, "replay", strconv.FormatInt(id, 10)); r.code != 0 || !strings.Contains(r.stdout, "already posted") {
+		t.Fatalf("replay: %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	_ = pool.QueryRow(ctx, `SELECT count(*) FROM files WHERE partner_id = 'bench-telco'`).Scan(&files)
+	if files != 1 {
+		t.Fatalf("replay made %d file records", files)
+	}
+}
