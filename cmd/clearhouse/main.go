@@ -34,9 +34,10 @@ const (
 
 // Globals are the flags every command takes.
 type Globals struct {
-	DatabaseURL string `name:"database-url" env:"DATABASE_URL" help:"PostgreSQL URL. Unset: a local cluster is started under --data-dir/pg from the installed server binaries."`
-	DataDir     string `name:"data-dir" env:"CLEARHOUSE_DATA" default:".data" help:"Folder for the archive, partners' outboxes and the local database."`
-	LogLevel    string `name:"log-level" env:"CLEARHOUSE_LOG_LEVEL" default:"warn" enum:"debug,info,warn,error" help:"Log level (logs are JSON on stderr)."`
+	Config      kong.ConfigFlag `name:"config" env:"CLEARHOUSE_CONFIG" help:"YAML file of settings, keyed by flag name (deploy/clearhouse.yaml); environment variables and flags override it."`
+	DatabaseURL string          `name:"database-url" env:"DATABASE_URL" help:"PostgreSQL URL. Unset: a local cluster is started under --data-dir/pg from the installed server binaries."`
+	DataDir     string          `name:"data-dir" env:"CLEARHOUSE_DATA" default:".data" help:"Folder for the archive, partners' outboxes and the local database."`
+	LogLevel    string          `name:"log-level" env:"CLEARHOUSE_LOG_LEVEL" default:"warn" enum:"debug,info,warn,error" help:"Log level (logs are JSON on stderr)."`
 
 	Limits LimitFlags `embed:"" prefix:"max-" group:"Limits on input files"`
 
@@ -94,7 +95,7 @@ func main() {
 	var cli CLI
 	parser, err := kong.New(&cli, kong.Name("clearhouse"),
 		kong.Description("Batch file-exchange hub for reseller OEM programs."),
-		kong.UsageOnError(), kong.Exit(func(code int) {
+		kong.Configuration(yamlConfig), kong.UsageOnError(), kong.Exit(func(code int) {
 			if code != 0 {
 				code = exitUsage
 			}

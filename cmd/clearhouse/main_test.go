@@ -129,3 +129,32 @@ func TestRunOnALocalCluster(t *testing.T) {
 		t.Fatalf("second run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// TestConfigFile: settings come from --config, the environment overrides
+// the file and flags override both; an unknown key is refused.
+func TestConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "c.yaml")
+	_ = os.WriteFile(cfg, []byte("data-dir: "+filepath.Join(dir, "file")+"\nsftp:\n  max_sessions: 3\n"), 0o600)
+	for _, c := range []struct {
+		env  []string
+		args []string
+		want string
+	}{
+		{nil, nil, "file"},
+		{[]string{"CLEARHOUSE_DATA=" + filepath.Join(dir, "env")}, nil, "env"},
+		{[]string{"CLEARHOUSE_DATA=" + filepath.Join(dir, "env")}, []string{"--data-dir", filepath.Join(dir, "flag")}, "flag"},
+	} {
+		args := append(append([]string{"--config", cfg}, c.args...), "sftp", "keys")
+		if r := run(t, c.env, args...); r.code != 0 {
+			t.Fatalf("%v: %d %s", args, r.code, r.stderr)
+		}
+		if _, err := os.Stat(filepath.Join(dir, c.want, "sftp", "host_ed25519_key")); err != nil {
+			t.Fatalf("%v %v: the keys are not under %s", c.env, c.args, c.want)
+		}
+	}
+	_ = os.WriteFile(cfg, []byte("sftp:\n  adr: 127.0.0.1:22\n"), 0o600)
+	if r := run(t, nil, "--config", cfg, "sftp", "keys"); r.code != 64 || !strings.Contains(r.stderr, "unknown settings sftp-adr") {
+		t.Fatalf("a typo in the configuration: %d %s", r.code, r.stderr)
+	}
+}
