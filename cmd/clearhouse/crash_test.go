@@ -26,13 +26,10 @@ func TestKilledAtRandomMomentsDuringIngest(t *testing.T) {
 	if v := os.Getenv("CLEARHOUSE_CRASH_KILLS"); v != "" {
 		kills, _ = strconv.Atoi(v)
 	}
-	pool := pgtest.New(t)
+	pool := pgtest.WithWorld(t, "../../samples/bench/config")
 	ctx := context.Background()
 	url := pool.Config().ConnString()
 	data := t.TempDir()
-	if r := run(t, nil, "--database-url", url, "--data-dir", data, "apply", "-f", "samples/bench/config"); r.code != 0 {
-		t.Fatalf("apply: %d %s", r.code, r.stderr)
-	}
 	inbox := filepath.Join(data, "partners", "bench-telco", "inbox")
 	if err := os.MkdirAll(inbox, 0o750); err != nil {
 		t.Fatal(err)
@@ -127,5 +124,90 @@ func TestKilledAtRandomMomentsDuringIngest(t *testing.T) {
 	_ = pool.QueryRow(ctx, `SELECT count(*) FROM files WHERE partner_id = 'bench-telco'`).Scan(&files)
 	if files != 1 {
 		t.Fatalf("replay made %d file records", files)
+	}
+}
+
+// TestKilledInstanceIsFinishedByAnother: three instances; the one working a
+// 100,000-row file is killed with SIGKILL mid-ingest; another finishes it:
+// one file, posted once, one ack.
+func TestKilledInstanceIsFinishedByAnother(t *testing.T) {
+	pool := pgtest.WithWorld(t, "../../samples/bench/config")
+	ctx := context.Background()
+	url := pool.Config().ConnString()
+	data := t.TempDir()
+	cmds := map[int]*exec.Cmd{}
+	for range 3 {
+		cmd := exec.Command(bin, "--database-url", url, "--data-dir", data, "serve", "--sftp-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
+			"--intake-scan", "300ms", "--instance-dead-after", "1s")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds[cmd.Process.Pid] = cmd
+	}
+	defer func() {
+		for _, c := range cmds {
+			_ = c.Process.Signal(syscall.SIGTERM)
+			_ = c.Wait()
+		}
+	}()
+	inbox := filepath.Join(data, "partners", "bench-telco", "inbox")
+	_ = os.MkdirAll(inbox, 0o750)
+	tmp := filepath.Join(data, "declarations_100k.csv")
+	f, _ := os.Create(tmp)
+	if err := samplegen.Write(f, samplegen.Options{Rows: 100_000}); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := os.Rename(tmp, filepath.Join(inbox, "declarations_100k.csv")); err != nil {
+		t.Fatal(err)
+	}
+	// The instance working the file: its id ends in -<pid>-<random>.
+	var worker string
+	for deadline := time.Now().Add(30 * time.Second); worker == ""; time.Sleep(10 * time.Millisecond) {
+		_ = pool.QueryRow(ctx, `SELECT coalesce(j.attempted_by[array_length(j.attempted_by, 1)], '') FROM river_job j
+			WHERE j.kind = 'ingest_file' AND j.state = 'running'
+			  AND EXISTS (SELECT 1 FROM files WHERE partner_id = 'bench-telco' AND state IN ('received', 'processing'))`).Scan(&worker)
+		if time.Now().After(deadline) {
+			t.Fatal("no instance took the file within 30 s")
+		}
+	}
+	parts := strings.Split(worker, "-")
+	pid, _ := strconv.Atoi(parts[len(parts)-2])
+	victim, ok := cmds[pid]
+	if !ok {
+		t.Fatalf("instance %s is not one of ours", worker)
+	}
+	_ = victim.Process.Signal(syscall.SIGKILL)
+	_ = victim.Wait()
+	delete(cmds, pid)
+	var files, posted int
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		_ = pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE state = 'posted') FROM files WHERE partner_id = 'bench-telco'`).Scan(&files, &posted)
+		if posted == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the killed instance's file was not finished by another within a minute (%d files)", files)
+		}
+	}
+	var finisher string
+	_ = pool.QueryRow(ctx, `SELECT attempted_by[array_length(attempted_by, 1)] FROM river_job WHERE kind = 'ingest_file'`).Scan(&finisher)
+	var decls, distinct, accepted int
+	_ = pool.QueryRow(ctx, `SELECT count(*), count(DISTINCT declaration_id) FROM declarations WHERE reseller_id = 'bench-telco'`).Scan(&decls, &distinct)
+	_ = pool.QueryRow(ctx, `SELECT rows_accepted FROM files WHERE partner_id = 'bench-telco'`).Scan(&accepted)
+	if files != 1 || finisher == worker || decls != accepted || distinct != decls {
+		t.Fatalf("files %d, finished by %s (killed %s), declarations %d (%d distinct), accepted %d", files, finisher, worker, decls, distinct, accepted)
+	}
+	if v, err := ledger.Check(ctx, pool); err != nil || len(v) > 0 {
+		t.Fatalf("ledger: %v %v", v, err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		acks, _ := filepath.Glob(filepath.Join(data, "partners", "bench-telco", "outbox", "*ack*"))
+		if len(acks) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d acks", len(acks))
+		}
 	}
 }

@@ -114,6 +114,13 @@ func serve(ctx context.Context, g *Globals, e *env, f ServeFlags, out *os.File) 
 	})
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 
+	db := "local cluster in " + filepath.Join(g.DataDir, "pg")
+	if g.DatabaseURL != "" {
+		db = redact(g.DatabaseURL)
+	}
+	g.log.Info("serve starting", "database", db, "data_dir", g.DataDir, "sftp_addr", srv.Addr(), "http_addr", ln.Addr().String(),
+		"instance", runner.ID, "workers", f.Workers, "scan", f.ScanEvery, "job_timeout", f.JobTimeout, "dead_after", f.DeadAfter,
+		"sftp_passwords", f.AllowPasswords, "config", string(g.Config))
 	// Jobs run on a context of their own, so that SIGTERM stops claiming
 	// new work and lets running jobs finish (up to --drain-timeout).
 	if err := runner.Start(context.WithoutCancel(ctx)); err != nil {

@@ -1,0 +1,71 @@
+package main_test
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/clearhouse/clearhouse/internal/pgtest"
+	"github.com/clearhouse/clearhouse/internal/samplegen"
+)
+
+// TestServeMetricsPassPromtool: a running serve processes a dropped file,
+// says it is ready, and its /metrics carry the file, job and queue metrics
+// in a form promtool accepts.
+func TestServeMetricsPassPromtool(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.WithWorld(t, "../../samples/bench/config")
+	data := t.TempDir()
+	inbox := filepath.Join(data, "partners", "bench-telco", "inbox")
+	_ = os.MkdirAll(inbox, 0o750)
+	var buf bytes.Buffer
+	_ = samplegen.Write(&buf, samplegen.Options{Rows: 50})
+	_ = os.WriteFile(filepath.Join(inbox, "declarations_m.csv"), buf.Bytes(), 0o640)
+	addr := freeAddr(t)
+	cmd := exec.Command(bin, "--database-url", pool.Config().ConnString(), "--data-dir", data, "serve",
+		"--sftp-addr", "127.0.0.1:0", "--http-addr", addr, "--intake-scan", "200ms")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer stopServe(cmd)
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	var body string
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		var code int
+		code, body = get("/metrics")
+		if code == 200 && strings.Contains(body, `clearhouse_files_total{kind="declarations",outcome="ACCEPTED",partner="bench-telco"} 1`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no file counted in /metrics after 30 s:\n%s", body)
+		}
+	}
+	if code, msg := get("/readyz"); code != 200 {
+		t.Fatalf("/readyz: %d %s", code, msg)
+	}
+	for _, want := range []string{"clearhouse_rows_total", "clearhouse_jobs_total", "clearhouse_job_duration_seconds_bucket",
+		"clearhouse_job_queue_jobs", "clearhouse_job_queue_oldest_age_seconds", "clearhouse_sftp_sessions", "clearhouse_posted_minor_units_total"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	check := exec.Command("promtool", "check", "metrics")
+	check.Stdin = strings.NewReader(body)
+	if out, err := check.CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Fatalf("promtool check metrics: %v\n%s", err, out)
+	}
+}
