@@ -20,13 +20,17 @@ test: build ## All tests, on one throwaway PostgreSQL cluster (or CLEARHOUSE_TES
 
 bench: build ## Benchmarks with baselines measured in the same run (1,000,000-row ingest); see README.
 	$(BIN) bench --rows $${BENCH_ROWS:-1000000}
-	$(GO) test -run '^$$' -bench . -benchmem ./internal/tabular/ ./internal/money/ | tee /dev/stderr | \
-	  awk '/^BenchmarkBareCSV/ {b=$$3} /^BenchmarkReader/ {r=$$3} END {if (b) printf "tabular reader / bare encoding/csv = %.2fx\n", r/b}'
-	$(BIN) db exec -- $(GO) test -run '^$$' -bench SFTP -benchtime $${BENCH_SFTP_RUNS:-3}x ./internal/sftpc/ 2>/dev/null | tee /dev/stderr | \
-	  awk '/openssh-to-embedded/ {e=$$5; er=$$(NF-1)} /20-partners/ {t=$$5; tr=$$(NF-1)} /upload\/openssh-to-sshd/ {s=$$5} /clearhouse-to-sshd/ {c=$$5} /push\/openssh-to-sshd/ {o=$$5} \
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/tabular/ ./internal/money/ | \
+	  awk '{print} /^BenchmarkBareCSV/ {b=$$3} /^BenchmarkReader/ {r=$$3} END {if (b) printf "tabular reader / bare encoding/csv = %.2fx\n", r/b}'
+	$(BIN) db exec -- $(GO) test -run '^$$' -bench SFTP -benchtime $${BENCH_SFTP_RUNS:-3}x ./internal/sftpc/ 2>/dev/null | \
+	  awk '{print} /openssh-to-embedded/ {e=$$5; er=$$(NF-1)} /20-partners/ {t=$$5; tr=$$(NF-1)} /upload\/openssh-to-sshd/ {s=$$5} /clearhouse-to-sshd/ {c=$$5} /push\/openssh-to-sshd/ {o=$$5} \
 	    END {printf "SFTP upload, embedded server / OpenSSH sshd = %.2fx (target >= 1.0x); server peak RSS %.0f MiB\n", e/s, er; \
 	         printf "SFTP upload, 20 partners at once: %.0f MB/s in all; server peak RSS %.0f MiB\n", t, tr; \
 	         printf "SFTP push, Clearhouse client / OpenSSH sftp put = %.2fx (target >= 1.0x)\n", c/o}'
+	$(BIN) db exec -- $(GO) test -run '^$$' -bench Serve -benchtime 1x -timeout 90m ./cmd/clearhouse/ 2>/dev/null | \
+	  awk '{print} /instances=1/ {f1=$$(NF-3); r1=$$(NF-1)} /instances=2/ {f2=$$(NF-3); r2=$$(NF-1)} /latency/ {p50=$$(NF-3); p99=$$(NF-1)} \
+	    END {printf "serve, 10,000 files of 100 rows: 1 instance %.0f files/s (%.0f rows/s), 2 instances %.0f files/s (%.0f rows/s)\n", f1, r1, f2, r2; \
+	         printf "serve, upload complete to ack written at 1 file/s: p50 %.0f ms, p99 %.0f ms\n", p50, p99}'
 
 lint: ## gofmt and go vet.
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
