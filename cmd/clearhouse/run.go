@@ -93,6 +93,7 @@ Where to look:
 Next:
   clearhouse validate --reseller isp-de samples/drops/isp-de/01_sales_2026-03.csv
   clearhouse ledger balances --reseller telco-fr
+  clearhouse status                      recent files, the job queue, schedules, instances
 Running make run again re-sends the same drops: posted files come back DUPLICATE, nothing is posted twice.
 `, abs, abs, e.url, dbNote)
 	if len(v) > 0 {
