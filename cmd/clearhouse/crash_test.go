@@ -211,3 +211,75 @@ func TestKilledInstanceIsFinishedByAnother(t *testing.T) {
 		}
 	}
 }
+
+// TestSIGTERMDrains: with time to drain, a file under way is finished
+// before serve exits; with too little, it is released (cancelled, queued
+// again) and the next start finishes it. Either way serve exits promptly.
+func TestSIGTERMDrains(t *testing.T) {
+	for _, c := range []struct {
+		drain    string
+		finished bool
+	}{{"30s", true}, {"1ms", false}} {
+		t.Run("drain="+c.drain, func(t *testing.T) {
+			pool := pgtest.WithWorld(t, "../../samples/bench/config")
+			ctx := context.Background()
+			url := pool.Config().ConnString()
+			data := t.TempDir()
+			inbox := filepath.Join(data, "partners", "bench-telco", "inbox")
+			_ = os.MkdirAll(inbox, 0o750)
+			f, _ := os.Create(filepath.Join(inbox, "declarations_100k.csv"))
+			if err := samplegen.Write(f, samplegen.Options{Rows: 100_000}); err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+			start := func() *exec.Cmd {
+				cmd := exec.Command(bin, "--database-url", url, "--data-dir", data, "serve", "--sftp-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
+					"--intake-scan", "300ms", "--drain-timeout", c.drain)
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				return cmd
+			}
+			state := func() string {
+				var s string
+				_ = pool.QueryRow(ctx, `SELECT coalesce(max(state), '') FROM files WHERE partner_id = 'bench-telco'`).Scan(&s)
+				return s
+			}
+			cmd := start()
+			for deadline := time.Now().Add(30 * time.Second); state() == ""; time.Sleep(5 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("the file was not registered within 30 s")
+				}
+			}
+			sent := time.Now()
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			_ = cmd.Wait()
+			took := time.Since(sent)
+			if took > 25*time.Second {
+				t.Fatalf("serve took %s to exit", took)
+			}
+			if got := state() == "posted"; got != c.finished {
+				t.Fatalf("after the drain the file is %q (%s to exit)", state(), took)
+			}
+			var running int
+			_ = pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE state = 'running'`).Scan(&running)
+			if running != 0 {
+				t.Fatalf("%d jobs left running after a drain", running)
+			}
+			if !c.finished {
+				cmd := start()
+				defer func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }()
+				for deadline := time.Now().Add(time.Minute); state() != "posted"; time.Sleep(50 * time.Millisecond) {
+					if time.Now().After(deadline) {
+						t.Fatalf("the released file was not finished after a restart (%q)", state())
+					}
+				}
+			}
+			var files int
+			_ = pool.QueryRow(ctx, `SELECT count(*) FROM files WHERE partner_id = 'bench-telco'`).Scan(&files)
+			if files != 1 {
+				t.Fatalf("%d file records", files)
+			}
+		})
+	}
+}

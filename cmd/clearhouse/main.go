@@ -11,6 +11,8 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/alecthomas/kong"
@@ -111,8 +113,8 @@ func main() {
 	cli.log = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if path := os.Getenv("CLEARHOUSE_CPUPROFILE"); path != "" { // for make bench and profiling sessions
-		if f, err := os.Create(path); err == nil {
+	if path := os.Getenv("CLEARHOUSE_CPUPROFILE"); path != "" { // for make bench and profiling sessions; %p is the pid
+		if f, err := os.Create(strings.ReplaceAll(path, "%p", strconv.Itoa(os.Getpid()))); err == nil {
 			_ = pprof.StartCPUProfile(f)
 			defer pprof.StopCPUProfile()
 		}

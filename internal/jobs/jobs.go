@@ -265,6 +265,7 @@ func (w *exchangeWorker) Work(ctx context.Context, job *river.Job[ExchangeArgs])
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", a.Op, a.Partner, err)
 	}
+	w.r.cfg.Metrics.lastOK.WithLabelValues(a.Schedule).SetToCurrentTime()
 	return nil
 }
 

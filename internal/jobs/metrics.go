@@ -21,6 +21,7 @@ type Metrics struct {
 	runs      *prometheus.CounterVec
 	missed    *prometheus.CounterVec
 	lastRun   *prometheus.GaugeVec
+	lastOK    *prometheus.GaugeVec
 	isLeader  prometheus.Gauge
 	scheduled *prometheus.CounterVec
 }
@@ -47,13 +48,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Ticks that passed while no instance ran, folded into one catch-up run."}, []string{"schedule"}),
 		lastRun: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "clearhouse_schedule_last_run_timestamp_seconds",
 			Help: "When each schedule's last run was queued (Unix time)."}, []string{"schedule"}),
+		lastOK: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "clearhouse_schedule_last_success_timestamp_seconds",
+			Help: "When a run of each schedule last succeeded on this instance (Unix time)."}, []string{"schedule"}),
 		isLeader: prometheus.NewGauge(prometheus.GaugeOpts{Name: "clearhouse_scheduler_leader",
 			Help: "1 if this instance runs the schedules."}),
 		scheduled: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "clearhouse_schedule_errors_total",
 			Help: "Failures to queue a scheduled run, by schedule."}, []string{"schedule"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.jobs, m.duration, m.files, m.rows, m.problems, m.amount, m.runs, m.missed, m.lastRun, m.isLeader, m.scheduled)
+		reg.MustRegister(m.jobs, m.duration, m.files, m.rows, m.problems, m.amount, m.runs, m.missed, m.lastRun, m.lastOK, m.isLeader, m.scheduled)
 	}
 	return m
 }
