@@ -69,6 +69,7 @@ func serve(ctx context.Context, g *Globals, e *env, f ServeFlags, out *os.File) 
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	svc := g.service(e)
 	jm := jobs.NewMetrics(reg)
+	svc.Stage = jm.Stage
 	reg.MustRegister(jobs.NewQueueCollector(e.pool))
 	in := &intake.Intake{Service: svc, Pool: e.pool, DataDir: g.DataDir, Log: g.log, Done: func(partner, _ string, o *ingest.Outcome, _ error) { jm.File(partner, o) }}
 	clientKey, err := sftpd.LoadOrCreateKey(filepath.Join(g.DataDir, "sftp", "client_ed25519_key"))

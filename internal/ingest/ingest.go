@@ -60,6 +60,10 @@ type Service struct {
 	// FailAt, when set, is called at named points of posting; an error it
 	// returns aborts the file there (tests prove nothing is left behind).
 	FailAt func(point string) error
+	// Stage, when set, is told how long each stage of a file took:
+	// archive, register, the stages of posting (check+copy, entry,
+	// subscriptions, customers, outbox, commit) and ack.
+	Stage func(stage string, seconds float64)
 
 	lookupsOnce sync.Once
 	lookups     *pgxpool.Pool
@@ -208,15 +212,18 @@ func (s *Service) Ingest(ctx context.Context, req Request) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
+	t := time.Now()
 	blob, err := s.Archive.Put(f)
 	f.Close()
 	if err != nil {
 		return nil, err
 	}
+	t = s.stageDone("archive", t)
 	reg, err := s.register(ctx, req, blob)
 	if err != nil {
 		return nil, err
 	}
+	s.stageDone("register", t)
 	log := s.log().With("file_id", reg.id, "partner", req.Partner, "file", req.Name)
 	if reg.duplicateOf == 0 {
 		log.Info("file registered", "size", blob.Size, "sha256", blob.Hex(), "kind", req.Kind)
@@ -228,10 +235,21 @@ func (s *Service) Ingest(ctx context.Context, req Request) (*Outcome, error) {
 	} else {
 		log.Info("duplicate file", "duplicate_of", reg.duplicateOf)
 	}
+	t = time.Now()
 	if err := s.WriteAck(ctx, reg.id); err != nil {
 		return nil, fmt.Errorf("writing acknowledgement: %w", err)
 	}
+	s.stageDone("ack", t)
 	return s.Outcome(ctx, reg.id)
+}
+
+// stageDone reports a stage begun at start and returns now.
+func (s *Service) stageDone(stage string, start time.Time) time.Time {
+	now := time.Now()
+	if s.Stage != nil {
+		s.Stage(stage, now.Sub(start).Seconds())
+	}
+	return now
 }
 
 type registration struct {

@@ -141,11 +141,11 @@ type poster struct {
 
 // stage logs how long the step that just ended took.
 func (p *poster) stage(name string) {
-	now := time.Now()
 	if !p.last.IsZero() {
-		p.s.log().Debug("stage done", "file_id", p.fileID, "stage", name, "seconds", now.Sub(p.last).Seconds())
+		p.s.log().Debug("stage done", "file_id", p.fileID, "stage", name, "seconds", time.Since(p.last).Seconds())
+		p.s.stageDone(name, p.last)
 	}
-	p.last = now
+	p.last = time.Now()
 }
 
 // sinks receive a file's accepted records, one kind or the other.

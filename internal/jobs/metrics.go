@@ -14,6 +14,7 @@ import (
 type Metrics struct {
 	jobs      *prometheus.CounterVec
 	duration  *prometheus.HistogramVec
+	stages    *prometheus.HistogramVec
 	files     *prometheus.CounterVec
 	rows      *prometheus.CounterVec
 	problems  *prometheus.CounterVec
@@ -34,6 +35,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "clearhouse_job_duration_seconds",
 			Help:    "Time to work one job, by kind (ingest_file: archive, check, post and ack of a file).",
 			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900}}, []string{"kind"}),
+		stages: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "clearhouse_ingest_stage_duration_seconds",
+			Help:    "Time of each stage of a file's ingest: archive, register, check+copy, entry, subscriptions, customers, outbox, commit, ack.",
+			Buckets: []float64{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}}, []string{"stage"}),
 		files: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "clearhouse_files_total",
 			Help: "Files processed, by partner, kind and outcome (ACCEPTED, PARTIAL, REJECTED, DUPLICATE)."}, []string{"partner", "kind", "outcome"}),
 		rows: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "clearhouse_rows_total",
@@ -56,7 +60,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Failures to queue a scheduled run, by schedule."}, []string{"schedule"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.jobs, m.duration, m.files, m.rows, m.problems, m.amount, m.runs, m.missed, m.lastRun, m.lastOK, m.isLeader, m.scheduled)
+		reg.MustRegister(m.jobs, m.duration, m.stages, m.files, m.rows, m.problems, m.amount, m.runs, m.missed, m.lastRun, m.lastOK, m.isLeader, m.scheduled)
 	}
 	return m
 }
@@ -68,6 +72,11 @@ func (m *Metrics) observe(kind string, start time.Time, err error) {
 	}
 	m.jobs.WithLabelValues(kind, outcome).Inc()
 	m.duration.WithLabelValues(kind).Observe(time.Since(start).Seconds())
+}
+
+// Stage records the duration of one stage of a file's ingest.
+func (m *Metrics) Stage(stage string, seconds float64) {
+	m.stages.WithLabelValues(stage).Observe(seconds)
 }
 
 // File counts a processed file's outcome.
