@@ -9,7 +9,9 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
+	"github.com/clearhouse/clearhouse/internal/fulfil"
 	"github.com/clearhouse/clearhouse/internal/ingest"
 	"github.com/clearhouse/clearhouse/internal/ledger"
 	"github.com/clearhouse/clearhouse/internal/world"
@@ -64,6 +66,18 @@ func (c *RunCmd) Run(ctx context.Context, g *Globals) error {
 		}
 	}
 
+	fmt.Printf("\n== fulfillment files (serve makes them on each publisher's schedule, every 15 minutes by default)\n")
+	for _, p := range w.Publishers {
+		r, err := fulfil.Run(ctx, e.pool, g.DataDir, p.ID, time.Now())
+		if err != nil {
+			return fmt.Errorf("fulfillment of %s: %w", p.ID, err)
+		}
+		for _, f := range r.Files {
+			rel, _ := filepath.Rel(g.DataDir, f)
+			fmt.Printf("  %s\n", rel)
+		}
+	}
+
 	fmt.Printf("\n== ledger check\n")
 	v, err := ledger.Check(ctx, e.pool)
 	if err != nil {
@@ -88,6 +102,7 @@ func (c *RunCmd) Run(ctx context.Context, g *Globals) error {
 	fmt.Printf(`
 Where to look:
   acks and rejects:   %s/partners/<reseller>/outbox/   (e.g. isp-de/outbox/01_sales_2026-03.csv.rejects.csv)
+  fulfillment files:  %[1]s/partners/<publisher>/outbox/
   raw files archived: %s/archive/sha256/
   database:           psql "%s"%s
 Next:

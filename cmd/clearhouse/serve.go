@@ -22,6 +22,7 @@ import (
 	"github.com/riverqueue/river"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/clearhouse/clearhouse/internal/fulfil"
 	"github.com/clearhouse/clearhouse/internal/ingest"
 	"github.com/clearhouse/clearhouse/internal/intake"
 	"github.com/clearhouse/clearhouse/internal/jobs"
@@ -77,7 +78,7 @@ func serve(ctx context.Context, g *Globals, e *env, f ServeFlags, out *os.File) 
 		return err
 	}
 	ex := &exchanger{g: g, e: e, key: clientKey, puller: &sftpc.Puller{Pool: e.pool, DataDir: g.DataDir, Log: g.log, Publish: in.Publish}}
-	runner, err := jobs.New(jobs.Config{Pool: e.pool, Intake: in, Exchange: ex.run, Workers: f.Workers,
+	runner, err := jobs.New(jobs.Config{Pool: e.pool, Intake: in, Exchange: ex.run, Fulfil: ex.fulfil, Workers: f.Workers,
 		JobTimeout: f.JobTimeout, RescueAfter: f.RescueAfter, DeadAfter: f.DeadAfter, Log: g.log, Metrics: jm})
 	if err != nil {
 		return err
@@ -172,16 +173,26 @@ func (x *exchanger) remote(ctx context.Context, partner string) (*world.Remote, 
 	return st.Remote, nil
 }
 
-// schedules lists a pull and a push schedule per partner with a server.
+// fulfil makes a publisher's fulfillment file from what is pending.
+func (x *exchanger) fulfil(ctx context.Context, publisher string, tick time.Time, log *slog.Logger) error {
+	res, err := fulfil.Run(ctx, x.e.pool, x.g.DataDir, publisher, tick)
+	if len(res.Files) > 0 || err != nil {
+		log.Info("fulfillment", "batched", res.Batched, "files", res.Files, "err", err)
+	}
+	return err
+}
+
+// schedules lists a pull and a push schedule per partner with a server, and
+// a fulfillment schedule per publisher.
 func (x *exchanger) schedules(ctx context.Context) ([]jobs.Schedule, error) {
-	rows, err := x.e.pool.Query(ctx, `SELECT id, sftp FROM partners WHERE status = 'active' AND sftp LIKE '%"remote"%' ORDER BY id`)
+	rows, err := x.e.pool.Query(ctx, `SELECT id, sftp, kind FROM partners WHERE status = 'active' ORDER BY id`)
 	if err != nil {
 		return nil, err
 	}
-	type partner struct{ id, settings string }
+	type partner struct{ id, settings, kind string }
 	ps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (partner, error) {
 		var p partner
-		return p, r.Scan(&p.id, &p.settings)
+		return p, r.Scan(&p.id, &p.settings, &p.kind)
 	})
 	if err != nil {
 		return nil, err
@@ -195,12 +206,25 @@ func (x *exchanger) schedules(ctx context.Context) ([]jobs.Schedule, error) {
 		}
 		name := op + " " + id
 		out = append(out, jobs.Schedule{Name: name, Spec: spec, Sched: sched, Job: func(tick time.Time) river.JobArgs {
+			if op == "fulfil" {
+				return jobs.FulfilArgs{Publisher: id, Schedule: name, Tick: tick}
+			}
 			return jobs.ExchangeArgs{Partner: id, Op: op, Schedule: name, Tick: tick}
 		}})
 	}
 	for _, p := range ps {
 		st, err := world.ParseSettings(p.settings)
-		if err != nil || st.Remote == nil {
+		if err != nil {
+			continue
+		}
+		if p.kind == "publisher" {
+			var t world.Timing
+			if st.Fulfillment != nil {
+				t = *st.Fulfillment
+			}
+			add(p.id, "fulfil", t, world.DefaultFulfillment)
+		}
+		if st.Remote == nil {
 			continue
 		}
 		if st.Remote.Pull != nil {

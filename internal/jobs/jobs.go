@@ -60,12 +60,27 @@ func (ExchangeArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: QueueExchange, MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
 
+// FulfilArgs is one scheduled fulfillment batch of a publisher.
+type FulfilArgs struct {
+	Publisher string    `json:"publisher" river:"unique"`
+	Schedule  string    `json:"schedule"`
+	Tick      time.Time `json:"tick" river:"unique"`
+}
+
+func (FulfilArgs) Kind() string { return "fulfil" }
+
+func (FulfilArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueExchange, MaxAttempts: 5, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
 // Config configures a Runner.
 type Config struct {
 	Pool   *pgxpool.Pool
 	Intake *intake.Intake
 	// Exchange pulls or pushes (op) for a partner; nil: exchange jobs fail.
 	Exchange func(ctx context.Context, partner, op string, log *slog.Logger) error
+	// Fulfil makes a publisher's fulfillment file; nil: fulfil jobs fail.
+	Fulfil func(ctx context.Context, publisher string, tick time.Time, log *slog.Logger) error
 	// Workers is how many files are processed at once by this instance.
 	Workers int
 	// JobTimeout bounds one job; RescueAfter is when a job still running
@@ -123,6 +138,7 @@ func New(cfg Config) (*Runner, error) {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &ingestWorker{r: r})
 	river.AddWorker(workers, &exchangeWorker{r: r})
+	river.AddWorker(workers, &fulfilWorker{r: r})
 	client, err := river.NewClient(riverpgxv5.New(cfg.Pool), &river.Config{
 		Queues: map[string]river.QueueConfig{
 			QueueIntake:   {MaxWorkers: cfg.Workers},
@@ -255,18 +271,38 @@ type exchangeWorker struct {
 
 func (w *exchangeWorker) Work(ctx context.Context, job *river.Job[ExchangeArgs]) error {
 	a := job.Args
-	if w.r.cfg.Exchange == nil {
-		return river.JobCancel(errors.New("this instance does not exchange with partners' servers"))
-	}
 	log := w.r.cfg.Log.With("job_id", job.ID, "partner", a.Partner, "op", a.Op, "schedule", a.Schedule, "tick", a.Tick)
-	start := time.Now()
-	err := w.r.cfg.Exchange(ctx, a.Partner, a.Op, log)
-	w.r.cfg.Metrics.observe(job.Kind, start, err)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", a.Op, a.Partner, err)
+	return w.r.scheduled(job.Kind, a.Schedule, w.r.cfg.Exchange != nil, func() error {
+		if err := w.r.cfg.Exchange(ctx, a.Partner, a.Op, log); err != nil {
+			return fmt.Errorf("%s %s: %w", a.Op, a.Partner, err)
+		}
+		return nil
+	})
+}
+
+type fulfilWorker struct {
+	river.WorkerDefaults[FulfilArgs]
+	r *Runner
+}
+
+func (w *fulfilWorker) Work(ctx context.Context, job *river.Job[FulfilArgs]) error {
+	a := job.Args
+	log := w.r.cfg.Log.With("job_id", job.ID, "publisher", a.Publisher, "schedule", a.Schedule)
+	return w.r.scheduled(job.Kind, a.Schedule, w.r.cfg.Fulfil != nil, func() error { return w.r.cfg.Fulfil(ctx, a.Publisher, a.Tick, log) })
+}
+
+// scheduled runs the work of a scheduled job, timed, and records its success.
+func (r *Runner) scheduled(kind, schedule string, configured bool, work func() error) error {
+	if !configured {
+		return river.JobCancel(fmt.Errorf("this instance has no worker for %s jobs", kind))
 	}
-	w.r.cfg.Metrics.lastOK.WithLabelValues(a.Schedule).SetToCurrentTime()
-	return nil
+	start := time.Now()
+	err := work()
+	r.cfg.Metrics.observe(kind, start, err)
+	if err == nil {
+		r.cfg.Metrics.lastOK.WithLabelValues(schedule).SetToCurrentTime()
+	}
+	return err
 }
 
 // errorHandler logs a job's failure with its id; River retries it with

@@ -83,7 +83,7 @@ func opt(v string) *string {
 func (w *World) rows() map[string][]row {
 	out := map[string][]row{}
 	for _, p := range w.Publishers {
-		out["partners"] = append(out["partners"], row{s(p.ID), s("publisher"), s(p.Name), s(p.SFTP.JSON())})
+		out["partners"] = append(out["partners"], row{s(p.ID), s("publisher"), s(p.Name), s(p.SettingsJSON())})
 		out["publishers"] = append(out["publishers"], row{s(p.ID)})
 	}
 	for _, r := range w.Resellers {

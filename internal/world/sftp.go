@@ -137,12 +137,25 @@ type Settings struct {
 	MaxSessions  int     `json:"max_sessions,omitempty"`
 	PasswordHash string  `json:"password_hash,omitempty"`
 	Remote       *Remote `json:"remote,omitempty"`
+	// Fulfillment is a publisher's fulfillment schedule.
+	Fulfillment *Timing `json:"fulfillment,omitempty"`
 }
 
 // JSON is the stored form of the settings.
-func (s SFTP) JSON() string {
-	b, _ := json.Marshal(Settings{MaxSessions: s.MaxSessions, PasswordHash: s.PasswordHash, Remote: s.Remote})
+func (s SFTP) JSON() string { return s.settingsJSON(nil) }
+
+func (s SFTP) settingsJSON(fulfillment *Timing) string {
+	b, _ := json.Marshal(Settings{MaxSessions: s.MaxSessions, PasswordHash: s.PasswordHash, Remote: s.Remote, Fulfillment: fulfillment})
 	return string(b)
+}
+
+// SettingsJSON is the stored form of a publisher's settings.
+func (p *Publisher) SettingsJSON() string {
+	var f *Timing
+	if p.Fulfillment != (Timing{}) {
+		f = &p.Fulfillment
+	}
+	return p.SFTP.settingsJSON(f)
 }
 
 // ParseSettings reads stored settings.

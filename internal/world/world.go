@@ -15,6 +15,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/govalues/decimal"
 	"gopkg.in/yaml.v3"
@@ -45,7 +46,14 @@ type Publisher struct {
 	ID    string `yaml:"id"`
 	Name  string `yaml:"name"`
 	SFTP  SFTP   `yaml:"sftp"`
+	// Fulfillment is when the publisher's pending activations and
+	// cancellations become a fulfillment file (default every 15m).
+	Fulfillment Timing `yaml:"fulfillment"`
 }
+
+// DefaultFulfillment is how often fulfillment files are made when a
+// publisher says nothing.
+const DefaultFulfillment = 15 * time.Minute
 
 // VAT is a reseller's VAT treatment and the mention printed on invoices.
 type VAT struct {
@@ -288,6 +296,9 @@ func (w *World) Check() Errors {
 	for _, p := range w.Publishers {
 		checkID(p.Where, p.ID)
 		p.SFTP.check(bad, fps)
+		if _, _, err := p.Fulfillment.Spec(DefaultFulfillment); err != nil {
+			bad(p.Where, "fulfillment", "%v", err)
+		}
 		pubs[p.ID] = true
 		if p.Name == "" {
 			bad(p.Where, "name", "is required")
