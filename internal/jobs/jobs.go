@@ -149,9 +149,12 @@ func New(cfg Config) (*Runner, error) {
 		JobTimeout:           cfg.JobTimeout,
 		RescueStuckJobsAfter: cfg.RescueAfter,
 		FetchPollInterval:    cfg.PollInterval,
-		FetchCooldown:        min(cfg.PollInterval, river.FetchCooldownDefault),
-		Logger:               cfg.Log.With("component", "jobs"),
-		ErrorHandler:         &errorHandler{log: cfg.Log},
+		// River fetches at most MaxWorkers jobs per fetch and waits
+		// FetchCooldown between fetches: its default (100 ms) capped this
+		// instance at 20 small files a second with 2 workers.
+		FetchCooldown: min(cfg.PollInterval, 5*time.Millisecond),
+		Logger:        cfg.Log.With("component", "jobs"),
+		ErrorHandler:  &errorHandler{log: cfg.Log},
 	})
 	if err != nil {
 		return nil, err
