@@ -13,7 +13,6 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -31,15 +30,6 @@ type Puller struct {
 	Log     *slog.Logger
 	// Publish hands a downloaded file to intake (nil: the inbox scan does).
 	Publish sftpd.Published
-
-	mu   sync.Mutex
-	seen map[string]observed // for "stable": size and mtime as last seen
-}
-
-type observed struct {
-	size  int64
-	mtime time.Time
-	since time.Time
 }
 
 // PullResult counts what a pull round did.
@@ -81,7 +71,11 @@ func (pl *Puller) Pull(ctx context.Context, c *Conn, partner string, p *world.Pu
 			}
 			wantSum = readDone(c, remote+".done")
 		case "stable":
-			if !pl.stable(partner+"\x00"+remote, fi.Size(), fi.ModTime(), world.Duration(p.StableFor, time.Minute)) {
+			ok, err := pl.stable(ctx, partner, remote, fi.Size(), fi.ModTime(), world.Duration(p.StableFor, time.Minute))
+			if err != nil {
+				return res, err
+			}
+			if !ok {
 				res.Waiting++
 				continue
 			}
@@ -115,19 +109,16 @@ func readDone(c *Conn, p string) string {
 	return ""
 }
 
-func (pl *Puller) stable(key string, size int64, mtime time.Time, wait time.Duration) bool {
-	pl.mu.Lock()
-	defer pl.mu.Unlock()
-	if pl.seen == nil {
-		pl.seen = map[string]observed{}
-	}
-	o, ok := pl.seen[key]
-	now := time.Now()
-	if !ok || o.size != size || !o.mtime.Equal(mtime) {
-		pl.seen[key] = observed{size, mtime, now}
-		return false
-	}
-	return now.Sub(o.since) >= wait
+// stable records the size and mtime seen for a remote file and reports
+// whether they have not changed for wait, as seen by any instance.
+func (pl *Puller) stable(ctx context.Context, partner, remote string, size int64, mtime time.Time, wait time.Duration) (bool, error) {
+	var ok bool
+	err := pl.Pool.QueryRow(ctx, `
+		INSERT INTO remote_observations AS o (partner_id, remote_path, size, mtime) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (partner_id, remote_path) DO UPDATE SET size = EXCLUDED.size, mtime = EXCLUDED.mtime, seen_at = now(),
+		       since = CASE WHEN o.size = EXCLUDED.size AND o.mtime = EXCLUDED.mtime THEN o.since ELSE now() END
+		RETURNING now() - since >= make_interval(secs => $5)`, partner, remote, size, mtime.UTC(), wait.Seconds()).Scan(&ok)
+	return ok, err
 }
 
 // take claims, downloads, verifies and hands over one remote file, then
@@ -242,5 +233,6 @@ func (pl *Puller) after(ctx context.Context, c *Conn, partner string, p *world.P
 	_ = c.SFTP.Remove(remote + ".done")
 	_, err = pl.Pool.Exec(ctx, `UPDATE remote_files SET state = 'done', done_at = now() WHERE partner_id = $1 AND remote_path = $2 AND size = $3 AND mtime = $4`,
 		partner, remote, size, mtime)
+	_, _ = pl.Pool.Exec(ctx, `DELETE FROM remote_observations WHERE partner_id = $1 AND (remote_path = $2 OR seen_at < now() - interval '7 days')`, partner, remote)
 	return err
 }

@@ -126,6 +126,44 @@ func TestPullTakesCompleteFilesOnce(t *testing.T) {
 	}
 }
 
+// TestPullStableAcrossInstances: with complete: stable, a file is taken
+// once its size and mtime held for stable_for, as seen by any instance: the
+// puller that takes it is not the one that first saw it.
+func TestPullStableAcrossInstances(t *testing.T) {
+	t.Parallel()
+	pool, s, r := setup(t)
+	in := filepath.Join(s.Local, "out")
+	_ = os.MkdirAll(in, 0o755)
+	_ = os.WriteFile(filepath.Join(in, "s_declarations.csv"), []byte("S"), 0o644)
+	cfg := &world.Pull{Dir: path.Join(s.Base, "out"), Complete: "stable", StableFor: "1s", After: "delete"}
+	c := dial(t, s, r)
+	data := t.TempDir()
+	first := &sftpc.Puller{Pool: pool, DataDir: data, Log: slogDiscard()}
+	if res, err := first.Pull(context.Background(), c, "telco-fr", cfg); err != nil || res.Waiting != 1 || res.Taken != 0 {
+		t.Fatalf("first sight: %+v %v", res, err)
+	}
+	// Still growing: the clock starts again.
+	time.Sleep(600 * time.Millisecond)
+	_ = os.WriteFile(filepath.Join(in, "s_declarations.csv"), []byte("SS"), 0o644)
+	_ = os.Chtimes(filepath.Join(in, "s_declarations.csv"), time.Now().Add(time.Second), time.Now().Add(time.Second))
+	if res, err := first.Pull(context.Background(), c, "telco-fr", cfg); err != nil || res.Waiting != 1 {
+		t.Fatalf("changed: %+v %v", res, err)
+	}
+	time.Sleep(600 * time.Millisecond) // 1.2 s since first sight, 0.6 s since the change
+	if res, err := first.Pull(context.Background(), c, "telco-fr", cfg); err != nil || res.Waiting != 1 {
+		t.Fatalf("0.6 s after a change: %+v %v", res, err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	pub := &published{}
+	second := &sftpc.Puller{Pool: pool, DataDir: data, Publish: pub.add, Log: slogDiscard()}
+	if res, err := second.Pull(context.Background(), c, "telco-fr", cfg); err != nil || res.Taken != 1 {
+		t.Fatalf("another instance, after stable_for: %+v %v", res, err)
+	}
+	if got := pub.list(); len(got) != 1 || got[0] != "telco-fr/s_declarations.csv:SS" {
+		t.Fatalf("published %v", got)
+	}
+}
+
 // TestPullDoneFileChecksum: a done file's sha256 is checked; a mismatch
 // takes nothing and leaves the file; "move" keeps the remote file aside.
 func TestPullDoneFileChecksum(t *testing.T) {
