@@ -78,11 +78,12 @@ func serve(ctx context.Context, g *Globals, e *env, f ServeFlags, out *os.File) 
 		return err
 	}
 	ex := &exchanger{g: g, e: e, key: clientKey, puller: &sftpc.Puller{Pool: e.pool, DataDir: g.DataDir, Log: g.log, Publish: in.Publish}}
-	runner, err := jobs.New(jobs.Config{Pool: e.pool, Intake: in, Exchange: ex.run, Fulfil: ex.fulfil, Workers: f.Workers,
+	runner, err := jobs.New(jobs.Config{Pool: e.pool, Intake: in, Exchange: ex.run, Fulfil: ex.fulfil, Ack: ex.ack, Workers: f.Workers,
 		JobTimeout: f.JobTimeout, RescueAfter: f.RescueAfter, DeadAfter: f.DeadAfter, Log: g.log, Metrics: jm})
 	if err != nil {
 		return err
 	}
+	ex.runner, svc.Finished = runner, runner.Finished
 	m := sftpd.NewMetrics(reg)
 	srv, err := sftpd.New(sftpd.Config{Addr: f.SFTPAddr, DataDir: g.DataDir, HostKeyPath: filepath.Join(g.DataDir, "sftp", "host_ed25519_key"),
 		AllowPasswords: f.AllowPasswords, MaxUploadBytes: f.MaxUploadMB << 20, IdleTimeout: f.IdleTimeout, MaxSessions: f.MaxSessions}, e.pool, in.Publish, m, g.log)
@@ -158,6 +159,37 @@ type exchanger struct {
 	e      *env
 	key    ssh.Signer
 	puller *sftpc.Puller
+	runner *jobs.Runner
+}
+
+// ack writes a finished file's ack unless written already, then has it
+// pushed at once when the reseller has a server.
+func (x *exchanger) ack(ctx context.Context, fileID int64, partner string, log *slog.Logger) error {
+	var acked bool
+	if err := x.e.pool.QueryRow(ctx, `SELECT acked_at IS NOT NULL FROM files WHERE id = $1`, fileID).Scan(&acked); err != nil {
+		return err
+	}
+	if !acked {
+		if err := x.e.svc.WriteAck(ctx, fileID); err != nil {
+			return err
+		}
+		log.Info("ack written by its job (the ingest did not get to it)")
+	}
+	x.pushSoon(ctx, partner, log)
+	return nil
+}
+
+// pushSoon queues a push to the partner's server now, when it has one;
+// the push schedule is the backstop if this fails.
+func (x *exchanger) pushSoon(ctx context.Context, partner string, log *slog.Logger) {
+	r, err := x.remote(ctx, partner)
+	if err != nil || r.Push == nil {
+		return
+	}
+	if _, err := x.runner.Client.Insert(ctx, jobs.ExchangeArgs{Partner: partner, Op: "push", Schedule: "push " + partner,
+		Tick: time.Now().Truncate(time.Second)}, nil); err != nil {
+		log.Warn("queueing a push failed; the push schedule will deliver", "err", err)
+	}
 }
 
 // remote reads a partner's server settings as applied.
@@ -178,6 +210,9 @@ func (x *exchanger) fulfil(ctx context.Context, publisher string, tick time.Time
 	res, err := fulfil.Run(ctx, x.e.pool, x.g.DataDir, publisher, tick)
 	if len(res.Files) > 0 || err != nil {
 		log.Info("fulfillment", "batched", res.Batched, "files", res.Files, "err", err)
+	}
+	if len(res.Files) > 0 {
+		x.pushSoon(ctx, publisher, log)
 	}
 	return err
 }

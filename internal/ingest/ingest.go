@@ -60,6 +60,10 @@ type Service struct {
 	// FailAt, when set, is called at named points of posting; an error it
 	// returns aborts the file there (tests prove nothing is left behind).
 	FailAt func(point string) error
+	// Finished, when set, is called in the transaction that finishes a
+	// file (posted, rejected or duplicate): serve queues the file's ack job
+	// there, so the ack follows whatever happens to this process.
+	Finished func(ctx context.Context, tx pgx.Tx, fileID int64, partner string) error
 	// Stage, when set, is told how long each stage of a file took:
 	// archive, register, the stages of posting (check+copy, entry,
 	// subscriptions, customers, outbox, commit) and ack.
@@ -243,6 +247,13 @@ func (s *Service) Ingest(ctx context.Context, req Request) (*Outcome, error) {
 	return s.Outcome(ctx, reg.id)
 }
 
+func (s *Service) finished(ctx context.Context, tx pgx.Tx, fileID int64, partner string) error {
+	if s.Finished == nil {
+		return nil
+	}
+	return s.Finished(ctx, tx, fileID, partner)
+}
+
 // stageDone reports a stage begun at start and returns now.
 func (s *Service) stageDone(stage string, start time.Time) time.Time {
 	now := time.Now()
@@ -286,10 +297,13 @@ func (s *Service) register(ctx context.Context, req Request, blob archive.Blob) 
 			return nil // an earlier attempt did not finish: resume it
 		}
 		reg.duplicateOf = reg.id
-		return tx.QueryRow(ctx, `
+		if err := tx.QueryRow(ctx, `
 			INSERT INTO files (partner_id, kind, name, size, sha256, uploader, state, status, duplicate_of, processed_at)
 			VALUES ($1, $2, $3, $4, $5, $6, 'duplicate', 'DUPLICATE', $7, now()) RETURNING id`,
-			req.Partner, req.Kind, req.Name, blob.Size, blob.SHA256[:], req.Uploader, reg.duplicateOf).Scan(&reg.id)
+			req.Partner, req.Kind, req.Name, blob.Size, blob.SHA256[:], req.Uploader, reg.duplicateOf).Scan(&reg.id); err != nil {
+			return err
+		}
+		return s.finished(ctx, tx, reg.id, req.Partner)
 	})
 	return reg, err
 }

@@ -112,7 +112,10 @@ func (s *Service) finishFile(ctx context.Context, tx pgx.Tx, fileID int64, r *de
 		UPDATE files SET state = $2, status = $3, rows_total = $4, rows_accepted = $5, rows_rejected = $6,
 		       currency = $7, amount_total = $8, problem_count = $9, processed_at = now(), last_error = NULL
 		 WHERE id = $1`, fileID, state, o.Status, o.Rows, o.Accepted, o.Rejected, string(r.Currency), o.Amount, len(rep.Problems))
-	return err
+	if err != nil {
+		return err
+	}
+	return s.finished(ctx, tx, fileID, r.ID)
 }
 
 // storeProblems records a file's problems in line order (file-level first).

@@ -73,12 +73,28 @@ func (FulfilArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: QueueExchange, MaxAttempts: 5, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
 
+// AckArgs is the acknowledgement of a finished file, queued in the
+// transaction that finished it.
+type AckArgs struct {
+	FileID  int64  `json:"file_id" river:"unique"`
+	Partner string `json:"partner"`
+}
+
+func (AckArgs) Kind() string { return "ack_file" }
+
+func (AckArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueIntake, MaxAttempts: 20, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
 // Config configures a Runner.
 type Config struct {
 	Pool   *pgxpool.Pool
 	Intake *intake.Intake
 	// Exchange pulls or pushes (op) for a partner; nil: exchange jobs fail.
 	Exchange func(ctx context.Context, partner, op string, log *slog.Logger) error
+	// Ack writes a finished file's acknowledgement (idempotent); nil:
+	// ack jobs fail.
+	Ack func(ctx context.Context, fileID int64, partner string, log *slog.Logger) error
 	// Fulfil makes a publisher's fulfillment file; nil: fulfil jobs fail.
 	Fulfil func(ctx context.Context, publisher string, tick time.Time, log *slog.Logger) error
 	// Workers is how many files are processed at once by this instance.
@@ -139,6 +155,7 @@ func New(cfg Config) (*Runner, error) {
 	river.AddWorker(workers, &ingestWorker{r: r})
 	river.AddWorker(workers, &exchangeWorker{r: r})
 	river.AddWorker(workers, &fulfilWorker{r: r})
+	river.AddWorker(workers, &ackWorker{r: r})
 	client, err := river.NewClient(riverpgxv5.New(cfg.Pool), &river.Config{
 		Queues: map[string]river.QueueConfig{
 			QueueIntake:   {MaxWorkers: cfg.Workers},
@@ -164,6 +181,13 @@ func New(cfg Config) (*Runner, error) {
 		cfg.Intake.Enqueue = r.EnqueueFile
 	}
 	return r, nil
+}
+
+// Finished queues a finished file's ack job in tx, the transaction that
+// finished the file (ingest.Service.Finished).
+func (r *Runner) Finished(ctx context.Context, tx pgx.Tx, fileID int64, partner string) error {
+	_, err := r.Client.InsertTx(ctx, tx, AckArgs{FileID: fileID, Partner: partner}, nil)
+	return err
 }
 
 // EnqueueFile queues one file version; a second call for the same version
@@ -281,6 +305,21 @@ func (w *exchangeWorker) Work(ctx context.Context, job *river.Job[ExchangeArgs])
 		}
 		return nil
 	})
+}
+
+type ackWorker struct {
+	river.WorkerDefaults[AckArgs]
+	r *Runner
+}
+
+func (w *ackWorker) Work(ctx context.Context, job *river.Job[AckArgs]) error {
+	if w.r.cfg.Ack == nil {
+		return river.JobCancel(errors.New("this instance does not write acks"))
+	}
+	start := time.Now()
+	err := w.r.cfg.Ack(ctx, job.Args.FileID, job.Args.Partner, w.r.cfg.Log.With("job_id", job.ID, "file_id", job.Args.FileID, "partner", job.Args.Partner))
+	w.r.cfg.Metrics.observe(job.Kind, start, err)
+	return err
 }
 
 type fulfilWorker struct {

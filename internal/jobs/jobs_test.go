@@ -109,10 +109,12 @@ func instance(t *testing.T, pool *pgxpool.Pool, data string) (*jobs.Runner, *int
 	svc := &ingest.Service{Pool: pool, Archive: &archive.Store{Dir: filepath.Join(data, "archive")}, DataDir: data}
 	t.Cleanup(svc.Close)
 	in := &intake.Intake{Service: svc, Pool: pool, DataDir: data, Log: quiet()}
-	r, err := jobs.New(jobs.Config{Pool: pool, Intake: in, Workers: 2, PollInterval: 100 * time.Millisecond, Log: quiet()})
+	ack := func(ctx context.Context, id int64, _ string, _ *slog.Logger) error { return svc.WriteAck(ctx, id) }
+	r, err := jobs.New(jobs.Config{Pool: pool, Intake: in, Ack: ack, Workers: 2, PollInterval: 100 * time.Millisecond, Log: quiet()})
 	if err != nil {
 		t.Fatal(err)
 	}
+	svc.Finished = r.Finished
 	if err := r.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -166,10 +168,10 @@ func TestThreeInstancesPostEachFileOnce(t *testing.T) {
 	deadline := time.Now().Add(4 * time.Minute)
 	for {
 		var done int
-		if err := pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'ingest_file' AND state = 'completed'`).Scan(&done); err != nil {
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind IN ('ingest_file', 'ack_file') AND state = 'completed'`).Scan(&done); err != nil {
 			t.Fatal(err)
 		}
-		if done == n {
+		if done == 2*n { // each file's ingest, and its ack queued in the posting transaction
 			break
 		}
 		if time.Now().After(deadline) {
