@@ -36,6 +36,10 @@ func TestBadConfigNamesFileLineAndField(t *testing.T) {
 	_ = os.WriteFile(filepath.Join(dir, "a.yaml"), []byte(`publishers:
   - id: pub
     name: Pub
+    fulfillment: {every: 15m, schedule: "0 * * * *"}
+  - id: pub2
+    name: Pub 2
+    fulfillment: {schedule: "0 6 * * *", timezone: Mars/Olympus}
 resellers:
   - id: Telco_FR
     name: Bad
@@ -66,9 +70,10 @@ catalogs:
 		t.Fatalf("%v", err)
 	}
 	want := []string{
-		"a.yaml:5: id:", "a.yaml:9: vat.rate:", "a.yaml:5: credit_limit:", "a.yaml:11: payment.iban:", "a.yaml:11: payment.mandate_signed_on:",
-		"a.yaml:14: reseller: unknown reseller", "a.yaml:19: publisher: unknown publisher", "a.yaml:19: billing_model:",
-		"a.yaml:25: publisher_share:", "a.yaml:26: valid_to:",
+		"a.yaml:9: id:", "a.yaml:13: vat.rate:", "a.yaml:9: credit_limit:", "a.yaml:15: payment.iban:", "a.yaml:15: payment.mandate_signed_on:",
+		"a.yaml:18: reseller: unknown reseller", "a.yaml:23: publisher: unknown publisher", "a.yaml:23: billing_model:",
+		"a.yaml:29: publisher_share:", "a.yaml:30: valid_to:",
+		"a.yaml:2: fulfillment: every and schedule both set", `a.yaml:5: fulfillment: timezone "Mars/Olympus" is not an IANA time zone`,
 	}
 	got := err.Error()
 	for _, w := range want {
