@@ -108,8 +108,27 @@ func (s *Scheduler) Tick(ctx context.Context, now time.Time) error {
 	if err != nil {
 		return err
 	}
+	// One read tells which schedules are due; only those take a
+	// transaction and a row lock (the leader ticks every second).
+	rows, err := s.Pool.Query(ctx, `SELECT name, spec, last_tick FROM schedules`)
+	if err != nil {
+		return err
+	}
+	type state struct {
+		spec string
+		last time.Time
+	}
+	known := map[string]state{}
+	var name string
+	var st state
+	if _, err := pgx.ForEachRow(rows, []any{&name, &st.spec, &st.last}, func() error { known[name] = st; return nil }); err != nil {
+		return err
+	}
 	var errs []error
 	for _, sc := range list {
+		if k, ok := known[sc.Name]; ok && k.spec == sc.Spec && sc.Sched.Next(k.last).After(now) {
+			continue // not due
+		}
 		if err := s.tickOne(ctx, sc, now); err != nil {
 			s.Metrics.scheduled.WithLabelValues(sc.Name).Inc()
 			errs = append(errs, err)
