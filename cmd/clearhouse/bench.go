@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -31,11 +32,12 @@ import (
 
 // BenchCmd measures ingest against its baselines in one run.
 type BenchCmd struct {
-	Rows   int    `default:"1000000" help:"Rows of the generated declarations file."`
-	Repeat int    `default:"3" help:"Runs of each measurement; medians are reported."`
-	Phase  string `hidden:"" help:"Internal: run one measured phase (bare, validate, copy, ingest) and print its seconds."`
-	File   string `hidden:""`
-	Keep   bool   `help:"Keep the work folder (generated files, cluster) and print where it is, to profile a phase by hand."`
+	Rows   int      `default:"1000000" help:"Rows of the generated declarations file."`
+	Repeat int      `default:"3" help:"Runs of each measurement; medians are reported."`
+	Phase  string   `hidden:"" help:"Internal: run one measured phase (bare, validate, copy, ingest) and print its seconds."`
+	File   string   `hidden:""`
+	Keep   bool     `help:"Keep the work folder (generated files, cluster) and print where it is, to profile a phase by hand."`
+	Only   []string `help:"Run only these measurements (bare, validate, copy, ingest, bare-xlsx, validate-xlsx, validate-be); the report shows what ran."`
 }
 
 type phaseResult struct {
@@ -92,16 +94,21 @@ func (c *BenchCmd) Run(ctx context.Context, g *Globals) error {
 	// The same rows as a workbook, and in the Belgian dialect (semicolons,
 	// decimal commas, dd/mm/yyyy, Windows-1252), for the dialect figures.
 	xlsx := filepath.Join(work, "decl.xlsx")
-	if err := samplegen.WriteXLSX(xlsx, samplegen.Options{Rows: c.Rows}); err != nil {
-		return err
+	if c.wants("bare-xlsx") || c.wants("validate-xlsx") {
+		if err := samplegen.WriteXLSX(xlsx, samplegen.Options{Rows: c.Rows}); err != nil {
+			return err
+		}
 	}
 	be := filepath.Join(work, "decl_be.csv")
 	if err := writeBelgian(be, c.Rows); err != nil {
 		return err
 	}
-	fx, _ := os.Stat(xlsx)
+	var xlsxMB float64
+	if fx, err := os.Stat(xlsx); err == nil {
+		xlsxMB = float64(fx.Size()) / 1e6
+	}
 	fb, _ := os.Stat(be)
-	fmt.Printf("      the same as XLSX %.1f MB, as semicolon/Windows-1252/decimal-comma CSV %.1f MB\n\n", float64(fx.Size())/1e6, float64(fb.Size())/1e6)
+	fmt.Printf("      the same as XLSX %.1f MB, as semicolon/Windows-1252/decimal-comma CSV %.1f MB\n\n", xlsxMB, float64(fb.Size())/1e6)
 
 	results := map[string][]phaseResult{}
 	phases := []string{"bare", "validate", "copy", "ingest", "bare-xlsx", "validate-xlsx", "validate-be"}
@@ -114,6 +121,9 @@ func (c *BenchCmd) Run(ctx context.Context, g *Globals) error {
 			order = []string{"validate-be", "validate-xlsx", "bare-xlsx", "ingest", "copy", "validate", "bare"}
 		}
 		for _, ph := range order {
+			if !c.wants(ph) {
+				continue
+			}
 			if r > 0 && strings.HasSuffix(ph, "xlsx") {
 				continue // excelize's own loop costs about a minute per million rows: once is enough
 			}
@@ -126,10 +136,12 @@ func (c *BenchCmd) Run(ctx context.Context, g *Globals) error {
 			results[ph] = append(results[ph], res)
 		}
 	}
-	run++
-	quarter, err := c.child(ctx, g, "ingest", files[c.Rows/4], base, run, work)
-	if err != nil {
-		return err
+	var quarter phaseResult
+	if len(results["ingest"]) > 0 {
+		run++
+		if quarter, err = c.child(ctx, g, "ingest", files[c.Rows/4], base, run, work); err != nil {
+			return err
+		}
 	}
 	return c.report(results, quarter)
 }
@@ -137,6 +149,9 @@ func (c *BenchCmd) Run(ctx context.Context, g *Globals) error {
 func (c *BenchCmd) report(results map[string][]phaseResult, quarter phaseResult) error {
 	med := func(ph string) (float64, int64) {
 		rs := results[ph]
+		if len(rs) == 0 {
+			return 0, 0
+		}
 		sort.Slice(rs, func(i, j int) bool { return rs[i].Seconds < rs[j].Seconds })
 		var rss int64
 		for _, r := range rs {
@@ -150,6 +165,9 @@ func (c *BenchCmd) report(results map[string][]phaseResult, quarter phaseResult)
 		"ingest": "clearhouse ingest (check + post + ack)", "bare-xlsx": "bare excelize Rows loop (XLSX)", "validate-xlsx": "clearhouse validate (XLSX)",
 		"validate-be": "clearhouse validate (semicolon, Windows-1252, decimal comma)"}
 	for _, ph := range []string{"bare", "validate", "copy", "ingest", "bare-xlsx", "validate-xlsx", "validate-be"} {
+		if len(results[ph]) == 0 {
+			continue
+		}
 		s, rss := med(ph)
 		fmt.Fprintf(tw, "%s\t%.2f\t%.0f\t%.0f\t\n", names[ph], s, float64(c.Rows)/s, float64(rss)/1024)
 	}
@@ -164,17 +182,39 @@ func (c *BenchCmd) report(results map[string][]phaseResult, quarter phaseResult)
 		}
 		return "NOT met"
 	}
-	fmt.Printf("\nvalidate / bare read  = %.2fx   (target <= 2.0x: %s)\n", val/bare, mark(val/bare <= 2))
-	fmt.Printf("ingest / raw COPY     = %.2fx   (target <= 3.0x: %s)\n", ing/cp, mark(ing/cp <= 3))
+	fmt.Println()
+	ran := func(phs ...string) bool {
+		for _, ph := range phs {
+			if len(results[ph]) == 0 {
+				return false
+			}
+		}
+		return true
+	}
+	if ran("validate", "bare") {
+		fmt.Printf("validate / bare read  = %.2fx   (target <= 2.0x: %s)\n", val/bare, mark(val/bare <= 2))
+	}
+	if ran("ingest", "copy") {
+		fmt.Printf("ingest / raw COPY     = %.2fx   (target <= 3.0x: %s)\n", ing/cp, mark(ing/cp <= 3))
+	}
 	bx, _ := med("bare-xlsx")
 	vx, vxRSS := med("validate-xlsx")
 	vb, _ := med("validate-be")
-	fmt.Printf("validate XLSX / bare excelize loop = %.2fx   (target <= 1.5x: %s); peak RSS %.0f MiB\n", vx/bx, mark(vx/bx <= 1.5), float64(vxRSS)/1024)
-	fmt.Printf("validate Belgian CSV / bare read   = %.2fx   (target <= 2.5x: %s)\n", vb/bare, mark(vb/bare <= 2.5))
-	fmt.Printf("ingest peak RSS       = %.0f MiB at %d rows, %.0f MiB at %d rows (target <= 256 MiB: %s)\n",
-		float64(ingRSS)/1024, c.Rows, float64(quarter.RSS)/1024, c.Rows/4, mark(ingRSS <= 256*1024))
+	if ran("validate-xlsx", "bare-xlsx") {
+		fmt.Printf("validate XLSX / bare excelize loop = %.2fx   (target <= 1.5x: %s); peak RSS %.0f MiB\n", vx/bx, mark(vx/bx <= 1.5), float64(vxRSS)/1024)
+	}
+	if ran("validate-be", "bare") {
+		fmt.Printf("validate Belgian CSV / bare read   = %.2fx   (target <= 2.5x: %s)\n", vb/bare, mark(vb/bare <= 2.5))
+	}
+	if ran("ingest") {
+		fmt.Printf("ingest peak RSS       = %.0f MiB at %d rows, %.0f MiB at %d rows (target <= 256 MiB: %s)\n",
+			float64(ingRSS)/1024, c.Rows, float64(quarter.RSS)/1024, c.Rows/4, mark(ingRSS <= 256*1024))
+	}
 	return nil
 }
+
+// wants reports whether measurement ph is to run (--only).
+func (c *BenchCmd) wants(ph string) bool { return len(c.Only) == 0 || slices.Contains(c.Only, ph) }
 
 // child runs one phase in a fresh process and reads its result and peak RSS.
 func (c *BenchCmd) child(ctx context.Context, g *Globals, phase, file, base string, run int, work string) (phaseResult, error) {
