@@ -44,7 +44,7 @@ func TestKilledAtRandomMomentsDuringIngest(t *testing.T) {
 	f.Close()
 	start := func() *exec.Cmd {
 		cmd := exec.Command(bin, "--database-url", url, "--data-dir", data, "serve", "--sftp-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
-			"--intake-scan", "500ms", "--instance-dead-after", "1s")
+			"--intake-scan", "500ms", "--instance-dead-after", "3s")
 		cmd.Dir = "../.."
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -138,7 +138,7 @@ func TestKilledInstanceIsFinishedByAnother(t *testing.T) {
 	cmds := map[int]*exec.Cmd{}
 	for range 3 {
 		cmd := exec.Command(bin, "--database-url", url, "--data-dir", data, "serve", "--sftp-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
-			"--intake-scan", "300ms", "--instance-dead-after", "1s")
+			"--intake-scan", "300ms", "--instance-dead-after", "3s")
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -181,13 +181,16 @@ func TestKilledInstanceIsFinishedByAnother(t *testing.T) {
 	_ = victim.Wait()
 	delete(cmds, pid)
 	var files, posted int
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
 		_ = pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE state = 'posted') FROM files WHERE partner_id = 'bench-telco'`).Scan(&files, &posted)
 		if posted == 1 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the killed instance's file was not finished by another within a minute (%d files)", files)
+			var jobs, insts string
+			_ = pool.QueryRow(ctx, `SELECT string_agg(format('%s %s attempt %s by %s errors %s', id, state, attempt, attempted_by, errors), '; ') FROM river_job`).Scan(&jobs)
+			_ = pool.QueryRow(ctx, `SELECT string_agg(format('%s %s', id, now() - heartbeat_at), '; ') FROM instances`).Scan(&insts)
+			t.Fatalf("the killed instance's file was not finished by another within 2 minutes (%d files)\njobs: %s\ninstances: %s", files, jobs, insts)
 		}
 	}
 	var finisher string
