@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -136,9 +137,11 @@ func TestKilledInstanceIsFinishedByAnother(t *testing.T) {
 	url := pool.Config().ConnString()
 	data := t.TempDir()
 	cmds := map[int]*exec.Cmd{}
-	for range 3 {
-		cmd := exec.Command(bin, "--database-url", url, "--data-dir", data, "serve", "--sftp-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
+	logs := t.TempDir()
+	for i := range 3 {
+		cmd := exec.Command(bin, "--database-url", url, "--data-dir", data, "--log-level", "info", "serve", "--sftp-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
 			"--intake-scan", "300ms", "--instance-dead-after", "3s")
+		cmd.Stderr, _ = os.Create(filepath.Join(logs, fmt.Sprintf("serve-%d.log", i)))
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -190,7 +193,13 @@ func TestKilledInstanceIsFinishedByAnother(t *testing.T) {
 			var jobs, insts string
 			_ = pool.QueryRow(ctx, `SELECT string_agg(format('%s %s attempt %s by %s errors %s', id, state, attempt, attempted_by, errors), '; ') FROM river_job`).Scan(&jobs)
 			_ = pool.QueryRow(ctx, `SELECT string_agg(format('%s %s', id, now() - heartbeat_at), '; ') FROM instances`).Scan(&insts)
-			t.Fatalf("the killed instance's file was not finished by another within 2 minutes (%d files)\njobs: %s\ninstances: %s", files, jobs, insts)
+			var tails strings.Builder
+			for i := range 3 {
+				b, _ := os.ReadFile(filepath.Join(logs, fmt.Sprintf("serve-%d.log", i)))
+				lines := strings.Split(string(b), "\n")
+				fmt.Fprintf(&tails, "serve-%d:\n%s\n", i, strings.Join(lines[max(0, len(lines)-15):], "\n"))
+			}
+			t.Fatalf("the killed instance's file was not finished by another within 2 minutes (%d files)\njobs: %s\ninstances: %s\n%s", files, jobs, insts, tails.String())
 		}
 	}
 	var finisher string

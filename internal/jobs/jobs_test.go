@@ -142,9 +142,10 @@ func dropFiles(t *testing.T, data string, n int) {
 	}
 }
 
-// TestThreeInstancesPostEachFileOnce: 1,000 files dropped at once, seen by
-// three instances scanning together: each is posted exactly once, with one
-// ack, and the ledger balances.
+// TestThreeInstancesPostEachFileOnce: 300 files dropped at once, seen by
+// three runners scanning together: each is posted exactly once, with one
+// ack, and the ledger balances. (cmd/clearhouse's TestThreeServeProcesses
+// does the same with 1,000 files and three serve processes.)
 func TestThreeInstancesPostEachFileOnce(t *testing.T) {
 	t.Parallel()
 	pool := setup(t)
@@ -153,7 +154,7 @@ func TestThreeInstancesPostEachFileOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	data := t.TempDir()
-	const n = 1000
+	const n = 300
 	dropFiles(t, data, n)
 	var intakes []*intake.Intake
 	for range 3 {

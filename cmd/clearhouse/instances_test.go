@@ -1,0 +1,90 @@
+package main_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/clearhouse/clearhouse/internal/ledger"
+	"github.com/clearhouse/clearhouse/internal/pgtest"
+	"github.com/clearhouse/clearhouse/internal/samplegen"
+)
+
+// TestThreeServeProcesses: three clearhouse serve processes on one
+// database and data folder; 1,000 files dropped at once are each posted
+// once with one ack, the ledger balances, and a publisher's fulfillment
+// schedule (every second) runs once per tick across the three.
+func TestThreeServeProcesses(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.WithWorld(t, "../../samples/bench/config")
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, `UPDATE partners SET sftp = '{"fulfillment":{"Every":"1s"}}' WHERE id = 'benchpub'`); err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+	inbox := filepath.Join(data, "partners", "bench-telco", "inbox")
+	_ = os.MkdirAll(inbox, 0o750)
+	const n = 1000
+	for i := range n {
+		var buf bytes.Buffer
+		_ = samplegen.Write(&buf, samplegen.Options{Rows: 20, Prefix: fmt.Sprintf("P%04d", i)})
+		_ = os.WriteFile(filepath.Join(inbox, fmt.Sprintf("declarations_%04d.csv", i)), buf.Bytes(), 0o640)
+	}
+	var cmds []*exec.Cmd
+	for range 3 {
+		cmd := exec.Command(bin, "--database-url", pool.Config().ConnString(), "--data-dir", data, "serve",
+			"--sftp-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--intake-scan", "1s")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds = append(cmds, cmd)
+	}
+	defer func() {
+		for _, c := range cmds {
+			_ = c.Process.Signal(syscall.SIGTERM)
+			_ = c.Wait()
+		}
+	}()
+	var posted int
+	for deadline := time.Now().Add(4 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		_ = pool.QueryRow(ctx, `SELECT count(*) FROM files WHERE partner_id = 'bench-telco' AND state = 'posted'`).Scan(&posted)
+		if posted == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d files posted after 4 minutes", posted, n)
+		}
+	}
+	var files, decls, distinct, accepted, workers int
+	_ = pool.QueryRow(ctx, `SELECT count(*), sum(rows_accepted) FROM files WHERE partner_id = 'bench-telco'`).Scan(&files, &accepted)
+	_ = pool.QueryRow(ctx, `SELECT count(*), count(DISTINCT declaration_id) FROM declarations WHERE reseller_id = 'bench-telco'`).Scan(&decls, &distinct)
+	_ = pool.QueryRow(ctx, `SELECT count(DISTINCT attempted_by[1]) FROM river_job WHERE kind = 'ingest_file'`).Scan(&workers)
+	if files != n || decls != accepted || distinct != decls || workers < 2 {
+		t.Fatalf("files %d, declarations %d (%d distinct) for %d accepted rows, worked by %d instances", files, decls, distinct, accepted, workers)
+	}
+	if v, err := ledger.Check(ctx, pool); err != nil || len(v) > 0 {
+		t.Fatalf("ledger: %v %v", v, err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		acks, _ := filepath.Glob(filepath.Join(data, "partners", "bench-telco", "outbox", "*ack*"))
+		if len(acks) == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d acks for %d files", len(acks), n)
+		}
+	}
+	var ticks, runs, doubled int
+	_ = pool.QueryRow(ctx, `SELECT count(DISTINCT args->>'tick'), count(*) FROM river_job WHERE kind = 'fulfil' AND args->>'publisher' = 'benchpub'`).Scan(&ticks, &runs)
+	_ = pool.QueryRow(ctx, `SELECT count(*) FROM (SELECT args->>'tick' FROM river_job WHERE kind = 'fulfil' GROUP BY 1 HAVING count(*) > 1) d`).Scan(&doubled)
+	t.Logf("%d files by 3 processes; fulfillment: %d runs for %d ticks", n, runs, ticks)
+	if ticks < 3 || runs != ticks || doubled != 0 {
+		t.Fatalf("fulfillment schedule: %d runs for %d ticks", runs, ticks)
+	}
+}
