@@ -153,6 +153,10 @@ func TestConfigFile(t *testing.T) {
 			t.Fatalf("%v %v: the keys are not under %s", c.env, c.args, c.want)
 		}
 	}
+	// The example shipped in deploy/ stays valid.
+	if r := run(t, nil, "--config", "deploy/clearhouse.yaml", "--data-dir", filepath.Join(dir, "deploy"), "sftp", "keys"); r.code != 0 {
+		t.Fatalf("deploy/clearhouse.yaml: %d %s", r.code, r.stderr)
+	}
 	_ = os.WriteFile(cfg, []byte("sftp:\n  adr: 127.0.0.1:22\n"), 0o600)
 	if r := run(t, nil, "--config", cfg, "sftp", "keys"); r.code != 64 || !strings.Contains(r.stderr, "unknown settings sftp-adr") {
 		t.Fatalf("a typo in the configuration: %d %s", r.code, r.stderr)

@@ -39,6 +39,7 @@ type ServeFlags struct {
 	MaxUploadMB    int64         `name:"sftp-max-upload-mb" env:"CLEARHOUSE_SFTP_MAX_UPLOAD_MB" default:"2048" help:"Largest upload accepted, in MB."`
 	IdleTimeout    time.Duration `name:"sftp-idle-timeout" env:"CLEARHOUSE_SFTP_IDLE_TIMEOUT" default:"10m" help:"Close SFTP connections idle this long."`
 	MaxSessions    int           `name:"sftp-max-sessions" env:"CLEARHOUSE_SFTP_MAX_SESSIONS" default:"4" help:"Concurrent SFTP sessions per partner (a partner's max_sessions overrides)."`
+	MaxTotal       int           `name:"sftp-max-total-sessions" env:"CLEARHOUSE_SFTP_MAX_TOTAL_SESSIONS" default:"64" help:"Concurrent SFTP sessions in all (each active upload holds about 16 MiB)."`
 	Workers        int           `name:"intake-workers" env:"CLEARHOUSE_INTAKE_WORKERS" default:"2" help:"Files processed at once by this instance."`
 	ScanEvery      time.Duration `name:"intake-scan" env:"CLEARHOUSE_INTAKE_SCAN" default:"30s" help:"How often inboxes are scanned for files missed."`
 	JobTimeout     time.Duration `name:"job-timeout" env:"CLEARHOUSE_JOB_TIMEOUT" default:"30m" help:"Longest a job (one file) may run."`
@@ -86,7 +87,7 @@ func serve(ctx context.Context, g *Globals, e *env, f ServeFlags, out *os.File) 
 	ex.runner, svc.Finished = runner, runner.Finished
 	m := sftpd.NewMetrics(reg)
 	srv, err := sftpd.New(sftpd.Config{Addr: f.SFTPAddr, DataDir: g.DataDir, HostKeyPath: filepath.Join(g.DataDir, "sftp", "host_ed25519_key"),
-		AllowPasswords: f.AllowPasswords, MaxUploadBytes: f.MaxUploadMB << 20, IdleTimeout: f.IdleTimeout, MaxSessions: f.MaxSessions}, e.pool, in.Publish, m, g.log)
+		AllowPasswords: f.AllowPasswords, MaxUploadBytes: f.MaxUploadMB << 20, IdleTimeout: f.IdleTimeout, MaxSessions: f.MaxSessions, MaxTotalSessions: f.MaxTotal}, e.pool, in.Publish, m, g.log)
 	if err != nil {
 		return err
 	}

@@ -35,6 +35,10 @@ type Config struct {
 	MaxUploadBytes int64         // per file
 	IdleTimeout    time.Duration // no traffic for this long closes the connection
 	MaxSessions    int           // per partner, unless the partner sets its own
+	// MaxTotalSessions caps sessions across partners: each active upload
+	// holds about 16 MiB of transfer buffers, so this bounds the server's
+	// memory (default 64).
+	MaxTotalSessions int
 	// A source address with MaxAuthFailures failed logins within
 	// FailureWindow is refused for FailureWindow.
 	MaxAuthFailures int
@@ -50,6 +54,9 @@ func (c *Config) defaults() {
 	}
 	if c.MaxSessions <= 0 {
 		c.MaxSessions = 4
+	}
+	if c.MaxTotalSessions <= 0 {
+		c.MaxTotalSessions = 64
 	}
 	if c.MaxAuthFailures <= 0 {
 		c.MaxAuthFailures = 10
@@ -72,6 +79,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	sessions map[string]int // per partner
+	total    int            // across partners
 	conns    map[net.Conn]struct{}
 	wg       sync.WaitGroup
 }
@@ -279,22 +287,28 @@ func (s *Server) handle(ctx context.Context, c net.Conn, ip string) {
 
 	limit := s.maxSessions(partner) // a database query: not under the lock every connection takes
 	s.mu.Lock()
-	over := s.sessions[partner] >= limit
-	if !over {
+	over, full := s.sessions[partner] >= limit, s.total >= s.cfg.MaxTotalSessions
+	if !over && !full {
 		s.sessions[partner]++
+		s.total++
 	}
 	s.mu.Unlock()
-	if over {
-		s.m.limits.WithLabelValues("sessions").Inc()
-		log.Warn("sftp session refused: too many sessions for this partner")
+	if over || full {
+		why, msg := "sessions", "too many concurrent sessions for "+partner+"; try again when one ends"
+		if full {
+			why, msg = "total_sessions", "the server is busy; try again in a minute"
+		}
+		s.m.limits.WithLabelValues(why).Inc()
+		log.Warn("sftp session refused", "limit", why)
 		for nc := range chans {
-			_ = nc.Reject(ssh.ResourceShortage, "too many concurrent sessions for "+partner+"; try again when one ends")
+			_ = nc.Reject(ssh.ResourceShortage, msg)
 		}
 		return
 	}
 	defer func() {
 		s.mu.Lock()
 		s.sessions[partner]--
+		s.total--
 		s.mu.Unlock()
 	}()
 	s.m.sessions.Inc()

@@ -330,6 +330,55 @@ func (e *env) dial(user string, auth ssh.AuthMethod) (*ssh.Client, error) {
 		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 5 * time.Second}) // the host key is pinned in the OpenSSH tests
 }
 
+// TestServerWideSessionCap: with room for one session in all, a second
+// partner is refused while the first is connected, and served after.
+func TestServerWideSessionCap(t *testing.T) {
+	t.Parallel()
+	e := start(t, func(c *sftpd.Config, w *world.World) {
+		c.MaxTotalSessions = 1
+		c.AllowPasswords = true
+		for _, r := range w.Resellers {
+			if r.ID == "isp-de" {
+				r.SFTP.PasswordHash = sftpd.HashPassword("correct horse")
+			}
+		}
+	})
+	first, err := e.dial("telco-fr", ssh.PublicKeys(e.signers["anna"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s1, err := first.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s1.RequestSubsystem("sftp"); err != nil {
+		t.Fatal(err)
+	}
+	if other, err := e.dial("isp-de", ssh.Password("correct horse")); err == nil {
+		if _, err := other.NewSession(); err == nil {
+			t.Fatal("a session past the server-wide cap was opened")
+		}
+		other.Close()
+	}
+	if testutil.ToFloat64(sftpd.LimitCounter(e.m, "total_sessions")) != 1 {
+		t.Fatal("the server-wide cap was not counted")
+	}
+	first.Close()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		other, err := e.dial("isp-de", ssh.Password("correct horse"))
+		if err == nil {
+			_, serr := other.NewSession()
+			other.Close()
+			if serr == nil {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no session once the first partner left")
+		}
+	}
+}
+
 // TestLimits: upload size, sessions per partner, passwords, brute force.
 func TestLimits(t *testing.T) {
 	t.Parallel()
