@@ -116,6 +116,7 @@ type Config struct {
 type Runner struct {
 	cfg    Config
 	ID     string // this instance, as recorded on the jobs it works
+	host   string
 	Client *river.Client[pgx.Tx]
 	stop   context.CancelFunc
 	done   chan struct{}
@@ -150,7 +151,7 @@ func New(cfg Config) (*Runner, error) {
 	host, _ := os.Hostname()
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
-	r := &Runner{cfg: cfg, ID: fmt.Sprintf("%s-%d-%x", host, os.Getpid(), rnd)}
+	r := &Runner{cfg: cfg, ID: fmt.Sprintf("%s-%d-%x", host, os.Getpid(), rnd), host: host}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &ingestWorker{r: r})
 	river.AddWorker(workers, &exchangeWorker{r: r})
@@ -202,8 +203,7 @@ func (r *Runner) EnqueueFile(ctx context.Context, f intake.File) error {
 
 // Start records this instance and starts working jobs.
 func (r *Runner) Start(ctx context.Context) error {
-	host, _ := os.Hostname()
-	if _, err := r.cfg.Pool.Exec(ctx, `INSERT INTO instances (id, host, pid) VALUES ($1, $2, $3)`, r.ID, host, os.Getpid()); err != nil {
+	if err := r.beat(ctx); err != nil { // before any job: a job never runs under an unknown instance
 		return fmt.Errorf("recording this instance: %w", err)
 	}
 	if err := r.Client.Start(ctx); err != nil {
@@ -233,14 +233,19 @@ func (r *Runner) heartbeat(ctx context.Context) {
 	}
 }
 
+// beat records that this instance lives.
+func (r *Runner) beat(ctx context.Context) error {
+	_, err := r.cfg.Pool.Exec(ctx, `INSERT INTO instances (id, host, pid) VALUES ($1, $2, $3)
+		ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()`, r.ID, r.host, os.Getpid())
+	return err
+}
+
 // Rescue records this instance's heartbeat and puts back in the queue the
 // jobs running under instances whose heartbeat stopped. Work is idempotent
 // (a file is posted once whatever runs it), so a job taken from an instance
 // that was only slow costs time, never a double posting.
 func (r *Runner) Rescue(ctx context.Context) (int64, error) {
-	host, _ := os.Hostname()
-	if _, err := r.cfg.Pool.Exec(ctx, `INSERT INTO instances (id, host, pid) VALUES ($1, $2, $3)
-		ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()`, r.ID, host, os.Getpid()); err != nil {
+	if err := r.beat(ctx); err != nil {
 		return 0, err
 	}
 	tag, err := r.cfg.Pool.Exec(ctx, `

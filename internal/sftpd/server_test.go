@@ -330,6 +330,24 @@ func (e *env) dial(user string, auth ssh.AuthMethod) (*ssh.Client, error) {
 		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 5 * time.Second}) // the host key is pinned in the OpenSSH tests
 }
 
+// sftpSession logs in and opens an SFTP session that stays open until the
+// returned connection is closed.
+func (e *env) sftpSession(t *testing.T, user string, auth ssh.AuthMethod) *ssh.Client {
+	t.Helper()
+	c, err := e.dial(user, auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RequestSubsystem("sftp"); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // TestServerWideSessionCap: with room for one session in all, a second
 // partner is refused while the first is connected, and served after.
 func TestServerWideSessionCap(t *testing.T) {
@@ -343,17 +361,7 @@ func TestServerWideSessionCap(t *testing.T) {
 			}
 		}
 	})
-	first, err := e.dial("telco-fr", ssh.PublicKeys(e.signers["anna"]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s1, err := first.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s1.RequestSubsystem("sftp"); err != nil {
-		t.Fatal(err)
-	}
+	first := e.sftpSession(t, "telco-fr", ssh.PublicKeys(e.signers["anna"]))
 	if other, err := e.dial("isp-de", ssh.Password("correct horse")); err == nil {
 		if _, err := other.NewSession(); err == nil {
 			t.Fatal("a session past the server-wide cap was opened")
@@ -405,17 +413,7 @@ func TestLimits(t *testing.T) {
 	}
 
 	// One session for telco-fr: a second is refused while the first is open.
-	first, err := e.dial("telco-fr", ssh.PublicKeys(e.signers["anna"]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s1, err := first.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s1.RequestSubsystem("sftp"); err != nil {
-		t.Fatal(err)
-	}
+	first := e.sftpSession(t, "telco-fr", ssh.PublicKeys(e.signers["anna"]))
 	second, err := e.dial("telco-fr", ssh.PublicKeys(e.signers["robot"]))
 	if err == nil {
 		if _, err := second.NewSession(); err == nil {
