@@ -3,6 +3,7 @@ package tabular
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -45,13 +46,16 @@ type csvReader struct {
 	plain   [256]bool // bytes that end a run outside quotes
 	inQuote [256]bool // bytes that end a run inside quotes
 
-	line   int // physical line of the next byte, 1-based
-	rows   int
-	skip   int
-	rec    []byte
-	ends   []int
-	fields []string
-	failed error
+	line int // physical line of the next byte, 1-based
+	rows int
+	skip int
+	rec  []byte
+	ends []int
+	// plainText is set when every value of the last record is valid text.
+	plainText bool
+	noQuick   bool // tests: every record through the byte-by-byte path
+	fields    []string
+	failed    error
 }
 
 func newCSV(r io.Reader, opts Options) (*csvReader, error) {
@@ -284,6 +288,9 @@ func (c *csvReader) Next() (Row, error) {
 
 // check applies the per-value rules to a parsed row.
 func (c *csvReader) check(row Row) error {
+	if c.plainText && len(c.rec) <= c.lim.MaxFieldBytes {
+		return nil // no value can be too long or hold other than text
+	}
 	for i, f := range row.Fields {
 		if len(f) > c.lim.MaxFieldBytes {
 			return problem.New(CodeFieldTooLong, c.pos(row.Line), f, ErrFieldTooLong,
@@ -302,46 +309,71 @@ func (c *csvReader) record() (row Row, blank bool, err error) {
 	c.rec = c.rec[:0]
 	c.ends = c.ends[:0]
 	start := c.line
+	if !c.noQuick && c.quick() {
+		if len(c.rec) == 0 {
+			return Row{Line: start}, true, nil
+		}
+		return c.finish(start, false)
+	}
 	quoted, afterQuote, fieldStart := false, false, true
 	var stray bool
 	for {
-		// Fast path: a run of ordinary bytes straight from the buffer.
+		// Fast path: runs of ordinary bytes and the delimiters between them,
+		// and an unquoted line end, straight from the buffer; one Discard for
+		// all of it. Everything else goes byte by byte below.
 		if n := c.src.Buffered(); n > 0 {
 			buf, _ := c.src.Peek(n)
 			tbl := &c.plain
 			if quoted {
 				tbl = &c.inQuote
 			}
-			i := 0
-			for i < len(buf) && !tbl[buf[i]] {
-				i++
-			}
-			var next byte
-			if i < len(buf) {
-				next = buf[i] // read before Discard, which invalidates buf
-			}
-			if i > 0 {
-				if !quoted {
-					stray = stray || afterQuote
-					fieldStart = false
+			i, end := 0, false
+			for {
+				j := i
+				for j < len(buf) && !tbl[buf[j]] {
+					j++
 				}
-				c.rec = append(c.rec, buf[:i]...)
-				_, _ = c.src.Discard(i)
-				if len(c.rec) > c.lim.MaxRecordBytes {
-					return Row{}, false, c.fileProblem(CodeLineTooLong, start, ErrRecordTooBig,
-						"the record starting on line %d is longer than %d bytes; this is not a declarations file, or a quote is not closed", start, c.lim.MaxRecordBytes)
+				if j > i {
+					if !quoted {
+						stray = stray || afterQuote
+						fieldStart = false
+					}
+					c.rec = append(c.rec, buf[i:j]...)
 				}
-				if i == len(buf) {
+				i = j
+				if i == len(buf) || quoted {
+					break
+				}
+				if b := buf[i]; b == c.delim {
+					i++
+					c.ends = append(c.ends, len(c.rec))
+					if len(c.ends) > c.lim.MaxFields {
+						_, _ = c.src.Discard(i)
+						return Row{}, false, c.fileProblem(CodeTooManyFields, start, ErrTooManyFields, "line %d has more than %d columns", start, c.lim.MaxFields)
+					}
+					fieldStart, afterQuote = true, false
 					continue
+				} else if b == '\n' {
+					i, end = i+1, true
+				} else if b == '\r' && i+1 < len(buf) && buf[i+1] == '\n' {
+					i, end = i+2, true
 				}
+				break
 			}
-			if !quoted && next == c.delim { // the common case, without a call per byte
-				_, _ = c.src.Discard(1) // the delimiter
-				c.ends = append(c.ends, len(c.rec))
-				if len(c.ends) > c.lim.MaxFields {
-					return Row{}, false, c.fileProblem(CodeTooManyFields, start, ErrTooManyFields, "line %d has more than %d columns", start, c.lim.MaxFields)
+			_, _ = c.src.Discard(i)
+			if len(c.rec) > c.lim.MaxRecordBytes {
+				return Row{}, false, c.fileProblem(CodeLineTooLong, start, ErrRecordTooBig,
+					"the record starting on line %d is longer than %d bytes; this is not a declarations file, or a quote is not closed", start, c.lim.MaxRecordBytes)
+			}
+			if end {
+				c.line++
+				if len(c.rec) == 0 && len(c.ends) == 0 && !afterQuote {
+					return Row{Line: start}, true, nil
 				}
-				fieldStart, afterQuote = true, false
+				c.ends = append(c.ends, len(c.rec))
+				return c.finish(start, stray)
+			}
+			if i == len(buf) {
 				continue
 			}
 		}
@@ -415,7 +447,45 @@ func (c *csvReader) record() (row Row, blank bool, err error) {
 	}
 }
 
+// quick reads a record that is a whole line in the buffer without quotes or
+// bare CRs, which is nearly every record, with a few vectorised scans. It
+// returns false, consuming nothing, for anything else.
+func (c *csvReader) quick() bool {
+	buf, _ := c.src.Peek(c.src.Buffered())
+	k := bytes.IndexByte(buf, '\n')
+	if k < 0 || k > c.lim.MaxRecordBytes {
+		return false
+	}
+	line := buf[:k]
+	if k > 0 && line[k-1] == '\r' {
+		line = line[:k-1]
+	}
+	if bytes.IndexByte(line, '"') >= 0 || bytes.IndexByte(line, '\r') >= 0 {
+		return false
+	}
+	c.rec, c.ends = c.rec[:0], c.ends[:0]
+	d := c.delim
+	for j := 0; j < len(line); j++ { // values are short: a loop beats IndexByte's set-up
+		if line[j] == d {
+			c.rec = append(c.rec, line[:j]...)
+			c.ends = append(c.ends, len(c.rec))
+			line, j = line[j+1:], -1
+		}
+	}
+	if len(c.ends) >= c.lim.MaxFields {
+		c.rec, c.ends = c.rec[:0], c.ends[:0]
+		return false // the slow path reports it
+	}
+	c.rec = append(c.rec, line...)
+	c.ends = append(c.ends, len(c.rec))
+	_, _ = c.src.Discard(k + 1)
+	c.line++
+	return true
+}
+
 func (c *csvReader) finish(start int, stray bool) (Row, bool, error) {
+	blank := !stray && c.blank()
+	c.plainText = c.validText()
 	s := string(c.rec)
 	c.fields = c.fields[:0]
 	prev := 0
@@ -424,13 +494,64 @@ func (c *csvReader) finish(start int, stray bool) (Row, bool, error) {
 		prev = e
 	}
 	row := Row{Line: start, Fields: c.fields}
-	if strings.TrimSpace(strings.ReplaceAll(s, string(c.delim), "")) == "" && !stray {
+	if blank {
 		return row, true, nil // a blank line, or only delimiters (a spreadsheet's empty row)
 	}
 	if stray {
 		return row, false, problem.New(CodeSyntax, c.pos(start), "", ErrSyntax, "malformed CSV on line %d: characters after a closing quote", start)
 	}
 	return row, false, nil
+}
+
+// blank reports whether the record holds only white space and delimiters.
+func (c *csvReader) blank() bool {
+	for _, b := range c.rec {
+		switch {
+		case b == c.delim || b == ' ' || b == '\t' || b == '\n' || b == '\r' || b == '\v' || b == '\f':
+		case b >= utf8.RuneSelf:
+			return strings.TrimSpace(strings.ReplaceAll(string(c.rec), string(c.delim), "")) == "" // Unicode spaces
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// validText reports whether every value of the record is text: valid UTF-8
+// without NUL bytes, checked once for the record rather than per value. A
+// value boundary inside a character would make its values invalid alone.
+func (c *csvReader) validText() bool {
+	if asciiText(c.rec) {
+		return true
+	}
+	if !utf8.Valid(c.rec) || bytes.IndexByte(c.rec, 0) >= 0 {
+		return false
+	}
+	for _, e := range c.ends {
+		if e < len(c.rec) && !utf8.RuneStart(c.rec[e]) {
+			return false
+		}
+	}
+	return true
+}
+
+// asciiText reports whether b is ASCII without NUL bytes, eight bytes at a
+// time: such a record needs no further encoding check.
+func asciiText(b []byte) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	for len(b) >= 8 {
+		w := binary.LittleEndian.Uint64(b)
+		if w&hi != 0 || (w-lo)&^w&hi != 0 { // a high bit, or a zero byte
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c == 0 || c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 func validText(s string) bool {

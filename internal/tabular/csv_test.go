@@ -253,3 +253,31 @@ func TestCP1252MatchesXText(t *testing.T) {
 		t.Fatalf("decoded %d bytes, want %d (err %v)", len(got), len(want), err)
 	}
 }
+
+// TestValuesAreCheckedOneByOne: a record is checked as a whole, but a
+// character cut in two by a delimiter leaves two invalid values even though
+// the record's bytes without the delimiter are valid UTF-8; and a NUL or a
+// too-long value is found on the whole-line path too.
+func TestValuesAreCheckedOneByOne(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in   string
+		code problem.Code
+		col  string
+	}{
+		{"a,b\n\xC3,\xA9\n", CodeEncoding, "column 1"},
+		{"a,b\nok,caf\xC3\xA9\xC3\n", CodeEncoding, "column 2"},
+		{"a,b\nx,y\x00z\n", CodeEncoding, "column 2"},
+		{"a,b\nx," + strings.Repeat("é", 20) + "\n", CodeFieldTooLong, "column 2"},
+	} {
+		r, _ := Open(strings.NewReader(tc.in), Options{Name: "f.csv", Encoding: UTF8, Limits: Limits{MaxFieldBytes: 32}})
+		rows, _, probs, err := readAll(t, r)
+		if err != nil || len(probs) != 1 || probs[0].Code != tc.code || probs[0].Pos.Line != 2 || !strings.Contains(probs[0].Message, tc.col) || len(rows) != 1 {
+			t.Errorf("%q: rows %q problems %v %v", tc.in, rows, probs, err)
+		}
+	}
+	r, _ := Open(strings.NewReader("a,b\nCafé,Zoë\r\n"), Options{Name: "f.csv"})
+	if rows, _, probs, err := readAll(t, r); err != nil || len(probs) != 0 || fmt.Sprint(rows) != "[[a b] [Café Zoë]]" {
+		t.Fatalf("valid accents: %q %v %v", rows, probs, err)
+	}
+}

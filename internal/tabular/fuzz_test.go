@@ -3,9 +3,11 @@ package tabular
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"unicode/utf8"
 
@@ -70,5 +72,41 @@ func FuzzCSV(f *testing.F) {
 			}
 		}
 		t.Fatal("more records than the row limit allows")
+	})
+}
+
+// FuzzCSVQuickPath reads the same bytes with and without the whole-line
+// fast path: both must give the same rows, lines and problems.
+func FuzzCSVQuickPath(f *testing.F) {
+	f.Add([]byte("a,b\r\nc,d\rx,\"y\nz\"\n\n,,\n\xC3,\xA9\n1,2"), uint8(0))
+	f.Add([]byte("a;b\nc\x00;d\n\"q\"x;1\n"), uint8(2))
+	f.Add([]byte("a,b,c,d,e\n1,2\n"), uint8(3))
+	f.Fuzz(func(t *testing.T, data []byte, mode uint8) {
+		opts := Options{Name: "fuzz.csv", Limits: Limits{MaxRecordBytes: 64, MaxFields: 4, MaxFieldBytes: 16, MaxRows: 1000}}
+		opts.Delimiter = []byte{0, ',', ';', '\t', '|'}[int(mode)%5]
+		opts.Encoding = []string{"", "utf-8", "windows-1252"}[int(mode/5)%3]
+		opts.SkipLines = int(mode/15) % 2
+		open := func(quick bool) Reader {
+			r, err := Open(bytes.NewReader(data), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c, ok := r.(*csvReader); ok {
+				c.noQuick = !quick
+			}
+			return r
+		}
+		fast, slow := open(true), open(false)
+		for range 2000 {
+			a, errA := fast.Next()
+			b, errB := slow.Next()
+			if fmt.Sprint(errA) != fmt.Sprint(errB) || a.Line != b.Line || !slices.Equal(a.Fields, b.Fields) {
+				t.Fatalf("fast path: line %d %q %v\nslow path: line %d %q %v", a.Line, a.Fields, errA, b.Line, b.Fields, errB)
+			}
+			var p *problem.Problem
+			if errA != nil && !(errors.As(errA, &p) && p.Scope == problem.ScopeRow) {
+				return
+			}
+		}
 	})
 }
