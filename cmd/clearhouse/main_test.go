@@ -24,7 +24,19 @@ func TestMain(m *testing.M) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		panic(string(out))
 	}
-	pgtest.Main(m)
+	pgtest.Main(cleanup{m, dir})
+}
+
+// cleanup removes the built binary's folder once the tests have run
+// (pgtest.Main exits the process).
+type cleanup struct {
+	m   *testing.M
+	dir string
+}
+
+func (c cleanup) Run() int {
+	defer os.RemoveAll(c.dir)
+	return c.m.Run()
 }
 
 type result struct {
