@@ -7,7 +7,9 @@ import (
 	"hash/maphash"
 	"io"
 	"math/bits"
+	"runtime"
 	"strconv"
+	"sync"
 
 	"github.com/govalues/decimal"
 
@@ -127,10 +129,16 @@ type Checker struct {
 	Report   *problem.Report
 	// Accept receives each accepted declaration in file order.
 	Accept func(*Decl) error
-	// BatchSize is the number of rows looked up in history at once.
+	// BatchSize is the number of rows that travel through the stages
+	// together and are looked up in history at once (0: 512, so that a
+	// batch's rows stay in a core's cache between stages).
 	BatchSize int
 	// ExpectedRows sizes the in-file sets up front (0: grow as needed).
 	ExpectedRows int
+	// Workers is the number of goroutines running the checks a row needs
+	// alone and the history look-ups (0: one per CPU, at most 4). History
+	// is called from all of them at once.
+	Workers int
 
 	layout    *schema.Layout
 	bind      *schema.Binding
@@ -143,7 +151,6 @@ type Checker struct {
 	subs      map[key]subEntry // subscriptions this file started (accepted NEW of monthly items)
 	newCusts  *idSet           // customers created by this file
 	termRefs  map[key]int      // subscriptions this file terminates (history refs) -> line
-	splits    map[splitKey][3]int64
 	declRange Range
 	custRange Range
 	exposure  int64
@@ -185,10 +192,11 @@ var dc = func() cols {
 // are in c.Report. An error is returned only for failures that are not the
 // file's fault (reading the archive, the database).
 //
-// Three stages run at once: reading and the checks a row needs alone; the
-// history look-ups of a batch of rows; and, in file order on the caller's
-// goroutine, the checks that depend on earlier rows (duplicates,
-// subscriptions, the credit line) and Accept.
+// Three stages run at once: reading rows into numbered batches; the checks
+// a row needs alone and the history look-ups of its batch, on several
+// goroutines; and, in file order on the caller's goroutine, the checks that
+// depend on earlier rows (duplicates, subscriptions, the credit line,
+// number-cell warnings) and Accept.
 func (c *Checker) Run(ctx context.Context, r tabular.Reader, file string) (Summary, error) {
 	c.layout = schema.MustLoad("declarations")
 	c.file, c.sheet = file, r.Sheet()
@@ -199,7 +207,7 @@ func (c *Checker) Run(ctx context.Context, r tabular.Reader, file string) (Summa
 	c.termRefs = map[key]int{}
 	c.exposure = c.Reseller.Exposure
 	if c.BatchSize <= 0 {
-		c.BatchSize = 2048
+		c.BatchSize = 512
 	}
 	if !c.Reseller.OEMEligible {
 		c.fileProblem(CodeNotEligible, 0, "", ErrNotEligible, "reseller %s is not OEM-eligible: declarations are refused; contact your account manager", c.Reseller.ID)
@@ -233,37 +241,43 @@ func (c *Checker) Run(ctx context.Context, r tabular.Reader, file string) (Summa
 		return c.sum, nil
 	}
 
+	workers := c.Workers
+	if workers <= 0 {
+		workers = min(runtime.GOMAXPROCS(0), 4)
+	}
 	done := make(chan struct{})
 	defer close(done)
-	free := make(chan *batch, 4)
+	// Batches are recycled through free; at most maxBatches exist, which
+	// bounds memory however the stages' speeds differ.
+	maxBatches := 2*workers + 6
+	free := make(chan *batch, maxBatches)
 	read := make(chan *batch, 2)
-	looked := make(chan *batch, 2)
-	go c.readStage(r, free, read, done)
-	go c.lookupStage(ctx, read, looked, done)
+	looked := make(chan *batch, workers+1)
+	go c.readStage(r, maxBatches, free, read, done)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() { c.lookupStage(ctx, read, looked, done) })
+	}
+	go func() { wg.Wait(); close(looked) }()
+	ahead := map[int]*batch{} // batches that came back before their turn
+	next, end := 0, false
 	for b := range looked {
-		if b.err != nil {
-			return c.sum, b.err
-		}
-		var warm uint64
-		for _, pd := range b.rows {
-			warm += c.seen.touch(pd.hDecl) + c.newCusts.touch(pd.hCust)
-		}
-		c.warm += warm
-		for _, pd := range b.rows {
-			if c.stopped {
+		ahead[b.seq] = b
+		for !c.stopped && !end {
+			b, ok := ahead[next]
+			if !ok {
 				break
 			}
-			c.finish(pd, b.prior, b.known)
+			delete(ahead, next)
+			next++
+			if b.err != nil {
+				return c.sum, b.err
+			}
+			c.finishBatch(b)
+			end = b.last
+			free <- b // never blocks: free holds every batch there is
 		}
-		if b.fileProblem != nil && !c.stopped {
-			c.add(b.fileProblem)
-		}
-		last := b.last
-		select {
-		case free <- b:
-		default:
-		}
-		if c.stopped || last {
+		if c.stopped || end {
 			break
 		}
 	}
@@ -276,8 +290,27 @@ func (c *Checker) Run(ctx context.Context, r tabular.Reader, file string) (Summa
 	return c.sum, nil
 }
 
+// finishBatch runs the in-order checks on a batch's rows.
+func (c *Checker) finishBatch(b *batch) {
+	var warm uint64
+	for _, pd := range b.rows {
+		warm += c.seen.touch(pd.hDecl) + c.newCusts.touch(pd.hCust)
+	}
+	c.warm += warm
+	for _, pd := range b.rows {
+		if c.stopped {
+			break
+		}
+		c.finish(pd, b.prior, b.known)
+	}
+	if b.fileProblem != nil && !c.stopped {
+		c.add(b.fileProblem)
+	}
+}
+
 // batch is a run of rows travelling through the stages.
 type batch struct {
+	seq         int // order in the file
 	rows        []*pending
 	spare       []*pending // allocated rows kept for reuse
 	prior       map[string]Prior
@@ -289,12 +322,12 @@ type batch struct {
 
 // pending is a row between its own checks and the checks needing history.
 type pending struct {
-	row   tabular.Row // as read; its Fields slice is the pending's own
-	vals  *schema.Values
-	d     Decl
-	ok    bool
-	read  bool // the reader refused the row itself (probs says why)
-	probs []*problem.Problem
+	row     tabular.Row // as read; its Fields slice is the pending's own
+	numbers uint64      // layout columns whose text came from number cells (Values.Numbers)
+	d       Decl
+	ok      bool
+	read    bool // the reader refused the row itself (probs says why)
+	probs   []*problem.Problem
 	// hashes of DeclarationID in c.seen and CustomerID in c.newCusts,
 	// computed in the lookup stage, off the in-order stage's core.
 	hDecl, hCust uint32
@@ -302,23 +335,35 @@ type pending struct {
 
 func (pd *pending) add(p *problem.Problem) { pd.probs = append(pd.probs, p) }
 
-// readStage reads rows and sends them in batches on out; the last batch has
-// last set. The checks each row needs alone run in the next stage, so that
-// reading (decoding, splitting) and checking use a core each.
-func (c *Checker) readStage(r tabular.Reader, free <-chan *batch, out chan<- *batch, done <-chan struct{}) {
+// readStage reads rows and sends them in numbered batches on out; the last
+// batch has last set. The checks each row needs alone run in the next
+// stage, so that reading (decoding, splitting) and checking share the cores.
+func (c *Checker) readStage(r tabular.Reader, maxBatches int, free <-chan *batch, out chan<- *batch, done <-chan struct{}) {
 	defer close(out)
+	made, seq := 0, 0
 	next := func() *batch {
+		var b *batch
 		select {
-		case b := <-free:
-			b.spare = append(b.spare[:0], b.rows...)
-			b.rows, b.prior, b.known, b.fileProblem, b.last, b.err = b.rows[:0], nil, nil, nil, false, nil
-			return b
+		case b = <-free:
 		default:
-			return &batch{rows: make([]*pending, 0, c.BatchSize)}
+			if made < maxBatches {
+				made++
+				b = &batch{rows: make([]*pending, 0, c.BatchSize)}
+			} else {
+				select {
+				case b = <-free:
+				case <-done:
+					return nil
+				}
+			}
 		}
+		b.spare = append(b.spare, b.rows...)
+		b.rows, b.prior, b.known, b.fileProblem, b.last, b.err = b.rows[:0], nil, nil, nil, false, nil
+		b.seq, seq = seq, seq+1
+		return b
 	}
 	b := next()
-	for {
+	for b != nil {
 		row, err := r.Next()
 		if errors.Is(err, io.EOF) {
 			b.last = true
@@ -360,22 +405,23 @@ func (b *batch) take(c *Checker) *pending {
 	if n := len(b.spare); n > 0 {
 		pd, b.spare = b.spare[n-1], b.spare[:n-1]
 	} else {
-		pd = &pending{vals: c.bind.NewValues()}
+		pd = &pending{}
 	}
 	b.rows = append(b.rows, pd)
 	return pd
 }
 
 // lookupStage runs the checks each row needs alone, then asks history about
-// the batch's ids, one batch at a time.
+// the batch's ids, one batch at a time. Several run at once; batches leave
+// in any order and the in-order stage puts them back in file order.
 func (c *Checker) lookupStage(ctx context.Context, in <-chan *batch, out chan<- *batch, done <-chan struct{}) {
-	defer close(out)
+	w := &worker{bind: c.bind.Clone(), vals: c.bind.NewValues()}
 	var ids, custs []string
 	for b := range in {
 		ids, custs = ids[:0], custs[:0]
 		for _, pd := range b.rows {
 			if !pd.read {
-				c.prepare(pd.row, pd)
+				c.prepare(w, pd.row, pd)
 			}
 			d := &pd.d
 			pd.hDecl, pd.hCust = c.seen.hash(d.DeclarationID), c.newCusts.hash(d.CustomerID)
@@ -454,12 +500,20 @@ func (c *Checker) readProblem(err error) bool {
 	return false
 }
 
+// worker is what one goroutine of the lookup stage keeps for itself.
+type worker struct {
+	bind   *schema.Binding // a clone: its caches are the worker's
+	vals   *schema.Values  // of the row being prepared
+	splits map[splitKey][3]int64
+}
+
 // prepare runs the checks a row needs no history for.
-func (c *Checker) prepare(row tabular.Row, pd *pending) {
-	v := pd.vals
+func (c *Checker) prepare(w *worker, row tabular.Row, pd *pending) {
+	v := w.vals
 	pd.read = false
 	pd.probs = pd.probs[:0]
-	pd.ok = c.bind.Check(row, v, pd.add)
+	pd.ok = w.bind.CheckValues(row, v, pd.add)
+	pd.numbers = v.Numbers
 	d := &pd.d
 	*d = Decl{Line: row.Line}
 	d.DeclarationID = v.Str[dc.id]
@@ -515,7 +569,7 @@ func (c *Checker) prepare(row tabular.Row, pd *pending) {
 	if !v.Present[dc.qty] {
 		return
 	}
-	amount, pub, hub, err := c.split(ver, d.Quantity)
+	amount, pub, hub, err := c.split(w, ver, d.Quantity)
 	if err != nil {
 		bad(CodeAmountTooLarge, "quantity", v.Str[dc.qty], ErrAmountTooHigh, "quantity × price is too large to bill")
 		return
@@ -528,20 +582,20 @@ func (c *Checker) prepare(row tabular.Row, pd *pending) {
 	d.Amount, d.PublisherAmount, d.HubAmount = amount, pub, hub
 }
 
-// split is Version.Split, remembered per price version and quantity: a file
-// repeats a few quantities of a few SKUs. Only the lookup stage calls it.
-func (c *Checker) split(v *Version, qty int64) (amount, publisher, hub int64, err error) {
+// split is Version.Split, remembered per price version and quantity in the
+// worker: a file repeats a few quantities of a few SKUs.
+func (c *Checker) split(w *worker, v *Version, qty int64) (amount, publisher, hub int64, err error) {
 	k := splitKey{v, qty}
-	if r, ok := c.splits[k]; ok {
+	if r, ok := w.splits[k]; ok {
 		return r[0], r[1], r[2], nil
 	}
 	if amount, publisher, hub, err = v.Split(qty, c.Reseller.Currency.Exponent()); err != nil {
 		return
 	}
-	if c.splits == nil || len(c.splits) >= 4096 {
-		c.splits = map[splitKey][3]int64{}
+	if w.splits == nil || len(w.splits) >= 4096 {
+		w.splits = map[splitKey][3]int64{}
 	}
-	c.splits[k] = [3]int64{amount, publisher, hub}
+	w.splits[k] = [3]int64{amount, publisher, hub}
 	return
 }
 
@@ -567,6 +621,9 @@ func (c *Checker) finish(pd *pending, prior map[string]Prior, known map[string]b
 	c.sum.Rows++
 	for _, p := range pd.probs {
 		c.add(p)
+	}
+	if pd.numbers != 0 && !pd.read {
+		c.bind.NumberCells(pd.row, pd.numbers, c.add)
 	}
 	if pd.read {
 		c.sum.Rejected++

@@ -66,3 +66,28 @@ func TestIDSetIsExact(t *testing.T) {
 		t.Fatal("long id lost")
 	}
 }
+
+// BenchmarkIDSet1M fills a set sized for a million ids the way a file's
+// in-order stage does: the slots of a batch touched first, then put.
+func BenchmarkIDSet1M(b *testing.B) {
+	ids := make([]string, 1_000_000)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("GEN-%d", i+1)
+	}
+	for b.Loop() {
+		s := newIDSet(len(ids))
+		hs := make([]uint32, 512)
+		var warm uint64
+		for i := 0; i < len(ids); i += 512 {
+			batch := ids[i:min(i+512, len(ids))]
+			for j, id := range batch {
+				hs[j] = s.hash(id)
+				warm += s.touch(hs[j])
+			}
+			for j, id := range batch {
+				s.putHashed(id, hs[j], uint32(i+j))
+			}
+		}
+		_ = warm
+	}
+}

@@ -68,6 +68,9 @@ type Service struct {
 	// archive, register, the stages of posting (check+copy, entry,
 	// subscriptions, customers, outbox, commit) and ack.
 	Stage func(stage string, seconds float64)
+	// BatchSize and Workers tune the declarations checker (0: its
+	// defaults); tests prove the outcome does not depend on them.
+	BatchSize, Workers int
 
 	lookupsOnce sync.Once
 	lookups     *pgxpool.Pool
@@ -391,7 +394,8 @@ func (s *Service) check(ctx context.Context, req Request, r io.Reader, reseller 
 	if err != nil {
 		return declare.Summary{}, false, err
 	}
-	c := &declare.Checker{Reseller: reseller, Catalog: catalog, History: history{lookups}, Report: rep, Accept: decl, ExpectedRows: expectedRows(r)}
+	c := &declare.Checker{Reseller: reseller, Catalog: catalog, History: history{lookups}, Report: rep, Accept: decl, ExpectedRows: expectedRows(r),
+		BatchSize: s.BatchSize, Workers: s.Workers}
 	sum, err := c.Run(ctx, tr, req.Name)
 	return sum, c.RejectedWhole(), err
 }

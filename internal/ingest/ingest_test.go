@@ -673,3 +673,53 @@ func TestIDsOutsideTheUsedRangeNeedNoLookupAndDuplicatesAreStillCaught(t *testin
 		t.Fatalf("%v accepted %d", got, o.Accepted)
 	}
 }
+
+// TestOutcomeDoesNotDependOnBatchesOrWorkers checks every sample
+// declarations drop row by row through four workers, so that batches come
+// back out of order, and with the defaults: the problems, in order, and
+// the totals must be the same, and so must what ingest then posts.
+func TestOutcomeDoesNotDependOnBatchesOrWorkers(t *testing.T) {
+	t.Parallel()
+	svc, pool := setup(t)
+	data := t.TempDir()
+	tiny := &ingest.Service{Pool: pool, Archive: &archive.Store{Dir: filepath.Join(data, "archive")}, DataDir: data, BatchSize: 1, Workers: 4}
+	t.Cleanup(tiny.Close)
+	ingestFile(t, svc, "telco-fr", drop("telco-fr", "01_customers_2026-01.csv"))
+	ingestFile(t, svc, "telco-fr", drop("telco-fr", "02_declarations_2026-01.csv"))
+	files := []struct{ reseller, name string }{
+		{"telco-fr", "03_declarations_2026-07.csv"}, {"telco-fr", "05_declarations_2026-08.csv"}, {"telco-fr", "06_declarations_2026-09_mac.csv"},
+		{"telco-fr", "07_declarations_2026-10.xlsx"}, {"isp-de", "01_sales_2026-03.csv"}, {"isp-de", "08_sales_2026-06_pipe.csv"},
+		{"cable-be", "01_ventes_2026-09.csv"}, {"cable-be", "02_ventes_2026-10.xlsx"}, {"mvno-be", "01_declarations_2026-02.csv"},
+	}
+	text := func(o *ingest.Outcome) string {
+		var b strings.Builder
+		fmt.Fprintf(&b, "%s rows=%d accepted=%d rejected=%d amount=%d\n", o.Status, o.Rows, o.Accepted, o.Rejected, o.Amount)
+		for _, p := range o.Problems {
+			fmt.Fprintf(&b, "%s %s %s %q %s\n", p.Pos, p.Code, p.Severity, p.Value, p.Message)
+		}
+		return b.String()
+	}
+	problems := 0
+	for _, f := range files {
+		req := ingest.Request{Partner: f.reseller, Path: drop(f.reseller, f.name)}
+		want, err := svc.Validate(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := tiny.Validate(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if text(got) != text(want) {
+			t.Errorf("%s, one row per batch on 4 workers:\n%s\ndefaults:\n%s", f.name, text(got), text(want))
+		}
+		problems += len(want.Problems)
+		posted := ingestFile(t, tiny, f.reseller, drop(f.reseller, f.name))
+		if posted.Accepted != want.Accepted || posted.Amount != want.Amount {
+			t.Errorf("%s: ingest one row per batch accepted %d (%d), validate %d (%d)", f.name, posted.Accepted, posted.Amount, want.Accepted, want.Amount)
+		}
+	}
+	if problems < 20 {
+		t.Fatalf("only %d problems in the drops: the comparison proves little", problems)
+	}
+}

@@ -3,6 +3,7 @@ package schema
 import (
 	"errors"
 	"fmt"
+	"math/bits"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -121,7 +122,11 @@ func (b *Binding) Raw(fields []string, i int) string {
 	if j < 0 || j >= len(fields) {
 		return ""
 	}
-	return strings.TrimSpace(fields[j])
+	f := fields[j]
+	if n := len(f); n == 0 || (f[0] > ' ' && f[0] < utf8.RuneSelf && f[n-1] > ' ' && f[n-1] < utf8.RuneSelf) {
+		return f // nothing to trim: most values, without a call
+	}
+	return strings.TrimSpace(f)
 }
 
 // Values are the typed values of one row, indexed by layout column.
@@ -131,6 +136,9 @@ type Values struct {
 	Date    []civil.Date
 	Dec     []decimal.Decimal
 	Present []bool
+	// Numbers marks the layout columns (the first 64) whose text came from
+	// a workbook's number cell.
+	Numbers uint64
 }
 
 // NewValues allocates values for the layout; reuse them across rows.
@@ -139,12 +147,30 @@ func (b *Binding) NewValues() *Values {
 	return &Values{Str: make([]string, n), Int: make([]int64, n), Date: make([]civil.Date, n), Dec: make([]decimal.Decimal, n), Present: make([]bool, n)}
 }
 
-// Check fills v from row and reports each problem through add. It returns
-// false if the row has an error. A Binding checks rows on one goroutine at
-// a time.
+// Check fills v from row and reports each problem through add, then the
+// row's number-cell warnings. It returns false if the row has an error. A
+// Binding checks rows on one goroutine at a time.
 func (b *Binding) Check(row tabular.Row, v *Values, add func(*problem.Problem)) bool {
+	ok := b.CheckValues(row, v, add)
+	b.NumberCells(row, v.Numbers, add)
+	return ok
+}
+
+// Clone returns a binding for another goroutine's CheckValues: it shares
+// the layout, header and locale and has its own cache.
+func (b *Binding) Clone() *Binding {
+	c := *b
+	c.cache, c.numberCells = nil, nil
+	return &c
+}
+
+// CheckValues is Check without the number-cell warnings, which depend on
+// the rows before (a few per column and file): it notes their columns in
+// v.Numbers for NumberCells, which the caller runs in file order.
+func (b *Binding) CheckValues(row tabular.Row, v *Values, add func(*problem.Problem)) bool {
 	ok := true
 	l := b.Layout
+	v.Numbers = 0
 	action := ""
 	if l.action >= 0 {
 		action = strings.ToUpper(b.Raw(row.Fields, l.action))
@@ -179,20 +205,27 @@ func (b *Binding) Check(row tabular.Row, v *Values, add func(*problem.Problem)) 
 			ok = false
 			v.Present[i] = false
 		} else if c.Type == Text && row.Numbers != 0 {
-			b.numberCell(row, i, s, add)
+			if j := b.idx[i]; j < 64 && row.Numbers&(1<<j) != 0 && i < 64 {
+				v.Numbers |= 1 << i
+			}
 		}
 	}
 	return ok
 }
 
-// numberCell warns when a text value, an id most often, comes from a number
-// cell of a workbook: Excel has already dropped its leading zeros (00123 is
-// 123) and any digits past the 15th, and nothing in the value shows it.
-func (b *Binding) numberCell(row tabular.Row, i int, s string, add func(*problem.Problem)) {
-	j := b.idx[i]
-	if j < 0 || j >= 64 || row.Numbers&(1<<j) == 0 {
-		return
+// NumberCells warns when a text value, an id most often, comes from a
+// number cell of a workbook (the layout columns in mask, which CheckValues
+// put in Values.Numbers): Excel has already dropped its leading zeros (00123
+// is 123) and any digits past the 15th, and nothing in the value shows it.
+// Each column is warned about a few times per file, the first rows in file
+// order.
+func (b *Binding) NumberCells(row tabular.Row, mask uint64, add func(*problem.Problem)) {
+	for m := mask; m != 0; m &= m - 1 {
+		b.numberCell(row, bits.TrailingZeros64(m), add)
 	}
+}
+
+func (b *Binding) numberCell(row tabular.Row, i int, add func(*problem.Problem)) {
 	if b.numberCells == nil {
 		b.numberCells = make([]int, len(b.Layout.Columns))
 	}
@@ -206,7 +239,7 @@ func (b *Binding) numberCell(row tabular.Row, i int, s string, add func(*problem
 		more = "; further number cells in this column are not listed"
 	}
 	c := &b.Layout.Columns[i]
-	p := problem.New(CodeNumberCell, b.pos(row.Line, c.Name), s, nil,
+	p := problem.New(CodeNumberCell, b.pos(row.Line, c.Name), b.Raw(row.Fields, i), nil,
 		"%s is a number cell in the workbook: Excel drops leading zeros (00123 becomes 123) and digits past the 15th; if the values have leading zeros, format the column as Text and type them again%s", c.Name, more)
 	p.Severity = problem.Warning
 	add(p)
