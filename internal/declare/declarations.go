@@ -146,11 +146,11 @@ type Checker struct {
 	sheet     string
 	seed1     maphash.Seed
 	seed2     maphash.Seed
-	seen      *idSet           // declaration ids of this file -> line
-	warm      uint64           // sum of touched slots, kept so that the loads are not optimised away
-	subs      map[key]subEntry // subscriptions this file started (accepted NEW of monthly items)
-	newCusts  *idSet           // customers created by this file
-	termRefs  map[key]int      // subscriptions this file terminates (history refs) -> line
+	seen      *idSet              // declaration ids of this file -> line
+	warm      uint64              // sum of touched slots, kept so that the loads are not optimised away
+	subs      map[uint32]subEntry // subscriptions this file started (accepted NEW of monthly items), by line (the value of their id in seen)
+	newCusts  *idSet              // customers created by this file
+	termRefs  map[key]int         // subscriptions this file terminates (history refs) -> line
 	declRange Range
 	custRange Range
 	exposure  int64
@@ -203,7 +203,7 @@ func (c *Checker) Run(ctx context.Context, r tabular.Reader, file string) (Summa
 	c.seed1, c.seed2 = maphash.MakeSeed(), maphash.MakeSeed()
 	c.seen = newIDSet(c.ExpectedRows)
 	c.newCusts = newIDSet(c.ExpectedRows)
-	c.subs = map[key]subEntry{}
+	c.subs = map[uint32]subEntry{}
 	c.termRefs = map[key]int{}
 	c.exposure = c.Reseller.Exposure
 	if c.BatchSize <= 0 {
@@ -672,7 +672,7 @@ func (c *Checker) finish(pd *pending, prior map[string]Prior, known map[string]b
 		return
 	}
 	if monthlyNew && firstUse {
-		c.subs[c.key(d.DeclarationID)] = subEntry{line: int32(d.Line), start: d.Start, subKey: c.subKey(d)}
+		c.subs[uint32(d.Line)] = subEntry{line: int32(d.Line), start: d.Start, subKey: c.subKey(d)}
 	}
 	if d.Action == "NEW" {
 		d.NewCustomer = c.newCusts.addHashed(d.CustomerID, pd.hCust, 0) && !known[d.CustomerID]
@@ -692,7 +692,7 @@ func (c *Checker) checkTerminate(pd *pending, prior map[string]Prior, bad func(p
 	ref := d.SubscriptionRef
 	rk := c.key(ref)
 	if line, inFile := c.seen.get(ref); inFile && line != uint32(d.Line) {
-		e, isSub := c.subs[rk]
+		e, isSub := c.subs[line]
 		switch {
 		case !isSub:
 			bad(CodeSubscriptionNotFound, "subscription_ref", ref, ErrSubscription, "%s (line %d) is not an accepted subscription", ref, line)
@@ -705,7 +705,7 @@ func (c *Checker) checkTerminate(pd *pending, prior map[string]Prior, bad func(p
 		}
 		if pd.ok {
 			e.terminated = true
-			c.subs[rk] = e
+			c.subs[line] = e
 		}
 		return
 	}

@@ -56,7 +56,10 @@ type Binding struct {
 	file   string
 	sheet  string
 	idx    []int // layout column -> file column, -1 if absent
-	cache  map[cacheKey]cacheVal
+	// countries and languages cache canonical forms (see cached).
+	countries, languages map[string]cacheVal
+	// currency is the last currency code found valid.
+	currency string
 	// numberCells counts NUMBER_CELL warnings per layout column.
 	numberCells []int
 	// Locale is how the file writes numbers and dates.
@@ -160,7 +163,7 @@ func (b *Binding) Check(row tabular.Row, v *Values, add func(*problem.Problem)) 
 // the layout, header and locale and has its own cache.
 func (b *Binding) Clone() *Binding {
 	c := *b
-	c.cache, c.numberCells = nil, nil
+	c.countries, c.languages, c.numberCells = nil, nil, nil
 	return &c
 }
 
@@ -317,11 +320,17 @@ func (b *Binding) checkValue(c *Column, i int, s string, line int, v *Values) *p
 		}
 		v.Dec[i] = d
 	case Currency:
+		if s == b.currency { // a file names one currency, row after row
+			return nil
+		}
 		u := strings.ToUpper(s)
 		if _, err := money.ParseCurrency(u); err != nil {
 			return bad(CodeInvalidCurrency, ErrFormat, "%s must be an ISO 4217 currency code such as EUR", c.Name)
 		}
 		v.Str[i] = u
+		if u == s {
+			b.currency = s
+		}
 	}
 	return nil
 }
@@ -329,8 +338,11 @@ func (b *Binding) checkValue(c *Column, i int, s string, line int, v *Values) *p
 // cached canonicalises country codes and language tags through a small
 // per-file cache: a file repeats a handful of them a million times.
 func (b *Binding) cached(t Type, s string) (string, bool) {
-	key := cacheKey{t, s}
-	if r, ok := b.cache[key]; ok {
+	cache := &b.countries
+	if t == Language {
+		cache = &b.languages
+	}
+	if r, ok := (*cache)[s]; ok {
 		return r.value, r.ok
 	}
 	var r cacheVal
@@ -345,16 +357,11 @@ func (b *Binding) cached(t Type, s string) (string, bool) {
 			r = cacheVal{tag.String(), true}
 		}
 	}
-	if b.cache == nil || len(b.cache) > 4096 {
-		b.cache = map[cacheKey]cacheVal{}
+	if *cache == nil || len(*cache) > 4096 {
+		*cache = map[string]cacheVal{}
 	}
-	b.cache[key] = r
+	(*cache)[s] = r
 	return r.value, r.ok
-}
-
-type cacheKey struct {
-	t Type
-	s string
 }
 
 type cacheVal struct {
