@@ -137,6 +137,9 @@ func TestSampleWorld(t *testing.T) {
 		{"cable-be", "02_ventes_2026-10.xlsx", "ACCEPTED", 3, 3, 7050},
 		// Customer ids typed as numbers in Excel: accepted, with a NUMBER_CELL warning each.
 		{"isp-de", "09_customers_2026-07.xlsx", "ACCEPTED", 3, 3, 0},
+		// Excel's "CSV UTF-8": a byte order mark, CRLF, quotes around a comma, doubled quotes and
+		// a line break inside a note, and an empty row of commas at the end.
+		{"isp-de", "10_sales_2026-08_excel.csv", "ACCEPTED", 2, 2, 4400},
 	}
 	codes := map[string]bool{}
 	for _, w := range want {
@@ -155,8 +158,18 @@ func TestSampleWorld(t *testing.T) {
 	if got := balance(t, pool, "reseller:telco-fr:unbilled"); got != 14800+2690+5918 {
 		t.Errorf("telco-fr unbilled %d, want 23408", got)
 	}
-	if got := balance(t, pool, "reseller:isp-de:unbilled"); got != 7300+2300 {
-		t.Errorf("isp-de unbilled %d, want 9600", got)
+	if got := balance(t, pool, "reseller:isp-de:unbilled"); got != 7300+2300+4400 {
+		t.Errorf("isp-de unbilled %d, want 14000", got)
+	}
+	var names []string
+	rows, _ := pool.Query(context.Background(), `SELECT name FROM customers WHERE reseller_id = 'isp-de' AND customer_id IN ('K-160', 'K-161') ORDER BY customer_id`)
+	for rows.Next() {
+		var n string
+		_ = rows.Scan(&n)
+		names = append(names, n)
+	}
+	if fmt.Sprint(names) != `[Vogel, Ute Volker "VoBo" Bosch]` {
+		t.Errorf("Excel CSV UTF-8 names %q", names)
 	}
 	var name string
 	_ = pool.QueryRow(context.Background(), `SELECT name FROM customers WHERE reseller_id = 'isp-de' AND customer_id = 'K-151'`).Scan(&name)
