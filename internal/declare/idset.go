@@ -15,13 +15,18 @@ import (
 // line most often; Go's map cost about twice that at a million ids.
 type idSet struct {
 	seed  maphash.Seed
-	slots []uint64 // 0: empty; else hash32<<32 | arena offset
-	n     int
+	slots []uint64          // 0: empty; tombstone: removed; else hash32<<32 | arena offset
+	n     int               // slots in use, tombstones included
+	dead  int               // tombstones
 	arena []byte            // at each offset: value (4 bytes, little endian), length (1 byte), the id
 	over  map[string]uint32 // ids of 256 bytes or more, and all once the arena reaches 4 GiB
 }
 
 const maxArena = 1<<32 - 1<<10
+
+// tombstone is the slot of a removed id: offset 0 is never an id's, and
+// probes go on past it. The set is rebuilt when they outnumber the ids.
+const tombstone = 1 << 32
 
 func newIDSet(expected int) *idSet {
 	size := 1 << 10
@@ -63,16 +68,46 @@ func (s *idSet) getHashed(id string, f uint32) (uint32, bool) {
 			return 0, false
 		}
 	}
+	if i := s.find(id, f); i >= 0 {
+		return s.value(uint32(s.slots[i])), true
+	}
+	return 0, false
+}
+
+// find returns the slot of id, whose hash is f, or -1.
+func (s *idSet) find(id string, f uint32) int {
 	mask := uint32(len(s.slots) - 1)
 	for i := f & mask; ; i = (i + 1) & mask {
 		e := s.slots[i]
 		if e == 0 {
-			return 0, false
+			return -1
 		}
-		if uint32(e>>32) == f && s.holds(uint32(e), id) {
-			return s.value(uint32(e)), true
+		if uint32(e>>32) == f && uint32(e) != 0 && s.holds(uint32(e), id) {
+			return int(i)
 		}
 	}
+}
+
+// remove forgets id; it returns the value it had.
+func (s *idSet) remove(id string) (uint32, bool) {
+	if v, ok := s.over[id]; ok {
+		delete(s.over, id)
+		return v, true
+	}
+	if len(id) > 255 {
+		return 0, false
+	}
+	i := s.find(id, s.hash(id))
+	if i < 0 {
+		return 0, false
+	}
+	v := s.value(uint32(s.slots[i]))
+	s.slots[i] = tombstone
+	s.dead++
+	if s.dead > 1<<12 && 2*s.dead > s.n {
+		s.rebuild(len(s.slots))
+	}
+	return v, true
 }
 
 // add records id with value v unless present; it reports whether it added.
@@ -110,33 +145,58 @@ func (s *idSet) putHashed(id string, f, v uint32) (uint32, bool) {
 	for i := f & mask; ; i = (i + 1) & mask {
 		e := s.slots[i]
 		if e == 0 {
-			off := uint32(len(s.arena))
-			s.arena = binary.LittleEndian.AppendUint32(s.arena, v)
-			s.arena = append(s.arena, byte(len(id)))
-			s.arena = append(s.arena, id...)
-			s.slots[i] = uint64(f)<<32 | uint64(off)
-			s.n++
+			s.insertAt(i, f, v, id)
 			return 0, false
 		}
-		if uint32(e>>32) == f && s.holds(uint32(e), id) {
+		if uint32(e>>32) == f && uint32(e) != 0 && s.holds(uint32(e), id) {
 			return s.value(uint32(e)), true
 		}
 	}
 }
 
-// grow doubles the table; slots move by the hash bits they keep.
+// insertAt stores id with hash f and value v in the empty slot i.
+func (s *idSet) insertAt(i, f, v uint32, id string) {
+	off := uint32(len(s.arena))
+	s.arena = binary.LittleEndian.AppendUint32(s.arena, v)
+	s.arena = append(s.arena, byte(len(id)))
+	s.arena = append(s.arena, id...)
+	s.slots[i] = uint64(f)<<32 | uint64(off)
+	s.n++
+}
+
+// grow doubles the table (or rebuilds it at its size when removed ids fill it).
 func (s *idSet) grow() {
-	old := s.slots
-	s.slots = make([]uint64, 2*len(old))
-	mask := uint32(len(s.slots) - 1)
+	if 2*s.dead > s.n {
+		s.rebuild(len(s.slots))
+		return
+	}
+	s.rebuild(2 * len(s.slots))
+}
+
+// rebuild moves the ids to a table of size slots, and to a new arena if
+// some were removed (their bytes stay behind).
+func (s *idSet) rebuild(size int) {
+	old, arena, keepArena := s.slots, s.arena, s.dead == 0
+	s.slots, s.n, s.dead = make([]uint64, size), 0, 0
+	if !keepArena {
+		s.arena = make([]byte, 1, len(arena)/2+1)
+	}
+	mask := uint32(size - 1)
 	for _, e := range old {
-		if e == 0 {
+		if e == 0 || uint32(e) == 0 {
 			continue
 		}
 		i := uint32(e>>32) & mask
 		for s.slots[i] != 0 {
 			i = (i + 1) & mask
 		}
+		if !keepArena {
+			off := uint32(e)
+			entry := arena[off : off+5+uint32(arena[off+4])] // value, length, id
+			e = e&^(1<<32-1) | uint64(len(s.arena))
+			s.arena = append(s.arena, entry...)
+		}
 		s.slots[i] = e
+		s.n++
 	}
 }

@@ -91,3 +91,39 @@ func BenchmarkIDSet1M(b *testing.B) {
 		_ = warm
 	}
 }
+
+// TestIDSetRemove: ids removed are gone, the others stay, through the
+// rebuilds that removals and growth bring, with a sliding window of ids as
+// a prescanned file keeps them.
+func TestIDSetRemove(t *testing.T) {
+	t.Parallel()
+	s := newIDSet(0)
+	const window = 1000
+	for i := range 200_000 {
+		if !s.add(fmt.Sprintf("ID-%d", i), uint32(i)) {
+			t.Fatalf("ID-%d reported present", i)
+		}
+		if i >= window {
+			old := fmt.Sprintf("ID-%d", i-window)
+			if v, ok := s.remove(old); !ok || v != uint32(i-window) {
+				t.Fatalf("remove %s: %d %v", old, v, ok)
+			}
+			if _, ok := s.get(old); ok {
+				t.Fatalf("%s still present", old)
+			}
+			if _, ok := s.remove(old); ok {
+				t.Fatalf("%s removed twice", old)
+			}
+		}
+		if i%997 == 0 {
+			for j := max(0, i-window+1); j <= i; j += 37 {
+				if v, ok := s.get(fmt.Sprintf("ID-%d", j)); !ok || v != uint32(j) {
+					t.Fatalf("ID-%d lost at %d: %d %v", j, i, v, ok)
+				}
+			}
+		}
+	}
+	if len(s.slots) > 8*window || len(s.arena) > 64*window {
+		t.Fatalf("a window of %d ids takes %d slots and %d arena bytes", window, len(s.slots), len(s.arena))
+	}
+}
