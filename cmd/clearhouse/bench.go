@@ -37,7 +37,7 @@ type BenchCmd struct {
 	Phase  string   `hidden:"" help:"Internal: run one measured phase (bare, validate, copy, ingest) and print its seconds."`
 	File   string   `hidden:""`
 	Keep   bool     `help:"Keep the work folder (generated files, cluster) and print where it is, to profile a phase by hand."`
-	Only   []string `help:"Run only these measurements (bare, validate, copy, ingest, bare-xlsx, validate-xlsx, validate-be); the report shows what ran."`
+	Only   []string `help:"Run only these measurements (bare, validate, copy, ingest, bare-xlsx, validate-xlsx, validate-be, ingest-prescan); the report shows what ran."`
 }
 
 type phaseResult struct {
@@ -143,10 +143,21 @@ func (c *BenchCmd) Run(ctx context.Context, g *Globals) error {
 			return err
 		}
 	}
-	return c.report(results, quarter)
+	// Prescanned, as files above --max-in-memory-mb are: memory flat with size.
+	var pre [2]phaseResult
+	if c.wants("ingest-prescan") {
+		for i, n := range []int{c.Rows, c.Rows / 4} {
+			run++
+			if pre[i], err = c.child(ctx, g, "ingest-prescan", files[n], base, run, work); err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "  prescanned ingest of %d rows %6.2f s  %5.0f MiB\n", n, pre[i].Seconds, float64(pre[i].RSS)/1024)
+		}
+	}
+	return c.report(results, quarter, pre)
 }
 
-func (c *BenchCmd) report(results map[string][]phaseResult, quarter phaseResult) error {
+func (c *BenchCmd) report(results map[string][]phaseResult, quarter phaseResult, pre [2]phaseResult) error {
 	med := func(ph string) (float64, int64) {
 		rs := results[ph]
 		if len(rs) == 0 {
@@ -209,6 +220,14 @@ func (c *BenchCmd) report(results map[string][]phaseResult, quarter phaseResult)
 	if ran("ingest") {
 		fmt.Printf("ingest peak RSS       = %.0f MiB at %d rows, %.0f MiB at %d rows (target <= 256 MiB: %s)\n",
 			float64(ingRSS)/1024, c.Rows, float64(quarter.RSS)/1024, c.Rows/4, mark(ingRSS <= 256*1024))
+	}
+	if pre[0].Rows > 0 {
+		fmt.Printf("prescanned ingest     = %.2f s at %d rows", pre[0].Seconds, c.Rows)
+		if ran("copy") {
+			fmt.Printf(" (%.2fx COPY)", pre[0].Seconds/cp)
+		}
+		fmt.Printf("; peak RSS %.0f MiB at %d rows, %.0f MiB at %d rows (flat: %s)\n", float64(pre[0].RSS)/1024, c.Rows, float64(pre[1].RSS)/1024, c.Rows/4,
+			mark(float64(pre[0].RSS) <= 1.25*float64(pre[1].RSS)))
 	}
 	return nil
 }
@@ -310,13 +329,16 @@ func (c *BenchCmd) runPhase(ctx context.Context, g *Globals) error {
 			rows++
 		}
 		rows--
-	case "validate", "ingest", "validate-xlsx", "validate-be":
+	case "validate", "ingest", "validate-xlsx", "validate-be", "ingest-prescan":
 		pool, err := store.Open(ctx, g.DatabaseURL)
 		if err != nil {
 			return err
 		}
 		defer pool.Close()
 		svc := &ingest.Service{Pool: pool, Archive: &archive.Store{Dir: filepath.Join(g.DataDir, "archive")}, DataDir: g.DataDir}
+		if c.Phase == "ingest-prescan" {
+			svc.PrescanBytes = 1 // every file, whatever its size
+		}
 		defer svc.Close()
 		req := ingest.Request{Partner: "bench-telco", Path: c.File, Kind: "declarations"}
 		if c.Phase == "validate-be" {
@@ -324,7 +346,7 @@ func (c *BenchCmd) runPhase(ctx context.Context, g *Globals) error {
 		}
 		start = time.Now()
 		var o *ingest.Outcome
-		if c.Phase != "ingest" {
+		if c.Phase != "ingest" && c.Phase != "ingest-prescan" {
 			o, err = svc.Validate(ctx, req)
 		} else {
 			o, err = svc.Ingest(ctx, req)

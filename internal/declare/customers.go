@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 
 	"github.com/clearhouse/clearhouse/internal/problem"
 	"github.com/clearhouse/clearhouse/internal/schema"
@@ -23,6 +24,9 @@ type CustomerChecker struct {
 	Reseller *Reseller
 	Report   *problem.Report
 	Accept   func(*Customer) error
+	// Repeats, from Prescan, say which customer ids to remember for the
+	// in-file duplicate check, and until when; nil: all, to the end.
+	Repeats *Repeats
 }
 
 var cc = func() (c struct{ id, email, name, country, language, company, vat int }) {
@@ -80,7 +84,7 @@ func (c *CustomerChecker) Run(ctx context.Context, r tabular.Reader, file string
 		return sum, nil
 	}
 	vals := bind.NewValues()
-	seen := map[string]int{}
+	seen := churnMap[string, int]{m: map[string]int{}}
 	for !stop {
 		row, err := r.Next()
 		if errors.Is(err, io.EOF) {
@@ -101,11 +105,18 @@ func (c *CustomerChecker) Run(ctx context.Context, r tabular.Reader, file string
 		sum.Rows++
 		ok := bind.Check(row, vals, add)
 		id := vals.Str[cc.id]
-		if first, dup := seen[id]; dup && id != "" {
+		flags := keepID
+		if c.Repeats != nil {
+			flags = c.Repeats.row(sum.Rows - 1)
+		}
+		if first, dup := seen.m[id]; dup && id != "" && flags&keepID != 0 {
 			add(problem.New(CodeDuplicateInFile, pos(row.Line, "customer_id"), id, ErrDuplicate, "customer %s is already on line %d of this file", id, first))
 			ok = false
-		} else if id != "" {
-			seen[id] = row.Line
+		} else if id != "" && flags&keepID != 0 {
+			seen.m[strings.Clone(id)] = row.Line // not a slice of the row's text, which would stay with it
+		}
+		if flags&lastID != 0 {
+			seen.remove(id)
 		}
 		if !ok {
 			sum.Rejected++

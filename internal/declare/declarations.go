@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
+	"maps"
 	"math/bits"
 	"runtime"
 	"strconv"
@@ -135,6 +136,9 @@ type Checker struct {
 	BatchSize int
 	// ExpectedRows sizes the in-file sets up front (0: grow as needed).
 	ExpectedRows int
+	// Repeats, from Prescan, say which ids the checker remembers and when
+	// it forgets them; nil: it remembers every id of the file to its end.
+	Repeats *Repeats
 	// Workers is the number of goroutines running the checks a row needs
 	// alone and the history look-ups (0: one per CPU, at most 4). History
 	// is called from all of them at once.
@@ -146,11 +150,11 @@ type Checker struct {
 	sheet     string
 	seed1     maphash.Seed
 	seed2     maphash.Seed
-	seen      *idSet              // declaration ids of this file -> line
-	warm      uint64              // sum of touched slots, kept so that the loads are not optimised away
-	subs      map[uint32]subEntry // subscriptions this file started (accepted NEW of monthly items), by line (the value of their id in seen)
-	newCusts  *idSet              // customers created by this file
-	termRefs  map[key]int         // subscriptions this file terminates (history refs) -> line
+	seen      *idSet                     // declaration ids of this file -> line
+	warm      uint64                     // sum of touched slots, kept so that the loads are not optimised away
+	subs      churnMap[uint32, subEntry] // subscriptions this file started (accepted NEW of monthly items), by line (the value of their id in seen)
+	newCusts  *idSet                     // customers created by this file
+	termRefs  churnMap[key, int]         // subscriptions this file terminates (history refs) -> line
 	declRange Range
 	custRange Range
 	exposure  int64
@@ -201,10 +205,14 @@ func (c *Checker) Run(ctx context.Context, r tabular.Reader, file string) (Summa
 	c.layout = schema.MustLoad("declarations")
 	c.file, c.sheet = file, r.Sheet()
 	c.seed1, c.seed2 = maphash.MakeSeed(), maphash.MakeSeed()
-	c.seen = newIDSet(c.ExpectedRows)
-	c.newCusts = newIDSet(c.ExpectedRows)
-	c.subs = map[uint32]subEntry{}
-	c.termRefs = map[key]int{}
+	expected := c.ExpectedRows
+	if c.Repeats != nil {
+		expected = 0 // the sets hold what rows still to come refer to: they grow as needed
+	}
+	c.seen = newIDSet(expected)
+	c.newCusts = newIDSet(expected)
+	c.subs = churnMap[uint32, subEntry]{m: map[uint32]subEntry{}}
+	c.termRefs = churnMap[key, int]{m: map[key]int{}}
 	c.exposure = c.Reseller.Exposure
 	if c.BatchSize <= 0 {
 		c.BatchSize = 512
@@ -294,7 +302,12 @@ func (c *Checker) Run(ctx context.Context, r tabular.Reader, file string) (Summa
 func (c *Checker) finishBatch(b *batch) {
 	var warm uint64
 	for _, pd := range b.rows {
-		warm += c.seen.touch(pd.hDecl) + c.newCusts.touch(pd.hCust)
+		if pd.keepID {
+			warm += c.seen.touch(pd.hDecl)
+		}
+		if pd.keepCust {
+			warm += c.newCusts.touch(pd.hCust)
+		}
 	}
 	c.warm += warm
 	for _, pd := range b.rows {
@@ -302,10 +315,34 @@ func (c *Checker) finishBatch(b *batch) {
 			break
 		}
 		c.finish(pd, b.prior, b.known)
+		if pd.forget != 0 {
+			c.forget(pd)
+		}
 	}
 	if b.fileProblem != nil && !c.stopped {
 		c.add(b.fileProblem)
 	}
+}
+
+// forget drops the ids of the row that no later row refers to (Repeats).
+func (c *Checker) forget(pd *pending) {
+	d := &pd.d
+	if pd.forget&lastID != 0 {
+		c.forgetDeclaration(d.DeclarationID)
+	}
+	if pd.forget&lastRef != 0 {
+		c.forgetDeclaration(d.SubscriptionRef)
+	}
+	if pd.forget&lastCust != 0 {
+		c.newCusts.remove(d.CustomerID)
+	}
+}
+
+func (c *Checker) forgetDeclaration(id string) {
+	if line, ok := c.seen.remove(id); ok {
+		c.subs.remove(line)
+	}
+	c.termRefs.remove(c.key(id))
 }
 
 // batch is a run of rows travelling through the stages.
@@ -331,6 +368,12 @@ type pending struct {
 	// hashes of DeclarationID in c.seen and CustomerID in c.newCusts,
 	// computed in the lookup stage, off the in-order stage's core.
 	hDecl, hCust uint32
+	// whether the id, the subscription ref and the customer may occur
+	// elsewhere in the file (always, without Repeats): only then are they
+	// remembered and looked up in the in-file sets.
+	keepID, keepRef, keepCust bool
+	ord                       int  // the row's number in the file, the header excluded (Repeats)
+	forget                    byte // the last* flags of Repeats: ids not to remember after this row
 }
 
 func (pd *pending) add(p *problem.Problem) { pd.probs = append(pd.probs, p) }
@@ -340,7 +383,7 @@ func (pd *pending) add(p *problem.Problem) { pd.probs = append(pd.probs, p) }
 // stage, so that reading (decoding, splitting) and checking share the cores.
 func (c *Checker) readStage(r tabular.Reader, maxBatches int, free <-chan *batch, out chan<- *batch, done <-chan struct{}) {
 	defer close(out)
-	made, seq := 0, 0
+	made, seq, ord := 0, 0, 0
 	next := func() *batch {
 		var b *batch
 		select {
@@ -371,6 +414,7 @@ func (c *Checker) readStage(r tabular.Reader, maxBatches int, free <-chan *batch
 			var p *problem.Problem
 			if errors.As(err, &p) && p.Scope == problem.ScopeRow {
 				pd := b.take(c)
+				pd.ord, ord = ord, ord+1
 				pd.read, pd.ok = true, false
 				pd.probs = append(pd.probs[:0], p)
 				pd.d = Decl{Line: p.Pos.Line}
@@ -381,6 +425,7 @@ func (c *Checker) readStage(r tabular.Reader, maxBatches int, free <-chan *batch
 			}
 		} else {
 			pd := b.take(c)
+			pd.ord, ord = ord, ord+1
 			pd.read = false
 			pd.row.Line, pd.row.Numbers = row.Line, row.Numbers
 			pd.row.Fields = append(pd.row.Fields[:0], row.Fields...) // the reader reuses its slice, not the strings
@@ -425,6 +470,12 @@ func (c *Checker) lookupStage(ctx context.Context, in <-chan *batch, out chan<- 
 			}
 			d := &pd.d
 			pd.hDecl, pd.hCust = c.seen.hash(d.DeclarationID), c.newCusts.hash(d.CustomerID)
+			pd.keepID, pd.keepRef, pd.keepCust, pd.forget = true, true, true, 0
+			if c.Repeats != nil {
+				f := c.Repeats.row(pd.ord)
+				pd.keepID, pd.keepRef, pd.keepCust = f&keepID != 0, f&keepRef != 0, f&keepCust != 0
+				pd.forget = f & (lastID | lastRef | lastCust)
+			}
 			// Only ids inside the range already used can be in history.
 			if d.DeclarationID != "" && c.declRange.Holds(d.DeclarationID) {
 				ids = append(ids, d.DeclarationID)
@@ -635,7 +686,12 @@ func (c *Checker) finish(pd *pending, prior map[string]Prior, known map[string]b
 	}
 	firstUse := false
 	if d.DeclarationID != "" {
-		if line, dup := c.seen.putHashed(d.DeclarationID, pd.hDecl, uint32(d.Line)); dup {
+		var line uint32
+		dup := false
+		if pd.keepID {
+			line, dup = c.seen.putHashed(d.DeclarationID, pd.hDecl, uint32(d.Line))
+		}
+		if dup {
 			bad(CodeDuplicateInFile, "declaration_id", d.DeclarationID, ErrDuplicate, "declaration_id %s is already used on line %d of this file", d.DeclarationID, line)
 		} else {
 			firstUse = true
@@ -648,7 +704,11 @@ func (c *Checker) finish(pd *pending, prior map[string]Prior, known map[string]b
 	case d.Action == "TERMINATE" && d.SubscriptionRef != "":
 		c.checkTerminate(pd, prior, bad)
 	case d.Action == "USAGE" && d.CustomerID != "":
-		if _, inFile := c.newCusts.getHashed(d.CustomerID, pd.hCust); !inFile && !known[d.CustomerID] {
+		inFile := false
+		if pd.keepCust {
+			_, inFile = c.newCusts.getHashed(d.CustomerID, pd.hCust)
+		}
+		if !inFile && !known[d.CustomerID] {
 			bad(CodeCustomerUnknown, "customer_id", d.CustomerID, ErrCustomer, "customer %s is unknown: declare a NEW for them or send them in a customers file first", d.CustomerID)
 		}
 	}
@@ -671,11 +731,15 @@ func (c *Checker) finish(pd *pending, prior map[string]Prior, known map[string]b
 		c.sum.Rejected++
 		return
 	}
-	if monthlyNew && firstUse {
-		c.subs[uint32(d.Line)] = subEntry{line: int32(d.Line), start: d.Start, subKey: c.subKey(d)}
+	if monthlyNew && firstUse && pd.keepID { // an id used once is never terminated in this file
+		c.subs.m[uint32(d.Line)] = subEntry{line: int32(d.Line), start: d.Start, subKey: c.subKey(d)}
 	}
 	if d.Action == "NEW" {
-		d.NewCustomer = c.newCusts.addHashed(d.CustomerID, pd.hCust, 0) && !known[d.CustomerID]
+		first := true // a customer named once is new to the file
+		if pd.keepCust {
+			first = c.newCusts.addHashed(d.CustomerID, pd.hCust, 0)
+		}
+		d.NewCustomer = first && !known[d.CustomerID]
 	}
 	c.sum.Accepted++
 	c.sum.Amount += d.Amount
@@ -691,8 +755,13 @@ func (c *Checker) checkTerminate(pd *pending, prior map[string]Prior, bad func(p
 	d := &pd.d
 	ref := d.SubscriptionRef
 	rk := c.key(ref)
-	if line, inFile := c.seen.get(ref); inFile && line != uint32(d.Line) {
-		e, isSub := c.subs[line]
+	var line uint32
+	inFile := false
+	if pd.keepRef {
+		line, inFile = c.seen.get(ref)
+	}
+	if inFile && line != uint32(d.Line) {
+		e, isSub := c.subs.m[line]
 		switch {
 		case !isSub:
 			bad(CodeSubscriptionNotFound, "subscription_ref", ref, ErrSubscription, "%s (line %d) is not an accepted subscription", ref, line)
@@ -705,7 +774,7 @@ func (c *Checker) checkTerminate(pd *pending, prior map[string]Prior, bad func(p
 		}
 		if pd.ok {
 			e.terminated = true
-			c.subs[line] = e
+			c.subs.m[line] = e
 		}
 		return
 	}
@@ -722,11 +791,32 @@ func (c *Checker) checkTerminate(pd *pending, prior map[string]Prior, bad func(p
 	case d.Start < p.Start:
 		bad(CodeEndBeforeStart, "start_date", d.Start.String(), ErrDateOrder, "termination date %s is before the subscription start %s", d.Start, p.Start)
 	default:
-		if line, twice := c.termRefs[rk]; twice {
+		if line, twice := c.termRefs.m[rk]; twice {
 			bad(CodeSubscriptionInactive, "subscription_ref", ref, ErrSubscription, "subscription %s is already terminated on line %d of this file", ref, line)
 		}
 	}
-	if pd.ok {
-		c.termRefs[rk] = d.Line
+	if pd.ok && pd.keepRef {
+		c.termRefs.m[rk] = d.Line
+	}
+}
+
+// churnMap is a map that entries leave as others arrive (a prescanned
+// file's window of ids): it is copied afresh once more entries have left
+// than remain, so that its memory follows what it holds.
+type churnMap[K comparable, V any] struct {
+	m       map[K]V
+	removed int
+}
+
+func (c *churnMap[K, V]) remove(k K) {
+	if _, ok := c.m[k]; !ok {
+		return
+	}
+	delete(c.m, k)
+	c.removed++
+	if c.removed > 1<<12 && c.removed > len(c.m) {
+		fresh := make(map[K]V, len(c.m)) // a clone would keep the old capacity
+		maps.Copy(fresh, c.m)
+		c.m, c.removed = fresh, 0
 	}
 }

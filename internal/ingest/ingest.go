@@ -71,6 +71,11 @@ type Service struct {
 	// BatchSize and Workers tune the declarations checker (0: its
 	// defaults); tests prove the outcome does not depend on them.
 	BatchSize, Workers int
+	// PrescanBytes: a CSV at least this large is read twice, first to find
+	// which ids its rows repeat and where for the last time
+	// (declare.Prescan), so that the check's memory does not grow with the
+	// file (0: 128 MB; <0: never).
+	PrescanBytes int64
 
 	lookupsOnce sync.Once
 	lookups     *pgxpool.Pool
@@ -385,8 +390,13 @@ func (s *Service) check(ctx context.Context, req Request, r io.Reader, reseller 
 	if err != nil {
 		return declare.Summary{}, false, err
 	}
+	repeats, err := s.prescan(r, tr, req.Kind, format.ReaderOptions(req.Name, s.Limits))
+	if err != nil {
+		return declare.Summary{}, false, err
+	}
+	defer repeats.Close()
 	if req.Kind == "customers" {
-		c := &declare.CustomerChecker{Reseller: reseller, Report: rep, Accept: cust}
+		c := &declare.CustomerChecker{Reseller: reseller, Report: rep, Accept: cust, Repeats: repeats}
 		sum, err := c.Run(ctx, tr, req.Name)
 		return sum, c.RejectedWhole(), err
 	}
@@ -395,9 +405,42 @@ func (s *Service) check(ctx context.Context, req Request, r io.Reader, reseller 
 		return declare.Summary{}, false, err
 	}
 	c := &declare.Checker{Reseller: reseller, Catalog: catalog, History: history{lookups}, Report: rep, Accept: decl, ExpectedRows: expectedRows(r),
-		BatchSize: s.BatchSize, Workers: s.Workers}
+		BatchSize: s.BatchSize, Workers: s.Workers, Repeats: repeats}
 	sum, err := c.Run(ctx, tr, req.Name)
 	return sum, c.RejectedWhole(), err
+}
+
+// prescan finds which ids of a large CSV its rows repeat, and
+// where for the last time, reading it from the start through its own
+// reader; nil for a small file, a workbook (Excel stops at 1,048,576 rows a
+// sheet) or input that is not a file.
+func (s *Service) prescan(r io.Reader, tr tabular.Reader, kind string, opts tabular.Options) (*declare.Repeats, error) {
+	limit := s.PrescanBytes
+	if limit == 0 {
+		limit = 128 << 20
+	}
+	if p, ok := r.(*progressFile); ok {
+		r = p.File
+	}
+	f, ok := r.(*os.File)
+	if limit < 0 || !ok || tr.Sheet() != "" {
+		return nil, nil
+	}
+	fi, err := f.Stat()
+	if err != nil || fi.Size() < limit {
+		return nil, err
+	}
+	pr, err := tabular.Open(io.NewSectionReader(f, 0, fi.Size()), opts)
+	if err != nil {
+		return nil, nil // the check reports it
+	}
+	if err := os.MkdirAll(s.tmpDir(), 0o700); err != nil {
+		return nil, err
+	}
+	if kind != "customers" {
+		kind = "declarations"
+	}
+	return declare.Prescan(pr, kind, s.tmpDir())
 }
 
 // expectedRows guesses a file's rows from its size (about 90 bytes a row),

@@ -689,20 +689,25 @@ func TestIDsOutsideTheUsedRangeNeedNoLookupAndDuplicatesAreStillCaught(t *testin
 
 // TestOutcomeDoesNotDependOnBatchesOrWorkers checks every sample
 // declarations drop row by row through four workers, so that batches come
-// back out of order, and with the defaults: the problems, in order, and
-// the totals must be the same, and so must what ingest then posts.
+// back out of order, prescanned (remembering only the ids a file repeats),
+// and with the defaults: the problems, in order, and the totals must be the
+// same, and so must what ingest then posts.
 func TestOutcomeDoesNotDependOnBatchesOrWorkers(t *testing.T) {
 	t.Parallel()
 	svc, pool := setup(t)
 	data := t.TempDir()
 	tiny := &ingest.Service{Pool: pool, Archive: &archive.Store{Dir: filepath.Join(data, "archive")}, DataDir: data, BatchSize: 1, Workers: 4}
 	t.Cleanup(tiny.Close)
+	// Every CSV prescanned: only the ids it repeats are remembered.
+	pre := &ingest.Service{Pool: pool, Archive: &archive.Store{Dir: filepath.Join(data, "archive")}, DataDir: data, BatchSize: 3, PrescanBytes: 1}
+	t.Cleanup(pre.Close)
 	ingestFile(t, svc, "telco-fr", drop("telco-fr", "01_customers_2026-01.csv"))
 	ingestFile(t, svc, "telco-fr", drop("telco-fr", "02_declarations_2026-01.csv"))
 	files := []struct{ reseller, name string }{
 		{"telco-fr", "03_declarations_2026-07.csv"}, {"telco-fr", "05_declarations_2026-08.csv"}, {"telco-fr", "06_declarations_2026-09_mac.csv"},
 		{"telco-fr", "07_declarations_2026-10.xlsx"}, {"isp-de", "01_sales_2026-03.csv"}, {"isp-de", "08_sales_2026-06_pipe.csv"},
 		{"cable-be", "01_ventes_2026-09.csv"}, {"cable-be", "02_ventes_2026-10.xlsx"}, {"mvno-be", "01_declarations_2026-02.csv"},
+		{"isp-de", "06_customers_2026-05.csv"}, {"isp-de", "07_clients_2026-06.txt"},
 	}
 	text := func(o *ingest.Outcome) string {
 		var b strings.Builder
@@ -726,6 +731,11 @@ func TestOutcomeDoesNotDependOnBatchesOrWorkers(t *testing.T) {
 		if text(got) != text(want) {
 			t.Errorf("%s, one row per batch on 4 workers:\n%s\ndefaults:\n%s", f.name, text(got), text(want))
 		}
+		if got, err = pre.Validate(context.Background(), req); err != nil {
+			t.Fatal(err)
+		} else if text(got) != text(want) {
+			t.Errorf("%s, prescanned:\n%s\ndefaults:\n%s", f.name, text(got), text(want))
+		}
 		problems += len(want.Problems)
 		posted := ingestFile(t, tiny, f.reseller, drop(f.reseller, f.name))
 		if posted.Accepted != want.Accepted || posted.Amount != want.Amount {
@@ -734,5 +744,48 @@ func TestOutcomeDoesNotDependOnBatchesOrWorkers(t *testing.T) {
 	}
 	if problems < 20 {
 		t.Fatalf("only %d problems in the drops: the comparison proves little", problems)
+	}
+}
+
+// TestPrescannedIngestPostsTheSame ingests the sample drops into two
+// databases, once prescanned (every CSV: only repeated ids remembered) and
+// once not: the declarations, customers and balances must be the same.
+func TestPrescannedIngestPostsTheSame(t *testing.T) {
+	t.Parallel()
+	files := []struct{ reseller, name string }{
+		{"telco-fr", "01_customers_2026-01.csv"}, {"telco-fr", "02_declarations_2026-01.csv"}, {"telco-fr", "03_declarations_2026-07.csv"},
+		{"telco-fr", "06_declarations_2026-09_mac.csv"}, {"isp-de", "01_sales_2026-03.csv"}, {"isp-de", "02_sales_2026-04.csv"},
+		{"isp-de", "08_sales_2026-06_pipe.csv"}, {"isp-de", "10_sales_2026-08_excel.csv"}, {"cable-be", "01_ventes_2026-09.csv"},
+	}
+	state := func(prescan int64) string {
+		svc, pool := setup(t)
+		svc.PrescanBytes = prescan
+		for _, f := range files {
+			ingestFile(t, svc, f.reseller, drop(f.reseller, f.name))
+		}
+		var b strings.Builder
+		for _, q := range []string{
+			`SELECT reseller_id, declaration_id, line, action, customer_id, sku, amount, sub_state, terminated_by FROM declarations ORDER BY 1, 2`,
+			`SELECT reseller_id, customer_id, email, name, created_file_id IS NOT NULL FROM customers ORDER BY 1, 2`,
+			`SELECT code, balance FROM accounts ORDER BY 1`,
+		} {
+			rows, err := pool.Query(context.Background(), q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for rows.Next() {
+				vals, _ := rows.Values()
+				fmt.Fprintln(&b, vals...)
+			}
+			rows.Close()
+		}
+		return b.String()
+	}
+	plain, prescanned := state(-1), state(1)
+	if plain != prescanned {
+		t.Fatalf("prescanned ingest differs:\n%s\nplain:\n%s", prescanned, plain)
+	}
+	if strings.Count(plain, "\n") < 40 {
+		t.Fatalf("too little was posted to compare:\n%s", plain)
 	}
 }
