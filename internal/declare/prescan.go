@@ -85,9 +85,9 @@ type occurrence struct{ hash, pos uint64 }
 // occurrence goes to one of prescanParts temporary files in dir (unlinked
 // at once) by its hash; each file is then sorted alone, which groups the
 // occurrences of an id, and the rows' flags are set in a temporary file
-// mapped in memory, one byte a row. It returns nil, and no error, when the
-// file cannot be read to its end (a header or encoding problem, a row
-// limit): the check that follows reports that, remembering every id.
+// mapped in memory, one byte a row. A file-level problem part way (an
+// unclosed quote, the row limit) ends the prescan where it ends the check;
+// without a header Prescan returns nil, and the check reports it.
 func Prescan(r tabular.Reader, kind, dir string) (rep *Repeats, err error) {
 	header, err := r.Next()
 	if err != nil {
@@ -143,7 +143,7 @@ func Prescan(r tabular.Reader, kind, dir string) (rep *Repeats, err error) {
 			continue // counted: the checker numbers it too, and remembers nothing of it
 		}
 		if err != nil {
-			return nil, nil
+			break // a file-level problem: the check stops at the same row, and needs no flags beyond
 		}
 		// Every id, ref and customer, whatever the action: a superset of
 		// what the checker looks up is safe.
