@@ -253,20 +253,22 @@ func (c *Checker) Run(ctx context.Context, r tabular.Reader, file string) (Summa
 	if workers <= 0 {
 		workers = min(runtime.GOMAXPROCS(0), 4)
 	}
-	done := make(chan struct{})
-	defer close(done)
 	// Batches are recycled through free; at most maxBatches exist, which
 	// bounds memory however the stages' speeds differ.
 	maxBatches := 2*workers + 6
 	free := make(chan *batch, maxBatches)
 	read := make(chan *batch, 2)
 	looked := make(chan *batch, workers+1)
-	go c.readStage(r, maxBatches, free, read, done)
-	var wg sync.WaitGroup
+	done := make(chan struct{})
+	var stages, workersWG sync.WaitGroup
+	// Whatever ends the check, no stage outlives Run: the reader and the
+	// Repeats are the caller's to close once it returns.
+	defer func() { close(done); stages.Wait() }()
+	stages.Go(func() { c.readStage(r, maxBatches, free, read, done) })
 	for range workers {
-		wg.Go(func() { c.lookupStage(ctx, read, looked, done) })
+		workersWG.Go(func() { c.lookupStage(ctx, read, looked, done) })
 	}
-	go func() { wg.Wait(); close(looked) }()
+	stages.Go(func() { workersWG.Wait(); close(looked) })
 	ahead := map[int]*batch{} // batches that came back before their turn
 	next, end := 0, false
 	for b := range looked {
