@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/xuri/excelize/v2"
+
 	"github.com/clearhouse/clearhouse/internal/problem"
 )
 
@@ -164,5 +166,23 @@ func TestCSVRenamedXLSXIsReadAndFlagged(t *testing.T) {
 	notes := s.r.Notes()
 	if len(s.rows) != 2 || len(notes) != 1 || notes[0].Code != CodeNameMismatch || notes[0].Severity != problem.Warning {
 		t.Fatalf("%v %v", s.rows, notes)
+	}
+}
+
+// TestPasswordProtectedWorkbook: a workbook saved with a password (written
+// here by excelize, with Excel's agile encryption) is an encrypted OLE
+// container, not a zip: one clear file-level problem asking for it without.
+func TestPasswordProtectedWorkbook(t *testing.T) {
+	t.Parallel()
+	book := excelize.NewFile()
+	_ = book.SetCellValue("Sheet1", "A1", "declaration_id")
+	p := filepath.Join(t.TempDir(), "ventes.xlsx")
+	if err := book.SaveAs(p, excelize.Options{Password: "secret"}); err != nil {
+		t.Fatal(err)
+	}
+	s := readBook(t, p, Options{})
+	if len(s.probs) != 1 || s.probs[0].Scope != problem.ScopeFile || s.probs[0].Code != CodeNotText ||
+		!strings.Contains(s.probs[0].Message, "without a password") {
+		t.Fatalf("%v", s.probs)
 	}
 }
