@@ -419,8 +419,9 @@ func (s *Service) prescan(r io.Reader, tr tabular.Reader, kind string, opts tabu
 	if limit == 0 {
 		limit = 128 << 20
 	}
-	if p, ok := r.(*progressFile); ok {
-		r = p.File
+	shown, _ := r.(*progressFile)
+	if shown != nil {
+		r = shown.File
 	}
 	f, ok := r.(*os.File)
 	if limit < 0 || !ok || tr.Sheet() != "" {
@@ -430,7 +431,12 @@ func (s *Service) prescan(r io.Reader, tr tabular.Reader, kind string, opts tabu
 	if err != nil || fi.Size() < limit {
 		return nil, err
 	}
-	pr, err := tabular.Open(io.NewSectionReader(f, 0, fi.Size()), opts)
+	var section io.Reader = io.NewSectionReader(f, 0, fi.Size())
+	if shown != nil {
+		shown.before, shown.total = fi.Size(), 2*fi.Size() // the check is the second half
+		section = progressSection{io.NewSectionReader(f, 0, fi.Size()), &progress{report: shown.report, size: fi.Size(), total: 2 * fi.Size()}}
+	}
+	pr, err := tabular.Open(section, opts)
 	if err != nil {
 		return nil, nil // the check reports it
 	}
@@ -513,26 +519,49 @@ func (s *Service) problems(ctx context.Context, id int64) ([]*problem.Problem, e
 // progressFile reports how far reading a file got, at most a few times a second.
 type progressFile struct {
 	*os.File
-	report func(read, size int64)
-	size   int64
-	read   int64
-	last   time.Time
+	*progress
+}
+
+// progress reports how much of a file's passes was read: a prescanned file
+// is read twice, and its first pass is the first half of the bar.
+type progress struct {
+	report        func(read, size int64)
+	size          int64
+	before, total int64 // bytes of earlier passes; of all passes
+	read          int64
+	last          time.Time
+}
+
+func (p *progress) add(n int, err error) {
+	p.read += int64(n)
+	if now := time.Now(); now.Sub(p.last) > 200*time.Millisecond || err != nil {
+		p.last = now
+		p.report(p.before+p.read, p.total)
+	}
 }
 
 func newProgressFile(f *os.File, report func(read, size int64)) *progressFile {
-	p := &progressFile{File: f, report: report}
+	p := &progressFile{File: f, progress: &progress{report: report}}
 	if fi, err := f.Stat(); err == nil {
-		p.size = fi.Size()
+		p.size, p.total = fi.Size(), fi.Size()
 	}
 	return p
 }
 
 func (p *progressFile) Read(b []byte) (int, error) {
 	n, err := p.File.Read(b)
-	p.read += int64(n)
-	if now := time.Now(); now.Sub(p.last) > 200*time.Millisecond || err != nil {
-		p.last = now
-		p.report(p.read, p.size)
-	}
+	p.add(n, err)
+	return n, err
+}
+
+// progressSection is the prescan's reader of a file whose reading is shown.
+type progressSection struct {
+	*io.SectionReader
+	*progress
+}
+
+func (p progressSection) Read(b []byte) (int, error) {
+	n, err := p.SectionReader.Read(b)
+	p.add(n, err)
 	return n, err
 }

@@ -789,3 +789,29 @@ func TestPrescannedIngestPostsTheSame(t *testing.T) {
 		t.Fatalf("too little was posted to compare:\n%s", plain)
 	}
 }
+
+// TestProgressCoversThePrescan: a prescanned file is read twice, and the
+// progress shown goes to the end of both passes.
+func TestProgressCoversThePrescan(t *testing.T) {
+	t.Parallel()
+	svc, _ := setup(t)
+	path := drop("isp-de", "01_sales_2026-03.csv")
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, prescan := range []int64{-1, 1} {
+		svc.PrescanBytes = prescan
+		var read, total int64
+		if _, err := svc.Validate(context.Background(), ingest.Request{Partner: "isp-de", Path: path, Progress: func(r, s int64) { read, total = r, s }}); err != nil {
+			t.Fatal(err)
+		}
+		passes := int64(1)
+		if prescan > 0 {
+			passes = 2
+		}
+		if read != passes*fi.Size() || total != passes*fi.Size() {
+			t.Errorf("prescan %d: progress ends at %d of %d, want %d", prescan, read, total, passes*fi.Size())
+		}
+	}
+}
