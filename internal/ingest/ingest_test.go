@@ -323,7 +323,7 @@ func TestCreditLimitInFileOrderAndExactlyAtLimit(t *testing.T) {
 func TestExactlyAtCreditLimitIsAccepted(t *testing.T) {
 	t.Parallel()
 	cfg := t.TempDir()
-	for _, f := range []string{"publishers.yaml", "catalogs.yaml"} {
+	for _, f := range []string{"publishers.yaml", "catalogs.yaml", "be-2026_tarifs.csv"} {
 		b, _ := os.ReadFile(filepath.Join(samples, "config", f))
 		_ = os.WriteFile(filepath.Join(cfg, f), b, 0o644)
 	}

@@ -190,3 +190,7 @@ func serialDate(s string, date1904 bool) (civil.Date, bool) {
 	}
 	return civil.FromYMD(1899, 12, 30) + civil.Date(n), true
 }
+
+// Number rewrites a number written in the locale (1.234,50) in canonical
+// form (1234.50); false if it is not written so.
+func (l Locale) Number(s string) (string, bool) { return l.number(s) }

@@ -115,6 +115,9 @@ type Catalog struct {
 	Name     string  `yaml:"name"`
 	Currency string  `yaml:"currency"`
 	Items    []*Item `yaml:"items"`
+	// PriceList is a CSV or XLSX (schemas/price_list.yaml), beside the
+	// YAML file, that the items are read from instead.
+	PriceList string `yaml:"price_list"`
 }
 
 // Item maps a reseller SKU to a publisher product.
@@ -242,7 +245,10 @@ func Load(dir string) (*World, error) {
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	if errs := w.Check(); len(errs) > 0 {
+	// A price list's unreadable rows are left out of its catalog: the
+	// checks of what was read are reported with them, all at once.
+	errs = append(w.loadPriceLists(), w.Check()...)
+	if len(errs) > 0 {
 		return nil, errs
 	}
 	return w, nil

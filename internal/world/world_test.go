@@ -3,6 +3,7 @@ package world_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -127,7 +128,7 @@ func TestApplyIsIdempotentAndReportsChanges(t *testing.T) {
 		t.Fatalf("second apply: %v %v", res.Changes, err)
 	}
 	dir := t.TempDir()
-	for _, f := range []string{"publishers.yaml", "resellers.yaml", "catalogs.yaml"} {
+	for _, f := range []string{"publishers.yaml", "resellers.yaml", "catalogs.yaml", "be-2026_tarifs.csv"} {
 		b, _ := os.ReadFile(filepath.Join(sampleConfig, f))
 		s := strings.Replace(string(b), `credit_limit: "5000.00"`, `credit_limit: "7500"`, 1)
 		s = strings.Replace(s, `buy_price: "0.0215"`, `buy_price: "0.021500"`, 1) // same value, other spelling
@@ -162,7 +163,7 @@ func TestApplyRefusesToDropAUsedPrice(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	for _, f := range []string{"publishers.yaml", "resellers.yaml", "catalogs.yaml"} {
+	for _, f := range []string{"publishers.yaml", "resellers.yaml", "catalogs.yaml", "be-2026_tarifs.csv"} {
 		b, _ := os.ReadFile(filepath.Join(sampleConfig, f))
 		s := strings.Replace(string(b), `{valid_from: 2026-01-01, valid_to: 2026-06-30, buy_price: "24.90", resale_price: "39.99", publisher_share: "70%"}`,
 			`{valid_from: 2026-02-01, valid_to: 2026-06-30, buy_price: "24.90", resale_price: "39.99", publisher_share: "70%"}`, 1)
@@ -177,4 +178,72 @@ func TestApplyRefusesToDropAUsedPrice(t *testing.T) {
 		t.Fatal("a failed apply changed something")
 	}
 
+}
+
+// TestPriceListIsReadInTheResellersDialect: cable-be's catalog comes from a
+// price list in its own dialect (Windows-1252, semicolons, two title lines,
+// decimal commas, dd/mm/yyyy), the same as the items YAML would give.
+func TestPriceListIsReadInTheResellersDialect(t *testing.T) {
+	t.Parallel()
+	w, err := world.Load(sampleConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range w.Catalogs {
+		if c.Reseller != "cable-be" {
+			continue
+		}
+		for _, it := range c.Items {
+			for _, p := range it.Prices {
+				got = append(got, fmt.Sprintf("%s %s %s %s %s %s %s|%s|%s|%s|%s %s", it.SKU, it.Name, it.Publisher, it.PublisherSKU, it.BillingModel, it.TaxCategory,
+					p.ValidFrom, p.ValidTo, p.BuyPrice, p.ResalePrice, p.PublisherShare, p.Where))
+			}
+		}
+	}
+	want := []string{
+		"CBE-AV-1Y Antivirus 1 an secureco SC-AV-STD-12M one_time standard 2026-01-01||23.50|34.99|70% ../../samples/config/be-2026_tarifs.csv:4",
+		"CBE-BKP-M Sauvegarde mensuelle cloudvault CV-BACKUP-100G monthly standard 2026-01-01||4.20||2.90 ../../samples/config/be-2026_tarifs.csv:5",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestBadPriceListNamesLineAndColumn: every problem of a price list is
+// located in it, by line and column, and nothing is loaded.
+func TestBadPriceListNamesLineAndColumn(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, f := range []string{"publishers.yaml", "resellers.yaml"} {
+		b, _ := os.ReadFile(filepath.Join(sampleConfig, f))
+		_ = os.WriteFile(filepath.Join(dir, f), b, 0o644)
+	}
+	_ = os.WriteFile(filepath.Join(dir, "catalogs.yaml"), []byte(`catalogs:
+  - id: de-list
+    reseller: isp-de
+    name: Preisliste
+    currency: EUR
+    price_list: preise.csv
+`), 0o644)
+	_ = os.WriteFile(filepath.Join(dir, "preise.csv"), []byte("sku,name,publisher,publisher_sku,billing_model,valid_from,valid_to,buy_price,publisher_share\n"+
+		"A-1,Antivirus,secureco,SC-1,one_time,2026-01-01,2026-06-30,22.00,70%\n"+
+		"A-1,Antivirus,secureco,SC-1,one_time,2026-06-01,,23.00,70%\n"+ // overlaps the row above
+		"A-1,Anti-virus,secureco,SC-1,one_time,2027-01-01,,24.00,70%\n"+ // another name for the same SKU
+		"B-1,Backup,nobody,NB-1,monthly,2026-01-01,,4.2x,2.90\n"+ // unknown publisher, bad price
+		"C-1,Cloud,cloudvault,CV-1,weekly,31.02.2026,,1.00,60%\n"), 0o644) // bad model, bad date
+	_, err := world.Load(dir)
+	if err == nil {
+		t.Fatal("a bad price list loaded")
+	}
+	for _, want := range []string{
+		"preise.csv:3: valid_from: price version starting 2026-06-01 overlaps the one at " + filepath.Join(dir, "preise.csv") + ":2",
+		"preise.csv:4: name: INVALID_VALUE: name of A-1 differs from line 2",
+		"preise.csv:5: buy_price: INVALID_DECIMAL",
+		"preise.csv:6: valid_from: INVALID_DATE",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("no %q in:\n%v", want, err)
+		}
+	}
 }
