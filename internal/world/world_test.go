@@ -8,9 +8,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/xuri/excelize/v2"
 
 	"github.com/clearhouse/clearhouse/internal/pgtest"
 	"github.com/clearhouse/clearhouse/internal/world"
@@ -245,5 +247,46 @@ func TestBadPriceListNamesLineAndColumn(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("no %q in:\n%v", want, err)
 		}
+	}
+}
+
+// TestPriceListWorkbook: a price list saved from Excel, with date cells,
+// number cells for prices and a title row, reads like its CSV.
+func TestPriceListWorkbook(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, f := range []string{"publishers.yaml", "resellers.yaml"} {
+		b, _ := os.ReadFile(filepath.Join(sampleConfig, f))
+		_ = os.WriteFile(filepath.Join(dir, f), []byte(strings.Replace(string(b), "skip_lines: 2", "skip_lines: 1", 1)), 0o644)
+	}
+	_ = os.WriteFile(filepath.Join(dir, "catalogs.yaml"), []byte(`catalogs:
+  - id: be-2026
+    reseller: cable-be
+    name: Tarifs
+    currency: EUR
+    price_list: tarifs.xlsx
+`), 0o644)
+	book := excelize.NewFile()
+	sh := "Sheet1"
+	_ = book.SetSheetRow(sh, "A1", &[]any{"Grille tarifaire 2026"})
+	_ = book.SetSheetRow(sh, "A2", &[]any{"article", "libelle", "publisher", "publisher_sku", "billing_model", "valid_from", "valid_to", "buy_price", "resale_price", "share"})
+	_ = book.SetSheetRow(sh, "A3", &[]any{"CBE-AV-1Y", "Antivirus 1 an", "secureco", "SC-AV-STD-12M", "one_time",
+		time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 6, 30, 0, 0, 0, 0, time.UTC), 23.5, 34.99, "70%"})
+	_ = book.SetSheetRow(sh, "A4", &[]any{"CBE-AV-1Y", "Antivirus 1 an", "secureco", "SC-AV-STD-12M", "one_time",
+		time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC), nil, 24.5, nil, "70%"})
+	if err := book.SaveAs(filepath.Join(dir, "tarifs.xlsx")); err != nil {
+		t.Fatal(err)
+	}
+	w, err := world.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	it := w.Catalogs[0].Items[0]
+	got := fmt.Sprint(it.SKU, " ", it.BillingModel)
+	for _, p := range it.Prices {
+		got += fmt.Sprintf(" [%s %s %s %s %s]", p.ValidFrom, p.ValidTo, p.BuyPrice, p.ResalePrice, p.PublisherShare)
+	}
+	if got != "CBE-AV-1Y one_time [2026-01-01 2026-06-30 23.5 34.99 70%] [2026-07-01  24.5  70%]" {
+		t.Fatal(got)
 	}
 }
