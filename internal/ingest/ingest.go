@@ -434,7 +434,7 @@ func (s *Service) prescan(r io.Reader, tr tabular.Reader, kind string, opts tabu
 	var section io.Reader = io.NewSectionReader(f, 0, fi.Size())
 	if shown != nil {
 		shown.before, shown.total = fi.Size(), 2*fi.Size() // the check is the second half
-		section = progressSection{io.NewSectionReader(f, 0, fi.Size()), &progress{report: shown.report, size: fi.Size(), total: 2 * fi.Size()}}
+		section = progressSection{io.NewSectionReader(f, 0, fi.Size()), &progress{report: shown.report, total: 2 * fi.Size()}}
 	}
 	pr, err := tabular.Open(section, opts)
 	if err != nil {
@@ -526,7 +526,6 @@ type progressFile struct {
 // is read twice, and its first pass is the first half of the bar.
 type progress struct {
 	report        func(read, size int64)
-	size          int64
 	before, total int64 // bytes of earlier passes; of all passes
 	read          int64
 	last          time.Time
@@ -543,7 +542,7 @@ func (p *progress) add(n int, err error) {
 func newProgressFile(f *os.File, report func(read, size int64)) *progressFile {
 	p := &progressFile{File: f, progress: &progress{report: report}}
 	if fi, err := f.Stat(); err == nil {
-		p.size, p.total = fi.Size(), fi.Size()
+		p.total = fi.Size()
 	}
 	return p
 }
