@@ -75,7 +75,10 @@ func (r *Repeats) Close() error {
 // prescanParts is how many temporary files the occurrences are spread over
 // by hash: the largest is what is sorted in memory at once (16 bytes per id
 // occurrence, over 64).
-const prescanParts = 64
+const (
+	prescanBits  = 6
+	prescanParts = 1 << prescanBits
+)
 
 // occurrence is one id in one field of one row: hash, then row<<2 | field.
 type occurrence struct{ hash, pos uint64 }
@@ -130,7 +133,7 @@ func Prescan(r tabular.Reader, kind, dir string) (rep *Repeats, err error) {
 		h := maphash.String(seed, id)&^1 | kind // declaration ids and refs in one space, customers in another
 		binary.LittleEndian.PutUint64(rec[:8], h)
 		binary.LittleEndian.PutUint64(rec[8:], uint64(rows)<<2|uint64(field))
-		_, err := bufs[h>>58].Write(rec[:])
+		_, err := bufs[h>>(64-prescanBits)].Write(rec[:])
 		return err
 	}
 	for ; ; rows++ {
