@@ -80,7 +80,7 @@ func serve(ctx context.Context, g *Globals, e *env, f ServeFlags, out *os.File) 
 	}
 	ex := &exchanger{g: g, e: e, key: clientKey, puller: &sftpc.Puller{Pool: e.pool, DataDir: g.DataDir, Log: g.log, Publish: in.Publish}}
 	runner, err := jobs.New(jobs.Config{Pool: e.pool, Intake: in, Exchange: ex.run, Fulfil: ex.fulfil, Ack: ex.ack, Workers: f.Workers,
-		JobTimeout: f.JobTimeout, RescueAfter: f.RescueAfter, DeadAfter: f.DeadAfter, Log: g.log, Metrics: jm})
+		JobTimeout: f.JobTimeout, RescueAfter: f.RescueAfter, DeadAfter: f.DeadAfter, Log: g.log, Metrics: jm, DataDir: g.DataDir})
 	if err != nil {
 		return err
 	}
@@ -166,15 +166,8 @@ type exchanger struct {
 // ack writes a finished file's ack unless written already, then has it
 // pushed at once when the reseller has a server.
 func (x *exchanger) ack(ctx context.Context, fileID int64, partner string, log *slog.Logger) error {
-	var acked bool
-	if err := x.e.pool.QueryRow(ctx, `SELECT acked_at IS NOT NULL FROM files WHERE id = $1`, fileID).Scan(&acked); err != nil {
+	if err := x.e.svc.AckOnce(ctx, fileID); err != nil {
 		return err
-	}
-	if !acked {
-		if err := x.e.svc.WriteAck(ctx, fileID); err != nil {
-			return err
-		}
-		log.Info("ack written by its job (the ingest did not get to it)")
 	}
 	x.pushSoon(ctx, partner, log)
 	return nil

@@ -113,7 +113,7 @@ func (c *ReplayCmd) Run(ctx context.Context, g *Globals) error {
 	defer svc.Close()
 	var b archive.Blob
 	copy(b.SHA256[:], sum)
-	o, err := svc.Ingest(ctx, ingest.Request{Partner: partner, Path: svc.Archive.Path(b), Name: name, Kind: kind, Uploader: uploader})
+	o, err := svc.Ingest(ctx, ingest.Request{Partner: partner, Path: svc.Archive.Path(b), Name: name, Kind: kind, Uploader: uploader, FileID: c.FileID})
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/clearhouse/clearhouse/internal/archive"
+	"github.com/clearhouse/clearhouse/internal/mailbox"
 	"github.com/clearhouse/clearhouse/internal/money"
 	"github.com/clearhouse/clearhouse/internal/problem"
 	"github.com/clearhouse/clearhouse/internal/render"
@@ -57,7 +58,7 @@ func (s *Service) WriteAck(ctx context.Context, id int64) error {
 		dupOf = strconv.FormatInt(*dup, 10)
 	}
 	ackName := safeName(name)
-	err = render.WriteFileAtomic(filepath.Join(outbox, ackName+".ack.csv"), func(w io.Writer) error {
+	err = mailbox.WriteAtomic(filepath.Join(outbox, ackName+".ack.csv"), 0o644, func(w io.Writer) error {
 		c := render.NewCSV(w)
 		_ = c.Write(ackHeader...)
 		_ = c.Write(strconv.FormatInt(id, 10), name, fmt.Sprintf("%x", sha), kind, status, strconv.Itoa(rows), strconv.Itoa(acc), strconv.Itoa(rej),
@@ -86,7 +87,7 @@ func (s *Service) WriteAck(ctx context.Context, id int64) error {
 		if sheet != "" {
 			f.Sheet = sheet // the sheet the file was read from
 		}
-		err = render.WriteFileAtomic(filepath.Join(outbox, ackName+".rejects.csv"), func(w io.Writer) error {
+		err = mailbox.WriteAtomic(filepath.Join(outbox, ackName+".rejects.csv"), 0o644, func(w io.Writer) error {
 			return s.writeRejects(w, blob, f.ReaderOptions(name, s.Limits), probs)
 		})
 		if err != nil {
@@ -95,6 +96,20 @@ func (s *Service) WriteAck(ctx context.Context, id int64) error {
 	}
 	_, err = s.Pool.Exec(ctx, `UPDATE files SET acked_at = now() WHERE id = $1`, id)
 	return err
+}
+
+// AckOnce writes a finished file's acknowledgement unless it was written
+// already (by its ack job, or an earlier attempt): the reseller gets the
+// same answer once, and a retry does not need the disk space twice.
+func (s *Service) AckOnce(ctx context.Context, id int64) error {
+	var acked bool
+	if err := s.Pool.QueryRow(ctx, `SELECT acked_at IS NOT NULL FROM files WHERE id = $1`, id).Scan(&acked); err != nil {
+		return fmt.Errorf("reading file %d: %w", id, err)
+	}
+	if acked {
+		return nil
+	}
+	return s.WriteAck(ctx, id)
 }
 
 // safeName keeps an outbox file name inside the outbox.

@@ -120,6 +120,11 @@ type Request struct {
 	Kind     string // declarations or customers; "" guesses from the name
 	Uploader string // who sent it (SFTP key fingerprint, "cli", ...)
 	Sheet    string // the worksheet to read, over the reseller's declared one
+	// UploadKey names this upload across retries (the intake job's id): a
+	// record registered under it is taken up again, never made twice.
+	UploadKey string
+	// FileID takes up a registered file (replay).
+	FileID int64
 	// Progress, when set, is told how many bytes of the file were read so
 	// far and its size, as reading goes (for a terminal's progress line).
 	Progress func(read, size int64)
@@ -213,43 +218,62 @@ func (r *Request) normalize() error {
 // Ingest archives, registers, checks and posts a file, then writes its
 // acknowledgement. Errors are failures of the system (database, disk), not
 // of the file: a bad file is an Outcome with status REJECTED.
+//
+// A request with an UploadKey (the intake job carrying the upload) or a
+// FileID (a replay) that names a file already registered goes on with that
+// record, from the archived bytes: a retry after the commit only writes the
+// ack again (the same), it never registers the upload a second time.
 func (s *Service) Ingest(ctx context.Context, req Request) (*Outcome, error) {
 	if err := req.normalize(); err != nil {
 		return nil, err
 	}
-	if err := s.ackPending(ctx, req.Partner); err != nil {
-		return nil, err
-	}
-	f, err := os.Open(req.Path)
-	if err != nil {
-		return nil, err
-	}
-	t := time.Now()
-	blob, err := s.Archive.Put(f)
-	f.Close()
-	if err != nil {
-		return nil, err
-	}
-	t = s.stageDone("archive", t)
-	reg, err := s.register(ctx, req, blob)
-	if err != nil {
-		return nil, err
-	}
-	s.stageDone("register", t)
-	log := s.log().With("file_id", reg.id, "partner", req.Partner, "file", req.Name)
-	if reg.duplicateOf == 0 {
-		log.Info("file registered", "size", blob.Size, "sha256", blob.Hex(), "kind", req.Kind)
-		if err := s.process(ctx, req, blob, reg.id); err != nil {
-			s.recordError(ctx, reg.id, err)
-			log.Error("processing failed; the file stays received and can be replayed", "err", err)
+	if s.Finished == nil {
+		// No queue to write the acks of files finished by an attempt that
+		// died before writing them (the CLI): write them now.
+		if err := s.ackPending(ctx, req.Partner); err != nil {
 			return nil, err
 		}
-	} else {
-		log.Info("duplicate file", "duplicate_of", reg.duplicateOf)
 	}
-	t = time.Now()
-	if err := s.WriteAck(ctx, reg.id); err != nil {
-		return nil, fmt.Errorf("writing acknowledgement: %w", err)
+	reg, err := s.resume(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if reg.id == 0 {
+		f, err := os.Open(req.Path)
+		if err != nil {
+			return nil, fmt.Errorf("opening %s: %w", req.Path, err)
+		}
+		t := time.Now()
+		reg.blob, err = s.Archive.Put(f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("archiving %s: %w", req.Name, err)
+		}
+		t = s.stageDone("archive", t)
+		if reg, err = s.register(ctx, req, reg.blob); err != nil {
+			return nil, err
+		}
+		s.stageDone("register", t)
+	}
+	log := s.log().With("file_id", reg.id, "partner", req.Partner, "file", reg.name)
+	switch {
+	case reg.fresh && reg.state == "duplicate":
+		log.Info("duplicate file: this content was posted before")
+	case reg.finished():
+		log.Info("file already finished by an earlier attempt: acknowledging it", "state", reg.state)
+	default:
+		log.Info("file registered", "size", reg.blob.Size, "sha256", reg.blob.Hex(), "kind", reg.kind)
+		preq := req
+		preq.Name, preq.Kind, preq.Sheet = reg.name, reg.kind, reg.sheet
+		if err := s.process(ctx, preq, reg.blob, reg.id); err != nil {
+			s.recordError(ctx, reg.id, err)
+			log.Error("processing failed; the file stays received and can be replayed", "err", err)
+			return nil, fmt.Errorf("processing file %d: %w", reg.id, err)
+		}
+	}
+	t := time.Now()
+	if err := s.AckOnce(ctx, reg.id); err != nil {
+		return nil, fmt.Errorf("writing the acknowledgement of file %d: %w", reg.id, err)
 	}
 	s.stageDone("ack", t)
 	return s.Outcome(ctx, reg.id)
@@ -271,14 +295,73 @@ func (s *Service) stageDone(stage string, start time.Time) time.Time {
 	return now
 }
 
+// registration is a file's record as this attempt found or made it.
 type registration struct {
-	id          int64
-	duplicateOf int64
+	id                int64
+	state             string
+	fresh             bool // made by this attempt
+	name, kind, sheet string
+	blob              archive.Blob
 }
 
+func (r registration) finished() bool {
+	return r.state == "posted" || r.state == "rejected" || r.state == "duplicate"
+}
+
+const fileColumns = `id, state, name, kind, sheet, sha256, size`
+
+func scanRegistration(row pgx.Row) (registration, error) {
+	var r registration
+	var sum []byte
+	err := row.Scan(&r.id, &r.state, &r.name, &r.kind, &r.sheet, &sum, &r.blob.Size)
+	copy(r.blob.SHA256[:], sum)
+	return r, err
+}
+
+// resume finds the record of an upload registered by an earlier attempt:
+// by its key (the intake job's) or its id (a replay). The zero
+// registration when there is none.
+func (s *Service) resume(ctx context.Context, req Request) (registration, error) {
+	var row pgx.Row
+	switch {
+	case req.FileID != 0:
+		row = s.Pool.QueryRow(ctx, `SELECT `+fileColumns+` FROM files WHERE id = $1 AND partner_id = $2`, req.FileID, req.Partner)
+	case req.UploadKey != "":
+		row = s.Pool.QueryRow(ctx, `SELECT `+fileColumns+` FROM files WHERE partner_id = $1 AND upload_key = $2`, req.Partner, req.UploadKey)
+	default:
+		return registration{}, nil
+	}
+	reg, err := scanRegistration(row)
+	if errors.Is(err, pgx.ErrNoRows) {
+		if req.FileID != 0 {
+			return reg, fmt.Errorf("%w: file %d of %s", ErrUnknownFile, req.FileID, req.Partner)
+		}
+		return registration{}, nil
+	}
+	if err != nil {
+		return reg, fmt.Errorf("finding the record of upload %s: %w", req.UploadKey, err)
+	}
+	return reg, nil
+}
+
+// Registered tells whether an upload with this key has a file record.
+func (s *Service) Registered(ctx context.Context, partner, key string) (bool, error) {
+	var ok bool
+	err := s.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM files WHERE partner_id = $1 AND upload_key = $2)`, partner, key).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("finding the record of upload %s: %w", key, err)
+	}
+	return ok, nil
+}
+
+// ErrUnknownFile is a replay of a file id that was never registered.
+var ErrUnknownFile = errors.New("no such file")
+
 // register records the upload. The same content already posted by the same
-// partner is recorded as a duplicate; the same content received but never
-// finished (a crash) resumes under its first id.
+// partner is recorded as a duplicate at once; the same content received by
+// the CLI but never finished (a crash) resumes under its first id. An upload
+// with a key is always its own record: two uploads of the same bytes at once
+// are told apart when they are checked, under the reseller lock.
 func (s *Service) register(ctx context.Context, req Request, blob archive.Blob) (registration, error) {
 	var reg registration
 	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
@@ -286,34 +369,44 @@ func (s *Service) register(ctx context.Context, req Request, blob archive.Blob) 
 		if err := tx.QueryRow(ctx, `SELECT kind FROM partners WHERE id = $1`, req.Partner).Scan(&kind); err != nil || kind != "reseller" {
 			return fmt.Errorf("%w %q (is it in the configuration you applied?)", ErrUnknownPartner, req.Partner)
 		}
-		err := tx.QueryRow(ctx, `
-			INSERT INTO files (partner_id, kind, name, size, sha256, uploader, sheet) VALUES ($1, $2, $3, $4, $5, $6, $7)
-			ON CONFLICT (partner_id, sha256) WHERE state NOT IN ('duplicate', 'rejected') DO NOTHING RETURNING id`,
-			req.Partner, req.Kind, req.Name, blob.Size, blob.SHA256[:], req.Uploader, req.Sheet).Scan(&reg.id)
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, pgx.ErrNoRows) {
+		var posted int64
+		err := tx.QueryRow(ctx, `SELECT id FROM files WHERE partner_id = $1 AND sha256 = $2 AND state = 'posted'`, req.Partner, blob.SHA256[:]).Scan(&posted)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
-		var state string
-		if err := tx.QueryRow(ctx, `SELECT id, state FROM files WHERE partner_id = $1 AND sha256 = $2 AND state NOT IN ('duplicate', 'rejected')`,
-			req.Partner, blob.SHA256[:]).Scan(&reg.id, &state); err != nil {
-			return err
+		if posted != 0 {
+			reg, err = scanRegistration(tx.QueryRow(ctx, `
+				INSERT INTO files (partner_id, kind, name, size, sha256, uploader, sheet, upload_key, state, status, duplicate_of, processed_at)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, nullif($8, ''), 'duplicate', 'DUPLICATE', $9, now()) RETURNING `+fileColumns,
+				req.Partner, req.Kind, req.Name, blob.Size, blob.SHA256[:], req.Uploader, req.Sheet, req.UploadKey, posted))
+			if err != nil {
+				return err
+			}
+			reg.fresh = true
+			return s.finished(ctx, tx, reg.id, req.Partner)
 		}
-		if state != "posted" {
-			return nil // an earlier attempt did not finish: resume it
+		if req.UploadKey == "" {
+			reg, err = scanRegistration(tx.QueryRow(ctx, `
+				SELECT `+fileColumns+` FROM files
+				 WHERE partner_id = $1 AND sha256 = $2 AND state IN ('received', 'processing') AND upload_key IS NULL
+				 ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED`, req.Partner, blob.SHA256[:]))
+			if err == nil {
+				return nil // an earlier attempt did not finish: resume it
+			}
+			if !errors.Is(err, pgx.ErrNoRows) {
+				return err
+			}
 		}
-		reg.duplicateOf = reg.id
-		if err := tx.QueryRow(ctx, `
-			INSERT INTO files (partner_id, kind, name, size, sha256, uploader, state, status, duplicate_of, processed_at)
-			VALUES ($1, $2, $3, $4, $5, $6, 'duplicate', 'DUPLICATE', $7, now()) RETURNING id`,
-			req.Partner, req.Kind, req.Name, blob.Size, blob.SHA256[:], req.Uploader, reg.duplicateOf).Scan(&reg.id); err != nil {
-			return err
-		}
-		return s.finished(ctx, tx, reg.id, req.Partner)
+		reg, err = scanRegistration(tx.QueryRow(ctx, `
+			INSERT INTO files (partner_id, kind, name, size, sha256, uploader, sheet, upload_key) VALUES ($1, $2, $3, $4, $5, $6, $7, nullif($8, ''))
+			RETURNING `+fileColumns, req.Partner, req.Kind, req.Name, blob.Size, blob.SHA256[:], req.Uploader, req.Sheet, req.UploadKey))
+		reg.fresh = true
+		return err
 	})
-	return reg, err
+	if err != nil {
+		return reg, fmt.Errorf("registering %s: %w", req.Name, err)
+	}
+	return reg, nil
 }
 
 func (s *Service) recordError(ctx context.Context, id int64, cause error) {

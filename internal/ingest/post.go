@@ -48,8 +48,25 @@ func (s *Service) process(ctx context.Context, req Request, blob archive.Blob, f
 	if err := tx.QueryRow(ctx, `SELECT state FROM files WHERE id = $1 FOR UPDATE`, fileID).Scan(&state); err != nil {
 		return err
 	}
-	if state == "posted" || state == "rejected" {
+	if state == "posted" || state == "rejected" || state == "duplicate" {
 		return nil // another process finished it while we waited for the lock
+	}
+	// Another upload of the same bytes may have been posted since this one
+	// was registered (both processed at once): this one is its duplicate.
+	var posted int64
+	err = tx.QueryRow(ctx, `SELECT id FROM files WHERE partner_id = $1 AND sha256 = $2 AND state = 'posted'`, req.Partner, blob.SHA256[:]).Scan(&posted)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return err
+	}
+	if posted != 0 {
+		if _, err := tx.Exec(ctx, `UPDATE files SET state = 'duplicate', status = 'DUPLICATE', duplicate_of = $2, processed_at = now(), last_error = NULL
+			WHERE id = $1`, fileID, posted); err != nil {
+			return err
+		}
+		if err := s.finished(ctx, tx, fileID, req.Partner); err != nil {
+			return err
+		}
+		return tx.Commit(ctx)
 	}
 	reseller, catalog, err := declare.LoadReseller(ctx, tx, req.Partner)
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/clearhouse/clearhouse/internal/ingest"
+	"github.com/clearhouse/clearhouse/internal/mailbox"
 	"github.com/clearhouse/clearhouse/internal/sftpd"
 )
 
@@ -41,6 +42,8 @@ type Intake struct {
 type File struct {
 	Partner, Name, Uploader string
 	Size, MtimeNS           int64
+	// Key names this upload across attempts (the job's id); "" for none.
+	Key string
 }
 
 func (in *Intake) log() *slog.Logger {
@@ -88,15 +91,20 @@ func (in *Intake) Run(ctx context.Context, scan time.Duration) {
 // staleAfter is when a partial upload left behind is removed.
 const staleAfter = 24 * time.Hour
 
-// Scan queues every complete file waiting in an inbox, and removes partial
-// uploads left for more than a day.
+// Scan queues every complete file waiting in an inbox, removes partial
+// uploads left for more than a day, and what a writer killed mid-way left in
+// an outbox or the archive (a hidden temporary file no live writer holds).
 func (in *Intake) Scan() {
+	if in.Service != nil && in.Service.Archive != nil {
+		in.sweepTemps(filepath.Join(in.Service.Archive.Dir, "tmp"))
+	}
 	partners, _ := os.ReadDir(filepath.Join(in.DataDir, "partners"))
 	for _, p := range partners {
 		if !p.IsDir() {
 			continue
 		}
 		dir := filepath.Join(in.DataDir, "partners", p.Name())
+		in.sweepTemps(filepath.Join(dir, sftpd.Outbox))
 		in.sweep(filepath.Join(dir, ".uploads"), func(string) bool { return true })
 		in.sweep(filepath.Join(dir, sftpd.Inbox), sftpd.IsTempName)
 		entries, _ := os.ReadDir(filepath.Join(dir, sftpd.Inbox))
@@ -115,6 +123,16 @@ func (in *Intake) Scan() {
 	}
 }
 
+func (in *Intake) sweepTemps(dir string) {
+	removed, err := mailbox.SweepTemps(dir)
+	if err != nil {
+		in.log().Warn("intake: sweeping temporary files failed", "dir", dir, "err", err)
+	}
+	for _, name := range removed {
+		in.log().Info("removed a temporary file an interrupted writer left", "file", filepath.Join(dir, name))
+	}
+}
+
 func (in *Intake) sweep(dir string, partial func(string) bool) {
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
@@ -129,20 +147,34 @@ func (in *Intake) sweep(dir string, partial func(string) bool) {
 // partner): the job is given up with its reason, the file stays.
 var ErrPermanent = errors.New("permanent")
 
-// Take ingests one file and removes it from the inbox once registered. It
+// Take ingests one file and removes it from the inbox once finished. It
 // returns an error when the system failed (the file stays; the job is
 // retried); a bad file is not an error (it is rejected, with its ack).
+//
+// f.Key names the upload across the job's attempts: an attempt that finds
+// the upload registered by an earlier one goes on with that record (from the
+// archive, whatever became of the inbox file), so a retry after the commit
+// only acknowledges and clears the inbox.
 func (in *Intake) Take(ctx context.Context, f File, log *slog.Logger) error {
 	path := in.Path(f)
-	fi, err := os.Stat(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil // taken already: an earlier attempt finished
+	registered := false
+	if f.Key != "" {
+		var err error
+		if registered, err = in.Service.Registered(ctx, f.Partner, f.Key); err != nil {
+			return err
+		}
 	}
-	if err != nil {
-		return err
-	}
-	if fi.Size() != f.Size || fi.ModTime().UnixNano() != f.MtimeNS {
-		return nil // replaced by a newer version, which has its own job
+	if !registered {
+		fi, err := os.Stat(path)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil // taken already: an earlier attempt finished
+		}
+		if err != nil {
+			return fmt.Errorf("looking at %s: %w", path, err)
+		}
+		if !f.sameVersion(fi) {
+			return nil // replaced by a newer version, which has its own job
+		}
 	}
 	if f.Uploader == "" {
 		f.Uploader = "sftp"
@@ -152,29 +184,36 @@ func (in *Intake) Take(ctx context.Context, f File, log *slog.Logger) error {
 	}
 	log = log.With("partner", f.Partner, "file", f.Name, "uploader", f.Uploader)
 	var kind string
-	err = in.Pool.QueryRow(ctx, `SELECT kind FROM partners WHERE id = $1`, f.Partner).Scan(&kind)
+	err := in.Pool.QueryRow(ctx, `SELECT kind FROM partners WHERE id = $1`, f.Partner).Scan(&kind)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("%w: partner %q is not in the applied configuration; the file stays in the inbox", ErrPermanent, f.Partner)
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("reading partner %s: %w", f.Partner, err)
 	}
 	if kind != "reseller" {
 		// Publishers' files (acks of fulfilment) are not processed yet:
 		// archived and kept, never lost.
 		return in.keep(f, path, log)
 	}
-	o, err := in.Service.Ingest(ctx, ingest.Request{Partner: f.Partner, Path: path, Name: f.Name, Uploader: f.Uploader})
+	o, err := in.Service.Ingest(ctx, ingest.Request{Partner: f.Partner, Path: path, Name: f.Name, Uploader: f.Uploader, UploadKey: f.Key})
 	if err != nil {
 		log.Error("intake: ingest failed; the file stays in the inbox and is retried", "err", err)
 		in.done(f, nil, err)
 		return err
 	}
-	_ = os.Remove(path)
-	_ = os.Remove(sftpd.UploaderFile(path))
+	if fi, err := os.Stat(path); err == nil && f.sameVersion(fi) {
+		_ = os.Remove(path)
+		_ = os.Remove(sftpd.UploaderFile(path))
+	}
 	log.Info("intake: file taken", "file_id", o.FileID, "status", o.Status, "rows", o.Rows, "accepted", o.Accepted)
 	in.done(f, o, nil)
 	return nil
+}
+
+// sameVersion tells whether fi is the version of the file f was queued for.
+func (f File) sameVersion(fi os.FileInfo) bool {
+	return fi.Size() == f.Size && fi.ModTime().UnixNano() == f.MtimeNS
 }
 
 func (in *Intake) keep(f File, path string, log *slog.Logger) error {

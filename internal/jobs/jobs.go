@@ -42,7 +42,11 @@ type IngestArgs struct {
 func (IngestArgs) Kind() string { return "ingest_file" }
 
 func (IngestArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: QueueIntake, MaxAttempts: 20, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	// Unique among jobs not finished: once a version's job completed (the
+	// file left the inbox), the same name, size and time sent again is a
+	// new upload with a job, and a file record, of its own.
+	return river.InsertOpts{Queue: QueueIntake, MaxAttempts: 20, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable, rivertype.JobStateRunning, rivertype.JobStateScheduled}}}
 }
 
 // ExchangeArgs is one scheduled pull from, or push to, a partner's server.
@@ -110,6 +114,11 @@ type Config struct {
 	DeadAfter time.Duration
 	Log       *slog.Logger
 	Metrics   *Metrics
+	// DataDir, when set, is where this instance takes its slot (a lock
+	// file): restarted after a crash, it takes the jobs its dead
+	// predecessor in the slot was running at once, without waiting
+	// DeadAfter.
+	DataDir string
 }
 
 // Runner is this instance's share of the job queue.
@@ -118,6 +127,7 @@ type Runner struct {
 	ID     string // this instance, as recorded on the jobs it works
 	host   string
 	Client *river.Client[pgx.Tx]
+	slot   *slot
 	stop   context.CancelFunc
 	done   chan struct{}
 }
@@ -203,8 +213,18 @@ func (r *Runner) EnqueueFile(ctx context.Context, f intake.File) error {
 
 // Start records this instance and starts working jobs.
 func (r *Runner) Start(ctx context.Context) error {
+	if r.cfg.DataDir != "" {
+		s, err := takeSlot(r.cfg.DataDir, r.host)
+		if err != nil {
+			return fmt.Errorf("taking an instance slot: %w", err)
+		}
+		r.slot = s
+	}
 	if err := r.beat(ctx); err != nil { // before any job: a job never runs under an unknown instance
 		return fmt.Errorf("recording this instance: %w", err)
+	}
+	if _, err := r.takeOver(ctx); err != nil {
+		return fmt.Errorf("taking over the jobs of this slot's previous instance: %w", err)
 	}
 	if err := r.Client.Start(ctx); err != nil {
 		return err
@@ -235,8 +255,12 @@ func (r *Runner) heartbeat(ctx context.Context) {
 
 // beat records that this instance lives.
 func (r *Runner) beat(ctx context.Context) error {
-	_, err := r.cfg.Pool.Exec(ctx, `INSERT INTO instances (id, host, pid) VALUES ($1, $2, $3)
-		ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()`, r.ID, r.host, os.Getpid())
+	slot := ""
+	if r.slot != nil {
+		slot = r.slot.key
+	}
+	_, err := r.cfg.Pool.Exec(ctx, `INSERT INTO instances (id, host, pid, slot) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()`, r.ID, r.host, os.Getpid(), slot)
 	return err
 }
 
@@ -269,6 +293,7 @@ func (r *Runner) Stop(ctx context.Context) error {
 			<-r.done
 			_, _ = r.cfg.Pool.Exec(context.WithoutCancel(ctx), `DELETE FROM instances WHERE id = $1`, r.ID)
 		}
+		r.slot.release()
 	}()
 	err := r.Client.Stop(ctx)
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
@@ -288,7 +313,8 @@ func (w *ingestWorker) Work(ctx context.Context, job *river.Job[IngestArgs]) err
 	a := job.Args
 	log := w.r.cfg.Log.With("job_id", job.ID, "attempt", job.Attempt)
 	start := time.Now()
-	err := w.r.cfg.Intake.Take(ctx, intake.File{Partner: a.Partner, Name: a.Name, Uploader: a.Uploader, Size: a.Size, MtimeNS: a.MtimeNS}, log)
+	err := w.r.cfg.Intake.Take(ctx, intake.File{Partner: a.Partner, Name: a.Name, Uploader: a.Uploader, Size: a.Size, MtimeNS: a.MtimeNS,
+		Key: fmt.Sprintf("job:%d", job.ID)}, log)
 	w.r.cfg.Metrics.observe(job.Kind, start, err)
 	if errors.Is(err, intake.ErrPermanent) {
 		return river.JobCancel(err)
