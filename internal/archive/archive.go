@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/clearhouse/clearhouse/internal/mailbox"
 )
 
 // Store is a directory of files named by their sha256.
@@ -33,12 +35,12 @@ func (s *Store) Put(r io.Reader) (Blob, error) {
 	if err := os.MkdirAll(filepath.Join(s.Dir, "tmp"), 0o755); err != nil {
 		return Blob{}, err
 	}
-	tmp, err := os.CreateTemp(filepath.Join(s.Dir, "tmp"), "put-*")
+	tmp, err := mailbox.CreateTemp(filepath.Join(s.Dir, "tmp"), "put")
 	if err != nil {
 		return Blob{}, err
 	}
-	defer os.Remove(tmp.Name())
 	defer tmp.Close()
+	defer os.Remove(tmp.Name())
 	h := sha256.New()
 	n, err := io.CopyBuffer(io.MultiWriter(tmp, h), r, make([]byte, 1<<20))
 	if err != nil {
@@ -50,9 +52,6 @@ func (s *Store) Put(r io.Reader) (Blob, error) {
 	if err := tmp.Sync(); err != nil {
 		return Blob{}, err
 	}
-	if err := tmp.Close(); err != nil {
-		return Blob{}, err
-	}
 	final := s.Path(b)
 	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
 		return Blob{}, err
@@ -60,9 +59,10 @@ func (s *Store) Put(r io.Reader) (Blob, error) {
 	if _, err := os.Stat(final); err == nil {
 		return b, nil
 	}
-	if err := os.Chmod(tmp.Name(), 0o444); err != nil {
+	if err := tmp.Chmod(0o444); err != nil {
 		return Blob{}, err
 	}
+	// Renamed while still open and locked, so a sweep of tmp never takes it.
 	if err := os.Rename(tmp.Name(), final); err != nil {
 		return Blob{}, err
 	}

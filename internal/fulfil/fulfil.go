@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/clearhouse/clearhouse/internal/mailbox"
 	"github.com/clearhouse/clearhouse/internal/render"
 )
 
@@ -85,7 +86,7 @@ func Run(ctx context.Context, pool *pgxpool.Pool, dataDir, publisher string, now
 	}
 	for _, b := range pending {
 		path := filepath.Join(outbox, b.Name)
-		if err := render.WriteFileAtomic(path, func(w io.Writer) error { return write(ctx, pool, b.ID, w) }); err != nil {
+		if err := mailbox.WriteAtomic(path, 0o644, func(w io.Writer) error { return write(ctx, pool, b.ID, w) }); err != nil {
 			return res, fmt.Errorf("writing %s: %w", b.Name, err)
 		}
 		if _, err := pool.Exec(ctx, `UPDATE fulfillment_batches SET written_at = now() WHERE id = $1`, b.ID); err != nil {

@@ -6,8 +6,6 @@ package render
 import (
 	"encoding/csv"
 	"io"
-	"os"
-	"path/filepath"
 )
 
 // Cell makes a value safe to open in a spreadsheet: text that a spreadsheet
@@ -47,33 +45,4 @@ func (c *CSV) Write(rec ...string) error {
 func (c *CSV) Flush() error {
 	c.w.Flush()
 	return c.w.Error()
-}
-
-// WriteFileAtomic writes a file under a temporary name in the same folder,
-// syncs it and renames it into place, so a reader never sees half a file.
-func WriteFileAtomic(path string, fill func(io.Writer) error) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := fill(tmp); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

@@ -2,9 +2,6 @@ package render
 
 import (
 	"bytes"
-	"io"
-	"os"
-	"path/filepath"
 	"testing"
 )
 
@@ -24,18 +21,5 @@ func TestCellNeverAFormula(t *testing.T) {
 	_ = c.Flush()
 	if b.String() != "'=1+1,\"ok, with comma\"\n" {
 		t.Fatalf("%q", b.String())
-	}
-}
-
-func TestWriteFileAtomicLeavesNoTemp(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	p := filepath.Join(dir, "a.csv")
-	if err := WriteFileAtomic(p, func(w io.Writer) error { _, err := w.Write([]byte("x")); return err }); err != nil {
-		t.Fatal(err)
-	}
-	entries, _ := os.ReadDir(dir)
-	if len(entries) != 1 || entries[0].Name() != "a.csv" {
-		t.Fatalf("%v", entries)
 	}
 }
