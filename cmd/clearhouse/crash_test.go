@@ -115,6 +115,7 @@ func TestKilledAtRandomMomentsDuringIngest(t *testing.T) {
 	// status shows it; replaying a finished file changes nothing.
 	var id int64
 	_ = pool.QueryRow(ctx, `SELECT id FROM files WHERE partner_id = 'bench-telco'`).Scan(&id)
+	wantAck(t, readAck(t, acks[0]), id, "ACCEPTED", 100_000, 100_000, 0)
 	if r := run(t, nil, "--database-url", url, "--data-dir", data, "status", "--partner", "bench-telco"); r.code != 0 ||
 		!strings.Contains(r.stdout, "declarations_100k.csv") || !strings.Contains(r.stdout, "posted") || !strings.Contains(r.stdout, "intake") {
 		t.Fatalf("status: %d\n%s\n%s", r.code, r.stdout, r.stderr)
@@ -216,6 +217,9 @@ func TestKilledInstanceIsFinishedByAnother(t *testing.T) {
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		acks, _ := filepath.Glob(filepath.Join(data, "partners", "bench-telco", "outbox", "*ack*"))
 		if len(acks) == 1 {
+			var id int64
+			_ = pool.QueryRow(ctx, `SELECT id FROM files WHERE partner_id = 'bench-telco'`).Scan(&id)
+			wantAck(t, readAck(t, acks[0]), id, "ACCEPTED", 100_000, 100_000, 0)
 			break
 		}
 		if time.Now().After(deadline) {

@@ -80,6 +80,16 @@ func TestThreeServeProcesses(t *testing.T) {
 			t.Fatalf("%d acks for %d files", len(acks), n)
 		}
 	}
+	// Each ack says what happened to its own file.
+	recs, _ := pool.Query(ctx, `SELECT id, name, rows_total FROM files WHERE partner_id = 'bench-telco'`)
+	for recs.Next() {
+		var id int64
+		var name string
+		var rows int
+		_ = recs.Scan(&id, &name, &rows)
+		wantAck(t, readAck(t, filepath.Join(data, "partners", "bench-telco", "outbox", name+".ack.csv")), id, "ACCEPTED", 20, 20, 0)
+	}
+	recs.Close()
 	var ticks, runs, doubled int
 	_ = pool.QueryRow(ctx, `SELECT count(DISTINCT args->>'tick'), count(*) FROM river_job WHERE kind = 'fulfil' AND args->>'publisher' = 'benchpub'`).Scan(&ticks, &runs)
 	_ = pool.QueryRow(ctx, `SELECT count(*) FROM (SELECT args->>'tick' FROM river_job WHERE kind = 'fulfil' GROUP BY 1 HAVING count(*) > 1) d`).Scan(&doubled)
