@@ -24,6 +24,9 @@ type CustomerChecker struct {
 	Reseller *Reseller
 	Report   *problem.Report
 	Accept   func(*Customer) error
+	// Echo, when set, receives the header as sent and each row that had a
+	// problem, for the rejects file (so the file is read once).
+	Echo Echo
 	// Repeats, from Prescan, say which customer ids to remember for the
 	// in-file duplicate check, and until when; nil: all, to the end.
 	Repeats *Repeats
@@ -71,6 +74,9 @@ func (c *CustomerChecker) Run(ctx context.Context, r tabular.Reader, file string
 	} else if err != nil {
 		return sum, err
 	}
+	if c.Echo != nil {
+		c.Echo.Header(header.Line, header.Fields)
+	}
 	bind, probs := schema.MustLoad("customers").Bind(header.Fields, pos(header.Line, ""))
 	bind.Locale = c.Reseller.Format.Locale()
 	if wb, ok := r.(interface{ Date1904() bool }); ok {
@@ -85,8 +91,19 @@ func (c *CustomerChecker) Run(ctx context.Context, r tabular.Reader, file string
 	}
 	vals := bind.NewValues()
 	seen := churnMap[string, int]{m: map[string]int{}}
+	echoed := len(c.Report.Problems)
+	echo := func(line int, fields []string) { // a row that added problems goes back in the rejects file
+		if n := len(c.Report.Problems); n > echoed && c.Echo != nil && line > 0 {
+			c.Echo.Row(line, fields)
+		}
+		echoed = len(c.Report.Problems)
+	}
+	var row tabular.Row
 	for !stop {
-		row, err := r.Next()
+		echo(row.Line, row.Fields)
+		row = tabular.Row{}
+		var err error
+		row, err = r.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -95,6 +112,7 @@ func (c *CustomerChecker) Run(ctx context.Context, r tabular.Reader, file string
 			if rp.Scope == problem.ScopeFile {
 				break
 			}
+			row = tabular.Row{Line: rp.Pos.Line}
 			sum.Rows++
 			sum.Rejected++
 			continue
@@ -131,6 +149,7 @@ func (c *CustomerChecker) Run(ctx context.Context, r tabular.Reader, file string
 			}
 		}
 	}
+	echo(row.Line, row.Fields)
 	if sum.Rows == 0 && !c.Report.FileRejected() {
 		fileProblem(CodeNoRows, header.Line, ErrEmpty, "the file has a header but no customer rows")
 	}

@@ -107,6 +107,14 @@ type Range struct{ Min, Max string }
 func (r Range) Holds(id string) bool { return r.Min != "" && id >= r.Min && id <= r.Max }
 
 // History answers for earlier, committed files of the reseller.
+// Echo takes what a rejects file repeats back to the sender: the header as
+// sent, then each row that had a problem, in file order (fields nil for a
+// row the reader could not split). The strings may be kept, the slice not.
+type Echo interface {
+	Header(line int, fields []string)
+	Row(line int, fields []string)
+}
+
 type History interface {
 	// Ranges returns the ranges of the reseller's declaration and customer ids.
 	Ranges(ctx context.Context, reseller string) (declarations, customers Range, err error)
@@ -130,6 +138,10 @@ type Checker struct {
 	Report   *problem.Report
 	// Accept receives each accepted declaration in file order.
 	Accept func(*Decl) error
+	// Echo, when set, receives the header as sent and each row that had a
+	// problem, in file order, for the rejects file (so the file is read
+	// once).
+	Echo Echo
 	// BatchSize is the number of rows that travel through the stages
 	// together and are looked up in history at once (0: 512, so that a
 	// batch's rows stay in a core's cache between stages).
@@ -235,6 +247,9 @@ func (c *Checker) Run(ctx context.Context, r tabular.Reader, file string) (Summa
 	if c.declRange, c.custRange, err = c.History.Ranges(ctx, c.Reseller.ID); err != nil {
 		return c.sum, fmt.Errorf("reading the ranges of ids in use: %w", err)
 	}
+	if c.Echo != nil {
+		c.Echo.Header(header.Line, header.Fields)
+	}
 	bind, probs := c.layout.Bind(header.Fields, c.pos(header.Line, ""))
 	bind.Locale = c.Reseller.Format.Locale()
 	if wb, ok := r.(interface{ Date1904() bool }); ok {
@@ -316,7 +331,15 @@ func (c *Checker) finishBatch(b *batch) {
 		if c.stopped {
 			break
 		}
+		before := len(c.Report.Problems)
 		c.finish(pd, b.prior, b.known)
+		if c.Echo != nil && len(c.Report.Problems) > before {
+			if pd.read {
+				c.Echo.Row(pd.d.Line, nil)
+			} else {
+				c.Echo.Row(pd.row.Line, pd.row.Fields)
+			}
+		}
 		if pd.forget != 0 {
 			c.forget(pd)
 		}

@@ -73,23 +73,14 @@ func (s *Service) WriteAck(ctx context.Context, id int64) error {
 		if err != nil {
 			return err
 		}
-		var blob archive.Blob
-		copy(blob.SHA256[:], sha)
-		var format, sheet string
-		if err := s.Pool.QueryRow(ctx, `SELECT r.file_format, f.sheet FROM resellers r, files f WHERE r.partner_id = $1 AND f.id = $2`,
-			partner, id).Scan(&format, &sheet); err != nil {
+		header, rows, closeRows, err := s.rejectedRows(ctx, id, name, sha)
+		if err != nil {
 			return err
-		}
-		var f schema.Format
-		if err := json.Unmarshal([]byte(format), &f); err != nil {
-			return err
-		}
-		if sheet != "" {
-			f.Sheet = sheet // the sheet the file was read from
 		}
 		err = mailbox.WriteAtomic(filepath.Join(outbox, ackName+".rejects.csv"), 0o644, func(w io.Writer) error {
-			return s.writeRejects(w, blob, f.ReaderOptions(name, s.Limits), probs)
+			return writeRejects(w, header, probs, rows)
 		})
+		closeRows()
 		if err != nil {
 			return err
 		}
@@ -119,6 +110,38 @@ func safeName(name string) string {
 		return "file"
 	}
 	return name
+}
+
+// rejectedRows returns what a file's rejects file repeats: kept when it was
+// checked, or, for a file checked before rows were kept, read again.
+func (s *Service) rejectedRows(ctx context.Context, id int64, name string, sha []byte) (*echoHeader, rowSource, func(), error) {
+	var echoed bool
+	var headerText *string
+	var format, sheet string
+	if err := s.Pool.QueryRow(ctx, `SELECT f.echoed, f.echo_header, r.file_format, f.sheet FROM files f JOIN resellers r ON r.partner_id = f.partner_id WHERE f.id = $1`,
+		id).Scan(&echoed, &headerText, &format, &sheet); err != nil {
+		return nil, nil, nil, fmt.Errorf("reading file %d: %w", id, err)
+	}
+	if echoed {
+		var header *echoHeader
+		if headerText != nil {
+			header = &echoHeader{}
+			if err := json.Unmarshal([]byte(*headerText), header); err != nil {
+				return nil, nil, nil, fmt.Errorf("file %d header: %w", id, err)
+			}
+		}
+		return header, s.echoedRows(ctx, id), func() {}, nil
+	}
+	var blob archive.Blob
+	copy(blob.SHA256[:], sha)
+	var f schema.Format
+	if err := json.Unmarshal([]byte(format), &f); err != nil {
+		return nil, nil, nil, err
+	}
+	if sheet != "" {
+		f.Sheet = sheet // the sheet the file was read from
+	}
+	return s.rereadRows(blob, f.ReaderOptions(name, s.Limits))
 }
 
 // ackPending writes the acknowledgements that a crash between commit and
@@ -167,9 +190,13 @@ func (l *lineProblems) cells(line int) []string {
 	return []string{strconv.Itoa(line), strings.Join(l.codes, "|"), strings.Join(l.cols, "|"), strings.Join(l.values, "|"), strings.Join(l.msgs, "; ")}
 }
 
+// rowSource yields the rows a rejects file repeats, in line order.
+type rowSource func(yield func(line int, fields []string) error) error
+
 // writeRejects writes one row per line with problems: the line, the merged
-// problems, then the row as sent under the header as sent.
-func (s *Service) writeRejects(w io.Writer, blob archive.Blob, opts tabular.Options, probs []*problem.Problem) error {
+// problems, then the row as sent under the header as sent (header nil: the
+// header could not be read).
+func writeRejects(w io.Writer, header *echoHeader, probs []*problem.Problem, rows rowSource) error {
 	byLine := map[int]*lineProblems{}
 	for _, p := range probs {
 		lp := byLine[p.Pos.Line]
@@ -185,19 +212,11 @@ func (s *Service) writeRejects(w io.Writer, blob archive.Blob, opts tabular.Opti
 	}
 	sort.Ints(lines)
 	c := render.NewCSV(w)
-	f, err := s.Archive.Open(blob)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	r, err := tabular.Open(f, opts)
-	if err != nil {
-		return err
-	}
-	header, herr := r.Next()
 	cols := []string{"line", "problem_code", "problem_column", "problem_value", "problem_message"}
-	if herr == nil {
+	headerLine := 1
+	if header != nil {
 		cols = append(cols, header.Fields...)
+		headerLine = header.Line
 	}
 	if err := c.Write(cols...); err != nil {
 		return err
@@ -208,10 +227,6 @@ func (s *Service) writeRejects(w io.Writer, blob archive.Blob, opts tabular.Opti
 		return c.Write(append(byLine[line].cells(line), fields...)...)
 	}
 	// File-level problems and those of the header line come first.
-	headerLine := 1
-	if herr == nil {
-		headerLine = header.Line
-	}
 	for _, l := range lines {
 		if l <= headerLine {
 			if err := emit(l, nil); err != nil {
@@ -219,22 +234,15 @@ func (s *Service) writeRejects(w io.Writer, blob archive.Blob, opts tabular.Opti
 			}
 		}
 	}
-	for herr == nil && len(done) < len(lines) {
-		row, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		var p *problem.Problem
-		if errors.As(err, &p) && p.Scope == problem.ScopeRow {
-			continue
-		}
-		if err != nil {
-			break // the file-level problem is already listed
-		}
-		if byLine[row.Line] != nil && !done[row.Line] {
-			if err := emit(row.Line, row.Fields); err != nil {
-				return err
+	if header != nil {
+		err := rows(func(line int, fields []string) error {
+			if byLine[line] != nil && !done[line] {
+				return emit(line, fields)
 			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 	}
 	for _, l := range lines { // rows the reader could not return as values
@@ -245,4 +253,70 @@ func (s *Service) writeRejects(w io.Writer, blob archive.Blob, opts tabular.Opti
 		}
 	}
 	return c.Flush()
+}
+
+// echoedRows reads the rows kept when the file was checked.
+func (s *Service) echoedRows(ctx context.Context, id int64) rowSource {
+	return func(yield func(int, []string) error) error {
+		rows, err := s.Pool.Query(ctx, `SELECT line, fields FROM file_echo WHERE file_id = $1 ORDER BY line`, id)
+		if err != nil {
+			return fmt.Errorf("reading the rejected rows of file %d: %w", id, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var line int
+			var text *string
+			if err := rows.Scan(&line, &text); err != nil {
+				return err
+			}
+			var fields []string
+			if text != nil {
+				if err := json.Unmarshal([]byte(*text), &fields); err != nil {
+					return fmt.Errorf("file %d line %d: %w", id, line, err)
+				}
+			}
+			if err := yield(line, fields); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	}
+}
+
+// rereadRows reads the archived file again, for files checked before their
+// rows were kept: the header, and a source of its rows.
+func (s *Service) rereadRows(blob archive.Blob, opts tabular.Options) (*echoHeader, rowSource, func(), error) {
+	f, err := s.Archive.Open(blob)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	r, err := tabular.Open(f, opts)
+	if err != nil {
+		f.Close()
+		return nil, nil, nil, err
+	}
+	h, herr := r.Next()
+	if herr != nil {
+		return nil, nil, func() { f.Close() }, nil
+	}
+	header := &echoHeader{Line: h.Line, Fields: append([]string(nil), h.Fields...)}
+	src := func(yield func(int, []string) error) error {
+		for {
+			row, err := r.Next()
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			var p *problem.Problem
+			if errors.As(err, &p) && p.Scope == problem.ScopeRow {
+				continue
+			}
+			if err != nil {
+				return nil // the file-level problem is already listed
+			}
+			if err := yield(row.Line, row.Fields); err != nil {
+				return err
+			}
+		}
+	}
+	return header, src, func() { f.Close() }, nil
 }

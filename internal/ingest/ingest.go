@@ -441,7 +441,7 @@ func (s *Service) Validate(ctx context.Context, req Request) (*Outcome, error) {
 		rep.Add(tooLarge(req.Name, fi.Size(), s.maxFileBytes()))
 		whole = true
 	} else {
-		sum, whole, err = s.check(ctx, req, f, reseller, catalog, rep, nil, nil)
+		sum, whole, err = s.check(ctx, req, f, reseller, catalog, rep, nil, nil, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -471,7 +471,7 @@ func (o *Outcome) fill(sum declare.Summary, rep *problem.Report, whole bool) {
 // check reads r with the checker of the request's kind, feeding accepted
 // records to the sinks. whole reports that the file is rejected whole.
 func (s *Service) check(ctx context.Context, req Request, r io.Reader, reseller *declare.Reseller, catalog declare.Catalog, rep *problem.Report,
-	decl func(*declare.Decl) error, cust func(*declare.Customer) error) (declare.Summary, bool, error) {
+	decl func(*declare.Decl) error, cust func(*declare.Customer) error, echo declare.Echo) (declare.Summary, bool, error) {
 	if f, ok := r.(*os.File); ok && req.Progress != nil {
 		r = newProgressFile(f, req.Progress)
 	}
@@ -489,7 +489,7 @@ func (s *Service) check(ctx context.Context, req Request, r io.Reader, reseller 
 	}
 	defer repeats.Close()
 	if req.Kind == "customers" {
-		c := &declare.CustomerChecker{Reseller: reseller, Report: rep, Accept: cust, Repeats: repeats}
+		c := &declare.CustomerChecker{Reseller: reseller, Report: rep, Accept: cust, Repeats: repeats, Echo: echo}
 		sum, err := c.Run(ctx, tr, req.Name)
 		return sum, c.RejectedWhole(), err
 	}
@@ -497,7 +497,7 @@ func (s *Service) check(ctx context.Context, req Request, r io.Reader, reseller 
 	if err != nil {
 		return declare.Summary{}, false, err
 	}
-	c := &declare.Checker{Reseller: reseller, Catalog: catalog, History: history{lookups}, Report: rep, Accept: decl, ExpectedRows: expectedRows(r),
+	c := &declare.Checker{Reseller: reseller, Catalog: catalog, History: history{lookups}, Report: rep, Accept: decl, Echo: echo, ExpectedRows: expectedRows(r),
 		BatchSize: s.BatchSize, Workers: s.Workers, Repeats: repeats}
 	sum, err := c.Run(ctx, tr, req.Name)
 	return sum, c.RejectedWhole(), err

@@ -1,6 +1,7 @@
 package ingest_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -814,4 +815,55 @@ func TestProgressCoversThePrescan(t *testing.T) {
 			t.Errorf("prescan %d: progress ends at %d of %d, want %d", prescan, read, total, passes*fi.Size())
 		}
 	}
+}
+
+// TestAckIsWrittenWithoutReadingTheUploadAgain (issue 11, 3): what the
+// rejects file repeats is kept when the file is checked, so the ack and
+// rejects of every sample drop are written again, byte for byte, with the
+// archive gone: a file is read once for its check and its rejects.
+func TestAckIsWrittenWithoutReadingTheUploadAgain(t *testing.T) {
+	svc, pool := setup(t)
+	ctx := context.Background()
+	var outcomes []*ingest.Outcome
+	for _, reseller := range []string{"telco-fr", "isp-de", "cable-be"} {
+		files, _ := filepath.Glob(filepath.Join(samples, "drops", reseller, "*"))
+		for _, f := range files {
+			outcomes = append(outcomes, ingestFile(t, svc, reseller, f))
+		}
+	}
+	before := map[string][]byte{}
+	for _, o := range outcomes {
+		for _, p := range []string{o.AckPath, o.RejectsPath} {
+			if p != "" {
+				b, err := os.ReadFile(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				before[p] = b
+			}
+		}
+	}
+	if err := os.RemoveAll(svc.Archive.Dir); err != nil {
+		t.Fatal(err)
+	}
+	rejects := 0
+	for _, o := range outcomes {
+		if o.RejectsPath != "" {
+			rejects++
+			_ = os.Remove(o.RejectsPath)
+		}
+		if err := svc.WriteAck(ctx, o.FileID); err != nil {
+			t.Fatalf("%s: %v", o.Name, err)
+		}
+	}
+	if rejects < 5 {
+		t.Fatalf("only %d sample drops have a rejects file: the test proves little", rejects)
+	}
+	for p, b := range before {
+		got, err := os.ReadFile(p)
+		if err != nil || !bytes.Equal(got, b) {
+			t.Fatalf("%s rewritten differently (%v):\n%s\nwas:\n%s", p, err, got, b)
+		}
+	}
+	_ = pool
 }

@@ -73,17 +73,22 @@ func (s *Service) process(ctx context.Context, req Request, blob archive.Blob, f
 		return err
 	}
 	rep := problem.NewReport(s.maxProblems())
+	echo, err := newEcho(s.tmpDir(), fileID)
+	if err != nil {
+		return err
+	}
+	defer echo.close()
 	if blob.Size > s.maxFileBytes() {
 		rep.Add(tooLarge(req.Name, blob.Size, s.maxFileBytes()))
 		tx.Rollback(ctx)
-		return s.recordRejected(ctx, fileID, reseller, declare.Summary{}, rep)
+		return s.recordRejected(ctx, fileID, reseller, declare.Summary{}, rep, echo)
 	}
 	f, err := s.Archive.Open(blob)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	p := &poster{s: s, tx: tx, fileID: fileID, reseller: reseller, last: time.Now()}
+	p := &poster{s: s, tx: tx, fileID: fileID, reseller: reseller, echo: echo, last: time.Now()}
 	var sum declare.Summary
 	var whole bool
 	if req.Kind == "customers" {
@@ -96,9 +101,9 @@ func (s *Service) process(ctx context.Context, req Request, blob archive.Blob, f
 	}
 	if whole {
 		tx.Rollback(ctx)
-		return s.recordRejected(ctx, fileID, reseller, sum, rep)
+		return s.recordRejected(ctx, fileID, reseller, sum, rep, echo)
 	}
-	if err := s.finishFile(ctx, tx, fileID, reseller, sum, rep, "posted"); err != nil {
+	if err := s.finishFile(ctx, tx, fileID, reseller, sum, rep, "posted", echo); err != nil {
 		return err
 	}
 	if err := s.fail("before-commit"); err != nil {
@@ -113,16 +118,19 @@ func (s *Service) process(ctx context.Context, req Request, blob archive.Blob, f
 
 // recordRejected marks a file rejected whole, with its problems, in its own
 // transaction: nothing of the file was posted.
-func (s *Service) recordRejected(ctx context.Context, fileID int64, r *declare.Reseller, sum declare.Summary, rep *problem.Report) error {
+func (s *Service) recordRejected(ctx context.Context, fileID int64, r *declare.Reseller, sum declare.Summary, rep *problem.Report, e *echo) error {
 	return pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
-		return s.finishFile(ctx, tx, fileID, r, sum, rep, "rejected")
+		return s.finishFile(ctx, tx, fileID, r, sum, rep, "rejected", e)
 	})
 }
 
-func (s *Service) finishFile(ctx context.Context, tx pgx.Tx, fileID int64, r *declare.Reseller, sum declare.Summary, rep *problem.Report, state string) error {
+func (s *Service) finishFile(ctx context.Context, tx pgx.Tx, fileID int64, r *declare.Reseller, sum declare.Summary, rep *problem.Report, state string, e *echo) error {
 	o := &Outcome{}
 	o.fill(sum, rep, state == "rejected")
 	if err := storeProblems(ctx, tx, fileID, rep.Problems); err != nil {
+		return err
+	}
+	if err := e.store(ctx, tx); err != nil {
 		return err
 	}
 	_, err := tx.Exec(ctx, `
@@ -156,6 +164,7 @@ type poster struct {
 	tx       pgx.Tx
 	fileID   int64
 	reseller *declare.Reseller
+	echo     *echo
 	last     time.Time
 }
 
@@ -184,7 +193,7 @@ func (p *poster) copyChecked(ctx context.Context, sql string, req Request, f *os
 	err := p.copyStream(ctx, sql, func(w *bufio.Writer) error {
 		s := makeSinks(w)
 		var err error
-		if sum, whole, err = p.s.check(ctx, req, f, p.reseller, catalog, rep, s.decl, s.cust); err != nil {
+		if sum, whole, err = p.s.check(ctx, req, f, p.reseller, catalog, rep, s.decl, s.cust, p.echo); err != nil {
 			return err
 		}
 		if whole {
