@@ -125,6 +125,9 @@ type Request struct {
 	UploadKey string
 	// FileID takes up a registered file (replay).
 	FileID int64
+	// spooled is the file already read (a workbook, decoded before the
+	// reseller's lock was taken): the check replays it.
+	spooled tabular.Reader
 	// Progress, when set, is told how many bytes of the file were read so
 	// far and its size, as reading goes (for a terminal's progress line).
 	Progress func(read, size int64)
@@ -479,9 +482,12 @@ func (s *Service) check(ctx context.Context, req Request, r io.Reader, reseller 
 	if req.Sheet != "" {
 		format.Sheet = req.Sheet
 	}
-	tr, err := tabular.Open(r, format.ReaderOptions(req.Name, s.Limits))
-	if err != nil {
-		return declare.Summary{}, false, err
+	tr := req.spooled
+	if tr == nil {
+		var err error
+		if tr, err = tabular.Open(r, format.ReaderOptions(req.Name, s.Limits)); err != nil {
+			return declare.Summary{}, false, err
+		}
 	}
 	repeats, err := s.prescan(r, tr, req.Kind, format.ReaderOptions(req.Name, s.Limits))
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/clearhouse/clearhouse/internal/ledger"
 	"github.com/clearhouse/clearhouse/internal/problem"
 	"github.com/clearhouse/clearhouse/internal/store"
+	"github.com/clearhouse/clearhouse/internal/tabular"
 )
 
 // errAbort cancels a COPY whose file turned out to be rejected whole.
@@ -36,6 +37,18 @@ var declColumns = `file_id, line, reseller_id, declaration_id, action, customer_
 // lock on the reseller so its files are checked and posted one at a time,
 // in order, against committed history.
 func (s *Service) process(ctx context.Context, req Request, blob archive.Blob, fileID int64) error {
+	// A workbook is slow to decode: it is read into a spool first, so that
+	// the reseller's other files do not wait while it is only being read.
+	spooled, err := s.spoolWorkbook(ctx, req, blob)
+	if err != nil {
+		return err
+	}
+	if spooled != nil {
+		defer spooled.Close()
+		if req.spooled, err = tabular.Replay(spooled); err != nil {
+			return err
+		}
+	}
 	tx, err := s.Pool.Begin(ctx)
 	if err != nil {
 		return err
@@ -114,6 +127,54 @@ func (s *Service) process(ctx context.Context, req Request, blob archive.Blob, f
 	}
 	p.stage("commit")
 	return nil
+}
+
+// spoolWorkbook decodes an archived workbook into an unlinked temporary
+// file, read from the start; nil for a file that is not a workbook (or is
+// too large to be read at all).
+func (s *Service) spoolWorkbook(ctx context.Context, req Request, blob archive.Blob) (*os.File, error) {
+	if blob.Size > s.maxFileBytes() {
+		return nil, nil
+	}
+	f, err := s.Archive.Open(blob)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if !tabular.IsWorkbook(f) {
+		return nil, nil
+	}
+	t := time.Now()
+	reseller, _, err := declare.LoadReseller(ctx, s.Pool, req.Partner)
+	if err != nil {
+		return nil, err
+	}
+	format := reseller.Format
+	if req.Sheet != "" {
+		format.Sheet = req.Sheet
+	}
+	r, err := tabular.Open(f, format.ReaderOptions(req.Name, s.Limits))
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(s.tmpDir(), 0o700); err != nil {
+		return nil, err
+	}
+	out, err := os.CreateTemp(s.tmpDir(), "workbook-*")
+	if err != nil {
+		return nil, err
+	}
+	_ = os.Remove(out.Name()) // nothing to clean up after a crash
+	if err := tabular.SpoolTo(r, out); err != nil {
+		out.Close()
+		return nil, fmt.Errorf("reading workbook %s: %w", req.Name, err)
+	}
+	if _, err := out.Seek(0, io.SeekStart); err != nil {
+		out.Close()
+		return nil, err
+	}
+	s.stageDone("workbook", t)
+	return out, nil
 }
 
 // recordRejected marks a file rejected whole, with its problems, in its own

@@ -36,7 +36,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Time to work one job, by kind (ingest_file: archive, check, post and ack of a file).",
 			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900}}, []string{"kind"}),
 		stages: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "clearhouse_ingest_stage_duration_seconds",
-			Help:    "Time of each stage of a file's ingest: archive, register, check+copy, entry, subscriptions, customers, outbox, commit, ack.",
+			Help:    "Time of each stage of a file's ingest: archive, register, workbook (decoding a workbook before the reseller lock), check+copy, entry, subscriptions, customers, outbox, commit, ack.",
 			Buckets: []float64{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}}, []string{"stage"}),
 		files: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "clearhouse_files_total",
 			Help: "Files processed, by partner, kind and outcome (ACCEPTED, PARTIAL, REJECTED, DUPLICATE)."}, []string{"partner", "kind", "outcome"}),
