@@ -88,6 +88,7 @@ type CLI struct {
 	Run      RunCmd      `cmd:"" help:"Start everything on the sample world and process its drops (make run)."`
 	Serve    ServeCmd    `cmd:"" help:"Run the service: SFTP server for partners, intake, pulls and pushes, /metrics."`
 	Status   StatusCmd   `cmd:"" help:"Recent files with their state and last error, the job queue, schedules and running instances."`
+	Health   HealthCmd   `cmd:"" help:"Ask a running serve whether it is ready (GET /readyz): exit 0 if so, 1 if not (the container's health check)."`
 	Replay   ReplayCmd   `cmd:"" help:"Process an archived file again, from the archive (idempotent: a finished file is left as it is)."`
 	SFTP     SFTPCmd     `cmd:"" name:"sftp" help:"SFTP keys and password hashes."`
 	Bench    BenchCmd    `cmd:"" help:"Measure ingest against baselines in one run (make bench)."`

@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -33,7 +34,7 @@ func TestServeMetricsPassPromtool(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer stopServe(cmd)
+	defer stopServe(cmd) // a second stop does nothing
 	get := func(path string) (int, string) {
 		resp, err := http.Get("http://" + addr + path)
 		if err != nil {
@@ -57,6 +58,21 @@ func TestServeMetricsPassPromtool(t *testing.T) {
 	if code, msg := get("/readyz"); code != 200 {
 		t.Fatalf("/readyz: %d %s", code, msg)
 	}
+	// The image's health check, as the image sets the listen address.
+	hc := dockerHealthcheck(t)
+	health := func() (int, string) {
+		c := exec.Command(hc[0], hc[1:]...)
+		c.Env = append(os.Environ(), "CLEARHOUSE_HTTP_ADDR=0.0.0.0:"+addr[strings.LastIndex(addr, ":")+1:])
+		out, err := c.CombinedOutput()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode(), string(out)
+		}
+		return 0, string(out)
+	}
+	if code, out := health(); code != 0 || !strings.HasPrefix(out, "ready: ") {
+		t.Fatalf("the Dockerfile's HEALTHCHECK %q on a ready serve: exit %d\n%s", hc, code, out)
+	}
 	for _, want := range []string{"clearhouse_rows_total", "clearhouse_jobs_total", "clearhouse_job_duration_seconds_bucket", `clearhouse_ingest_stage_duration_seconds_count{stage="commit"} 1`,
 		"clearhouse_job_queue_jobs", "clearhouse_job_queue_oldest_age_seconds", "clearhouse_sftp_sessions", "clearhouse_posted_minor_units_total"} {
 		if !strings.Contains(body, want) {
@@ -67,5 +83,9 @@ func TestServeMetricsPassPromtool(t *testing.T) {
 	check.Stdin = strings.NewReader(body)
 	if out, err := check.CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
 		t.Fatalf("promtool check metrics: %v\n%s", err, out)
+	}
+	stopServe(cmd)
+	if code, out := health(); code != 1 || !strings.HasPrefix(out, "not ready: ") {
+		t.Errorf("the Dockerfile's HEALTHCHECK once serve stopped: exit %d\n%s", code, out)
 	}
 }

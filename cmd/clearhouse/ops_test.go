@@ -1,9 +1,15 @@
 package main_test
 
 import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -66,4 +72,68 @@ func TestNoDatabaseURLMakesNoCluster(t *testing.T) {
 	if r := run(t, env, "--config", cfg, "db", "url"); r.code != 0 || !strings.HasPrefix(r.stdout, "postgres://") {
 		t.Fatalf("db url on the stopped local cluster: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+}
+
+// TestHealth: clearhouse health GETs /readyz and exits 0 when serve is
+// ready, 1 with the reason when it is not or does not answer.
+func TestHealth(t *testing.T) {
+	t.Parallel()
+	var down atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/readyz" {
+			http.NotFound(w, r)
+			return
+		}
+		if down.Load() {
+			http.Error(w, "database: connection refused", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	}))
+	port := srv.URL[strings.LastIndex(srv.URL, ":")+1:]
+	for _, c := range []struct {
+		name string
+		down bool
+		args []string
+		code int
+		want string
+	}{
+		{"ready, by URL", false, []string{"--url", srv.URL + "/readyz"}, 0, "ready: " + srv.URL + "/readyz answered ready"},
+		{"ready, by the listen address of every interface", false, []string{"--http-addr", "0.0.0.0:" + port}, 0, "ready: http://127.0.0.1:" + port + "/readyz"},
+		{"not ready", true, []string{"--url", srv.URL + "/readyz"}, 1, "not ready: " + srv.URL + "/readyz answered 503 Service Unavailable: database: connection refused"},
+	} {
+		down.Store(c.down)
+		r := run(t, nil, append([]string{"health"}, c.args...)...)
+		if r.code != c.code || !strings.Contains(r.stdout+r.stderr, c.want) {
+			t.Errorf("%s: exit %d (want %d), output lacks %q:\n%s%s", c.name, r.code, c.code, c.want, r.stdout, r.stderr)
+		}
+	}
+	srv.Close()
+	if r := run(t, nil, "health", "--url", srv.URL+"/readyz"); r.code != 1 || !strings.Contains(r.stderr, "does not answer (is clearhouse serve running?)") {
+		t.Errorf("nothing listening: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// dockerHealthcheck returns the exec-form command of deploy/Dockerfile's
+// HEALTHCHECK, with the image's binary replaced by the one under test
+// (issue 11, item 6: it used /dev/tcp, which the image's sh, dash, lacks).
+func dockerHealthcheck(t *testing.T) []string {
+	t.Helper()
+	b, err := os.ReadFile("../../deploy/Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^HEALTHCHECK .*\bCMD (\[.*\])$`).FindSubmatch(b)
+	if m == nil {
+		t.Fatal("deploy/Dockerfile has no HEALTHCHECK in exec form (CMD [...]): the image has no shell tool to check with")
+	}
+	var argv []string
+	if err := json.Unmarshal(m[1], &argv); err != nil {
+		t.Fatal(err)
+	}
+	installed := regexp.MustCompile(`(?m)^COPY --from=build \S+ (\S+)$`).FindSubmatch(b)
+	if installed == nil || len(argv) < 2 || argv[0] != string(installed[1]) || argv[1] != "health" {
+		t.Fatalf("HEALTHCHECK %q does not run the image's binary (%s) with health", argv, installed)
+	}
+	return append([]string{bin}, argv[1:]...)
 }
