@@ -48,11 +48,12 @@ func TestServeMetricsPassPromtool(t *testing.T) {
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		var code int
 		code, body = get("/metrics")
-		if code == 200 && strings.Contains(body, `clearhouse_files_total{kind="declarations",outcome="ACCEPTED",partner="bench-telco"} 1`) {
+		if code == 200 && strings.Contains(body, `clearhouse_files_total{kind="declarations",outcome="ACCEPTED",partner="bench-telco"} 1`) &&
+			strings.Contains(body, `clearhouse_schedule_due_ticks{schedule="fulfil benchpub"} 0`) { // the publisher's schedule, ticked by the leader
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no file counted in /metrics after 30 s:\n%s", body)
+			t.Fatalf("no file or schedule in /metrics after 30 s:\n%s", body)
 		}
 	}
 	if code, msg := get("/readyz"); code != 200 {
@@ -74,7 +75,8 @@ func TestServeMetricsPassPromtool(t *testing.T) {
 		t.Fatalf("the Dockerfile's HEALTHCHECK %q on a ready serve: exit %d\n%s", hc, code, out)
 	}
 	for _, want := range []string{"clearhouse_rows_total", "clearhouse_jobs_total", "clearhouse_job_duration_seconds_bucket", `clearhouse_ingest_stage_duration_seconds_count{stage="commit"} 1`,
-		"clearhouse_job_queue_jobs", "clearhouse_job_queue_oldest_age_seconds", "clearhouse_sftp_sessions", "clearhouse_posted_minor_units_total"} {
+		"clearhouse_job_queue_jobs", "clearhouse_job_queue_oldest_age_seconds", "clearhouse_sftp_sessions", "clearhouse_posted_minor_units_total",
+		`clearhouse_schedule_next_tick_timestamp_seconds{schedule="fulfil benchpub"}`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}

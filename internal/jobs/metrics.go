@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -145,5 +146,73 @@ func (c *QueueCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for q, a := range age {
 		ch <- prometheus.MustNewConstMetric(c.age, prometheus.GaugeValue, a, q)
+	}
+}
+
+// ScheduleCollector reports each schedule's ticks as they stand in the
+// database, read at each scrape by every instance: when the next tick that
+// has not run is due, and how many ticks are due and have not run. A tick
+// runs when the leader queues it; one due for minutes means no instance
+// leads, or queueing fails. Alerts are on these, not on the time since a
+// run: a cron schedule outside its hours (nights, weekends) has no tick due.
+type ScheduleCollector struct {
+	Pool *pgxpool.Pool
+	// List is the scheduler's: the schedules configured now.
+	List func(ctx context.Context) ([]Schedule, error)
+	// Now is the clock (time.Now when nil).
+	Now  func() time.Time
+	next *prometheus.Desc
+	due  *prometheus.Desc
+}
+
+func NewScheduleCollector(pool *pgxpool.Pool, list func(ctx context.Context) ([]Schedule, error)) *ScheduleCollector {
+	return &ScheduleCollector{Pool: pool, List: list,
+		next: prometheus.NewDesc("clearhouse_schedule_next_tick_timestamp_seconds",
+			"When each schedule's next tick that has not run is due (Unix time; in the past while a tick is overdue).", []string{"schedule"}, nil),
+		due: prometheus.NewDesc("clearhouse_schedule_due_ticks",
+			"Ticks of each schedule that are due and have not run (0 while the scheduler keeps up, and outside a schedule's hours).", []string{"schedule"}, nil),
+	}
+}
+
+func (c *ScheduleCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.next; ch <- c.due }
+
+func (c *ScheduleCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	now := time.Now()
+	if c.Now != nil {
+		now = c.Now()
+	}
+	list, err := c.List(ctx)
+	if err != nil {
+		return
+	}
+	rows, err := c.Pool.Query(ctx, `SELECT name, spec, last_tick FROM schedules`)
+	if err != nil {
+		return
+	}
+	type state struct {
+		spec string
+		last time.Time
+	}
+	known := map[string]state{}
+	var name string
+	var st state
+	if _, err := pgx.ForEachRow(rows, []any{&name, &st.spec, &st.last}, func() error { known[name] = st; return nil }); err != nil {
+		return
+	}
+	for _, sc := range list {
+		k, ok := known[sc.Name]
+		if !ok {
+			continue // first seen at the leader's next tick, which counts from then
+		}
+		next, n := sc.Sched.Next(k.last), int64(0)
+		if k.spec != sc.Spec {
+			next = sc.Sched.Next(now) // a changed schedule counts from its change (Tick)
+		} else {
+			n, _ = overdue(sc.Sched, k.last, now)
+		}
+		ch <- prometheus.MustNewConstMetric(c.next, prometheus.GaugeValue, float64(next.Unix()), sc.Name)
+		ch <- prometheus.MustNewConstMetric(c.due, prometheus.GaugeValue, float64(n), sc.Name)
 	}
 }
