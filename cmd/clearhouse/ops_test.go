@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -136,4 +137,36 @@ func dockerHealthcheck(t *testing.T) []string {
 		t.Fatalf("HEALTHCHECK %q does not run the image's binary (%s) with health", argv, installed)
 	}
 	return append([]string{bin}, argv[1:]...)
+}
+
+// needPromtool skips a test when promtool is missing, except in CI (.ci/run
+// installs it), where the test must run.
+func needPromtool(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("promtool"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("promtool is missing (Debian's prometheus package; .ci/run installs it)")
+		}
+		t.Skip("promtool is missing (Debian's prometheus package)")
+	}
+}
+
+// TestAlertRules: deploy/prometheus-alerts.yaml is valid and passes
+// deploy/prometheus-alerts.test.yaml; among its cases (issue 11, item 6),
+// the stale schedule alert is quiet at night and at weekends for a
+// business-hours schedule and fires on a missed tick, of that schedule and
+// of an every-duration one.
+func TestAlertRules(t *testing.T) {
+	t.Parallel()
+	needPromtool(t)
+	for _, args := range [][]string{
+		{"check", "rules", "deploy/prometheus-alerts.yaml"},
+		{"test", "rules", "deploy/prometheus-alerts.test.yaml"},
+	} {
+		cmd := exec.Command("promtool", args...)
+		cmd.Dir = "../.."
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
 }
