@@ -170,3 +170,99 @@ func TestAlertRules(t *testing.T) {
 		}
 	}
 }
+
+// dockerignored reports whether path (slash-separated, relative to the
+// build context) is left out of the context by patterns, as Docker reads a
+// .dockerignore: the last pattern matching the path or one of its parent
+// folders decides, "!" re-includes, "**/" matches any number of folders.
+func dockerignored(patterns []string, path string) bool {
+	parts := strings.Split(path, "/")
+	ignored := false
+	for _, p := range patterns {
+		include := strings.HasPrefix(p, "!")
+		p = strings.TrimPrefix(p, "!")
+		anyDepth := strings.HasPrefix(p, "**/")
+		p = strings.TrimPrefix(p, "**/")
+		np := len(strings.Split(p, "/"))
+		matched := false
+		for end := 1; end <= len(parts) && !matched; end++ { // the path and each parent
+			for start := 0; start <= end-np && !matched; start++ {
+				if start > 0 && !anyDepth {
+					break
+				}
+				ok, _ := filepath.Match(p, strings.Join(parts[start:end], "/"))
+				matched = ok && end-start == np
+			}
+		}
+		if matched {
+			ignored = !include
+		}
+	}
+	return ignored
+}
+
+// TestDockerignore (issue 11, item 6): with no .dockerignore a build sent
+// .data (a live cluster, the SFTP host key) into the context. The context
+// keeps every file the build reads and nothing of a data folder, binaries
+// or the repository's history.
+func TestDockerignore(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("../../.dockerignore")
+	if err != nil {
+		t.Fatalf("no .dockerignore: a build sends .data into its context: %v", err)
+	}
+	var patterns []string
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if strings.Contains(strings.TrimPrefix(strings.TrimPrefix(line, "!"), "**/"), "**") || strings.ContainsAny(line, `[\`) {
+			t.Fatalf(".dockerignore: %q is beyond what this test reads like Docker (keep to *, ?, a leading **/ and !)", line)
+		}
+		patterns = append(patterns, line)
+	}
+	for _, p := range []string{".data/pg/PG_VERSION", ".data/pg/base/1/1259", ".data/sftp/host_ed25519_key", ".data/sftp/client_ed25519_key",
+		".data/partners/telco-fr/inbox/x.csv", ".git/config", "bin/clearhouse", "out/bench.csv", "cpu-1.prof", "internal/ingest/ingest.test",
+		"cmd/clearhouse/.data/pg/PG_VERSION", "samples/sftp/telco-fr_ed25519", "deploy/compose.yaml"} {
+		if !dockerignored(patterns, p) {
+			t.Errorf("%s goes into the build context", p)
+		}
+	}
+	// What go build ./cmd/clearhouse reads: the module's files and, of each
+	// of its packages, the Go and embedded files.
+	cmd := exec.Command("go", "list", "-deps", "-json=Dir,GoFiles,EmbedFiles,Module", "./cmd/clearhouse")
+	cmd.Dir = "../.."
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, _ := filepath.Abs("../..")
+	needed := []string{"go.mod", "go.sum"}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	for dec.More() {
+		var p struct {
+			Dir                 string
+			GoFiles, EmbedFiles []string
+			Module              *struct{ Main bool }
+		}
+		if err := dec.Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		if p.Module == nil || !p.Module.Main {
+			continue
+		}
+		rel, _ := filepath.Rel(root, p.Dir)
+		for _, f := range append(p.GoFiles, p.EmbedFiles...) {
+			needed = append(needed, filepath.ToSlash(filepath.Join(rel, f)))
+		}
+	}
+	if len(needed) < 20 {
+		t.Fatalf("go list found only %v", needed)
+	}
+	for _, p := range needed {
+		if dockerignored(patterns, p) {
+			t.Errorf("%s is needed by the build and left out of its context", p)
+		}
+	}
+}
