@@ -12,6 +12,9 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/clearhouse/clearhouse/internal/pgtest"
 )
 
 // TestNoDatabaseURLMakesNoCluster (issue 11, item 6): `status` run with a
@@ -263,6 +266,91 @@ func TestDockerignore(t *testing.T) {
 	for _, p := range needed {
 		if dockerignored(patterns, p) {
 			t.Errorf("%s is needed by the build and left out of its context", p)
+		}
+	}
+}
+
+// TestSystemdUnit (issue 11, item 6): the unit did not pass --config, and
+// nothing said to create the user it runs as. Its commands, as written,
+// read the shipped configuration, migrate and serve; the user is declared
+// for systemd-sysusers; systemd accepts both files where its tools are.
+func TestSystemdUnit(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("../../deploy/clearhouse.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const installed, config = "/usr/local/bin/clearhouse", "/etc/clearhouse/clearhouse.yaml"
+	var user string
+	exec_ := map[string][]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), "=")
+		switch {
+		case !ok || strings.HasPrefix(k, "#"):
+		case k == "User":
+			user = v
+		case k == "ExecStart" || k == "ExecStartPre":
+			exec_[k] = strings.Fields(v)
+		case k == "Environment" && strings.Contains(v, "CLEARHOUSE_"):
+			t.Errorf("%s: a setting in the unit overrides %s, its one home", line, config)
+		}
+	}
+	for _, k := range []string{"ExecStartPre", "ExecStart"} {
+		argv := exec_[k]
+		if len(argv) < 4 || argv[0] != installed || argv[1] != "--config" || argv[2] != config {
+			t.Fatalf("%s=%s: not %s --config %s …", k, strings.Join(argv, " "), installed, config)
+		}
+	}
+
+	// The user: declared for systemd-sysusers, and created by it.
+	sysusers, err := os.ReadFile("../../deploy/clearhouse.sysusers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if user == "" || !regexp.MustCompile(`(?m)^u `+regexp.QuoteMeta(user)+` `).Match(sysusers) {
+		t.Fatalf("deploy/clearhouse.sysusers does not declare the unit's user %q", user)
+	}
+	if _, err := exec.LookPath("systemd-sysusers"); err == nil {
+		root := t.TempDir()
+		_ = os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+		_ = os.MkdirAll(filepath.Join(root, "usr/lib/sysusers.d"), 0o755)
+		_ = os.WriteFile(filepath.Join(root, "usr/lib/sysusers.d/clearhouse.conf"), sysusers, 0o644)
+		out, err := exec.Command("systemd-sysusers", "--root", root, "--dry-run").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "Creating user '"+user+"'") {
+			t.Errorf("systemd-sysusers --dry-run: %v\n%s", err, out)
+		}
+	}
+	if _, err := exec.LookPath("systemd-analyze"); err == nil {
+		unit := filepath.Join(t.TempDir(), "clearhouse.service")
+		_ = os.WriteFile(unit, []byte(strings.ReplaceAll(string(b), installed, bin)), 0o644)
+		if out, err := exec.Command("systemd-analyze", "verify", unit).CombinedOutput(); err != nil {
+			t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+		}
+	}
+
+	// The commands as written, on the shipped configuration; the
+	// environment stands in for what differs on this machine.
+	addr := freeAddr(t)
+	env := []string{"DATABASE_URL=" + pgtest.URL(t), "CLEARHOUSE_DATA=" + t.TempDir(), "CLEARHOUSE_SFTP_ADDR=127.0.0.1:0", "CLEARHOUSE_HTTP_ADDR=" + addr}
+	args := func(k string) []string {
+		return append([]string{exec_[k][1], "deploy/clearhouse.yaml"}, exec_[k][3:]...)
+	}
+	if r := run(t, env, args("ExecStartPre")...); r.code != 0 || !strings.HasPrefix(r.stdout, "database ") { // migrated, or up to date (pgtest migrates)
+		t.Fatalf("ExecStartPre: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	serve := exec.Command(bin, args("ExecStart")...)
+	serve.Dir, serve.Env = "../..", append(os.Environ(), env...)
+	if err := serve.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer stopServe(serve)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		r := run(t, env, "health")
+		if r.code == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ExecStart: serve not ready after 30 s: %s", r.stderr)
 		}
 	}
 }
