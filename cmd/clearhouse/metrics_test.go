@@ -2,16 +2,20 @@ package main_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/clearhouse/clearhouse/internal/money"
 	"github.com/clearhouse/clearhouse/internal/pgtest"
 	"github.com/clearhouse/clearhouse/internal/samplegen"
 )
@@ -75,11 +79,24 @@ func TestServeMetricsPassPromtool(t *testing.T) {
 		t.Fatalf("the Dockerfile's HEALTHCHECK %q on a ready serve: exit %d\n%s", hc, code, out)
 	}
 	for _, want := range []string{"clearhouse_rows_total", "clearhouse_jobs_total", "clearhouse_job_duration_seconds_bucket", `clearhouse_ingest_stage_duration_seconds_count{stage="commit"} 1`,
-		"clearhouse_job_queue_jobs", "clearhouse_job_queue_oldest_age_seconds", "clearhouse_sftp_sessions", "clearhouse_posted_minor_units_total",
+		"clearhouse_job_queue_jobs", "clearhouse_job_queue_oldest_age_seconds", "clearhouse_sftp_sessions",
 		`clearhouse_schedule_next_tick_timestamp_seconds{schedule="fulfil benchpub"}`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+	// The amount posted, in units of its currency (the dashboard shows it as it is).
+	var cur string
+	var minor int64
+	if err := pool.QueryRow(context.Background(), `SELECT currency, amount_total FROM files WHERE status = 'ACCEPTED'`).Scan(&cur, &minor); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := strconv.ParseFloat(money.Format(minor, money.Currency(cur)), 64)
+	m := regexp.MustCompile(`(?m)^clearhouse_posted_amount_total\{currency="` + cur + `"\} (\S+)$`).FindStringSubmatch(body)
+	if m == nil {
+		t.Errorf("/metrics lacks clearhouse_posted_amount_total{currency=%q}", cur)
+	} else if got, err := strconv.ParseFloat(m[1], 64); err != nil || got != want {
+		t.Errorf("/metrics: %s %s posted, want %v", m[1], cur, want)
 	}
 	check := exec.Command("promtool", "check", "metrics")
 	check.Stdin = strings.NewReader(body)

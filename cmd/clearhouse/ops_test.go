@@ -354,3 +354,73 @@ func TestSystemdUnit(t *testing.T) {
 		}
 	}
 }
+
+// TestDashboard: every query of deploy/grafana-dashboard.json is PromQL that
+// promtool accepts, names only metrics the code exports (the alerts too),
+// and shows amounts as exported: in units of each currency. It divided them
+// by 100 (issue 11, item 6), wrong for JPY or BHD.
+func TestDashboard(t *testing.T) {
+	t.Parallel()
+	needPromtool(t)
+	b, err := os.ReadFile("../../deploy/grafana-dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(b, &dash); err != nil {
+		t.Fatalf("deploy/grafana-dashboard.json: %v", err)
+	}
+	var rules strings.Builder
+	rules.WriteString("groups:\n  - name: dashboard\n    rules:\n")
+	var exprs []string
+	for i, p := range dash.Panels {
+		for j, tg := range p.Targets {
+			exprs = append(exprs, tg.Expr)
+			fmt.Fprintf(&rules, "      - record: panel_%d_%d\n        expr: %q\n", i, j, tg.Expr)
+			if regexp.MustCompile(`[/*]\s*(100|0?\.01)\b`).MatchString(tg.Expr) {
+				t.Errorf("panel %q: %s scales by a currency's exponent; amounts are exported in units", p.Title, tg.Expr)
+			}
+		}
+	}
+	if len(exprs) < 10 {
+		t.Fatalf("only %d queries in the dashboard", len(exprs))
+	}
+	file := filepath.Join(t.TempDir(), "dashboard-rules.yaml")
+	_ = os.WriteFile(file, []byte(rules.String()), 0o644)
+	if out, err := exec.Command("promtool", "check", "rules", file).CombinedOutput(); err != nil {
+		t.Errorf("the dashboard's queries: %v\n%s", err, out)
+	}
+
+	// The metric names the code exports.
+	exported := map[string]bool{}
+	name := regexp.MustCompile(`"(clearhouse_[a-z_]+)"`)
+	for _, dir := range []string{"../../internal", "."} {
+		_ = filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+				return err
+			}
+			src, err := os.ReadFile(path)
+			for _, m := range name.FindAllSubmatch(src, -1) {
+				exported[string(m[1])] = true
+			}
+			return err
+		})
+	}
+	alerts, err := os.ReadFile("../../deploy/prometheus-alerts.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, src := range append(exprs, string(alerts)) {
+		for _, m := range regexp.MustCompile(`\bclearhouse_[a-z_]+`).FindAllString(src, -1) {
+			base := regexp.MustCompile(`_(bucket|sum|count)$`).ReplaceAllString(m, "")
+			if !exported[m] && !exported[base] {
+				t.Errorf("%s is not a metric the code exports (dashboard or alerts)", m)
+			}
+		}
+	}
+}

@@ -2,6 +2,8 @@ package jobs
 
 import (
 	"context"
+	"math"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -9,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/clearhouse/clearhouse/internal/ingest"
+	"github.com/clearhouse/clearhouse/internal/money"
 )
 
 // Metrics of jobs, schedules and the files they process.
@@ -19,7 +22,7 @@ type Metrics struct {
 	files     *prometheus.CounterVec
 	rows      *prometheus.CounterVec
 	problems  *prometheus.CounterVec
-	amount    *prometheus.CounterVec
+	amount    *amountCounter
 	runs      *prometheus.CounterVec
 	missed    *prometheus.CounterVec
 	lastRun   *prometheus.GaugeVec
@@ -45,8 +48,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Rows of processed files, by partner, kind and outcome (accepted, rejected)."}, []string{"partner", "kind", "outcome"}),
 		problems: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "clearhouse_problems_total",
 			Help: "Problems reported to partners, by code (the first 10,000 of a file count)."}, []string{"code"}),
-		amount: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "clearhouse_posted_minor_units_total",
-			Help: "Amounts posted to the ledger, in minor units of the currency."}, []string{"currency"}),
+		amount: &amountCounter{sums: map[money.Currency]int64{}, desc: prometheus.NewDesc("clearhouse_posted_amount_total",
+			"Amounts posted to the ledger, in units of the currency (121.10 EUR counts 121.1, 500 JPY 500, 1.250 BHD 1.25).", []string{"currency"}, nil)},
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "clearhouse_schedule_runs_total",
 			Help: "Scheduled runs queued by the leader, by schedule."}, []string{"schedule"}),
 		missed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "clearhouse_schedule_missed_ticks_total",
@@ -92,7 +95,32 @@ func (m *Metrics) File(partner string, o *ingest.Outcome) {
 		m.problems.WithLabelValues(string(p.Code)).Inc()
 	}
 	if o.Status != ingest.Duplicate && o.Amount != 0 {
-		m.amount.WithLabelValues(string(o.Currency)).Add(float64(o.Amount))
+		m.amount.add(o.Currency, o.Amount)
+	}
+}
+
+// amountCounter sums amounts posted in exact minor units per currency and
+// reports them in units of the currency, so that a dashboard needs no
+// currency's exponent: one rounding at each scrape, none accumulated.
+type amountCounter struct {
+	desc *prometheus.Desc
+	mu   sync.Mutex
+	sums map[money.Currency]int64
+}
+
+func (c *amountCounter) add(cur money.Currency, minor int64) {
+	c.mu.Lock()
+	c.sums[cur] += minor
+	c.mu.Unlock()
+}
+
+func (c *amountCounter) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *amountCounter) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for cur, minor := range c.sums {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(minor)/math.Pow10(cur.Exponent()), string(cur))
 	}
 }
 

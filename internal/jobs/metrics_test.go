@@ -10,7 +10,9 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/robfig/cron/v3"
 
+	"github.com/clearhouse/clearhouse/internal/ingest"
 	"github.com/clearhouse/clearhouse/internal/jobs"
+	"github.com/clearhouse/clearhouse/internal/money"
 )
 
 // gauges gathers reg's gauges and counters as name → first label's value → value.
@@ -101,4 +103,26 @@ func TestScheduleDueTicksAreOffAtNightAndWeekends(t *testing.T) {
 	expect(at(23, 6, 20), "pull office", 1, at(23, 6, 0))
 	tick(at(23, 6, 20))
 	expect(at(23, 6, 20), "pull office", 0, at(23, 7, 0))
+}
+
+// TestPostedAmountsInUnits (issue 11, item 6): amounts were exported in
+// minor units and the dashboard divided them by 100, wrong for a currency
+// without two decimals. They are exported in units of each currency.
+func TestPostedAmountsInUnits(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	m := jobs.NewMetrics(reg)
+	for _, o := range []struct {
+		cur   money.Currency
+		minor int64
+	}{{"EUR", 12110}, {"EUR", 5}, {"JPY", 500}, {"BHD", 1250}} {
+		m.File("p", &ingest.Outcome{Kind: "declarations", Status: ingest.Accepted, Currency: o.cur, Amount: o.minor})
+	}
+	m.File("p", &ingest.Outcome{Kind: "declarations", Status: ingest.Duplicate, Currency: "EUR", Amount: 12110}) // posted nothing
+	got := gauges(t, reg)["clearhouse_posted_amount_total"]
+	for cur, want := range map[string]float64{"EUR": 121.15, "JPY": 500, "BHD": 1.25} {
+		if got[cur] != want {
+			t.Errorf("%s: %v posted, want %v", cur, got[cur], want)
+		}
+	}
 }
