@@ -65,7 +65,7 @@ func (c *BenchCmd) Run(ctx context.Context, g *Globals) error {
 	_ = os.Chmod(work, 0o755)
 	base := g.DatabaseURL
 	if base == "" {
-		s, err := pgserver.Start(ctx, pgserver.Options{DataDir: filepath.Join(work, "pg")})
+		s, err := pgserver.Start(ctx, pgserver.Options{DataDir: filepath.Join(work, "pg"), Create: true})
 		if err != nil {
 			return err
 		}

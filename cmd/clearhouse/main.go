@@ -37,7 +37,7 @@ const (
 // Globals are the flags every command takes.
 type Globals struct {
 	Config      kong.ConfigFlag `name:"config" env:"CLEARHOUSE_CONFIG" help:"YAML file of settings, keyed by flag name (deploy/clearhouse.yaml); environment variables and flags override it."`
-	DatabaseURL string          `name:"database-url" env:"DATABASE_URL" help:"PostgreSQL URL. Unset: a local cluster is started under --data-dir/pg from the installed server binaries."`
+	DatabaseURL string          `name:"database-url" env:"DATABASE_URL" help:"PostgreSQL URL. Unset: the local cluster under --data-dir/pg, which only run and db start make (the others exit 64 when there is none)."`
 	DataDir     string          `name:"data-dir" env:"CLEARHOUSE_DATA" default:".data" help:"Folder for the archive, partners' outboxes and the local database."`
 	LogLevel    string          `name:"log-level" env:"CLEARHOUSE_LOG_LEVEL" default:"warn" enum:"debug,info,warn,error" help:"Log level (logs are JSON on stderr)."`
 
@@ -88,6 +88,7 @@ type CLI struct {
 	Run      RunCmd      `cmd:"" help:"Start everything on the sample world and process its drops (make run)."`
 	Serve    ServeCmd    `cmd:"" help:"Run the service: SFTP server for partners, intake, pulls and pushes, /metrics."`
 	Status   StatusCmd   `cmd:"" help:"Recent files with their state and last error, the job queue, schedules and running instances."`
+	Health   HealthCmd   `cmd:"" help:"Ask a running serve whether it is ready (GET /readyz): exit 0 if so, 1 if not (the container's health check)."`
 	Replay   ReplayCmd   `cmd:"" help:"Process an archived file again, from the archive (idempotent: a finished file is left as it is)."`
 	SFTP     SFTPCmd     `cmd:"" name:"sftp" help:"SFTP keys and password hashes."`
 	Bench    BenchCmd    `cmd:"" help:"Measure ingest against baselines in one run (make bench)."`
@@ -133,6 +134,9 @@ func main() {
 	switch {
 	case errors.As(err, &ec):
 		os.Exit(int(ec))
+	case errors.Is(err, errNoDatabase):
+		fmt.Fprintln(os.Stderr, "clearhouse:", err)
+		os.Exit(exitUsage)
 	case err != nil:
 		fmt.Fprintln(os.Stderr, "clearhouse:", err)
 		os.Exit(exitFailure)
@@ -162,22 +166,34 @@ func (e *env) close() {
 	}
 }
 
+// errNoDatabase: DATABASE_URL is unset and the data folder holds no local
+// cluster. Only run and db start make one (exit 64: the command line or the
+// configuration names no database).
+var errNoDatabase = errors.New("no database")
+
 // connect opens the database. Without DATABASE_URL it starts (or attaches
-// to) the local cluster under data-dir and migrates it; with DATABASE_URL it
+// to) the local cluster under data-dir, if run or db start made one there,
+// and migrates it; it never makes one (errNoDatabase). With DATABASE_URL it
 // refuses to run on a schema that is behind unless migrate is true.
 func (g *Globals) connect(ctx context.Context, migrate bool) (*env, error) {
+	return g.open(ctx, migrate, false)
+}
+
+// connectOrCreate is connect for run: without DATABASE_URL it makes the
+// local cluster under data-dir when there is none yet.
+func (g *Globals) connectOrCreate(ctx context.Context) (*env, error) {
+	return g.open(ctx, true, true)
+}
+
+func (g *Globals) open(ctx context.Context, migrate, create bool) (*env, error) {
 	e := &env{url: g.DatabaseURL}
 	local := e.url == ""
 	if local {
-		s, err := pgserver.Start(ctx, pgserver.Options{DataDir: filepath.Join(g.DataDir, "pg")})
+		s, err := g.startLocal(ctx, create)
 		if err != nil {
-			return nil, fmt.Errorf("starting the local database: %w", err)
-		}
-		e.server = s
-		if err := ensureDatabase(ctx, s.URL("postgres"), "clearhouse"); err != nil {
-			_ = s.Stop()
 			return nil, err
 		}
+		e.server = s
 		e.url = s.URL("clearhouse")
 	}
 	pool, err := store.Open(ctx, e.url)
@@ -209,6 +225,27 @@ func (g *Globals) connect(ctx context.Context, migrate bool) (*env, error) {
 		return nil, err
 	}
 	return e, nil
+}
+
+// startLocal starts (or attaches to) the local cluster under data-dir and
+// makes sure it has the clearhouse database; create allows initdb.
+func (g *Globals) startLocal(ctx context.Context, create bool) (*pgserver.Server, error) {
+	dir := filepath.Join(g.DataDir, "pg")
+	s, err := pgserver.Start(ctx, pgserver.Options{DataDir: dir, Create: create})
+	if errors.Is(err, pgserver.ErrNoCluster) {
+		abs, _ := filepath.Abs(dir)
+		return nil, fmt.Errorf("%w: DATABASE_URL is not set and there is no local cluster in %s; "+
+			"set DATABASE_URL (or --database-url) to the PostgreSQL server, or point --data-dir at the folder where "+
+			"`clearhouse db start` or `clearhouse run` made one (only those two make a local cluster)", errNoDatabase, abs)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("starting the local database: %w", err)
+	}
+	if err := ensureDatabase(ctx, s.URL("postgres"), "clearhouse"); err != nil {
+		_ = s.Stop()
+		return nil, fmt.Errorf("creating the clearhouse database in the local cluster: %w", err)
+	}
+	return s, nil
 }
 
 func ensureDatabase(ctx context.Context, adminURL, name string) error {

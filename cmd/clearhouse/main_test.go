@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -45,11 +46,20 @@ type result struct {
 	stderr string
 }
 
+// run runs the binary from the repository's root with env added to the
+// test's environment; an entry "-NAME" removes NAME from it.
 func run(t *testing.T, env []string, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = "../.."
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = os.Environ()
+	for _, kv := range env {
+		if name, ok := strings.CutPrefix(kv, "-"); ok {
+			cmd.Env = slices.DeleteFunc(cmd.Env, func(e string) bool { return strings.HasPrefix(e, name+"=") })
+			continue
+		}
+		cmd.Env = append(cmd.Env, kv)
+	}
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

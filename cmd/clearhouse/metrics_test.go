@@ -2,15 +2,20 @@ package main_test
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/clearhouse/clearhouse/internal/money"
 	"github.com/clearhouse/clearhouse/internal/pgtest"
 	"github.com/clearhouse/clearhouse/internal/samplegen"
 )
@@ -33,7 +38,7 @@ func TestServeMetricsPassPromtool(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer stopServe(cmd)
+	defer stopServe(cmd) // a second stop does nothing
 	get := func(path string) (int, string) {
 		resp, err := http.Get("http://" + addr + path)
 		if err != nil {
@@ -47,25 +52,59 @@ func TestServeMetricsPassPromtool(t *testing.T) {
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		var code int
 		code, body = get("/metrics")
-		if code == 200 && strings.Contains(body, `clearhouse_files_total{kind="declarations",outcome="ACCEPTED",partner="bench-telco"} 1`) {
+		if code == 200 && strings.Contains(body, `clearhouse_files_total{kind="declarations",outcome="ACCEPTED",partner="bench-telco"} 1`) &&
+			strings.Contains(body, `clearhouse_schedule_due_ticks{schedule="fulfil benchpub"} 0`) { // the publisher's schedule, ticked by the leader
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no file counted in /metrics after 30 s:\n%s", body)
+			t.Fatalf("no file or schedule in /metrics after 30 s:\n%s", body)
 		}
 	}
 	if code, msg := get("/readyz"); code != 200 {
 		t.Fatalf("/readyz: %d %s", code, msg)
 	}
+	// The image's health check, as the image sets the listen address.
+	hc := dockerHealthcheck(t)
+	health := func() (int, string) {
+		c := exec.Command(hc[0], hc[1:]...)
+		c.Env = append(os.Environ(), "CLEARHOUSE_HTTP_ADDR=0.0.0.0:"+addr[strings.LastIndex(addr, ":")+1:])
+		out, err := c.CombinedOutput()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode(), string(out)
+		}
+		return 0, string(out)
+	}
+	if code, out := health(); code != 0 || !strings.HasPrefix(out, "ready: ") {
+		t.Fatalf("the Dockerfile's HEALTHCHECK %q on a ready serve: exit %d\n%s", hc, code, out)
+	}
 	for _, want := range []string{"clearhouse_rows_total", "clearhouse_jobs_total", "clearhouse_job_duration_seconds_bucket", `clearhouse_ingest_stage_duration_seconds_count{stage="commit"} 1`,
-		"clearhouse_job_queue_jobs", "clearhouse_job_queue_oldest_age_seconds", "clearhouse_sftp_sessions", "clearhouse_posted_minor_units_total"} {
+		"clearhouse_job_queue_jobs", "clearhouse_job_queue_oldest_age_seconds", "clearhouse_sftp_sessions",
+		`clearhouse_schedule_next_tick_timestamp_seconds{schedule="fulfil benchpub"}`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+	// The amount posted, in units of its currency (the dashboard shows it as it is).
+	var cur string
+	var minor int64
+	if err := pool.QueryRow(context.Background(), `SELECT currency, amount_total FROM files WHERE status = 'ACCEPTED'`).Scan(&cur, &minor); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := strconv.ParseFloat(money.Format(minor, money.Currency(cur)), 64)
+	m := regexp.MustCompile(`(?m)^clearhouse_posted_amount_total\{currency="` + cur + `"\} (\S+)$`).FindStringSubmatch(body)
+	if m == nil {
+		t.Errorf("/metrics lacks clearhouse_posted_amount_total{currency=%q}", cur)
+	} else if got, err := strconv.ParseFloat(m[1], 64); err != nil || got != want {
+		t.Errorf("/metrics: %s %s posted, want %v", m[1], cur, want)
 	}
 	check := exec.Command("promtool", "check", "metrics")
 	check.Stdin = strings.NewReader(body)
 	if out, err := check.CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
 		t.Fatalf("promtool check metrics: %v\n%s", err, out)
+	}
+	stopServe(cmd)
+	if code, out := health(); code != 1 || !strings.HasPrefix(out, "not ready: ") {
+		t.Errorf("the Dockerfile's HEALTHCHECK once serve stopped: exit %d\n%s", code, out)
 	}
 }

@@ -14,24 +14,24 @@ import (
 
 // DBCmd manages the local development cluster under --data-dir/pg.
 type DBCmd struct {
-	Start DBStartCmd `cmd:"" help:"Start the local cluster and leave it running (other commands attach to it)."`
+	Start DBStartCmd `cmd:"" help:"Start the local cluster, making it if there is none, and leave it running (other commands use it)."`
 	Stop  DBStopCmd  `cmd:"" help:"Stop the local cluster."`
-	URL   DBURLCmd   `cmd:"" name:"url" help:"Print the local cluster's URL (starting it if needed)."`
+	URL   DBURLCmd   `cmd:"" name:"url" help:"Print the local cluster's URL (starting it if needed; it must exist: db start makes it)."`
 	Exec  DBExecCmd  `cmd:"" help:"Run a command with a throwaway cluster in CLEARHOUSE_TEST_DATABASE_URL (make test)."`
 }
 
-// DBStartCmd starts the local cluster detached.
+// DBStartCmd starts the local cluster detached, making it if needed: with
+// run, the only command that makes one.
 type DBStartCmd struct{}
 
-func (c *DBStartCmd) Run(ctx context.Context, g *Globals) error {
-	s, err := pgserver.Start(ctx, pgserver.Options{DataDir: filepath.Join(g.DataDir, "pg")})
+func (c *DBStartCmd) Run(ctx context.Context, g *Globals) error { return startDetached(ctx, g, true) }
+
+func startDetached(ctx context.Context, g *Globals, create bool) error {
+	s, err := g.startLocal(ctx, create)
 	if err != nil {
 		return err
 	}
 	s.Detach()
-	if err := ensureDatabase(ctx, s.URL("postgres"), "clearhouse"); err != nil {
-		return err
-	}
 	fmt.Println(s.URL("clearhouse"))
 	return nil
 }
@@ -47,10 +47,11 @@ func (c *DBStopCmd) Run(g *Globals) error {
 	return err
 }
 
-// DBURLCmd prints the URL.
+// DBURLCmd prints the URL of the local cluster, starting it if it is not
+// running; it does not make one.
 type DBURLCmd struct{}
 
-func (c *DBURLCmd) Run(ctx context.Context, g *Globals) error { return (&DBStartCmd{}).Run(ctx, g) }
+func (c *DBURLCmd) Run(ctx context.Context, g *Globals) error { return startDetached(ctx, g, false) }
 
 // DBExecCmd runs a command against a throwaway cluster.
 type DBExecCmd struct {

@@ -26,7 +26,7 @@ type RunCmd struct {
 }
 
 func (c *RunCmd) Run(ctx context.Context, g *Globals) error {
-	e, err := g.connect(ctx, true)
+	e, err := g.connectOrCreate(ctx)
 	if err != nil {
 		return err
 	}

@@ -85,6 +85,7 @@ func serve(ctx context.Context, g *Globals, e *env, f ServeFlags, out *os.File) 
 		return err
 	}
 	ex.runner, svc.Finished = runner, runner.Finished
+	reg.MustRegister(jobs.NewScheduleCollector(e.pool, ex.schedules))
 	m := sftpd.NewMetrics(reg)
 	srv, err := sftpd.New(sftpd.Config{Addr: f.SFTPAddr, DataDir: g.DataDir, HostKeyPath: filepath.Join(g.DataDir, "sftp", "host_ed25519_key"),
 		AllowPasswords: f.AllowPasswords, MaxUploadBytes: f.MaxUploadMB << 20, IdleTimeout: f.IdleTimeout, MaxSessions: f.MaxSessions, MaxTotalSessions: f.MaxTotal}, e.pool, in.Publish, m, g.log)

@@ -2,12 +2,16 @@ package jobs
 
 import (
 	"context"
+	"math"
+	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/clearhouse/clearhouse/internal/ingest"
+	"github.com/clearhouse/clearhouse/internal/money"
 )
 
 // Metrics of jobs, schedules and the files they process.
@@ -18,7 +22,7 @@ type Metrics struct {
 	files     *prometheus.CounterVec
 	rows      *prometheus.CounterVec
 	problems  *prometheus.CounterVec
-	amount    *prometheus.CounterVec
+	amount    *amountCounter
 	runs      *prometheus.CounterVec
 	missed    *prometheus.CounterVec
 	lastRun   *prometheus.GaugeVec
@@ -44,8 +48,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Rows of processed files, by partner, kind and outcome (accepted, rejected)."}, []string{"partner", "kind", "outcome"}),
 		problems: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "clearhouse_problems_total",
 			Help: "Problems reported to partners, by code (the first 10,000 of a file count)."}, []string{"code"}),
-		amount: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "clearhouse_posted_minor_units_total",
-			Help: "Amounts posted to the ledger, in minor units of the currency."}, []string{"currency"}),
+		amount: &amountCounter{sums: map[money.Currency]int64{}, desc: prometheus.NewDesc("clearhouse_posted_amount_total",
+			"Amounts posted to the ledger, in units of the currency (121.10 EUR counts 121.1, 500 JPY 500, 1.250 BHD 1.25).", []string{"currency"}, nil)},
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "clearhouse_schedule_runs_total",
 			Help: "Scheduled runs queued by the leader, by schedule."}, []string{"schedule"}),
 		missed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "clearhouse_schedule_missed_ticks_total",
@@ -91,7 +95,32 @@ func (m *Metrics) File(partner string, o *ingest.Outcome) {
 		m.problems.WithLabelValues(string(p.Code)).Inc()
 	}
 	if o.Status != ingest.Duplicate && o.Amount != 0 {
-		m.amount.WithLabelValues(string(o.Currency)).Add(float64(o.Amount))
+		m.amount.add(o.Currency, o.Amount)
+	}
+}
+
+// amountCounter sums amounts posted in exact minor units per currency and
+// reports them in units of the currency, so that a dashboard needs no
+// currency's exponent: one rounding at each scrape, none accumulated.
+type amountCounter struct {
+	desc *prometheus.Desc
+	mu   sync.Mutex
+	sums map[money.Currency]int64
+}
+
+func (c *amountCounter) add(cur money.Currency, minor int64) {
+	c.mu.Lock()
+	c.sums[cur] += minor
+	c.mu.Unlock()
+}
+
+func (c *amountCounter) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *amountCounter) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for cur, minor := range c.sums {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(minor)/math.Pow10(cur.Exponent()), string(cur))
 	}
 }
 
@@ -145,5 +174,73 @@ func (c *QueueCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for q, a := range age {
 		ch <- prometheus.MustNewConstMetric(c.age, prometheus.GaugeValue, a, q)
+	}
+}
+
+// ScheduleCollector reports each schedule's ticks as they stand in the
+// database, read at each scrape by every instance: when the next tick that
+// has not run is due, and how many ticks are due and have not run. A tick
+// runs when the leader queues it; one due for minutes means no instance
+// leads, or queueing fails. Alerts are on these, not on the time since a
+// run: a cron schedule outside its hours (nights, weekends) has no tick due.
+type ScheduleCollector struct {
+	Pool *pgxpool.Pool
+	// List is the scheduler's: the schedules configured now.
+	List func(ctx context.Context) ([]Schedule, error)
+	// Now is the clock (time.Now when nil).
+	Now  func() time.Time
+	next *prometheus.Desc
+	due  *prometheus.Desc
+}
+
+func NewScheduleCollector(pool *pgxpool.Pool, list func(ctx context.Context) ([]Schedule, error)) *ScheduleCollector {
+	return &ScheduleCollector{Pool: pool, List: list,
+		next: prometheus.NewDesc("clearhouse_schedule_next_tick_timestamp_seconds",
+			"When each schedule's next tick that has not run is due (Unix time; in the past while a tick is overdue).", []string{"schedule"}, nil),
+		due: prometheus.NewDesc("clearhouse_schedule_due_ticks",
+			"Ticks of each schedule that are due and have not run (0 while the scheduler keeps up, and outside a schedule's hours).", []string{"schedule"}, nil),
+	}
+}
+
+func (c *ScheduleCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.next; ch <- c.due }
+
+func (c *ScheduleCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	now := time.Now()
+	if c.Now != nil {
+		now = c.Now()
+	}
+	list, err := c.List(ctx)
+	if err != nil {
+		return
+	}
+	rows, err := c.Pool.Query(ctx, `SELECT name, spec, last_tick FROM schedules`)
+	if err != nil {
+		return
+	}
+	type state struct {
+		spec string
+		last time.Time
+	}
+	known := map[string]state{}
+	var name string
+	var st state
+	if _, err := pgx.ForEachRow(rows, []any{&name, &st.spec, &st.last}, func() error { known[name] = st; return nil }); err != nil {
+		return
+	}
+	for _, sc := range list {
+		k, ok := known[sc.Name]
+		if !ok {
+			continue // first seen at the leader's next tick, which counts from then
+		}
+		next, n := sc.Sched.Next(k.last), int64(0)
+		if k.spec != sc.Spec {
+			next = sc.Sched.Next(now) // a changed schedule counts from its change (Tick)
+		} else {
+			n, _ = overdue(sc.Sched, k.last, now)
+		}
+		ch <- prometheus.MustNewConstMetric(c.next, prometheus.GaugeValue, float64(next.Unix()), sc.Name)
+		ch <- prometheus.MustNewConstMetric(c.due, prometheus.GaugeValue, float64(n), sc.Name)
 	}
 }

@@ -97,6 +97,17 @@ func (s *Scheduler) lead(ctx context.Context) {
 // maxCatchUp bounds the ticks counted when folding a long outage.
 const maxCatchUp = 100_000
 
+// overdue counts the ticks of sched after last and at or before now (at
+// most maxCatchUp+1) and returns the latest of them: the ticks due that have
+// not run. A cron schedule outside its hours has none.
+func overdue(sched cron.Schedule, last, now time.Time) (n int64, latest time.Time) {
+	for t := sched.Next(last); !t.After(now) && n <= maxCatchUp; t = sched.Next(t) {
+		latest = t
+		n++
+	}
+	return n, latest
+}
+
 // Tick queues each schedule's run due at now, once: a schedule seen for the
 // first time starts counting from now; a schedule whose ticks passed while
 // nothing ran gets one run, for the latest of them.
@@ -153,15 +164,11 @@ func (s *Scheduler) tickOne(ctx context.Context, sc Schedule, now time.Time) err
 			_, err = tx.Exec(ctx, `UPDATE schedules SET spec = $2, last_tick = $3 WHERE name = $1`, sc.Name, sc.Spec, now)
 			return err
 		}
-		due := sc.Sched.Next(last)
-		if due.After(now) {
+		n, due := overdue(sc.Sched, last, now)
+		if n == 0 {
 			return nil
 		}
-		missed := int64(0)
-		for n := sc.Sched.Next(due); !n.After(now) && missed < maxCatchUp; n = sc.Sched.Next(n) {
-			due = n
-			missed++
-		}
+		missed := n - 1 // all run as one, for the latest
 		if missed == maxCatchUp {
 			due = now
 		}

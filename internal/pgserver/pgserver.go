@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -23,6 +24,10 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
+// ErrNoCluster is returned by Start when the data directory holds no
+// cluster and Options.Create is not set.
+var ErrNoCluster = errors.New("no PostgreSQL cluster")
+
 // ErrNoBinaries is returned when no PostgreSQL server binaries are installed.
 var ErrNoBinaries = errors.New("no PostgreSQL server binaries found (install Debian's postgresql package, set PG_BINDIR, or set DATABASE_URL)")
 
@@ -31,8 +36,12 @@ const SuperUser = "clearhouse"
 
 // Options configure a cluster.
 type Options struct {
-	// DataDir holds the cluster; created with initdb when empty.
+	// DataDir holds the cluster.
 	DataDir string
+	// Create makes the cluster with initdb when DataDir holds none;
+	// without it Start only starts (or attaches to) a cluster made before,
+	// and returns ErrNoCluster, creating nothing, when there is none.
+	Create bool
 	// Ephemeral trades durability for speed (fsync off): for test clusters.
 	Ephemeral bool
 	// BinDir overrides where initdb and postgres are found.
@@ -72,9 +81,9 @@ func version(dir string) int {
 	return v
 }
 
-// Start starts the cluster in opts.DataDir, creating it if needed. If a
-// postmaster is already running on that directory, Start attaches to it and
-// Stop leaves it running.
+// Start starts the cluster in opts.DataDir, making it first if opts.Create
+// is set. If a postmaster is already running on that directory, Start
+// attaches to it and Stop leaves it running.
 func Start(ctx context.Context, opts Options) (*Server, error) {
 	dir, err := filepath.Abs(opts.DataDir)
 	if err != nil {
@@ -83,6 +92,14 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if port, ok := running(dir); ok {
 		s := &Server{DataDir: dir, Port: port, attached: true}
 		return s, s.wait(ctx)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "PG_VERSION")); err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		if !opts.Create { // checked before anything is made: not even the folder
+			return nil, fmt.Errorf("%s: %w", dir, ErrNoCluster)
+		}
 	}
 	bin := opts.BinDir
 	if bin == "" {

@@ -58,7 +58,7 @@ func StartCluster(ctx context.Context) (s *pgserver.Server, dir string, err erro
 	if err := os.Chmod(dir, 0o755); err != nil {
 		return nil, "", err
 	}
-	s, err = pgserver.Start(ctx, pgserver.Options{DataDir: filepath.Join(dir, "data"), Ephemeral: true})
+	s, err = pgserver.Start(ctx, pgserver.Options{DataDir: filepath.Join(dir, "data"), Ephemeral: true, Create: true})
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, "", err

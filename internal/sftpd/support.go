@@ -23,16 +23,12 @@ import (
 // LoadOrCreateKey reads an OpenSSH private key, creating an ed25519 one
 // (mode 0600) on first use. It holds the host key, which must never change by
 // accident or every partner's pinned fingerprint breaks, and Clearhouse's
-// client key for partners' servers.
+// client key for partners' servers. Instances starting at once on one data
+// folder all get the same key: it is written under a temporary name and
+// linked into place, so it appears complete, and the first link wins.
 func LoadOrCreateKey(path string) (ssh.Signer, error) {
-	if b, err := os.ReadFile(path); err == nil {
-		s, err := ssh.ParsePrivateKey(b)
-		if err != nil {
-			return nil, fmt.Errorf("host key %s: %w", path, err)
-		}
-		return s, nil
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, err
+	if s, err := loadKey(path); !errors.Is(err, os.ErrNotExist) {
+		return s, err
 	}
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -45,14 +41,32 @@ func LoadOrCreateKey(path string) (ssh.Signer, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*") // mode 0600
 	if err != nil {
 		return nil, err
 	}
+	defer os.Remove(f.Name())
 	if err := errors.Join(pem.Encode(f, block), f.Sync(), f.Close()); err != nil {
 		return nil, err
 	}
+	if err := os.Link(f.Name(), path); errors.Is(err, os.ErrExist) {
+		return loadKey(path) // another instance made it first
+	} else if err != nil {
+		return nil, err
+	}
 	return ssh.NewSignerFromKey(priv)
+}
+
+func loadKey(path string) (ssh.Signer, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	s, err := ssh.ParsePrivateKey(b)
+	if err != nil {
+		return nil, fmt.Errorf("host key %s: %w", path, err)
+	}
+	return s, nil
 }
 
 // Password hashing: argon2id, in the PHC string form.
