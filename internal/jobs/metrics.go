@@ -6,7 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -215,18 +214,8 @@ func (c *ScheduleCollector) Collect(ch chan<- prometheus.Metric) {
 	if err != nil {
 		return
 	}
-	rows, err := c.Pool.Query(ctx, `SELECT name, spec, last_tick FROM schedules`)
+	known, err := scheduleStates(ctx, c.Pool)
 	if err != nil {
-		return
-	}
-	type state struct {
-		spec string
-		last time.Time
-	}
-	known := map[string]state{}
-	var name string
-	var st state
-	if _, err := pgx.ForEachRow(rows, []any{&name, &st.spec, &st.last}, func() error { known[name] = st; return nil }); err != nil {
 		return
 	}
 	for _, sc := range list {

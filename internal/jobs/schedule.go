@@ -121,18 +121,8 @@ func (s *Scheduler) Tick(ctx context.Context, now time.Time) error {
 	}
 	// One read tells which schedules are due; only those take a
 	// transaction and a row lock (the leader ticks every second).
-	rows, err := s.Pool.Query(ctx, `SELECT name, spec, last_tick FROM schedules`)
+	known, err := scheduleStates(ctx, s.Pool)
 	if err != nil {
-		return err
-	}
-	type state struct {
-		spec string
-		last time.Time
-	}
-	known := map[string]state{}
-	var name string
-	var st state
-	if _, err := pgx.ForEachRow(rows, []any{&name, &st.spec, &st.last}, func() error { known[name] = st; return nil }); err != nil {
 		return err
 	}
 	var errs []error
@@ -189,4 +179,25 @@ func (s *Scheduler) tickOne(ctx context.Context, sc Schedule, now time.Time) err
 		s.Log.Info("scheduled run queued", "schedule", sc.Name, "tick", due, "job_id", res.Job.ID)
 		return nil
 	})
+}
+
+// scheduleState is a schedule's row: its spec and last tick.
+type scheduleState struct {
+	spec string
+	last time.Time
+}
+
+// scheduleStates reads every schedule's state, by name.
+func scheduleStates(ctx context.Context, pool *pgxpool.Pool) (map[string]scheduleState, error) {
+	rows, err := pool.Query(ctx, `SELECT name, spec, last_tick FROM schedules`)
+	if err != nil {
+		return nil, err
+	}
+	known := map[string]scheduleState{}
+	var name string
+	var st scheduleState
+	if _, err := pgx.ForEachRow(rows, []any{&name, &st.spec, &st.last}, func() error { known[name] = st; return nil }); err != nil {
+		return nil, err
+	}
+	return known, nil
 }
