@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -58,6 +59,13 @@ func (s *Service) WriteAck(ctx context.Context, id int64) error {
 		dupOf = strconv.FormatInt(*dup, 10)
 	}
 	ackName := safeName(name)
+	if nprob == 0 && status != Duplicate {
+		// An earlier upload under this name left a rejects file: it does not
+		// belong beside this ack (removed first, so the two never disagree).
+		if err := os.Remove(filepath.Join(outbox, ackName+".rejects.csv")); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("removing the rejects file of an earlier %s: %w", name, err)
+		}
+	}
 	err = mailbox.WriteAtomic(filepath.Join(outbox, ackName+".ack.csv"), 0o644, func(w io.Writer) error {
 		c := render.NewCSV(w)
 		_ = c.Write(ackHeader...)

@@ -867,3 +867,28 @@ func TestAckIsWrittenWithoutReadingTheUploadAgain(t *testing.T) {
 	}
 	_ = pool
 }
+
+// TestStaleRejectsFileIsRemovedByAnAcceptedAck (issue 12, 7): a file sent
+// again under the same name, fixed, is ACCEPTED: the rejects file of the
+// first upload no longer stands beside its ack.
+func TestStaleRejectsFileIsRemovedByAnAcceptedAck(t *testing.T) {
+	svc, _ := setup(t)
+	bad := writeFile(t, "ventes.csv", "declaration_id,action,customer_id,customer_email,sku,quantity,start_date\n"+
+		"STALE-1,NEW,SC1,sc1@example.com,IDE-AV-1Y,1,2026-01-15\nSTALE-2,NEW,SC2,sc2@example.com,NOPE,1,2026-01-15\n")
+	o := ingestFile(t, svc, "isp-de", bad)
+	if o.RejectsPath == "" {
+		t.Fatalf("first upload: %s, no rejects", o.Status)
+	}
+	if _, err := os.Stat(o.RejectsPath); err != nil {
+		t.Fatal(err)
+	}
+	good := writeFile(t, "ventes.csv", "declaration_id,action,customer_id,customer_email,sku,quantity,start_date\n"+
+		"STALE-3,NEW,SC3,sc3@example.com,IDE-AV-1Y,1,2026-01-15\n")
+	o2 := ingestFile(t, svc, "isp-de", good)
+	if o2.Status != ingest.Accepted {
+		t.Fatalf("second upload: %s %v", o2.Status, o2.Problems)
+	}
+	if _, err := os.Stat(o.RejectsPath); !os.IsNotExist(err) {
+		t.Fatalf("the first upload's rejects file is still beside the ACCEPTED ack (%v)", err)
+	}
+}
