@@ -497,7 +497,7 @@ func (s *Service) check(ctx context.Context, req Request, r io.Reader, reseller 
 	if req.Kind == "customers" {
 		c := &declare.CustomerChecker{Reseller: reseller, Report: rep, Accept: cust, Repeats: repeats, Echo: echo}
 		sum, err := c.Run(ctx, tr, req.Name)
-		return sum, c.RejectedWhole(), err
+		return sum, c.RejectedWhole() || postsNothing(sum), err
 	}
 	lookups, err := s.lookupPool(ctx)
 	if err != nil {
@@ -506,8 +506,13 @@ func (s *Service) check(ctx context.Context, req Request, r io.Reader, reseller 
 	c := &declare.Checker{Reseller: reseller, Catalog: catalog, History: history{lookups}, Report: rep, Accept: decl, Echo: echo, ExpectedRows: expectedRows(r),
 		BatchSize: s.BatchSize, Workers: s.Workers, Repeats: repeats}
 	sum, err := c.Run(ctx, tr, req.Name)
-	return sum, c.RejectedWhole(), err
+	return sum, c.RejectedWhole() || postsNothing(sum), err
 }
+
+// postsNothing: a file none of whose rows is accepted is REJECTED whatever
+// the policy (never PARTIAL and counted as posted), so the same bytes may
+// be sent again once the cause is fixed.
+func postsNothing(sum declare.Summary) bool { return sum.Accepted == 0 }
 
 // prescan finds which ids of a large CSV its rows repeat, and
 // where for the last time, reading it from the start through its own

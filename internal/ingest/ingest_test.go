@@ -892,3 +892,21 @@ func TestStaleRejectsFileIsRemovedByAnAcceptedAck(t *testing.T) {
 		t.Fatalf("the first upload's rejects file is still beside the ACCEPTED ack (%v)", err)
 	}
 }
+
+// TestFileWithEveryRowRejectedIsRejectedAndMayBeSentAgain (issue 13, 4): for
+// an accept_valid_rows reseller, a file whose every row is rejected posted
+// nothing: REJECTED (exit 2), not PARTIAL, and the same bytes sent again
+// after the cause is fixed are checked again, not a DUPLICATE.
+func TestFileWithEveryRowRejectedIsRejectedAndMayBeSentAgain(t *testing.T) {
+	svc, _ := setup(t)
+	path := writeFile(t, "ventes_nope.csv", "declaration_id,action,customer_id,customer_email,sku,quantity,start_date\n"+
+		"NOPE-1,NEW,N1,n1@example.com,NOPE,1,2026-01-15\nNOPE-2,NEW,N2,n2@example.com,NOPE,1,2026-01-15\n")
+	o := ingestFile(t, svc, "isp-de", path)
+	if o.Status != ingest.Rejected || o.ExitCode() != 2 || o.Accepted != 0 || o.Rejected != 2 {
+		t.Fatalf("%s (exit %d), %d accepted, %d rejected", o.Status, o.ExitCode(), o.Accepted, o.Rejected)
+	}
+	again := ingestFile(t, svc, "isp-de", path)
+	if again.Status == ingest.Duplicate || again.FileID == o.FileID {
+		t.Fatalf("sent again: %s (file %d, first %d)", again.Status, again.FileID, o.FileID)
+	}
+}
