@@ -3,6 +3,7 @@
 package civil
 
 import (
+	"fmt"
 	"errors"
 	"time"
 )
@@ -47,6 +48,28 @@ func ParseISO(s string) (Date, error) {
 		return 0, ErrDate
 	}
 	return FromYMD(y, time.Month(m), d), nil
+}
+
+// Missing tells whether y-m-d has the shape of a date (a month 1–12, a day
+// 1–31, a year 1900–9999) but names a day the calendar does not have
+// (30 February, 31 April), and says it as a person would: "30 February
+// 2026 does not exist".
+func Missing(y, m, d int) (string, bool) {
+	if y < 1900 || y > 9999 || m < 1 || m > 12 || d < 1 || d > 31 || d <= daysIn(y, m) {
+		return "", false
+	}
+	return fmt.Sprintf("%d %s %d does not exist", d, time.Month(m), y), true
+}
+
+// ISOParts splits s written YYYY-MM-DD into numbers, valid day or not.
+func ISOParts(s string) (y, m, d int, ok bool) {
+	if len(s) != 10 || s[4] != '-' || s[7] != '-' {
+		return 0, 0, 0, false
+	}
+	y, ok1 := digits(s[0:4])
+	m, ok2 := digits(s[5:7])
+	d, ok3 := digits(s[8:10])
+	return y, m, d, ok1 && ok2 && ok3
 }
 
 func digits(s string) (int, bool) {

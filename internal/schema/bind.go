@@ -299,6 +299,9 @@ func (b *Binding) checkValue(c *Column, i int, s string, line int, v *Values) *p
 	case Date:
 		d, ok := b.Locale.date(s)
 		if !ok {
+			if missing := b.Locale.missingDate(s); missing != "" {
+				return bad(CodeInvalidDate, ErrFormat, "%s: %s", c.Name, missing)
+			}
 			return bad(CodeInvalidDate, ErrFormat, "%s must be a date written %s", c.Name, b.Locale.DateText())
 		}
 		v.Date[i] = d

@@ -107,31 +107,54 @@ func (l Locale) date(s string) (civil.Date, bool) {
 			}
 		}
 	}
-	f := l.DateFormat
-	if f == "" || f == "yyyy-mm-dd" {
+	y, month, day, ok := l.dateParts(s)
+	if !ok {
 		return 0, false
 	}
-	// d/m/yyyy or dd/mm/yyyy with the format's separator, without allocating.
+	return civil.Valid(y, month, day)
+}
+
+// dateParts splits s written in the declared format (d/m/yyyy or dd/mm/yyyy
+// with the format's separator) into numbers, without allocating.
+func (l Locale) dateParts(s string) (y, month, day int, ok bool) {
+	f := l.DateFormat
+	if f == "" || f == "yyyy-mm-dd" {
+		return 0, 0, 0, false
+	}
 	sep := f[2]
 	i := strings.IndexByte(s, sep)
 	if i < 1 || i > 2 {
-		return 0, false
+		return 0, 0, 0, false
 	}
 	j := strings.IndexByte(s[i+1:], sep)
 	if j < 1 || j > 2 || len(s)-(i+1+j+1) != 4 {
-		return 0, false
+		return 0, 0, 0, false
 	}
 	a, okA := atoi(s[:i])
 	b, okB := atoi(s[i+1 : i+1+j])
 	y, okY := atoi(s[i+1+j+1:])
 	if !okA || !okB || !okY {
-		return 0, false
+		return 0, 0, 0, false
 	}
-	day, month := a, b
+	day, month = a, b
 	if strings.HasPrefix(f, "mm") {
 		day, month = b, a
 	}
-	return civil.Valid(y, month, day)
+	return y, month, day, true
+}
+
+// missingDate says, for a value written as a date whose day does not
+// exist (2026-02-30), which day it names; "" for anything else.
+func (l Locale) missingDate(s string) string {
+	y, m, d, ok := civil.ISOParts(s)
+	if !ok {
+		y, m, d, ok = l.dateParts(s)
+	}
+	if !ok {
+		return ""
+	}
+	text, _ := civil.Missing(y, m, d)
+	return text
 }
 
 func atoi(s string) (int, bool) {

@@ -206,3 +206,31 @@ func TestNumberCellWarnings(t *testing.T) {
 		t.Fatalf("number cells in number and date columns warned %d times", n)
 	}
 }
+
+// TestImpossibleDateSaysTheDayDoesNotExist (issue 13, 6): a date that has
+// the shape of one but names a day the calendar lacks is told so, in ISO
+// and in the reseller's declared format; a malformed one keeps the format
+// sentence.
+func TestImpossibleDateSaysTheDayDoesNotExist(t *testing.T) {
+	t.Parallel()
+	l := MustLoad("declarations")
+	header := []string{"declaration_id", "action", "customer_id", "customer_email", "sku", "quantity", "start_date"}
+	for _, c := range []struct {
+		format, value, want string
+	}{
+		{"", "2026-02-30", "start_date: 30 February 2026 does not exist"},
+		{"", "2027-02-29", "start_date: 29 February 2027 does not exist"},
+		{"dd/mm/yyyy", "31/04/2026", "start_date: 31 April 2026 does not exist"},
+		{"mm/dd/yyyy", "02/30/2026", "start_date: 30 February 2026 does not exist"},
+		{"", "2026-13-01", "start_date must be a date written YYYY-MM-DD"},
+		{"", "30.02.2026", "start_date must be a date written YYYY-MM-DD"},
+	} {
+		b, _ := l.Bind(header, problem.Position{File: "f.csv"})
+		b.Locale.DateFormat = c.format
+		var msgs []string
+		b.Check(tabular.Row{Line: 2, Fields: []string{"D1", "NEW", "C1", "a@b.fr", "SKU", "1", c.value}}, b.NewValues(), func(p *problem.Problem) { msgs = append(msgs, p.Message) })
+		if len(msgs) != 1 || !strings.HasPrefix(msgs[0], c.want) {
+			t.Errorf("%s %q: %q, want %q", c.format, c.value, msgs, c.want)
+		}
+	}
+}
