@@ -3,8 +3,8 @@
 package civil
 
 import (
-	"fmt"
 	"errors"
+	"fmt"
 	"time"
 )
 
