@@ -113,8 +113,10 @@ func write(ctx context.Context, pool *pgxpool.Pool, batch int64, w io.Writer) er
 	if err != nil {
 		return err
 	}
-	out := render.NewCSV(w)
-	if err := out.Write(Header...); err != nil {
+	// Read by the publisher's programs: values go as they are, never with a
+	// spreadsheet guard (schemas/fulfillment.yaml).
+	out := render.Plain(w)
+	if err := out.Write(Header); err != nil {
 		return err
 	}
 	var reseller, decl, action, psku, model, ref, email, name, country, lang, eff string
@@ -132,10 +134,11 @@ func write(ctx context.Context, pool *pgxpool.Pool, batch int64, w io.Writer) er
 		if at != nil {
 			created = at.UTC().Format(time.RFC3339)
 		}
-		return out.Write(reseller+"/"+decl, act, reason, psku, strconv.FormatInt(qty, 10), sub, reseller, email, name, country, lang, eff, created)
+		return out.Write([]string{reseller + "/" + decl, act, reason, psku, strconv.FormatInt(qty, 10), sub, reseller, email, name, country, lang, eff, created})
 	})
 	if err != nil {
 		return err
 	}
-	return out.Flush()
+	out.Flush()
+	return out.Error()
 }

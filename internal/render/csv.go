@@ -25,8 +25,9 @@ func Cell(s string) string {
 // CSV writes records with every text cell made safe by Cell. Numbers that
 // Clearhouse itself formats (amounts, counts) go through WriteTrusted.
 type CSV struct {
-	w   *csv.Writer
-	buf []string
+	w      *csv.Writer
+	buf    []string
+	closer io.Closer // an encoder to end, if any
 }
 
 // NewCSV returns a CSV writer on w.
@@ -46,3 +47,19 @@ func (c *CSV) Flush() error {
 	c.w.Flush()
 	return c.w.Error()
 }
+
+// Close flushes and ends the encoding of a writer made by NewCSVIn.
+func (c *CSV) Close() error {
+	if err := c.Flush(); err != nil {
+		return err
+	}
+	if c.closer != nil {
+		return c.closer.Close()
+	}
+	return nil
+}
+
+// Plain writes CSV whose values are written unaltered: for machine-read
+// files (fulfillment, bank and e-invoice companions), never opened as a
+// spreadsheet by contract.
+func Plain(w io.Writer) *csv.Writer { return csv.NewWriter(w) }
