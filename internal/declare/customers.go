@@ -24,8 +24,8 @@ type CustomerChecker struct {
 	Reseller *Reseller
 	Report   *problem.Report
 	Accept   func(*Customer) error
-	// Echo, when set, receives the header as sent and each row that had a
-	// problem, for the rejects file (so the file is read once).
+	// Echo, when set, receives the header as sent and every row, for the
+	// rejects file (so the file is read once).
 	Echo Echo
 	// Repeats, from Prescan, say which customer ids to remember for the
 	// in-file duplicate check, and until when; nil: all, to the end.
@@ -91,12 +91,10 @@ func (c *CustomerChecker) Run(ctx context.Context, r tabular.Reader, file string
 	}
 	vals := bind.NewValues()
 	seen := churnMap[string, int]{m: map[string]int{}}
-	echoed := len(c.Report.Problems)
-	echo := func(line int, fields []string) { // a row that added problems goes back in the rejects file
-		if n := len(c.Report.Problems); n > echoed && c.Echo != nil && line > 0 {
+	echo := func(line int, fields []string) { // every row, for the rejects file
+		if c.Echo != nil && line > 0 {
 			c.Echo.Row(line, fields)
 		}
-		echoed = len(c.Report.Problems)
 	}
 	var row tabular.Row
 	for !stop {
@@ -119,6 +117,10 @@ func (c *CustomerChecker) Run(ctx context.Context, r tabular.Reader, file string
 		}
 		if err != nil {
 			return sum, err
+		}
+		if bind.OnlyIgnored(row.Fields) {
+			row = tabular.Row{} // a rejects file's further problems of a line: not data
+			continue
 		}
 		sum.Rows++
 		ok := bind.Check(row, vals, add)

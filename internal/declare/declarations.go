@@ -107,9 +107,10 @@ type Range struct{ Min, Max string }
 func (r Range) Holds(id string) bool { return r.Min != "" && id >= r.Min && id <= r.Max }
 
 // History answers for earlier, committed files of the reseller.
-// Echo takes what a rejects file repeats back to the sender: the header as
-// sent, then each row that had a problem, in file order (fields nil for a
-// row the reader could not split). The strings may be kept, the slice not.
+// Echo takes what a rejects file may repeat back to the sender: the header
+// as sent, then every row, in file order (fields nil for a row the reader
+// could not split), so that the file is read once for its check and its
+// rejects. The strings may be kept, the slice not.
 type Echo interface {
 	Header(line int, fields []string)
 	Row(line int, fields []string)
@@ -138,9 +139,8 @@ type Checker struct {
 	Report   *problem.Report
 	// Accept receives each accepted declaration in file order.
 	Accept func(*Decl) error
-	// Echo, when set, receives the header as sent and each row that had a
-	// problem, in file order, for the rejects file (so the file is read
-	// once).
+	// Echo, when set, receives the header as sent and every row, in file
+	// order, for the rejects file.
 	Echo Echo
 	// BatchSize is the number of rows that travel through the stages
 	// together and are looked up in history at once (0: 512, so that a
@@ -331,9 +331,8 @@ func (c *Checker) finishBatch(b *batch) {
 		if c.stopped {
 			break
 		}
-		before := len(c.Report.Problems)
 		c.finish(pd, b.prior, b.known)
-		if c.Echo != nil && len(c.Report.Problems) > before {
+		if c.Echo != nil {
 			if pd.read {
 				c.Echo.Row(pd.d.Line, nil)
 			} else {
@@ -448,6 +447,8 @@ func (c *Checker) readStage(r tabular.Reader, maxBatches int, free <-chan *batch
 			} else {
 				b.err, b.last = err, true
 			}
+		} else if c.bind.OnlyIgnored(row.Fields) {
+			continue // a rejects file's further problems of a line: not data
 		} else {
 			pd := b.take(c)
 			pd.ord, ord = ord, ord+1

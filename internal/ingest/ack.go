@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -23,78 +22,176 @@ import (
 )
 
 var ackHeader = []string{"file_id", "file_name", "sha256", "kind", "status", "rows_total", "rows_accepted", "rows_rejected",
-	"currency", "amount_total", "problems", "duplicate_of", "received_at", "processed_at"}
+	"currency", "amount_total", "problems", "duplicate_of", "received_at", "processed_at", "errors", "warnings"}
 
-// WriteAck writes <file>.ack.csv, and <file>.rejects.csv when the file had
-// problems, to the sender's outbox from what the database recorded. It is
-// idempotent: writing again gives the same files.
-func (s *Service) WriteAck(ctx context.Context, id int64) error {
-	var (
-		partner, name, kind, status string
-		sha                         []byte
-		rows, acc, rej, nprob       int
-		cur                         *string
-		amount                      int64
-		dup                         *int64
-		received, processed         time.Time
-	)
+// ackFile is what the database recorded of a finished file.
+type ackFile struct {
+	partner, name, kind, status string
+	sha, rejects                []byte
+	rows, acc, rej, nprob, warn int
+	cur                         *string
+	amount                      int64
+	dup                         *int64
+	received, processed         time.Time
+	rendered                    bool
+	format                      schema.Format
+	sheet                       string
+}
+
+func (s *Service) ackFile(ctx context.Context, id int64) (*ackFile, error) {
+	var a ackFile
+	var format string
 	err := s.Pool.QueryRow(ctx, `
-		SELECT partner_id, name, kind, coalesce(status, ''), sha256, rows_total, rows_accepted, rows_rejected, problem_count,
-		       currency, amount_total, duplicate_of, received_at, coalesce(processed_at, received_at)
-		  FROM files WHERE id = $1`, id).Scan(&partner, &name, &kind, &status, &sha, &rows, &acc, &rej, &nprob, &cur, &amount, &dup, &received, &processed)
+		SELECT f.partner_id, f.name, f.kind, coalesce(f.status, ''), f.sha256, f.rows_total, f.rows_accepted, f.rows_rejected, f.problem_count,
+		       f.warnings, f.currency, f.amount_total, f.duplicate_of, f.received_at, coalesce(f.processed_at, f.received_at), f.rendered,
+		       f.rejects_sha256, r.file_format, f.sheet
+		  FROM files f JOIN resellers r ON r.partner_id = f.partner_id WHERE f.id = $1`, id).Scan(&a.partner, &a.name, &a.kind, &a.status, &a.sha,
+		&a.rows, &a.acc, &a.rej, &a.nprob, &a.warn, &a.cur, &a.amount, &a.dup, &a.received, &a.processed, &a.rendered, &a.rejects, &format, &a.sheet)
+	if err != nil {
+		return nil, fmt.Errorf("reading file %d: %w", id, err)
+	}
+	if a.status == "" {
+		return nil, fmt.Errorf("file %d is not processed yet", id)
+	}
+	if err := json.Unmarshal([]byte(format), &a.format); err != nil {
+		return nil, fmt.Errorf("the file format of %s: %w", a.partner, err)
+	}
+	if !a.rendered && a.status != Duplicate {
+		// Checked before warnings were counted apart.
+		if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM file_problems WHERE file_id = $1 AND severity = 'warning'`, id).Scan(&a.warn); err != nil {
+			return nil, fmt.Errorf("reading the problems of file %d: %w", id, err)
+		}
+	}
+	return &a, nil
+}
+
+// WriteAck writes <file>.ack.csv to the sender's outbox from what the
+// database recorded; with it <file>.rejects.csv when the file had errors
+// (made when it was checked, kept in the archive) and <file>.warnings.csv
+// when it had warnings, each in the reseller's own format. It is idempotent:
+// writing again gives the same files.
+func (s *Service) WriteAck(ctx context.Context, id int64) error {
+	a, err := s.ackFile(ctx, id)
 	if err != nil {
 		return err
 	}
-	if status == "" {
-		return fmt.Errorf("file %d is not processed yet", id)
+	outbox := s.Outbox(a.partner)
+	ackName := safeName(a.name)
+	d := a.format.Dialect()
+	d.BOM = false // the ack is read by programs first
+	errs := a.nprob - a.warn
+	if a.status == Duplicate {
+		errs = 0
 	}
-	outbox := s.Outbox(partner)
-	currency, total := "", ""
-	if cur != nil {
-		currency = *cur
-		total = money.Format(amount, money.Currency(currency))
-	}
-	dupOf := ""
-	if dup != nil {
-		dupOf = strconv.FormatInt(*dup, 10)
-	}
-	ackName := safeName(name)
-	if nprob == 0 && status != Duplicate {
-		// An earlier upload under this name left a rejects file: it does not
-		// belong beside this ack (removed first, so the two never disagree).
-		if err := os.Remove(filepath.Join(outbox, ackName+".rejects.csv")); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("removing the rejects file of an earlier %s: %w", name, err)
+	// Files an earlier upload under this name left, that do not belong beside
+	// this ack, go first, so the set never disagrees.
+	for _, stale := range []struct {
+		suffix string
+		keep   bool
+	}{{".rejects.csv", errs > 0}, {".warnings.csv", a.warn > 0 && a.status != Duplicate}} {
+		if stale.keep {
+			continue
+		}
+		if err := os.Remove(filepath.Join(outbox, ackName+stale.suffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("removing the %s of an earlier %s: %w", stale.suffix, a.name, err)
 		}
 	}
+	currency, total := "", ""
+	if a.cur != nil {
+		currency = *a.cur
+		total = money.Format(a.amount, money.Currency(currency))
+		if a.format.Decimal == "," {
+			total = strings.Replace(total, ".", ",", 1)
+		}
+	}
+	dupOf := ""
+	if a.dup != nil {
+		dupOf = strconv.FormatInt(*a.dup, 10)
+	}
 	err = mailbox.WriteAtomic(filepath.Join(outbox, ackName+".ack.csv"), 0o644, func(w io.Writer) error {
-		c := render.NewCSV(w)
+		c := render.NewCSVIn(w, d)
 		_ = c.Write(ackHeader...)
-		_ = c.Write(strconv.FormatInt(id, 10), name, fmt.Sprintf("%x", sha), kind, status, strconv.Itoa(rows), strconv.Itoa(acc), strconv.Itoa(rej),
-			currency, total, strconv.Itoa(nprob), dupOf, received.UTC().Format(time.RFC3339), processed.UTC().Format(time.RFC3339))
-		return c.Flush()
+		_ = c.Write(strconv.FormatInt(id, 10), a.name, fmt.Sprintf("%x", a.sha), a.kind, a.status, strconv.Itoa(a.rows), strconv.Itoa(a.acc),
+			strconv.Itoa(a.rej), currency, total, strconv.Itoa(a.nprob), dupOf, a.received.UTC().Format(time.RFC3339),
+			a.processed.UTC().Format(time.RFC3339), strconv.Itoa(errs), strconv.Itoa(a.warn))
+		return c.Close()
 	})
 	if err != nil {
 		return err
 	}
-	if nprob > 0 && status != Duplicate {
+	if a.status != Duplicate && (errs > 0 || a.warn > 0) {
 		probs, err := s.problems(ctx, id)
 		if err != nil {
 			return err
 		}
-		header, rows, closeRows, err := s.rejectedRows(ctx, id, name, sha)
-		if err != nil {
-			return err
+		if a.warn > 0 {
+			if err := mailbox.WriteAtomic(filepath.Join(outbox, ackName+".warnings.csv"), 0o644, func(w io.Writer) error {
+				return writeWarnings(w, probs, a.format.Dialect())
+			}); err != nil {
+				return err
+			}
 		}
-		err = mailbox.WriteAtomic(filepath.Join(outbox, ackName+".rejects.csv"), 0o644, func(w io.Writer) error {
-			return writeRejects(w, header, probs, rows)
-		})
-		closeRows()
-		if err != nil {
-			return err
+		if errs > 0 {
+			if err := mailbox.WriteAtomic(filepath.Join(outbox, ackName+".rejects.csv"), 0o644, func(w io.Writer) error {
+				return s.rejectsFile(w, a, probs)
+			}); err != nil {
+				return err
+			}
 		}
 	}
 	_, err = s.Pool.Exec(ctx, `UPDATE files SET acked_at = now() WHERE id = $1`, id)
 	return err
+}
+
+// made is where the files Clearhouse makes for a sender once (rejects
+// files) are kept, content-addressed, beside the archive of what it
+// received.
+func (s *Service) made() *archive.Store {
+	return &archive.Store{Dir: filepath.Join(s.Archive.Dir, "made")}
+}
+
+// rejectsFile copies the rejects file made when the file was checked; for
+// a file checked before they were kept, it makes one from the upload.
+func (s *Service) rejectsFile(w io.Writer, a *ackFile, probs []*problem.Problem) error {
+	if a.rendered {
+		var blob archive.Blob
+		copy(blob.SHA256[:], a.rejects)
+		f, err := s.made().Open(blob)
+		if err != nil {
+			return fmt.Errorf("opening the rejects file of %s: %w", a.name, err)
+		}
+		defer f.Close()
+		_, err = io.Copy(w, f)
+		return err
+	}
+	var blob archive.Blob
+	copy(blob.SHA256[:], a.sha)
+	f := a.format
+	if a.sheet != "" {
+		f.Sheet = a.sheet // the sheet the file was read from
+	}
+	header, rows, closeRows, err := s.rereadRows(blob, f.ReaderOptions(a.name, s.Limits))
+	if err != nil {
+		return err
+	}
+	defer closeRows()
+	return writeRejects(w, header, probs, a.status == Rejected, f.Dialect(), rows)
+}
+
+// writeWarnings lists a file's warnings: line, code, column, value, message.
+func writeWarnings(w io.Writer, probs []*problem.Problem, d render.Dialect) error {
+	c := render.NewCSVIn(w, d)
+	if err := c.Write(schema.RejectsColumns...); err != nil {
+		return err
+	}
+	for _, p := range probs {
+		if p.Severity == problem.Warning {
+			if err := c.Write(strconv.Itoa(p.Pos.Line), string(p.Code), p.Pos.Column, p.Value, p.Message); err != nil {
+				return err
+			}
+		}
+	}
+	return c.Close()
 }
 
 // AckOnce writes a finished file's acknowledgement unless it was written
@@ -118,38 +215,6 @@ func safeName(name string) string {
 		return "file"
 	}
 	return name
-}
-
-// rejectedRows returns what a file's rejects file repeats: kept when it was
-// checked, or, for a file checked before rows were kept, read again.
-func (s *Service) rejectedRows(ctx context.Context, id int64, name string, sha []byte) (*echoHeader, rowSource, func(), error) {
-	var echoed bool
-	var headerText *string
-	var format, sheet string
-	if err := s.Pool.QueryRow(ctx, `SELECT f.echoed, f.echo_header, r.file_format, f.sheet FROM files f JOIN resellers r ON r.partner_id = f.partner_id WHERE f.id = $1`,
-		id).Scan(&echoed, &headerText, &format, &sheet); err != nil {
-		return nil, nil, nil, fmt.Errorf("reading file %d: %w", id, err)
-	}
-	if echoed {
-		var header *echoHeader
-		if headerText != nil {
-			header = &echoHeader{}
-			if err := json.Unmarshal([]byte(*headerText), header); err != nil {
-				return nil, nil, nil, fmt.Errorf("file %d header: %w", id, err)
-			}
-		}
-		return header, s.echoedRows(ctx, id), func() {}, nil
-	}
-	var blob archive.Blob
-	copy(blob.SHA256[:], sha)
-	var f schema.Format
-	if err := json.Unmarshal([]byte(format), &f); err != nil {
-		return nil, nil, nil, err
-	}
-	if sheet != "" {
-		f.Sheet = sheet // the sheet the file was read from
-	}
-	return s.rereadRows(blob, f.ReaderOptions(name, s.Limits))
 }
 
 // ackPending writes the acknowledgements that a crash between commit and
@@ -176,119 +241,6 @@ func (s *Service) ackPending(ctx context.Context, partner string) error {
 		}
 	}
 	return nil
-}
-
-// lineProblems are the problems of one line, merged into one rejects row.
-type lineProblems struct {
-	codes, cols, values, msgs []string
-}
-
-func (l *lineProblems) add(p *problem.Problem) {
-	l.codes = append(l.codes, string(p.Code))
-	l.cols = append(l.cols, p.Pos.Column)
-	l.values = append(l.values, p.Value)
-	msg := p.Message
-	if p.Severity == problem.Warning {
-		msg = "warning: " + msg
-	}
-	l.msgs = append(l.msgs, msg)
-}
-
-func (l *lineProblems) cells(line int) []string {
-	return []string{strconv.Itoa(line), strings.Join(l.codes, "|"), strings.Join(l.cols, "|"), strings.Join(l.values, "|"), strings.Join(l.msgs, "; ")}
-}
-
-// rowSource yields the rows a rejects file repeats, in line order.
-type rowSource func(yield func(line int, fields []string) error) error
-
-// writeRejects writes one row per line with problems: the line, the merged
-// problems, then the row as sent under the header as sent (header nil: the
-// header could not be read).
-func writeRejects(w io.Writer, header *echoHeader, probs []*problem.Problem, rows rowSource) error {
-	byLine := map[int]*lineProblems{}
-	for _, p := range probs {
-		lp := byLine[p.Pos.Line]
-		if lp == nil {
-			lp = &lineProblems{}
-			byLine[p.Pos.Line] = lp
-		}
-		lp.add(p)
-	}
-	lines := make([]int, 0, len(byLine))
-	for l := range byLine {
-		lines = append(lines, l)
-	}
-	sort.Ints(lines)
-	c := render.NewCSV(w)
-	cols := []string{"line", "problem_code", "problem_column", "problem_value", "problem_message"}
-	headerLine := 1
-	if header != nil {
-		cols = append(cols, header.Fields...)
-		headerLine = header.Line
-	}
-	if err := c.Write(cols...); err != nil {
-		return err
-	}
-	done := map[int]bool{}
-	emit := func(line int, fields []string) error {
-		done[line] = true
-		return c.Write(append(byLine[line].cells(line), fields...)...)
-	}
-	// File-level problems and those of the header line come first.
-	for _, l := range lines {
-		if l <= headerLine {
-			if err := emit(l, nil); err != nil {
-				return err
-			}
-		}
-	}
-	if header != nil {
-		err := rows(func(line int, fields []string) error {
-			if byLine[line] != nil && !done[line] {
-				return emit(line, fields)
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-	}
-	for _, l := range lines { // rows the reader could not return as values
-		if !done[l] {
-			if err := emit(l, nil); err != nil {
-				return err
-			}
-		}
-	}
-	return c.Flush()
-}
-
-// echoedRows reads the rows kept when the file was checked.
-func (s *Service) echoedRows(ctx context.Context, id int64) rowSource {
-	return func(yield func(int, []string) error) error {
-		rows, err := s.Pool.Query(ctx, `SELECT line, fields FROM file_echo WHERE file_id = $1 ORDER BY line`, id)
-		if err != nil {
-			return fmt.Errorf("reading the rejected rows of file %d: %w", id, err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var line int
-			var text *string
-			if err := rows.Scan(&line, &text); err != nil {
-				return err
-			}
-			var fields []string
-			if text != nil {
-				if err := json.Unmarshal([]byte(*text), &fields); err != nil {
-					return fmt.Errorf("file %d line %d: %w", id, line, err)
-				}
-			}
-			if err := yield(line, fields); err != nil {
-				return err
-			}
-		}
-		return rows.Err()
-	}
 }
 
 // rereadRows reads the archived file again, for files checked before their

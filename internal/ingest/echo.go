@@ -1,78 +1,275 @@
 package ingest
 
 import (
+	"bufio"
 	"context"
-	"encoding/json"
+	"encoding/binary"
 	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/clearhouse/clearhouse/internal/archive"
+	"github.com/clearhouse/clearhouse/internal/problem"
+	"github.com/clearhouse/clearhouse/internal/render"
+	"github.com/clearhouse/clearhouse/internal/schema"
 )
 
-// echo keeps, while a file is checked, what its rejects file repeats back:
-// the header as sent and each row that had a problem (declare.Echo). The
-// rows go to a spool (memory, then a temporary file) and into file_echo in
-// the transaction that finishes the file, so an ack written or rewritten
-// later never reads the upload again.
+// echo keeps, while a file is checked, what its rejects file may repeat
+// back (declare.Echo): the header as sent and every row, in a spool (an
+// unlinked temporary file: disk, not memory). When the file is finished
+// its rejects file is made from the spool and the problems, put in the
+// archive and recorded in the finishing transaction: the upload is read
+// once, for its check and its rejects.
 type echo struct {
 	fileID int64
-	header echoHeader
-	rows   *spool
+	name   string
+	header *echoHeader
+	tmp    string
+	f      *os.File
+	w      *bufio.Writer
+	n      int
+	err    error
+	num    [binary.MaxVarintLen64]byte
 }
 
 type echoHeader struct {
-	Line   int      `json:"line"`
-	Fields []string `json:"fields"`
+	Line   int
+	Fields []string
 }
 
-func newEcho(tmp string, fileID int64) (*echo, error) {
-	sp, err := newSpool(tmp)
-	if err != nil {
-		return nil, err
-	}
-	return &echo{fileID: fileID, rows: sp}, nil
+func newEcho(tmp string, fileID int64, name string) *echo {
+	return &echo{fileID: fileID, name: name, tmp: tmp}
 }
 
 func (e *echo) Header(line int, fields []string) {
-	e.header = echoHeader{Line: line, Fields: append([]string(nil), fields...)}
+	e.header = &echoHeader{Line: line, Fields: append([]string(nil), fields...)}
 }
 
+// Row spools a row: its line, its number of values (0 for none, n+1 for
+// n values) and each value with its length.
 func (e *echo) Row(line int, fields []string) {
-	e.rows.n++
-	e.rows.row.begin()
-	e.rows.row.int(e.fileID)
-	e.rows.row.int(int64(line))
-	if fields == nil {
-		e.rows.row.null()
-	} else {
-		b, _ := json.Marshal(fields) // []string always marshals
-		e.rows.row.text(string(b))
+	if e.err != nil {
+		return
 	}
-	e.rows.row.end()
+	if e.f == nil {
+		if e.err = os.MkdirAll(e.tmp, 0o700); e.err != nil {
+			return
+		}
+		if e.f, e.err = os.CreateTemp(e.tmp, "echo-*"); e.err != nil {
+			return
+		}
+		_ = os.Remove(e.f.Name()) // nothing to clean up after a crash
+		e.w = bufio.NewWriterSize(e.f, 256<<10)
+	}
+	e.n++
+	e.uint(uint64(line))
+	if fields == nil {
+		e.uint(0)
+		return
+	}
+	e.uint(uint64(len(fields)) + 1)
+	for _, f := range fields {
+		e.uint(uint64(len(f)))
+		e.w.WriteString(f)
+	}
 }
 
-func (e *echo) close() { e.rows.close() }
+func (e *echo) uint(v uint64) { e.w.Write(e.num[:binary.PutUvarint(e.num[:], v)]) }
 
-// store writes what was kept, in the file's finishing transaction.
-func (e *echo) store(ctx context.Context, tx pgx.Tx) error {
-	fileID := e.fileID
-	var header *string
-	if e.header.Fields != nil {
-		b, _ := json.Marshal(e.header)
-		s := string(b)
-		header = &s
+func (e *echo) close() {
+	if e.f != nil {
+		e.f.Close()
 	}
-	if _, err := tx.Exec(ctx, `UPDATE files SET echoed = true, echo_header = $2 WHERE id = $1`, fileID, header); err != nil {
-		return fmt.Errorf("keeping the header of file %d: %w", fileID, err)
+}
+
+// rows replays the spool in file order.
+func (e *echo) rows(yield func(line int, fields []string) error) error {
+	if e.err != nil {
+		return fmt.Errorf("spooling the rows of file %d: %w", e.fileID, e.err)
 	}
-	if e.rows.n == 0 {
+	if e.f == nil {
 		return nil
 	}
-	r, err := e.rows.reader()
-	if err != nil {
+	if err := e.w.Flush(); err != nil {
 		return err
 	}
-	if _, err := tx.Conn().PgConn().CopyFrom(ctx, r, `COPY file_echo (file_id, line, fields) FROM STDIN`); err != nil {
-		return fmt.Errorf("keeping the rejected rows of file %d: %w", fileID, err)
+	if _, err := e.f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	r := bufio.NewReaderSize(e.f, 256<<10)
+	var fields []string
+	for range e.n {
+		line, err := binary.ReadUvarint(r)
+		if err != nil {
+			return err
+		}
+		n, err := binary.ReadUvarint(r)
+		if err != nil {
+			return err
+		}
+		fields = fields[:0]
+		for i := uint64(1); i < n; i++ {
+			l, err := binary.ReadUvarint(r)
+			if err != nil {
+				return err
+			}
+			b := make([]byte, l)
+			if _, err := io.ReadFull(r, b); err != nil {
+				return err
+			}
+			fields = append(fields, string(b))
+		}
+		row := fields
+		if n == 0 {
+			row = nil
+		}
+		if err := yield(int(line), row); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// Messages of the rows a rejects file repeats without a problem of their
+// own.
+const (
+	notPosted       = "no problem in this row, but nothing of the file was posted (it was rejected whole): send it back with the others"
+	moreProblemsFmt = "line %d: %d more problems of this line follow on the next rows"
+)
+
+// finish makes the file's rejects file, when it has errors, and records
+// it (and the count of warnings) on the file in tx. A file with warnings
+// only has none: its warnings are listed in <file>.warnings.csv, from the
+// problems.
+func (e *echo) finish(ctx context.Context, tx pgx.Tx, store *archive.Store, probs []*problem.Problem, whole bool, d render.Dialect) error {
+	errs, warns := 0, 0
+	for _, p := range probs {
+		if p.Severity == problem.Warning {
+			warns++
+		} else {
+			errs++
+		}
+	}
+	var sum []byte
+	if errs > 0 {
+		if err := os.MkdirAll(e.tmp, 0o700); err != nil {
+			return err
+		}
+		out, err := os.CreateTemp(e.tmp, "rejects-*")
+		if err != nil {
+			return err
+		}
+		defer out.Close()
+		_ = os.Remove(out.Name())
+		if err := writeRejects(out, e.header, probs, whole, d, e.rows); err != nil {
+			return fmt.Errorf("making the rejects file of file %d: %w", e.fileID, err)
+		}
+		if _, err := out.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		blob, err := store.Put(out)
+		if err != nil {
+			return fmt.Errorf("archiving the rejects file of file %d: %w", e.fileID, err)
+		}
+		sum = blob.SHA256[:]
+	}
+	if _, err := tx.Exec(ctx, `UPDATE files SET rendered = true, rejects_sha256 = $2, warnings = $3 WHERE id = $1`, e.fileID, sum, warns); err != nil {
+		return fmt.Errorf("recording the rejects file of file %d: %w", e.fileID, err)
+	}
+	return nil
+}
+
+// rowSource yields the rows a rejects file may repeat, in line order.
+type rowSource func(yield func(line int, fields []string) error) error
+
+// writeRejects writes the rejects file: under the rejects columns and the
+// header as sent, first the file-level problems and those of the header,
+// then each row with an error, as sent, with its first problem (its other
+// problems on the rows after it, with no values, which an upload skips),
+// then the problems of rows the reader could not split. When the file was
+// rejected whole, every row is repeated, those without an error marked so,
+// so that sending the file back fixed posts everything.
+func writeRejects(w io.Writer, header *echoHeader, probs []*problem.Problem, whole bool, d render.Dialect, rows rowSource) error {
+	byLine := map[int][]*problem.Problem{}
+	hasError := map[int]bool{}
+	for _, p := range probs {
+		byLine[p.Pos.Line] = append(byLine[p.Pos.Line], p)
+		if p.Severity != problem.Warning {
+			hasError[p.Pos.Line] = true
+		}
+	}
+	lines := make([]int, 0, len(byLine))
+	for l := range byLine {
+		if hasError[l] {
+			lines = append(lines, l)
+		}
+	}
+	sort.Ints(lines)
+	c := render.NewCSVIn(w, d)
+	cols := append([]string(nil), schema.RejectsColumns...)
+	headerLine := 1
+	if header != nil {
+		cols = append(cols, header.Fields...)
+		headerLine = header.Line
+	}
+	if err := c.Write(cols...); err != nil {
+		return err
+	}
+	done := map[int]bool{}
+	emit := func(line int, fields []string) error {
+		done[line] = true
+		ps := byLine[line]
+		if !hasError[line] {
+			return c.Write(append([]string{strconv.Itoa(line), "", "", "", notPosted}, fields...)...)
+		}
+		// Errors first, then warnings; each problem on its own row.
+		sort.SliceStable(ps, func(i, j int) bool { return ps[i].Severity != problem.Warning && ps[j].Severity == problem.Warning })
+		for i, p := range ps {
+			msg := p.Message
+			if p.Severity == problem.Warning {
+				msg = "warning: " + msg
+			}
+			rec := []string{strconv.Itoa(line), string(p.Code), p.Pos.Column, p.Value, msg}
+			if i == 0 {
+				if len(ps) > 1 {
+					rec[4] += " (" + fmt.Sprintf(moreProblemsFmt, line, len(ps)-1) + ")"
+				}
+				rec = append(rec, fields...)
+			}
+			if err := c.Write(rec...); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, l := range lines {
+		if l <= headerLine {
+			if err := emit(l, nil); err != nil {
+				return err
+			}
+		}
+	}
+	if header != nil {
+		err := rows(func(line int, fields []string) error {
+			if done[line] || (!hasError[line] && !whole) {
+				return nil
+			}
+			return emit(line, fields)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	for _, l := range lines { // rows the reader could not return as values
+		if !done[l] {
+			if err := emit(l, nil); err != nil {
+				return err
+			}
+		}
+	}
+	return c.Close()
 }

@@ -135,19 +135,20 @@ type Request struct {
 
 // Outcome is what happened to a file.
 type Outcome struct {
-	FileID      int64
-	Name        string
-	Kind        string
-	Status      string
-	Rows        int
-	Accepted    int
-	Rejected    int
-	Currency    money.Currency
-	Amount      int64
-	DuplicateOf int64
-	Problems    []*problem.Problem
-	AckPath     string
-	RejectsPath string
+	FileID       int64
+	Name         string
+	Kind         string
+	Status       string
+	Rows         int
+	Accepted     int
+	Rejected     int
+	Currency     money.Currency
+	Amount       int64
+	DuplicateOf  int64
+	Problems     []*problem.Problem
+	AckPath      string
+	RejectsPath  string // when the file had errors: the rows to fix
+	WarningsPath string // when it had warnings
 }
 
 // ExitCode is the documented exit status for scripts: 0 every row accepted,
@@ -591,8 +592,15 @@ func (s *Service) Outcome(ctx context.Context, id int64) (*Outcome, error) {
 	var partner string
 	_ = s.Pool.QueryRow(ctx, `SELECT partner_id FROM files WHERE id = $1`, id).Scan(&partner)
 	o.AckPath = filepath.Join(s.Outbox(partner), o.Name+".ack.csv")
-	if len(o.Problems) > 0 {
-		o.RejectsPath = filepath.Join(s.Outbox(partner), o.Name+".rejects.csv")
+	if o.Status != Duplicate {
+		for _, p := range o.Problems {
+			switch {
+			case p.Severity == problem.Warning:
+				o.WarningsPath = filepath.Join(s.Outbox(partner), o.Name+".warnings.csv")
+			default:
+				o.RejectsPath = filepath.Join(s.Outbox(partner), o.Name+".rejects.csv")
+			}
+		}
 	}
 	return o, nil
 }

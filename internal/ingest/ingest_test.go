@@ -11,11 +11,14 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/text/encoding/charmap"
 
 	"github.com/clearhouse/clearhouse/internal/archive"
+	"github.com/clearhouse/clearhouse/internal/fulfil"
 	"github.com/clearhouse/clearhouse/internal/ingest"
 	"github.com/clearhouse/clearhouse/internal/ledger"
 	"github.com/clearhouse/clearhouse/internal/pgtest"
@@ -177,9 +180,12 @@ func TestSampleWorld(t *testing.T) {
 	if name != "Grete Weiß" {
 		t.Errorf("UTF-16 customer name %q", name)
 	}
-	rejects, _ := os.ReadFile(filepath.Join(svc.Outbox("cable-be"), "01_ventes_2026-09.csv.rejects.csv"))
-	if !strings.Contains(string(rejects), "7,INVALID_DECIMAL,unit_price,23.50,\"unit_price must be a number written like 12,50\",BE-2026-0904,NEW,B-103,zoe@example.be,Zoë Maes") {
-		t.Errorf("Windows-1252 rejects not in UTF-8 or not located:\n%s", rejects)
+	// cable-be's rejects come back in its own format: semicolons, Windows-1252.
+	raw, _ := os.ReadFile(filepath.Join(svc.Outbox("cable-be"), "01_ventes_2026-09.csv.rejects.csv"))
+	rejects, _ := charmap.Windows1252.NewDecoder().Bytes(raw)
+	if !strings.Contains(string(rejects), "7;INVALID_DECIMAL;unit_price;23.50;unit_price must be a number written like 12,50;BE-2026-0904;NEW;B-103;zoe@example.be;Zoë Maes") ||
+		bytes.Contains(raw, []byte("Zoë")) {
+		t.Errorf("rejects not in cable-be's format (semicolons, Windows-1252) or not located:\n%s", rejects)
 	}
 	var state string
 	_ = pool.QueryRow(context.Background(), `SELECT state FROM subscriptions WHERE subscription_id = 'FR-2026-0002'`).Scan(&state)
@@ -216,19 +222,33 @@ func TestRejectsFileLocatesEveryProblemAndIsResendable(t *testing.T) {
 	if len(got) != len(want) {
 		t.Errorf("problems on lines %v", got)
 	}
-	rejects, err := os.ReadFile(o.RejectsPath)
+	raw, err := os.ReadFile(o.RejectsPath)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// UTF-8 with a byte order mark (Excel opens it right); one row per
+	// line with errors, a line's further problem on its own row below it;
+	// the warning of line 1 (the unknown column) is in the warnings file.
+	rejects, ok := bytes.CutPrefix(raw, []byte("\uFEFF"))
+	if !ok {
+		t.Fatalf("no byte order mark: %q", raw[:10])
+	}
 	lines := strings.Split(strings.TrimSpace(string(rejects)), "\n")
-	if len(lines) != 1+len(want) || !strings.HasPrefix(lines[0], "line,problem_code,problem_column,problem_value,problem_message,declaration_id,action") {
+	if len(lines) != 1+len(want)-1+1 || !strings.HasPrefix(lines[0], "line,problem_code,problem_column,problem_value,problem_message,declaration_id,action") {
 		t.Fatalf("rejects:\n%s", rejects)
+	}
+	if !strings.Contains(string(rejects), "\n7,INVALID_LANGUAGE,language,xx-123456789,language must be a language tag such as fr or en-GB\n") {
+		t.Errorf("line 7's second problem is not on its own row:\n%s", rejects)
+	}
+	warnings, _ := os.ReadFile(o.WarningsPath)
+	if !strings.Contains(string(warnings), "1,UNKNOWN_COLUMN,notes,notes,") || strings.Contains(string(rejects), "UNKNOWN_COLUMN") {
+		t.Errorf("the warning is not in the warnings file only:\n%s\n%s", warnings, rejects)
 	}
 	if !strings.Contains(string(rejects), "17,PRICE_MISMATCH,unit_price,19.99,the catalog price of IDE-AV-1Y on 2026-03-06 is 22.00,DE-0016,NEW,K-113") {
 		t.Errorf("rejects row 17 lacks the original values:\n%s", rejects)
 	}
-	// The clerk fixes a rejected row in the rejects file and sends it back as is:
-	// the problem_* columns are unknown columns, ignored with a warning.
+	// The clerk fixes a rejected row in the rejects file and sends it back as
+	// is: the rejects columns are ignored.
 	var row17 string
 	for _, l := range lines {
 		if strings.HasPrefix(l, "17,") {
@@ -833,7 +853,7 @@ func TestAckIsWrittenWithoutReadingTheUploadAgain(t *testing.T) {
 	}
 	before := map[string][]byte{}
 	for _, o := range outcomes {
-		for _, p := range []string{o.AckPath, o.RejectsPath} {
+		for _, p := range []string{o.AckPath, o.RejectsPath, o.WarningsPath} {
 			if p != "" {
 				b, err := os.ReadFile(p)
 				if err != nil {
@@ -843,7 +863,7 @@ func TestAckIsWrittenWithoutReadingTheUploadAgain(t *testing.T) {
 			}
 		}
 	}
-	if err := os.RemoveAll(svc.Archive.Dir); err != nil {
+	if err := os.RemoveAll(filepath.Join(svc.Archive.Dir, "sha256")); err != nil { // every upload; what Clearhouse made stays
 		t.Fatal(err)
 	}
 	rejects := 0
@@ -852,6 +872,7 @@ func TestAckIsWrittenWithoutReadingTheUploadAgain(t *testing.T) {
 			rejects++
 			_ = os.Remove(o.RejectsPath)
 		}
+		_ = os.Remove(o.WarningsPath)
 		if err := svc.WriteAck(ctx, o.FileID); err != nil {
 			t.Fatalf("%s: %v", o.Name, err)
 		}
@@ -908,5 +929,102 @@ func TestFileWithEveryRowRejectedIsRejectedAndMayBeSentAgain(t *testing.T) {
 	again := ingestFile(t, svc, "isp-de", path)
 	if again.Status == ingest.Duplicate || again.FileID == o.FileID {
 		t.Fatalf("sent again: %s (file %d, first %d)", again.Status, again.FileID, o.FileID)
+	}
+}
+
+// resend writes content (UTF-8 text) in the encoding of a reseller's files
+// and ingests it under name.
+func resend(t *testing.T, svc *ingest.Service, reseller, name, content string, cp1252 bool) *ingest.Outcome {
+	t.Helper()
+	b := []byte(content)
+	if cp1252 {
+		var err error
+		if b, err = charmap.Windows1252.NewEncoder().Bytes(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ingestFile(t, svc, reseller, writeFile(t, name, string(b)))
+}
+
+// TestRejectsGoBackAsTheyAre (issue 13, 1 2 3): a rejects file, fixed and
+// sent back as it is, posts the rows: in the reseller's own format
+// (cable-be: semicolons, Windows-1252, two title lines declared but none in
+// the rejects file); for a reject_file reseller rejected whole, with every
+// row, the good one too (telco-fr/05's line 2); and a value the spreadsheet
+// guard protected ('@home Services) comes back as sent, in the database and
+// in the publisher's fulfillment file.
+func TestRejectsGoBackAsTheyAre(t *testing.T) {
+	svc, pool := setup(t)
+	ctx := context.Background()
+
+	// telco-fr, reject_file: REJECTED whole; the rejects file repeats every row.
+	o := ingestFile(t, svc, "telco-fr", drop("telco-fr", "05_declarations_2026-08.csv"))
+	if o.Status != ingest.Rejected {
+		t.Fatalf("telco-fr/05: %s", o.Status)
+	}
+	raw, _ := os.ReadFile(o.RejectsPath)
+	text := strings.TrimPrefix(string(raw), "\uFEFF")
+	for _, want := range []string{"\n2,,,,\"no problem in this row, but nothing of the file was posted", ",FR-2026-0201,NEW,C-1,", "\n3,UNKNOWN_SKU,", "\n4,PRICE_MISMATCH,"} {
+		if !strings.Contains(text, want) {
+			t.Fatalf("telco-fr/05 rejects lacks %q:\n%s", want, text)
+		}
+	}
+	// Read back as it is, it finds the same problems.
+	v, err := svc.Validate(ctx, ingest.Request{Partner: "telco-fr", Path: o.RejectsPath, Name: "05_fixed.csv"})
+	if err != nil || v.Status != ingest.Rejected || fmt.Sprint(codesByLine(v)) != "map[3:[UNKNOWN_SKU] 4:[PRICE_MISMATCH]]" {
+		t.Fatalf("telco-fr/05 rejects read back: %v %v %v", v.Status, codesByLine(v), err)
+	}
+	fixed := strings.NewReplacer(",TFR-AV-2Y,", ",TFR-AV-1Y,", ",24.90,EUR,", ",26.90,EUR,").Replace(text)
+	o2 := resend(t, svc, "telco-fr", "05_fixed.csv", fixed, false)
+	if o2.Status != ingest.Accepted || o2.Accepted != 3 {
+		t.Fatalf("telco-fr/05 fixed: %s, %d accepted, %v", o2.Status, o2.Accepted, o2.Problems)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM declarations WHERE reseller_id = 'telco-fr' AND declaration_id = 'FR-2026-0201'`); n != 1 {
+		t.Fatalf("the good row of the rejected file was not posted by the resend")
+	}
+
+	// cable-be: its own format, no title lines in the rejects file.
+	ob := ingestFile(t, svc, "cable-be", drop("cable-be", "01_ventes_2026-09.csv"))
+	if ob.Status != ingest.Partial {
+		t.Fatalf("cable-be/01: %s", ob.Status)
+	}
+	rb, _ := os.ReadFile(ob.RejectsPath)
+	decoded, _ := charmap.Windows1252.NewDecoder().Bytes(rb)
+	vb, err := svc.Validate(ctx, ingest.Request{Partner: "cable-be", Path: ob.RejectsPath, Name: "01_retour.csv"})
+	if err != nil || fmt.Sprint(codesByLine(vb)) != "map[2:[INVALID_DECIMAL]]" {
+		t.Fatalf("cable-be rejects read back in its format: %v %v\n%s", codesByLine(vb), err, decoded)
+	}
+	ob2 := resend(t, svc, "cable-be", "01_retour.csv", strings.Replace(string(decoded), ";23.50;EUR;", ";23,50;EUR;", 1), true)
+	if ob2.Status != ingest.Accepted || ob2.Accepted != 1 || ob2.Amount != 2350 {
+		t.Fatalf("cable-be fixed: %s, %d accepted, %d, %v", ob2.Status, ob2.Accepted, ob2.Amount, ob2.Problems)
+	}
+
+	// The spreadsheet guard comes off on the way back in.
+	og := resend(t, svc, "isp-de", "guard.csv", "declaration_id,action,customer_id,customer_email,customer_name,sku,quantity,start_date\n"+
+		"G-1,NEW,G1,g1@example.de,@home Services,IDE-NOPE,1,2026-03-06\nG-2,NEW,G2,g2@example.de,=1+1,IDE-AV-1Y,1,2026-03-06\n", false)
+	rg, _ := os.ReadFile(og.RejectsPath)
+	if !strings.Contains(string(rg), ",'@home Services,") {
+		t.Fatalf("the rejects file does not guard the value:\n%s", rg)
+	}
+	og2 := resend(t, svc, "isp-de", "guard_fixed.csv", strings.ReplaceAll(strings.TrimPrefix(string(rg), "\uFEFF"), ",IDE-NOPE,", ",IDE-AV-1Y,"), false)
+	if og2.Status != ingest.Accepted {
+		t.Fatalf("guard resend: %s %v", og2.Status, og2.Problems)
+	}
+	var name string
+	_ = pool.QueryRow(ctx, `SELECT name FROM customers WHERE reseller_id = 'isp-de' AND customer_id = 'G1'`).Scan(&name)
+	if name != "@home Services" {
+		t.Fatalf("the customer's name is %q", name)
+	}
+	res, err := fulfil.Run(ctx, pool, svc.DataDir, "secureco", time.Now())
+	if err != nil || len(res.Files) == 0 {
+		t.Fatalf("fulfil: %v %v", res, err)
+	}
+	var all string
+	for _, f := range res.Files {
+		b, _ := os.ReadFile(f)
+		all += string(b)
+	}
+	if !strings.Contains(all, ",@home Services,") || strings.Contains(all, "'@home") || !strings.Contains(all, ",=1+1,") {
+		t.Fatalf("fulfillment file does not carry the values as declared:\n%s", all)
 	}
 }

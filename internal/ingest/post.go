@@ -86,10 +86,7 @@ func (s *Service) process(ctx context.Context, req Request, blob archive.Blob, f
 		return err
 	}
 	rep := problem.NewReport(s.maxProblems())
-	echo, err := newEcho(s.tmpDir(), fileID)
-	if err != nil {
-		return err
-	}
+	echo := newEcho(s.tmpDir(), fileID, req.Name)
 	defer echo.close()
 	if blob.Size > s.maxFileBytes() {
 		rep.Add(tooLarge(req.Name, blob.Size, s.maxFileBytes()))
@@ -191,7 +188,7 @@ func (s *Service) finishFile(ctx context.Context, tx pgx.Tx, fileID int64, r *de
 	if err := storeProblems(ctx, tx, fileID, rep.Problems); err != nil {
 		return err
 	}
-	if err := e.store(ctx, tx); err != nil {
+	if err := e.finish(ctx, tx, s.made(), rep.Problems, state == "rejected", r.Format.Dialect()); err != nil {
 		return err
 	}
 	_, err := tx.Exec(ctx, `

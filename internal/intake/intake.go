@@ -97,6 +97,7 @@ const staleAfter = 24 * time.Hour
 func (in *Intake) Scan() {
 	if in.Service != nil && in.Service.Archive != nil {
 		in.sweepTemps(filepath.Join(in.Service.Archive.Dir, "tmp"))
+		in.sweepTemps(filepath.Join(in.Service.Archive.Dir, "made", "tmp"))
 	}
 	partners, _ := os.ReadDir(filepath.Join(in.DataDir, "partners"))
 	for _, p := range partners {

@@ -64,6 +64,11 @@ type Binding struct {
 	numberCells []int
 	// Locale is how the file writes numbers and dates.
 	Locale Locale
+	// Resent: the file is a rejects file sent back (its header starts with
+	// the rejects columns): values lose the spreadsheet guard Clearhouse
+	// added, and rows with values only in ignored columns are not data.
+	Resent      bool
+	ignoredCols []bool // file column -> an ignored column
 }
 
 // Bind matches a header to the layout. Unknown columns are warnings; missing
@@ -74,6 +79,8 @@ func (l *Layout) Bind(header []string, pos problem.Position) (*Binding, []*probl
 		b.idx[i] = -1
 	}
 	var probs []*problem.Problem
+	b.Resent = Resends(header)
+	b.ignoredCols = make([]bool, len(header))
 	for j, h := range header {
 		k := NormalizeHeader(h)
 		if k == "" {
@@ -81,9 +88,11 @@ func (l *Layout) Bind(header []string, pos problem.Position) (*Binding, []*probl
 		}
 		i, ok := l.byName[k]
 		if !ok && l.ignore[k] {
+			b.ignoredCols[j] = true
 			continue
 		}
 		if !ok {
+			h = strings.TrimSpace(h)
 			p := problem.New(CodeUnknownColumn, at(pos, h), h, nil, "column %q is not part of the %s layout and is ignored", h, l.Kind)
 			p.Severity = problem.Warning
 			probs = append(probs, p)
@@ -127,10 +136,61 @@ func (b *Binding) Raw(fields []string, i int) string {
 	}
 	f := fields[j]
 	if n := len(f); n == 0 || (f[0] > ' ' && f[0] < utf8.RuneSelf && f[n-1] > ' ' && f[n-1] < utf8.RuneSelf) {
+		if b.Resent && n > 1 && f[0] == '\'' {
+			return unguard(f)
+		}
 		return f // nothing to trim: most values, without a call
 	}
-	return strings.TrimSpace(f)
+	f = strings.TrimSpace(f)
+	if b.Resent {
+		return unguard(f)
+	}
+	return f
 }
+
+// unguard takes off the apostrophe Clearhouse put before a value a
+// spreadsheet would run (render.Cell) when it wrote a rejects file: the
+// value sent back is the value first sent.
+func unguard(f string) string {
+	if len(f) > 1 && f[0] == '\'' {
+		switch f[1] {
+		case '=', '+', '-', '@', '\t', '\r':
+			return f[1:]
+		}
+	}
+	return f
+}
+
+// Resends tells whether a header is a rejects file's, sent back: it starts
+// with the rejects columns.
+func Resends(header []string) bool {
+	if len(header) < len(RejectsColumns) {
+		return false
+	}
+	for i, c := range RejectsColumns {
+		if NormalizeHeader(header[i]) != c {
+			return false
+		}
+	}
+	return true
+}
+
+// OnlyIgnored tells whether a row has values only in ignored columns (the
+// further problems of a line in a rejects file, or its file-level
+// problems): such a row is not data.
+func (b *Binding) OnlyIgnored(fields []string) bool {
+	if !b.Resent {
+		return false
+	}
+	for j, f := range fields {
+		if f != "" && !b.ignored(j) && strings.TrimSpace(f) != "" {
+			return false
+		}
+	}
+	return true
+}
+
+func (b *Binding) ignored(j int) bool { return j < len(b.ignoredCols) && b.ignoredCols[j] }
 
 // Values are the typed values of one row, indexed by layout column.
 type Values struct {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/clearhouse/clearhouse/internal/render"
 	"github.com/clearhouse/clearhouse/internal/tabular"
 )
 
@@ -56,5 +57,23 @@ func (f Format) Locale() Locale {
 // ReaderOptions are the tabular options for a file in this format.
 func (f Format) ReaderOptions(name string, lim tabular.Limits) tabular.Options {
 	d, _ := f.delimiter()
-	return tabular.Options{Name: name, Limits: lim, Delimiter: d, Encoding: strings.ToLower(f.Encoding), SkipLines: f.SkipLines, Sheet: f.Sheet}
+	return tabular.Options{Name: name, Limits: lim, Delimiter: d, Encoding: strings.ToLower(f.Encoding), SkipLines: f.SkipLines, Sheet: f.Sheet,
+		NoTitlesIf: RejectsColumns[:2]}
+}
+
+// RejectsColumns lead every rejects file, before the row as sent; they are
+// ignored on upload (the layouts' ignore_columns), and a file that starts
+// with them is a rejects file sent back: it has no title lines.
+var RejectsColumns = []string{"line", "problem_code", "problem_column", "problem_value", "problem_message"}
+
+// Dialect is how files for this reseller are written: its delimiter and
+// encoding (UTF-8 with a byte order mark when none is declared, so that
+// Excel opens it right).
+func (f Format) Dialect() render.Dialect {
+	d, _ := f.delimiter()
+	if d == 0 {
+		d = ','
+	}
+	enc := strings.ToLower(f.Encoding)
+	return render.Dialect{Comma: rune(d), Encoding: enc, BOM: enc == "" || enc == tabular.UTF8}
 }

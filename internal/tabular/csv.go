@@ -49,8 +49,10 @@ type csvReader struct {
 	line int // physical line of the next byte, 1-based
 	rows int
 	skip int
-	rec  []byte
-	ends []int
+	// noTitlesIf cancels skip when the first record begins with it.
+	noTitlesIf []string
+	rec        []byte
+	ends       []int
 	// plainText is set when every value of the last record is valid text.
 	plainText bool
 	noQuick   bool // tests: every record through the byte-by-byte path
@@ -59,7 +61,7 @@ type csvReader struct {
 }
 
 func newCSV(r io.Reader, opts Options) (*csvReader, error) {
-	c := &csvReader{name: opts.Name, lim: opts.Limits.withDefaults(), line: 1, skip: opts.SkipLines}
+	c := &csvReader{name: opts.Name, lim: opts.Limits.withDefaults(), line: 1, skip: opts.SkipLines, noTitlesIf: opts.NoTitlesIf}
 	raw := bufio.NewReaderSize(r, bufSize)
 	dec, err := c.decoder(raw, opts.Encoding)
 	if err != nil {
@@ -271,10 +273,11 @@ func (c *csvReader) Next() (Row, error) {
 		if err != nil {
 			return row, err
 		}
-		if c.skip > 0 {
+		if c.skip > 0 && !(c.rows == 0 && beginsWith(row.Fields, c.noTitlesIf)) {
 			c.skip--
 			continue
 		}
+		c.skip = 0
 		if blank {
 			continue
 		}

@@ -116,7 +116,11 @@ type Options struct {
 	Delimiter byte   // , ; \t or |; 0 sniffs it
 	Encoding  string // utf-8, utf-16, windows-1252; "" detects it
 	SkipLines int    // title lines above the header
-	Sheet     string // the worksheet of a workbook; "" is the first
+	// NoTitlesIf: a file whose first record begins with these fields has
+	// no title lines, whatever SkipLines says (a rejects file Clearhouse
+	// wrote, sent back as it is). Compared case-insensitively.
+	NoTitlesIf []string
+	Sheet      string // the worksheet of a workbook; "" is the first
 }
 
 // Open returns a reader for r. A file that is recognisably not text (a
@@ -174,3 +178,17 @@ type failed struct{ p *problem.Problem }
 func (f failed) Next() (Row, error)        { return Row{}, f.p }
 func (f failed) Sheet() string             { return "" }
 func (f failed) Notes() []*problem.Problem { return nil }
+
+// beginsWith tells whether fields start with prefix (case-insensitive,
+// spaces trimmed); false for an empty prefix.
+func beginsWith(fields, prefix []string) bool {
+	if len(prefix) == 0 || len(fields) < len(prefix) {
+		return false
+	}
+	for i, p := range prefix {
+		if !strings.EqualFold(strings.TrimSpace(strings.TrimPrefix(fields[i], "\uFEFF")), p) {
+			return false
+		}
+	}
+	return true
+}

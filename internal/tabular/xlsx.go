@@ -29,17 +29,19 @@ var excelErrors = map[string]bool{"#N/A": true, "#DIV/0!": true, "#VALUE!": true
 // xlsxReader streams one worksheet with excelize's row iterator, raw values
 // (no number formats applied), limits set low for uploads.
 type xlsxReader struct {
-	name   string
-	sheet  string
-	lim    Limits
-	book   *excelize.File
-	rows   *excelize.Rows
-	line   int
-	count  int
-	date   bool // 1904 date system
-	skip   int  // title rows above the header
-	failed error
-	kinds  *numberCells // which cells are numbers; nil if unknown
+	name  string
+	sheet string
+	lim   Limits
+	book  *excelize.File
+	rows  *excelize.Rows
+	line  int
+	count int
+	date  bool // 1904 date system
+	skip  int  // title rows above the header
+	// noTitlesIf cancels skip when the first row begins with it.
+	noTitlesIf []string
+	failed     error
+	kinds      *numberCells // which cells are numbers; nil if unknown
 }
 
 // triageZip looks inside a ZIP before excelize does: an XLSX goes on; an
@@ -114,7 +116,7 @@ func newXLSX(f File, opts Options) (r Reader, err error) {
 		book.Close()
 		return fail(CodeWorkbook, "sheet %q cannot be read: %v", sheet, err)
 	}
-	x := &xlsxReader{name: opts.Name, sheet: sheet, lim: lim, book: book, rows: rows, skip: opts.SkipLines, kinds: openNumberCells(zr, sheet)}
+	x := &xlsxReader{name: opts.Name, sheet: sheet, lim: lim, book: book, rows: rows, skip: opts.SkipLines, noTitlesIf: opts.NoTitlesIf, kinds: openNumberCells(zr, sheet)}
 	if props, err := book.GetWorkbookProps(); err == nil && props.Date1904 != nil {
 		x.date = *props.Date1904
 	}
@@ -168,8 +170,14 @@ func (x *xlsxReader) Next() (row Row, err error) {
 		for _, c := range cells {
 			blank = blank && strings.TrimSpace(c) == ""
 		}
-		if x.line <= x.skip || blank {
+		if blank {
 			continue // empty rows, as spreadsheets leave them
+		}
+		if x.count == 0 && x.skip > 0 && beginsWith(cells, x.noTitlesIf) {
+			x.skip = 0
+		}
+		if x.line <= x.skip {
+			continue // title rows
 		}
 		x.count++
 		if x.count > x.lim.MaxRows {

@@ -1,16 +1,13 @@
 -- +goose Up
--- What a rejects file repeats back to the sender, kept when the file is
--- checked (the header as sent and each row that had a problem), so the file
--- is read once: writing or rewriting its ack never reads the upload again.
-ALTER TABLE files ADD COLUMN echoed boolean NOT NULL DEFAULT false;
-ALTER TABLE files ADD COLUMN echo_header text;
-CREATE TABLE file_echo (
-    file_id bigint NOT NULL REFERENCES files (id),
-    line    integer NOT NULL,
-    fields  text, -- a JSON array of the row's values as sent; NULL for a row the reader could not split
-    PRIMARY KEY (file_id, line)
-);
+-- A file's rejects file is made when the file is checked (its rows are read
+-- once, for the check and the rejects) and kept in the archive, content-
+-- addressed; the finishing transaction records it. Writing or rewriting the
+-- ack never reads the upload again. rendered is false for files checked
+-- before this (their rejects are made from the upload, as then).
+ALTER TABLE files ADD COLUMN rendered boolean NOT NULL DEFAULT false;
+ALTER TABLE files ADD COLUMN rejects_sha256 bytea CHECK (length(rejects_sha256) = 32);
+ALTER TABLE files ADD COLUMN warnings integer NOT NULL DEFAULT 0;
 -- +goose Down
-DROP TABLE file_echo;
-ALTER TABLE files DROP COLUMN echo_header;
-ALTER TABLE files DROP COLUMN echoed;
+ALTER TABLE files DROP COLUMN warnings;
+ALTER TABLE files DROP COLUMN rejects_sha256;
+ALTER TABLE files DROP COLUMN rendered;
