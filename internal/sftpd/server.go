@@ -40,7 +40,8 @@ type Config struct {
 	// memory (default 64).
 	MaxTotalSessions int
 	// A source address with MaxAuthFailures failed logins within
-	// FailureWindow is refused for FailureWindow.
+	// FailureWindow is refused; so are password logins to an account with
+	// as many, from any addresses (see throttle).
 	MaxAuthFailures int
 	FailureWindow   time.Duration
 }
@@ -145,11 +146,6 @@ func (s *Server) Serve(ctx context.Context) error {
 			return err
 		}
 		ip := remoteIP(c)
-		if s.throttle.blocked(ip) {
-			s.m.throttled.Inc()
-			c.Close()
-			continue
-		}
 		s.mu.Lock()
 		s.conns[c] = struct{}{}
 		s.mu.Unlock()
@@ -181,6 +177,7 @@ func remoteIP(c net.Conn) string {
 // AES-CTR with encrypt-then-MAC SHA-2 MACs stays for libssh2-based clients,
 // which have no AES-GCM.
 func (s *Server) config(ip string) *ssh.ServerConfig {
+	throttled := false // this connection was counted as throttled
 	cfg := &ssh.ServerConfig{
 		Config: ssh.Config{
 			KeyExchanges: []string{"mlkem768x25519-sha256", "curve25519-sha256", "curve25519-sha256@libssh.org", "ecdh-sha2-nistp256", "ecdh-sha2-nistp384"},
@@ -190,23 +187,71 @@ func (s *Server) config(ip string) *ssh.ServerConfig {
 		MaxAuthTries:  6,
 		ServerVersion: "SSH-2.0-Clearhouse",
 		PublicKeyCallback: func(meta ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
+			if err := s.gate(ip, meta.User(), false); err != nil {
+				return nil, err
+			}
 			return s.authKey(meta, key)
 		},
 		AuthLogCallback: func(meta ssh.ConnMetadata, method string, err error) {
-			if err != nil && method != "none" && !errors.Is(err, ssh.ErrNoAuth) {
-				s.m.authFailures.WithLabelValues(method).Inc()
-				s.throttle.fail(ip)
-				s.log.Warn("sftp login refused", "user", meta.User(), "addr", ip, "method", method, "err", err)
-			}
+			s.logAuth(ip, meta.User(), method, err, &throttled)
 		},
 	}
 	if s.cfg.AllowPasswords {
 		cfg.PasswordCallback = func(meta ssh.ConnMetadata, pw []byte) (*ssh.Permissions, error) {
+			if err := s.gate(ip, meta.User(), true); err != nil {
+				return nil, err
+			}
 			return s.authPassword(meta, pw)
 		}
 	}
 	cfg.AddHostKey(s.signer)
 	return cfg
+}
+
+// errSystem marks a login that could not be checked (the database is
+// unreachable): it is refused, but it is not a failed login and is not
+// counted against the address or the account.
+var errSystem = errors.New("login not checked")
+
+// throttledError refuses a login attempt without checking it; why is
+// throttledAddress or throttledAccount.
+type throttledError struct{ why string }
+
+func (e *throttledError) Error() string { return "too many failed logins (" + e.why + ")" }
+
+// gate refuses an attempt to log in as user from ip while the address (or,
+// for a password, the account) is throttled.
+func (s *Server) gate(ip, user string, password bool) error {
+	why := s.throttle.blocked(ip, user, password)
+	if why == "" {
+		return nil
+	}
+	return &ssh.BannerError{Err: &throttledError{why}, Message: "Too many failed logins: try again later.\n"}
+}
+
+// logAuth logs every refused attempt at warn with its reason, counts
+// failures against the address and the account, and counts a throttled
+// connection once in the throttled metric. A system error is logged, never
+// counted as a failure.
+func (s *Server) logAuth(ip, user, method string, err error, throttled *bool) {
+	if err == nil || method == "none" || errors.Is(err, ssh.ErrNoAuth) {
+		return
+	}
+	var te *throttledError
+	switch {
+	case errors.As(err, &te):
+		if !*throttled {
+			*throttled = true
+			s.m.throttled.Inc()
+		}
+		s.log.Warn("sftp login refused", "user", user, "addr", ip, "method", method, "reason", te.why)
+	case errors.Is(err, errSystem):
+		s.log.Error("sftp login refused", "user", user, "addr", ip, "method", method, "reason", "system_error", "err", err)
+	default:
+		s.m.authFailures.WithLabelValues(method).Inc()
+		s.throttle.fail(ip, user)
+		s.log.Warn("sftp login refused", "user", user, "addr", ip, "method", method, "reason", "failed", "err", err)
+	}
 }
 
 // authKey looks the key up by fingerprint and compares it whole. Whether
@@ -224,7 +269,7 @@ func (s *Server) authKey(meta ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permiss
 		return nil, fmt.Errorf("unknown key %s", fp)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("key lookup: %w", err)
+		return nil, fmt.Errorf("looking up key %s: %w: %w", fp, errSystem, err)
 	}
 	want, _, _, _, err := ssh.ParseAuthorizedKey([]byte(stored))
 	if err != nil || !bytes.Equal(want.Marshal(), key.Marshal()) {
@@ -244,12 +289,18 @@ func (s *Server) authPassword(meta ssh.ConnMetadata, pw []byte) (*ssh.Permission
 	defer cancel()
 	var settings, status string
 	err := s.pool.QueryRow(ctx, `SELECT sftp, status FROM partners WHERE id = $1`, meta.User()).Scan(&settings, &status)
-	if err != nil {
+	if errors.Is(err, pgx.ErrNoRows) {
 		CheckPassword(dummyHash(), pw) // the same time whether the user exists or not
 		return nil, errors.New("unknown user or wrong password")
 	}
+	if err != nil {
+		return nil, fmt.Errorf("looking up partner %q: %w: %w", meta.User(), errSystem, err)
+	}
 	st, err := world.ParseSettings(settings)
-	if err != nil || st.PasswordHash == "" || !CheckPassword(st.PasswordHash, pw) || status != "active" {
+	if err != nil {
+		return nil, fmt.Errorf("reading partner %q's sftp settings: %w: %w", meta.User(), errSystem, err)
+	}
+	if st.PasswordHash == "" || !CheckPassword(st.PasswordHash, pw) || status != "active" {
 		return nil, errors.New("unknown user or wrong password")
 	}
 	return &ssh.Permissions{Extensions: map[string]string{"partner": meta.User(), "uploader": "password"}}, nil
@@ -282,7 +333,7 @@ func (s *Server) handle(ctx context.Context, c net.Conn, ip string) {
 	if partner == "" {
 		return
 	}
-	s.throttle.success(ip)
+	s.throttle.success(ip, partner)
 	log := s.log.With("partner", partner, "uploader", uploader, "addr", ip)
 
 	limit := s.maxSessions(partner) // a database query: not under the lock every connection takes

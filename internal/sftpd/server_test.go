@@ -51,6 +51,25 @@ type env struct {
 	mu         sync.Mutex
 	taken      []string // partner/name of each file intake took
 	got        chan string
+	logs       lockedBuffer // the server's JSON log
+}
+
+// lockedBuffer is a bytes.Buffer written by several goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func newKey(t *testing.T, dir, name string) (string, ssh.Signer, string) {
@@ -120,7 +139,7 @@ func start(t *testing.T, tune func(*sftpd.Config, *world.World)) *env {
 		t.Fatal(err)
 	}
 	e.m = sftpd.NewMetrics(prometheus.NewRegistry())
-	e.srv, err = sftpd.New(cfg, e.pool, in.Publish, e.m, nil)
+	e.srv, err = sftpd.New(cfg, e.pool, in.Publish, e.m, slog.New(slog.NewJSONHandler(&e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatal(err)
 	}

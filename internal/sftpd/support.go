@@ -111,62 +111,112 @@ func CheckPassword(hash string, pw []byte) bool {
 	return subtle.ConstantTimeCompare(got, want) == 1
 }
 
-// throttle refuses a source address after too many failed logins in a
-// window, for the rest of that window.
+// throttle counts failed logins in a sliding window twice: per source
+// address and per account (the user name a client logs in as). An address
+// with max failures in the window is refused for every account; an account
+// with max failures, from any addresses, is refused password logins (keys
+// cannot be guessed, and refusing them would let anyone lock a partner's
+// automated transfers out). A successful login as account A from address X
+// forgets A's own failures from X, and only those: another account's
+// failures, and A's failures from other addresses, still count.
 type throttle struct {
 	max    int
 	window time.Duration
 	mu     sync.Mutex
-	fails  map[string][]time.Time
+	addr   map[string][]failure // by address; failure.who is the account
+	acct   map[string][]failure // by account; failure.who is the address
 }
+
+// failure is one failed login, at a time, by or from who.
+type failure struct {
+	at  time.Time
+	who string
+}
+
+// Why a login is throttled.
+const (
+	throttledAddress = "throttled_address"
+	throttledAccount = "throttled_account"
+)
 
 func newThrottle(max int, window time.Duration) *throttle {
-	return &throttle{max: max, window: window, fails: map[string][]time.Time{}}
+	return &throttle{max: max, window: window, addr: map[string][]failure{}, acct: map[string][]failure{}}
 }
 
-func (t *throttle) recent(ip string, now time.Time) []time.Time {
-	f := t.fails[ip]
+// recent drops the failures of m[k] older than the window and returns the
+// rest.
+func (t *throttle) recent(m map[string][]failure, k string, now time.Time) []failure {
+	f := m[k]
 	i := 0
-	for i < len(f) && now.Sub(f[i]) > t.window {
+	for i < len(f) && now.Sub(f[i].at) > t.window {
 		i++
 	}
 	f = f[i:]
 	if len(f) == 0 {
-		delete(t.fails, ip)
+		delete(m, k)
 	} else {
-		t.fails[ip] = f
+		m[k] = f
 	}
 	return f
 }
 
-func (t *throttle) blocked(ip string) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.recent(ip, time.Now())) >= t.max
-}
-
-func (t *throttle) fail(ip string) {
+// blocked says why a login as user from ip is refused ("" when it is not);
+// password says whether it is a password login.
+func (t *throttle) blocked(ip, user string, password bool) string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := time.Now()
-	f := t.recent(ip, now)
-	if len(f) < 4*t.max { // bounded memory per address
-		t.fails[ip] = append(f, now)
+	if len(t.recent(t.addr, ip, now)) >= t.max {
+		return throttledAddress
 	}
-	if len(t.fails) > 100_000 { // bounded memory overall: forget the oldest state
-		for k := range t.fails {
-			delete(t.fails, k)
-			if len(t.fails) < 50_000 {
-				break
+	if password && len(t.recent(t.acct, user, now)) >= t.max {
+		return throttledAccount
+	}
+	return ""
+}
+
+// fail counts a failed login as user from ip.
+func (t *throttle) fail(ip, user string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := time.Now()
+	add := func(m map[string][]failure, k, who string) {
+		f := t.recent(m, k, now)
+		if len(f) < 4*t.max { // bounded memory per address and account
+			m[k] = append(f, failure{now, who})
+		}
+		if len(m) > 100_000 { // bounded memory overall: forget some state
+			for k := range m {
+				delete(m, k)
+				if len(m) < 50_000 {
+					break
+				}
 			}
 		}
 	}
+	add(t.addr, ip, user)
+	add(t.acct, user, ip)
 }
 
-func (t *throttle) success(ip string) {
+// success forgets the failures of user from ip (see throttle).
+func (t *throttle) success(ip, user string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	delete(t.fails, ip)
+	drop := func(m map[string][]failure, k, who string) {
+		f := m[k][:0:0]
+		for _, x := range m[k] {
+			if x.who != who {
+				f = append(f, x)
+			}
+		}
+		if len(f) == 0 {
+			delete(m, k)
+		} else {
+			m[k] = f
+		}
+	}
+	drop(t.addr, ip, user)
+	drop(t.acct, user, ip)
 }
 
 // idleConn closes a connection that sees no traffic for idle.
@@ -208,7 +258,7 @@ func NewMetrics(r prometheus.Registerer) *Metrics {
 		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "clearhouse_sftp_auth_failures_total",
 			Help: "Failed SFTP logins, by method."}, []string{"method"}),
 		throttled: prometheus.NewCounter(prometheus.CounterOpts{Name: "clearhouse_sftp_throttled_connections_total",
-			Help: "Connections refused because their address failed to log in too often."}),
+			Help: "Connections refused because their address or account failed to log in too often."}),
 		limits: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "clearhouse_sftp_limit_hits_total",
 			Help: "Sessions or transfers stopped by a limit: sessions, upload_size, idle_timeout."}, []string{"limit"}),
 		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "clearhouse_sftp_bytes_total",

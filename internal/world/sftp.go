@@ -177,6 +177,23 @@ func Duration(d string, def time.Duration) time.Duration {
 	return v
 }
 
+// setFile names the file of every position in the section.
+func (s *SFTP) setFile(f string) {
+	s.File = f
+	for _, k := range s.Keys {
+		k.File = f
+	}
+	if r := s.Remote; r != nil {
+		r.File = f
+		if r.Pull != nil {
+			r.Pull.File = f
+		}
+		if r.Push != nil {
+			r.Push.File = f
+		}
+	}
+}
+
 // check reports the problems of a partner's SFTP section.
 func (s *SFTP) check(bad func(Where, string, string, ...any), fps map[string]Where) {
 	names := map[string]bool{}

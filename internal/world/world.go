@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -158,14 +159,8 @@ func strict(n *yaml.Node, v any, w *Where) error {
 	if n.Kind != yaml.MappingNode {
 		return fmt.Errorf("line %d: expected a mapping", n.Line)
 	}
-	rv := reflect.ValueOf(v).Elem()
-	known := map[string]int{}
-	for i := 0; i < rv.NumField(); i++ {
-		tag := strings.Split(rv.Type().Field(i).Tag.Get("yaml"), ",")[0]
-		if tag != "" && tag != "-" {
-			known[tag] = i
-		}
-	}
+	known := map[string]reflect.Value{}
+	fields(reflect.ValueOf(v).Elem(), known)
 	w.Line = n.Line
 	for k := 0; k+1 < len(n.Content); k += 2 {
 		key, val := n.Content[k], n.Content[k+1]
@@ -178,11 +173,27 @@ func strict(n *yaml.Node, v any, w *Where) error {
 			sort.Strings(names)
 			return fmt.Errorf("line %d: unknown field %q (known: %s)", key.Line, key.Value, strings.Join(names, ", "))
 		}
-		if err := val.Decode(rv.Field(i).Addr().Interface()); err != nil {
+		if err := val.Decode(i.Addr().Interface()); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// fields maps each yaml key of the struct rv to its field, the fields of an
+// `,inline` struct (Timing in Pull and Push) included, as yaml.v3 decodes
+// them.
+func fields(rv reflect.Value, known map[string]reflect.Value) {
+	for i := 0; i < rv.NumField(); i++ {
+		opts := strings.Split(rv.Type().Field(i).Tag.Get("yaml"), ",")
+		if slices.Contains(opts[1:], "inline") && rv.Field(i).Kind() == reflect.Struct {
+			fields(rv.Field(i), known)
+			continue
+		}
+		if opts[0] != "" && opts[0] != "-" {
+			known[opts[0]] = rv.Field(i)
+		}
+	}
 }
 
 // FieldError is one problem in the configuration, with its position.
@@ -266,9 +277,11 @@ func lineOf(err error) int {
 func setFile(w *World, f string) {
 	for _, p := range w.Publishers {
 		p.File = f
+		p.SFTP.setFile(f)
 	}
 	for _, r := range w.Resellers {
 		r.File, r.VAT.File, r.Payment.File, r.FileFormat.File = f, f, f, f
+		r.SFTP.setFile(f)
 	}
 	for _, c := range w.Catalogs {
 		c.File = f

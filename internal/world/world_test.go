@@ -290,3 +290,24 @@ func TestPriceListWorkbook(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+// TestSFTPProblemsNameTheFile: a problem in a partner's sftp section said
+// ":11: schedule: …", without its file.
+func TestSFTPProblemsNameTheFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	_ = os.WriteFile(filepath.Join(dir, "a.yaml"), []byte(`publishers:
+  - id: pub
+    name: Pub
+    sftp:
+      remote:
+        address: sftp.pub.example:22
+        host_key: "SHA256:x"
+        user: u
+        push: {dir: /in, every: 1m, timezone: Europe/Paris}
+`), 0o644)
+	_, err := world.Load(dir)
+	if err == nil || !strings.Contains(err.Error(), "a.yaml:9: schedule: timezone goes with schedule") {
+		t.Fatalf("%v", err)
+	}
+}
