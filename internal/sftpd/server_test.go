@@ -51,6 +51,25 @@ type env struct {
 	mu         sync.Mutex
 	taken      []string // partner/name of each file intake took
 	got        chan string
+	logs       *syncBuffer // the server's log, info and up
+}
+
+// syncBuffer is a buffer the server's goroutines may log into.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 func newKey(t *testing.T, dir, name string) (string, ssh.Signer, string) {
@@ -73,7 +92,7 @@ func start(t *testing.T, tune func(*sftpd.Config, *world.World)) *env {
 	if _, err := exec.LookPath("sftp"); err != nil {
 		t.Fatal("the OpenSSH sftp client is needed (Debian openssh-client; .ci/run installs it)")
 	}
-	e := &env{t: t, pool: pgtest.New(t), data: t.TempDir(), keys: map[string]string{}, signers: map[string]ssh.Signer{}, got: make(chan string, 100)}
+	e := &env{t: t, pool: pgtest.New(t), data: t.TempDir(), keys: map[string]string{}, signers: map[string]ssh.Signer{}, got: make(chan string, 100), logs: &syncBuffer{}}
 	keyDir := t.TempDir()
 	w, err := world.Load(filepath.Join(samples, "config"))
 	if err != nil {
@@ -120,7 +139,7 @@ func start(t *testing.T, tune func(*sftpd.Config, *world.World)) *env {
 		t.Fatal(err)
 	}
 	e.m = sftpd.NewMetrics(prometheus.NewRegistry())
-	e.srv, err = sftpd.New(cfg, e.pool, in.Publish, e.m, nil)
+	e.srv, err = sftpd.New(cfg, e.pool, in.Publish, e.m, slog.New(slog.NewTextHandler(e.logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +151,15 @@ func start(t *testing.T, tune func(*sftpd.Config, *world.World)) *env {
 	wg.Add(2)
 	go func() { defer wg.Done(); _ = e.srv.Serve(ctx) }()
 	go func() { defer wg.Done(); in.Run(ctx, time.Hour) }()
-	t.Cleanup(func() { _ = runner.Stop(context.Background()); cancel(); wg.Wait(); svc.Close() })
+	t.Cleanup(func() {
+		_ = runner.Stop(context.Background())
+		cancel()
+		wg.Wait()
+		svc.Close()
+		if t.Failed() {
+			t.Logf("the server logged:\n%s", e.logs)
+		}
+	})
 	signer, err := sftpd.LoadOrCreateKey(cfg.HostKeyPath)
 	if err != nil {
 		t.Fatal(err)
