@@ -125,6 +125,23 @@ func (t Timing) Spec(def time.Duration) (cron.Schedule, string, error) {
 	return sched, spec, nil
 }
 
+// setFile says which file the section and everything in it came from.
+func (s *SFTP) setFile(f string) {
+	s.File = f
+	for _, k := range s.Keys {
+		k.File = f
+	}
+	if r := s.Remote; r != nil {
+		r.File = f
+		if r.Pull != nil {
+			r.Pull.File = f
+		}
+		if r.Push != nil {
+			r.Push.File = f
+		}
+	}
+}
+
 func (s *SFTP) UnmarshalYAML(n *yaml.Node) error    { return strict(n, s, &s.Where) }
 func (k *SFTPKey) UnmarshalYAML(n *yaml.Node) error { return strict(n, k, &k.Where) }
 func (r *Remote) UnmarshalYAML(n *yaml.Node) error  { return strict(n, r, &r.Where) }

@@ -266,9 +266,11 @@ func lineOf(err error) int {
 func setFile(w *World, f string) {
 	for _, p := range w.Publishers {
 		p.File = f
+		p.SFTP.setFile(f)
 	}
 	for _, r := range w.Resellers {
 		r.File, r.VAT.File, r.Payment.File, r.FileFormat.File = f, f, f, f
+		r.SFTP.setFile(f)
 	}
 	for _, c := range w.Catalogs {
 		c.File = f
