@@ -175,6 +175,7 @@ func handshake(ctx context.Context, r *world.Remote, auth Auth) (ssh.Conn, <-cha
 	}
 	types := askFor(pins)
 	var presented []string // "type SHA256:…" of each key seen and not pinned
+	var offered []string   // the server's host key algorithms, when it has none of those asked for
 	for len(types) > 0 {
 		var shown ssh.PublicKey
 		cfg := &ssh.ClientConfig{
@@ -212,11 +213,15 @@ func handshake(ctx context.Context, r *world.Remote, auth Auth) (ssh.Conn, <-cha
 			if types = slices.DeleteFunc(types, func(t string) bool { return t == shown.Type() }); len(types) == n {
 				types = nil // a key of a type not asked for: ask no more
 			}
-		case errors.As(err, &neg) && neg.What == "host key" && len(presented) > 0:
-			types = nil // the server has no key of the types left
+		case errors.As(err, &neg) && neg.What == "host key":
+			types, offered = nil, neg.RequestedAlgorithms // the server has no key of the types left
 		default:
 			return nil, nil, nil, fmt.Errorf("%s: %w", r.Address, err)
 		}
+	}
+	if len(presented) == 0 {
+		return nil, nil, nil, fmt.Errorf("%w: %s has no host key of the pinned types (it offers %s); pinned: %s: refusing to connect",
+			ErrHostKey, r.Address, strings.Join(offered, ", "), strings.Join(r.HostKey, ", "))
 	}
 	return nil, nil, nil, fmt.Errorf("%w: %s presented %s; pinned: %s: refusing to connect",
 		ErrHostKey, r.Address, strings.Join(presented, ", "), strings.Join(r.HostKey, ", "))

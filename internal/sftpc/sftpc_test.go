@@ -44,7 +44,8 @@ func dial(t *testing.T, s *sshd, r *world.Remote) *sftpc.Conn {
 func TestHostKeyIsPinned(t *testing.T) {
 	t.Parallel()
 	_, s, r := setup(t)
-	for _, pin := range []world.HostKeys{nil, {"SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}} {
+	// The last: a type the server (one ED25519 key) does not have.
+	for _, pin := range []world.HostKeys{nil, {"SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}, {"ssh-rsa " + s.HostKey}} {
 		bad := *r
 		bad.HostKey = pin
 		if c, err := sftpc.Dial(context.Background(), &bad, sftpc.Auth{Key: s.Client}); err == nil {
