@@ -134,7 +134,7 @@ func BenchmarkSFTP(b *testing.B) {
 			put(b, src, d.Addr, d.User, sshdKey, path.Join(d.Base, "up.csv"))
 		}
 	})
-	r := &world.Remote{Address: d.Addr, HostKey: d.HostKey, User: d.User}
+	r := &world.Remote{Address: d.Addr, HostKey: world.HostKeys{d.HostKey}, User: d.User}
 	b.Run("push/clearhouse-to-sshd", func(b *testing.B) {
 		b.SetBytes(fi.Size())
 		for i := 0; i < b.N; i++ {

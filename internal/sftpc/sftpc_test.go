@@ -27,7 +27,7 @@ func setup(t *testing.T) (*pgxpool.Pool, *sshd, *world.Remote) {
 	t.Helper()
 	pool := pgtest.WithWorld(t, "../../samples/config")
 	s := startSSHD(t)
-	r := &world.Remote{Address: s.Addr, HostKey: s.HostKey, User: s.User}
+	r := &world.Remote{Address: s.Addr, HostKey: world.HostKeys{s.HostKey}, User: s.User}
 	return pool, s, r
 }
 
@@ -44,13 +44,14 @@ func dial(t *testing.T, s *sshd, r *world.Remote) *sftpc.Conn {
 func TestHostKeyIsPinned(t *testing.T) {
 	t.Parallel()
 	_, s, r := setup(t)
-	for _, pin := range []string{"", "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"} {
+	// The last: a type the server (one ED25519 key) does not have.
+	for _, pin := range []world.HostKeys{nil, {"SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}, {"ssh-rsa " + s.HostKey}} {
 		bad := *r
 		bad.HostKey = pin
 		if c, err := sftpc.Dial(context.Background(), &bad, sftpc.Auth{Key: s.Client}); err == nil {
 			c.Close()
 			t.Fatalf("connected with pin %q", pin)
-		} else if pin != "" && !errors.Is(err, sftpc.ErrHostKey) {
+		} else if pin != nil && !errors.Is(err, sftpc.ErrHostKey) {
 			t.Fatalf("pin %q: %v", pin, err)
 		}
 	}

@@ -22,13 +22,16 @@ import (
 // sshd is Debian's OpenSSH server on a loopback port, serving internal-sftp
 // chrooted (when the tests run as root, as CI does) to one key.
 type sshd struct {
-	t        testing.TB
-	dir      string // config, keys, pid
-	root     string // the chroot
-	Base     string // the writable folder, as the client sees it
-	Local    string // the same folder on disk
-	Addr     string
-	HostKey  string // SHA256 fingerprint
+	t       testing.TB
+	dir     string // config, keys, pid
+	root    string // the chroot
+	Base    string // the writable folder, as the client sees it
+	Local   string // the same folder on disk
+	Addr    string
+	HostKey string // SHA256 fingerprint (of the first host key)
+	// HostKeys are the fingerprints of each host key by type (ed25519,
+	// ecdsa, rsa), when the server was started with ssh-keygen's keys.
+	HostKeys map[string]string
 	Client   ssh.Signer
 	User     string
 	cmd      *exec.Cmd
@@ -60,6 +63,14 @@ func freePort(t testing.TB) string {
 }
 
 func startSSHD(t testing.TB) *sshd {
+	t.Helper()
+	return startSSHDWithHostKeys(t)
+}
+
+// startSSHDWithHostKeys starts a server with host keys made by ssh-keygen
+// of each type given (ed25519, ecdsa, rsa: a stock Debian server has the
+// three), in that order in its config; with none, one ed25519 key.
+func startSSHDWithHostKeys(t testing.TB, types ...string) *sshd {
 	t.Helper()
 	bin, err := exec.LookPath("sshd")
 	if err != nil {
@@ -94,19 +105,44 @@ func startSSHD(t testing.TB) *sshd {
 	if err := os.MkdirAll(s.Local, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	host := key(t, filepath.Join(s.dir, "host_key"))
-	s.HostKey = ssh.FingerprintSHA256(host.PublicKey())
+	hostKeys := []string{filepath.Join(s.dir, "host_key")}
+	if len(types) == 0 {
+		host := key(t, hostKeys[0])
+		s.HostKey = ssh.FingerprintSHA256(host.PublicKey())
+	} else {
+		hostKeys, s.HostKeys = nil, map[string]string{}
+		for _, typ := range types {
+			path := filepath.Join(s.dir, "ssh_host_"+typ+"_key")
+			if out, err := exec.Command("ssh-keygen", "-q", "-t", typ, "-N", "", "-f", path).CombinedOutput(); err != nil {
+				t.Fatalf("ssh-keygen -t %s: %v\n%s", typ, err, out)
+			}
+			b, err := os.ReadFile(path + ".pub")
+			if err != nil {
+				t.Fatal(err)
+			}
+			pk, _, _, _, err := ssh.ParseAuthorizedKey(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.HostKeys[typ] = ssh.FingerprintSHA256(pk)
+			hostKeys = append(hostKeys, path)
+		}
+		s.HostKey = s.HostKeys[types[0]]
+	}
 	s.Client = key(t, filepath.Join(s.dir, "client_key"))
 	if err := os.WriteFile(filepath.Join(s.dir, "authorized_keys"), ssh.MarshalAuthorizedKey(s.Client.PublicKey()), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	_, port, _ := net.SplitHostPort(s.Addr)
 	conf := []string{
-		"Port " + port, "ListenAddress 127.0.0.1", "HostKey " + filepath.Join(s.dir, "host_key"),
+		"Port " + port, "ListenAddress 127.0.0.1",
 		"PidFile " + filepath.Join(s.dir, "sshd.pid"), "AuthorizedKeysFile " + filepath.Join(s.dir, "authorized_keys"),
 		"StrictModes no", "PasswordAuthentication no", "KbdInteractiveAuthentication no", "UsePAM no",
 		"PermitRootLogin prohibit-password", "AllowTcpForwarding no", "X11Forwarding no", "LogLevel ERROR",
 		"Subsystem sftp internal-sftp", "ForceCommand internal-sftp",
+	}
+	for _, k := range hostKeys {
+		conf = append(conf, "HostKey "+k)
 	}
 	if os.Geteuid() == 0 {
 		conf = append(conf, "ChrootDirectory "+s.root)

@@ -15,6 +15,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -174,15 +175,17 @@ func remoteIP(c net.Conn) string {
 // config is the SSH configuration: modern algorithms only. chacha20-poly1305
 // is left out on purpose: x/crypto has no assembly for it on amd64 and an
 // OpenSSH client picks it first when offered, at 25–40% of the throughput.
-// AES-CTR with encrypt-then-MAC SHA-2 MACs stays for libssh2-based clients,
-// which have no AES-GCM.
+// AES-CTR stays for libssh2-based clients, which have no AES-GCM; and
+// libssh2 before 1.11 (Debian 12's curl, PHP ssh2, many appliances) has no
+// encrypt-then-MAC MACs either, so the plain SHA-2 HMACs are offered after
+// the ETM ones (with AES-GCM no MAC is used at all).
 func (s *Server) config(ip string) *ssh.ServerConfig {
 	throttled := false // this connection was counted as throttled
 	cfg := &ssh.ServerConfig{
 		Config: ssh.Config{
 			KeyExchanges: []string{"mlkem768x25519-sha256", "curve25519-sha256", "curve25519-sha256@libssh.org", "ecdh-sha2-nistp256", "ecdh-sha2-nistp384"},
 			Ciphers:      []string{"aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes256-ctr"},
-			MACs:         []string{"hmac-sha2-256-etm@openssh.com", "hmac-sha2-512-etm@openssh.com"},
+			MACs:         []string{"hmac-sha2-256-etm@openssh.com", "hmac-sha2-512-etm@openssh.com", "hmac-sha2-256", "hmac-sha2-512"},
 		},
 		MaxAuthTries:  6,
 		ServerVersion: "SSH-2.0-Clearhouse",
@@ -323,7 +326,7 @@ func (s *Server) handle(ctx context.Context, c net.Conn, ip string) {
 	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
 	conn, chans, reqs, err := ssh.NewServerConn(c, s.config(ip))
 	if err != nil {
-		s.log.Debug("ssh handshake failed", "addr", ip, "err", err)
+		s.logHandshake(ip, err)
 		return
 	}
 	defer conn.Close()
@@ -420,4 +423,18 @@ func (s *Server) handle(ctx context.Context, c net.Conn, ip string) {
 			rs.Close()
 		}()
 	}
+}
+
+// logHandshake says why a handshake failed. A client that shares no
+// algorithm with the server is a partner who cannot connect, and what it
+// offered is what tells an operator why: a warning. Anything else (a port
+// scan, a cut connection, a failed login) stays at debug.
+func (s *Server) logHandshake(ip string, err error) {
+	var neg *ssh.AlgorithmNegotiationError
+	if errors.As(err, &neg) {
+		s.log.Warn("ssh handshake failed: no common algorithm", "addr", ip, "what", neg.What,
+			"peer_offered", strings.Join(neg.RequestedAlgorithms, ","), "we_offered", strings.Join(neg.SupportedAlgorithms, ","))
+		return
+	}
+	s.log.Debug("ssh handshake failed", "addr", ip, "err", err)
 }

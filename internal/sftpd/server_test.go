@@ -151,7 +151,15 @@ func start(t *testing.T, tune func(*sftpd.Config, *world.World)) *env {
 	wg.Add(2)
 	go func() { defer wg.Done(); _ = e.srv.Serve(ctx) }()
 	go func() { defer wg.Done(); in.Run(ctx, time.Hour) }()
-	t.Cleanup(func() { _ = runner.Stop(context.Background()); cancel(); wg.Wait(); svc.Close() })
+	t.Cleanup(func() {
+		_ = runner.Stop(context.Background())
+		cancel()
+		wg.Wait()
+		svc.Close()
+		if t.Failed() {
+			t.Logf("the server logged:\n%s", e.logs.String())
+		}
+	})
 	signer, err := sftpd.LoadOrCreateKey(cfg.HostKeyPath)
 	if err != nil {
 		t.Fatal(err)

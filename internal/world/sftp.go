@@ -39,10 +39,12 @@ type SFTPKey struct {
 type Remote struct {
 	Where   `yaml:"-"`
 	Address string `yaml:"address"` // host:port
-	// HostKey pins the server: its SHA256 fingerprint, as ssh-keygen -lf or
-	// ssh-keyscan | ssh-keygen -lf - print it. No pin, no connection.
-	HostKey string `yaml:"host_key"`
-	User    string `yaml:"user"`
+	// HostKey pins the server: one of its host keys, or several while one
+	// is rotated, each its SHA256 fingerprint, best with the key type (see
+	// ParsePin), as ssh-keyscan HOST | ssh-keygen -lf - prints them. No
+	// pin, no connection.
+	HostKey HostKeys `yaml:"host_key"`
+	User    string   `yaml:"user"`
 	// KeyFile is a private key to log in with; default: Clearhouse's own
 	// client key (<data-dir>/sftp/client_ed25519_key, its public half is
 	// printed by `clearhouse sftp keys`).
@@ -125,6 +127,23 @@ func (t Timing) Spec(def time.Duration) (cron.Schedule, string, error) {
 	return sched, spec, nil
 }
 
+// setFile says which file the section and everything in it came from.
+func (s *SFTP) setFile(f string) {
+	s.File = f
+	for _, k := range s.Keys {
+		k.File = f
+	}
+	if r := s.Remote; r != nil {
+		r.File = f
+		if r.Pull != nil {
+			r.Pull.File = f
+		}
+		if r.Push != nil {
+			r.Push.File = f
+		}
+	}
+}
+
 func (s *SFTP) UnmarshalYAML(n *yaml.Node) error    { return strict(n, s, &s.Where) }
 func (k *SFTPKey) UnmarshalYAML(n *yaml.Node) error { return strict(n, k, &k.Where) }
 func (r *Remote) UnmarshalYAML(n *yaml.Node) error  { return strict(n, r, &r.Where) }
@@ -177,22 +196,6 @@ func Duration(d string, def time.Duration) time.Duration {
 	return v
 }
 
-// setFile names the file of every position in the section.
-func (s *SFTP) setFile(f string) {
-	s.File = f
-	for _, k := range s.Keys {
-		k.File = f
-	}
-	if r := s.Remote; r != nil {
-		r.File = f
-		if r.Pull != nil {
-			r.Pull.File = f
-		}
-		if r.Push != nil {
-			r.Push.File = f
-		}
-	}
-}
 
 // check reports the problems of a partner's SFTP section.
 func (s *SFTP) check(bad func(Where, string, string, ...any), fps map[string]Where) {
@@ -229,8 +232,13 @@ func (s *SFTP) check(bad func(Where, string, string, ...any), fps map[string]Whe
 	if r.Address == "" || !strings.Contains(r.Address, ":") {
 		bad(r.Where, "address", "host:port is required")
 	}
-	if !strings.HasPrefix(r.HostKey, "SHA256:") {
+	if len(r.HostKey) == 0 {
 		bad(r.Where, "host_key", "the server's SHA256 fingerprint is required (ssh-keyscan -p PORT HOST | ssh-keygen -lf -): no pin, no connection")
+	}
+	for _, pin := range r.HostKey {
+		if _, err := ParsePin(pin); err != nil {
+			bad(r.Where, "host_key", "%q: %v", pin, err)
+		}
 	}
 	if r.User == "" {
 		bad(r.Where, "user", "is required")
