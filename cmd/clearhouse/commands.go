@@ -108,7 +108,7 @@ type IngestCmd struct {
 	Kind     string   `enum:",declarations,customers" default:"" help:"File kind; guessed from the name when omitted (customers if it contains 'customer' or 'client')."`
 	Sheet    string   `help:"Worksheet of an XLSX file (default: the reseller's declared sheet, else the first)."`
 	Files    []string `arg:"" type:"existingfile" help:"Files to process, in order."`
-	Format   string   `enum:"table,json" default:"table" help:"Output format."`
+	Format   string   `enum:"table,json" default:"table" help:"Output format: table, or json (JSON Lines: one object per file)."`
 }
 
 func (c *IngestCmd) Run(ctx context.Context, g *Globals) error {
@@ -128,13 +128,14 @@ func eachFile(ctx context.Context, g *Globals, files []string, format string, ru
 	defer e.close()
 	svc := g.service(e)
 	worst := 0
+	out := &outcomes{format: format}
 	for _, f := range files {
 		o, err := run(svc, ingest.Request{Path: f, Progress: progressLine(f)})
 		clearProgress()
 		if err != nil {
 			return fmt.Errorf("%s: %w", f, err)
 		}
-		printOutcome(o, format)
+		out.print(o)
 		worst = max(worst, o.ExitCode())
 	}
 	if worst != 0 {
@@ -148,7 +149,7 @@ type ValidateCmd struct {
 	Reseller string   `required:"" help:"Reseller id whose catalog and history apply."`
 	Kind     string   `enum:",declarations,customers" default:"" help:"File kind; guessed from the name when omitted."`
 	Sheet    string   `help:"Worksheet of an XLSX file (default: the reseller's declared sheet, else the first)."`
-	Format   string   `enum:"table,json,csv" default:"table" help:"Output format of the problems."`
+	Format   string   `enum:"table,json,csv" default:"table" help:"Output format: table, json (JSON Lines: one object per file) or csv (the problems of every file under one header)."`
 	Files    []string `arg:"" type:"existingfile"`
 }
 
@@ -159,7 +160,22 @@ func (c *ValidateCmd) Run(ctx context.Context, g *Globals) error {
 	})
 }
 
-func printOutcome(o *ingest.Outcome, format string) {
+// outcomes prints the outcome of each file of a command in one format: a
+// table for people; JSON Lines (one object per file); CSV with one header.
+type outcomes struct {
+	format string
+	csv    *render.CSV
+}
+
+func (p *outcomes) print(o *ingest.Outcome) {
+	if p.format == "csv" && p.csv == nil {
+		p.csv = render.NewCSV(os.Stdout)
+		_ = p.csv.Write("file", "line", "sheet", "column", "code", "severity", "value", "message")
+	}
+	printOutcome(o, p.format, p.csv)
+}
+
+func printOutcome(o *ingest.Outcome, format string, w *render.CSV) {
 	switch format {
 	case "json":
 		type jp struct {
@@ -184,20 +200,19 @@ func printOutcome(o *ingest.Outcome, format string) {
 			DuplicateOf int64  `json:"duplicate_of,omitempty"`
 			Ack         string `json:"ack,omitempty"`
 			Rejects     string `json:"rejects,omitempty"`
+			Warnings    string `json:"warnings,omitempty"`
 			Problems    []jp   `json:"problems"`
 		}{FileID: o.FileID, Name: o.Name, Kind: o.Kind, Status: o.Status, Rows: o.Rows, Accepted: o.Accepted, Rejected: o.Rejected,
-			Currency: string(o.Currency), DuplicateOf: o.DuplicateOf, Ack: o.AckPath, Rejects: o.RejectsPath, Problems: []jp{}}
+			Currency: string(o.Currency), DuplicateOf: o.DuplicateOf, Ack: o.AckPath, Rejects: o.RejectsPath, Warnings: o.WarningsPath, Problems: []jp{}}
 		if o.Currency != "" {
 			out.Amount = money.Format(o.Amount, o.Currency)
 		}
 		for _, p := range o.Problems {
 			out.Problems = append(out.Problems, jp{p.Pos.Line, p.Pos.Sheet, p.Pos.Column, string(p.Code), string(p.Severity), p.Value, p.Message})
 		}
-		b, _ := json.MarshalIndent(out, "", "  ")
+		b, _ := json.Marshal(out) // one line per file: JSON Lines
 		fmt.Println(string(b))
 	case "csv":
-		w := render.NewCSV(os.Stdout)
-		_ = w.Write("file", "line", "sheet", "column", "code", "severity", "value", "message")
 		for _, p := range o.Problems {
 			_ = w.Write(o.Name, fmt.Sprint(p.Pos.Line), p.Pos.Sheet, p.Pos.Column, string(p.Code), string(p.Severity), p.Value, p.Message)
 		}
@@ -205,10 +220,13 @@ func printOutcome(o *ingest.Outcome, format string) {
 	default:
 		fmt.Println(summaryLine(o))
 		if o.AckPath != "" {
-			fmt.Println("  ack:     " + o.AckPath)
+			fmt.Println("  ack:      " + printable(o.AckPath, 300))
 		}
 		if o.RejectsPath != "" {
-			fmt.Println("  rejects: " + o.RejectsPath)
+			fmt.Println("  rejects:  " + printable(o.RejectsPath, 300))
+		}
+		if o.WarningsPath != "" {
+			fmt.Println("  warnings: " + printable(o.WarningsPath, 300))
 		}
 		if len(o.Problems) > 0 {
 			tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
@@ -218,7 +236,8 @@ func printOutcome(o *ingest.Outcome, format string) {
 				if p.Severity == "warning" {
 					code += " (warning)"
 				}
-				fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\n", p.Pos.Line, p.Pos.Sheet, p.Pos.Column, code, printable(p.Value, 30), p.Message)
+				fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\n", p.Pos.Line, printable(p.Pos.Sheet, 31), printable(p.Pos.Column, 40), code,
+					printable(p.Value, 30), printable(p.Message, 500))
 			}
 			tw.Flush()
 		}
@@ -226,7 +245,7 @@ func printOutcome(o *ingest.Outcome, format string) {
 }
 
 func summaryLine(o *ingest.Outcome) string {
-	s := fmt.Sprintf("%-9s %s (%s)", o.Status, o.Name, o.Kind)
+	s := fmt.Sprintf("%-9s %s (%s)", o.Status, printable(o.Name, 120), o.Kind)
 	if o.FileID != 0 {
 		s += fmt.Sprintf(" file %d", o.FileID)
 	}
@@ -240,17 +259,30 @@ func summaryLine(o *ingest.Outcome) string {
 	return s
 }
 
+// printable shows s on a terminal as text: control characters (C0, DEL,
+// C1) and the bidirectional and invisible format characters that could
+// rewrite a line are shown escaped (\x1b, \u202e), never sent as they are;
+// longer than n runes, it is cut with an ellipsis.
 func printable(s string, n int) string {
-	r := []rune(strings.Map(func(r rune) rune {
-		if r < ' ' {
-			return ' '
+	var b strings.Builder
+	runes := 0
+	for _, r := range s {
+		if runes >= n {
+			b.WriteString("…")
+			break
 		}
-		return r
-	}, s))
-	if len(r) > n {
-		return string(r[:n-1]) + "…"
+		switch {
+		case r < ' ' || r == 0x7f || (r >= 0x80 && r < 0xa0):
+			fmt.Fprintf(&b, "\\x%02x", r)
+		case r == 0x200b || r == 0x200e || r == 0x200f || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) || r == 0xfeff ||
+			r == 0x2028 || r == 0x2029:
+			fmt.Fprintf(&b, "\\u%04x", r)
+		default:
+			b.WriteRune(r)
+		}
+		runes++
 	}
-	return string(r)
+	return b.String()
 }
 
 // LedgerCmd groups ledger commands.
@@ -293,6 +325,9 @@ func (c *LedgerBalancesCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	defer e.close()
+	if err := knownPartner(ctx, e, c.Reseller); err != nil {
+		return err
+	}
 	return printBalances(ctx, e, c.Reseller)
 }
 
@@ -325,7 +360,7 @@ func progressLine(path string) func(read, size int64) {
 	if st, err := os.Stat(path); err != nil || st.Size() < 8<<20 {
 		return nil
 	}
-	name := filepath.Base(path)
+	name := printable(filepath.Base(path), 60)
 	return func(read, size int64) {
 		if size > 0 {
 			fmt.Fprintf(os.Stderr, "\r  reading %s %3d%% (%d of %d MB) ", name, read*100/size, read>>20, size>>20)

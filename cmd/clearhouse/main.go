@@ -22,10 +22,12 @@ import (
 	"github.com/pressly/goose/v3"
 
 	"github.com/clearhouse/clearhouse/internal/archive"
+	"github.com/clearhouse/clearhouse/internal/declare"
 	"github.com/clearhouse/clearhouse/internal/ingest"
 	"github.com/clearhouse/clearhouse/internal/pgserver"
 	"github.com/clearhouse/clearhouse/internal/store"
 	"github.com/clearhouse/clearhouse/internal/tabular"
+	"github.com/clearhouse/clearhouse/internal/world"
 )
 
 // Exit codes beyond the per-file ones documented in the README (0, 1, 2).
@@ -98,8 +100,11 @@ type CLI struct {
 func main() {
 	var cli CLI
 	parser, err := kong.New(&cli, kong.Name("clearhouse"),
-		kong.Description("Batch file-exchange hub for reseller OEM programs."),
-		kong.Configuration(yamlConfig), kong.UsageOnError(), kong.Exit(func(code int) {
+		kong.Description("Batch file-exchange hub for reseller OEM programs.\n\n"+
+			"Exit codes: 0 every row accepted; 1 some rows rejected, the others posted (PARTIAL); 2 a file rejected whole or a duplicate, "+
+			"or a configuration with problems; 3 the system failed (database, disk): nothing was posted, run again; 64 the command line is wrong "+
+			"(an unknown partner, file or folder). With several files the highest code wins."),
+		kong.Configuration(yamlConfig), kong.Exit(func(code int) {
 			if code != 0 {
 				code = exitUsage
 			}
@@ -109,7 +114,11 @@ func main() {
 		panic(err)
 	}
 	kctx, err := parser.Parse(os.Args[1:])
-	parser.FatalIfErrorf(err)
+	if err != nil {
+		// The mistake and where help is, not forty lines of help.
+		fmt.Fprintf(os.Stderr, "clearhouse: %v\n  clearhouse --help lists the commands and the exit codes; clearhouse COMMAND --help its flags\n", err)
+		os.Exit(exitUsage)
+	}
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cli.LogLevel))
 	cli.log = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
@@ -134,13 +143,38 @@ func main() {
 	switch {
 	case errors.As(err, &ec):
 		os.Exit(int(ec))
-	case errors.Is(err, errNoDatabase):
+	case errors.Is(err, errNoDatabase), isUsage(err):
 		fmt.Fprintln(os.Stderr, "clearhouse:", err)
 		os.Exit(exitUsage)
 	case err != nil:
 		fmt.Fprintln(os.Stderr, "clearhouse:", err)
 		os.Exit(exitFailure)
 	}
+}
+
+// isUsage tells a mistake of the command line (a partner, file or folder
+// that is not there) from a failure of the system: exit 64, not 3.
+func isUsage(err error) bool {
+	return errors.Is(err, declare.ErrUnknownReseller) || errors.Is(err, ingest.ErrUnknownPartner) || errors.Is(err, ingest.ErrUnknownFile) ||
+		errors.Is(err, world.ErrNoConfig) || errors.Is(err, errUnknownPartner)
+}
+
+// errUnknownPartner: a --partner or --reseller that the applied configuration lacks.
+var errUnknownPartner = errors.New("unknown partner")
+
+// knownPartner refuses a partner id the database does not know ("" is all).
+func knownPartner(ctx context.Context, e *env, id string) error {
+	if id == "" {
+		return nil
+	}
+	var ok bool
+	if err := e.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM partners WHERE id = $1)`, id).Scan(&ok); err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%w %q: it is not in the applied configuration (clearhouse status lists the partners' files)", errUnknownPartner, id)
+	}
+	return nil
 }
 
 // exitCode ends the program with a status that is not a failure report.

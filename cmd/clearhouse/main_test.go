@@ -113,11 +113,47 @@ func TestCommandsAndExitCodes(t *testing.T) {
 	expect(run(t, env, "validate", "--reseller", "telco-fr", "--sheet", "Ventes", "samples/drops/telco-fr/07_declarations_2026-10.xlsx"), 0, "ACCEPTED")
 	expect(run(t, env, "ledger", "check"), 0, "ledger OK")
 	expect(run(t, env, "ledger", "balances", "--reseller", "telco-fr"), 0, "reseller:telco-fr:unbilled       EUR  121.10")
-	expect(run(t, env, "ingest", "--reseller", "nobody", "samples/drops/telco-fr/02_declarations_2026-01.csv"), 3, `unknown reseller "nobody"`)
-	expect(run(t, env, "ingest", "--reseller"), 64, "")
+	// A user's mistake is a usage problem (64) with a sentence, never "the system failed" (3).
+	expect(run(t, env, "ingest", "--reseller", "nobody", "samples/drops/telco-fr/02_declarations_2026-01.csv"), 64, `unknown reseller "nobody"`)
+	expect(run(t, env, "validate", "--reseller", "nope", "samples/drops/telco-fr/02_declarations_2026-01.csv"), 64, `unknown reseller "nope"`)
+	expect(run(t, env, "replay", "999"), 64, "no upload has that id")
+	expect(run(t, env, "status", "--partner", "nope"), 64, `unknown partner "nope"`)
+	expect(run(t, env, "ledger", "balances", "--reseller", "nope"), 64, `unknown partner "nope"`)
+	expect(run(t, env, "apply", "-f", t.TempDir()), 64, "no *.yaml or *.yml files in")
+	// The dry run predicts the real outcome: bytes posted before are a DUPLICATE.
+	expect(run(t, env, "validate", "--reseller", "telco-fr", "samples/drops/telco-fr/04_declarations_2026-01_resent.csv"), 2, "DUPLICATE")
+	// A usage error says what is wrong and where help is, in a few lines.
+	r = run(t, env, "ingest", "--reseller")
+	if r.code != 64 || strings.Count(r.stderr, "\n") > 3 || !strings.Contains(r.stderr, "--help") {
+		t.Fatalf("usage error: exit %d\n%s", r.code, r.stderr)
+	}
+	expect(run(t, env, "validate", "--reseller", "isp-de", "--format", "xml", "samples/drops/isp-de/02_sales_2026-04.csv"), 64, "table")
+	// Several files: JSON Lines, one object per file; CSV under one header.
+	r = run(t, env, "validate", "--reseller", "isp-de", "--format", "json", "samples/drops/isp-de/02_sales_2026-04.csv", "samples/drops/isp-de/08_sales_2026-06_pipe.csv")
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 2 || json.Unmarshal([]byte(lines[1]), &js) != nil || !strings.Contains(lines[1], `"file_name":"08_sales_2026-06_pipe.csv"`) {
+		t.Fatalf("validate json of two files: %d lines\n%s", len(lines), r.stdout)
+	}
+	r = run(t, env, "validate", "--reseller", "isp-de", "--format", "csv", "samples/drops/isp-de/02_sales_2026-04.csv", "samples/drops/isp-de/04_sales_missing_column.csv")
+	if strings.Count(r.stdout, "file,line,sheet") != 1 || !strings.Contains(r.stdout, "04_sales_missing_column.csv,") {
+		t.Fatalf("validate csv of two files:\n%s", r.stdout)
+	}
 	expect(run(t, env, "--max-field-kb", "0", "ledger", "check"), 64, "every --max-* limit must be at least 1")
 	// Limits set in the environment reach the checks.
-	expect(run(t, append(env, "CLEARHOUSE_MAX_PROBLEMS=3"), "validate", "--reseller", "isp-de", "samples/drops/isp-de/01_sales_2026-03.csv"), 2, "TOO_MANY_PROBLEMS")
+	// Control characters from a file never reach the terminal as they are
+	// (issue 13, 7): every column shows them escaped.
+	ctl := filepath.Join(t.TempDir(), "ctl\x1b[2J.csv")
+	_ = os.WriteFile(ctl, []byte("declaration_id,action,customer_id,customer_email,sku,quantity,start_date\n"+
+		"C-1,NEW,C1,c1@example.de,\x1b]0;pwned\x07IDE\u202eX,1,2026-03-06\n"), 0o644)
+	r = run(t, env, "validate", "--reseller", "isp-de", ctl)
+	if strings.ContainsAny(r.stdout, "\x1b\x07\u202e") || !strings.Contains(r.stdout, `\x1b]0;pwned\x07IDE\u202eX`) {
+		t.Fatalf("control characters reached the terminal: %q", r.stdout)
+	}
+	// (01 was posted above: a copy with one more blank line is other bytes, the same problems.)
+	b, _ := os.ReadFile("../../samples/drops/isp-de/01_sales_2026-03.csv")
+	other := filepath.Join(t.TempDir(), "01_again.csv")
+	_ = os.WriteFile(other, append(b, '\n'), 0o644)
+	expect(run(t, append(env, "CLEARHOUSE_MAX_PROBLEMS=3"), "validate", "--reseller", "isp-de", other), 2, "TOO_MANY_PROBLEMS")
 }
 
 func TestGenerateIsDeterministic(t *testing.T) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"text/tabwriter"
@@ -25,6 +26,9 @@ func (c *StatusCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	defer e.close()
+	if err := knownPartner(ctx, e, c.Partner); err != nil {
+		return err
+	}
 	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
 	defer tw.Flush()
 	rows, err := e.pool.Query(ctx, `SELECT id, partner_id, name, state, coalesce(status, ''), rows_total, rows_accepted, rows_rejected,
@@ -38,7 +42,7 @@ func (c *StatusCmd) Run(ctx context.Context, g *Globals) error {
 	var total, acc, rej int
 	var at time.Time
 	_, err = pgx.ForEachRow(rows, []any{&id, &partner, &name, &state, &status, &total, &acc, &rej, &at, &lastErr}, func() error {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%.80s\t\n", id, partner, name, state, status, total, acc, rej, at.UTC().Format(time.DateTime), lastErr)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t\n", id, partner, printable(name, 60), state, status, total, acc, rej, at.UTC().Format(time.DateTime), printable(lastErr, 80))
 		return nil
 	})
 	if err != nil {
@@ -100,8 +104,11 @@ func (c *ReplayCmd) Run(ctx context.Context, g *Globals) error {
 	var partner, name, kind, state, uploader string
 	var sum []byte
 	err = e.pool.QueryRow(ctx, `SELECT partner_id, name, kind, state, sha256, uploader FROM files WHERE id = $1`, c.FileID).Scan(&partner, &name, &kind, &state, &sum, &uploader)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("%w %d: no upload has that id (clearhouse status lists the files and their ids)", ingest.ErrUnknownFile, c.FileID)
+	}
 	if err != nil {
-		return fmt.Errorf("file %d: %w", c.FileID, err)
+		return fmt.Errorf("reading file %d: %w", c.FileID, err)
 	}
 	switch state {
 	case "posted", "rejected", "duplicate":

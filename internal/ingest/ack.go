@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/clearhouse/clearhouse/internal/archive"
 	"github.com/clearhouse/clearhouse/internal/mailbox"
 	"github.com/clearhouse/clearhouse/internal/money"
@@ -66,15 +68,52 @@ func (s *Service) ackFile(ctx context.Context, id int64) (*ackFile, error) {
 }
 
 // WriteAck writes <file>.ack.csv to the sender's outbox from what the
-// database recorded; with it <file>.rejects.csv when the file had errors
+// database recorded; before it <file>.rejects.csv when the file had errors
 // (made when it was checked, kept in the archive) and <file>.warnings.csv
-// when it had warnings, each in the reseller's own format. It is idempotent:
-// writing again gives the same files.
+// when it had warnings, each in the reseller's own format, so that an ack
+// is never seen without its companions. It is idempotent: writing again
+// gives the same files. The answers under one name are written one at a
+// time, and an older upload's never replaces a newer one's: a later upload
+// with the same name replaces the earlier answer, whatever order their
+// acks are written in.
 func (s *Service) WriteAck(ctx context.Context, id int64) error {
 	a, err := s.ackFile(ctx, id)
 	if err != nil {
 		return err
 	}
+	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, ackLockClass, a.partner+"/"+a.name); err != nil {
+			return err
+		}
+		var newer int64
+		if err := tx.QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM files WHERE partner_id = $1 AND name = $2 AND id > $3 AND acked_at IS NOT NULL`,
+			a.partner, a.name, id).Scan(&newer); err != nil {
+			return err
+		}
+		if newer != 0 {
+			s.log().Info("ack not written: a later upload under the same name was answered since", "file_id", id, "partner", a.partner,
+				"file", a.name, "answered_by", newer)
+		} else if err := s.writeAnswer(ctx, id, a); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE files SET acked_at = now(), last_error = NULL WHERE id = $1`, id)
+		return err
+	})
+	if err != nil {
+		// status shows why a finished file still waits in the inbox.
+		_, _ = s.Pool.Exec(context.WithoutCancel(ctx), `UPDATE files SET last_error = $2 WHERE id = $1 AND acked_at IS NULL`,
+			id, "acknowledging: "+err.Error())
+		return fmt.Errorf("acknowledging file %d: %w", id, err)
+	}
+	return nil
+}
+
+// ackLockClass is the first key of the advisory locks that serialise the
+// answers under one name.
+const ackLockClass = 1_127_001
+
+// writeAnswer writes a file's rejects, warnings and ack files, in that order.
+func (s *Service) writeAnswer(ctx context.Context, id int64, a *ackFile) error {
 	outbox := s.Outbox(a.partner)
 	ackName := safeName(a.name)
 	d := a.format.Dialect()
@@ -84,40 +123,18 @@ func (s *Service) WriteAck(ctx context.Context, id int64) error {
 		errs = 0
 	}
 	// Files an earlier upload under this name left, that do not belong beside
-	// this ack, go first, so the set never disagrees.
+	// this ack, go first, so the set never disagrees. A DUPLICATE leaves the
+	// earlier answer's: it is for the same content.
 	for _, stale := range []struct {
 		suffix string
 		keep   bool
-	}{{".rejects.csv", errs > 0}, {".warnings.csv", a.warn > 0 && a.status != Duplicate}} {
-		if stale.keep {
+	}{{".rejects.csv", errs > 0}, {".warnings.csv", a.warn > 0}} {
+		if stale.keep || a.status == Duplicate {
 			continue
 		}
 		if err := os.Remove(filepath.Join(outbox, ackName+stale.suffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("removing the %s of an earlier %s: %w", stale.suffix, a.name, err)
 		}
-	}
-	currency, total := "", ""
-	if a.cur != nil {
-		currency = *a.cur
-		total = money.Format(a.amount, money.Currency(currency))
-		if a.format.Decimal == "," {
-			total = strings.Replace(total, ".", ",", 1)
-		}
-	}
-	dupOf := ""
-	if a.dup != nil {
-		dupOf = strconv.FormatInt(*a.dup, 10)
-	}
-	err = mailbox.WriteAtomic(filepath.Join(outbox, ackName+".ack.csv"), 0o644, func(w io.Writer) error {
-		c := render.NewCSVIn(w, d)
-		_ = c.Write(ackHeader...)
-		_ = c.Write(strconv.FormatInt(id, 10), a.name, fmt.Sprintf("%x", a.sha), a.kind, a.status, strconv.Itoa(a.rows), strconv.Itoa(a.acc),
-			strconv.Itoa(a.rej), currency, total, strconv.Itoa(a.nprob), dupOf, a.received.UTC().Format(time.RFC3339),
-			a.processed.UTC().Format(time.RFC3339), strconv.Itoa(errs), strconv.Itoa(a.warn))
-		return c.Close()
-	})
-	if err != nil {
-		return err
 	}
 	if a.status != Duplicate && (errs > 0 || a.warn > 0) {
 		probs, err := s.problems(ctx, id)
@@ -139,8 +156,26 @@ func (s *Service) WriteAck(ctx context.Context, id int64) error {
 			}
 		}
 	}
-	_, err = s.Pool.Exec(ctx, `UPDATE files SET acked_at = now() WHERE id = $1`, id)
-	return err
+	currency, total := "", ""
+	if a.cur != nil {
+		currency = *a.cur
+		total = money.Format(a.amount, money.Currency(currency))
+		if a.format.Decimal == "," {
+			total = strings.Replace(total, ".", ",", 1)
+		}
+	}
+	dupOf := ""
+	if a.dup != nil {
+		dupOf = strconv.FormatInt(*a.dup, 10)
+	}
+	return mailbox.WriteAtomic(filepath.Join(outbox, ackName+".ack.csv"), 0o644, func(w io.Writer) error {
+		c := render.NewCSVIn(w, d)
+		_ = c.Write(ackHeader...)
+		_ = c.Write(strconv.FormatInt(id, 10), a.name, fmt.Sprintf("%x", a.sha), a.kind, a.status, strconv.Itoa(a.rows), strconv.Itoa(a.acc),
+			strconv.Itoa(a.rej), currency, total, strconv.Itoa(a.nprob), dupOf, a.received.UTC().Format(time.RFC3339),
+			a.processed.UTC().Format(time.RFC3339), strconv.Itoa(errs), strconv.Itoa(a.warn))
+		return c.Close()
+	})
 }
 
 // made is where the files Clearhouse makes for a sender once (rejects

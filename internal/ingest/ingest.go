@@ -8,6 +8,7 @@ package ingest
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -435,6 +436,23 @@ func (s *Service) Validate(ctx context.Context, req Request) (*Outcome, error) {
 	}
 	reseller, catalog, err := declare.LoadReseller(ctx, s.Pool, req.Partner)
 	if err != nil {
+		return nil, err
+	}
+	// The dry run predicts the real outcome: the same bytes posted before
+	// would be a DUPLICATE.
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", req.Name, err)
+	}
+	var posted int64
+	err = s.Pool.QueryRow(ctx, `SELECT id FROM files WHERE partner_id = $1 AND sha256 = $2 AND state = 'posted'`, req.Partner, h.Sum(nil)).Scan(&posted)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return nil, err
+	}
+	if posted != 0 {
+		return &Outcome{Name: req.Name, Kind: req.Kind, Currency: reseller.Currency, Status: Duplicate, DuplicateOf: posted}, nil
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, err
 	}
 	rep := problem.NewReport(s.maxProblems())

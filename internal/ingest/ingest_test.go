@@ -10,8 +10,10 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -1026,5 +1028,72 @@ func TestRejectsGoBackAsTheyAre(t *testing.T) {
 	}
 	if !strings.Contains(all, ",@home Services,") || strings.Contains(all, "'@home") || !strings.Contains(all, ",=1+1,") {
 		t.Fatalf("fulfillment file does not carry the values as declared:\n%s", all)
+	}
+}
+
+// TestAnAckIsNeverSeenWithoutItsCompanions (outside trial of issue 11): the
+// rejects and warnings files are in place before the ack appears (an ack
+// read as "done" always has its rejects beside it).
+func TestAnAckIsNeverSeenWithoutItsCompanions(t *testing.T) {
+	svc, _ := setup(t)
+	outbox := svc.Outbox("isp-de")
+	if err := os.MkdirAll(outbox, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fd, err := syscall.InotifyInit1(syscall.IN_CLOEXEC | syscall.IN_NONBLOCK)
+	if err != nil {
+		t.Skipf("no inotify: %v", err)
+	}
+	defer syscall.Close(fd)
+	if _, err := syscall.InotifyAddWatch(fd, outbox, syscall.IN_MOVED_TO); err != nil {
+		t.Fatal(err)
+	}
+	o := ingestFile(t, svc, "isp-de", drop("isp-de", "01_sales_2026-03.csv"))
+	if o.RejectsPath == "" || o.WarningsPath == "" {
+		t.Fatalf("isp-de/01 should have rejects and warnings: %s", o.Status)
+	}
+	buf := make([]byte, 64<<10)
+	n, _ := syscall.Read(fd, buf)
+	var order []string
+	for off := 0; off+syscall.SizeofInotifyEvent <= n; {
+		ev := (*syscall.InotifyEvent)(unsafe.Pointer(&buf[off]))
+		name := strings.TrimRight(string(buf[off+syscall.SizeofInotifyEvent:off+syscall.SizeofInotifyEvent+int(ev.Len)]), "\x00")
+		off += syscall.SizeofInotifyEvent + int(ev.Len)
+		order = append(order, strings.TrimPrefix(name, "01_sales_2026-03.csv."))
+	}
+	if strings.Join(order, " ") != "warnings.csv rejects.csv ack.csv" {
+		t.Fatalf("files appeared in the order %v", order)
+	}
+}
+
+// TestALaterUploadsAnswerIsNeverReplacedByAnOlderOne (outside trial of
+// issue 11): two uploads under one name; the older one's ack written late
+// (a retry after a full disk) leaves the newer one's answer in place.
+func TestALaterUploadsAnswerIsNeverReplacedByAnOlderOne(t *testing.T) {
+	svc, pool := setup(t)
+	ctx := context.Background()
+	header := "declaration_id,action,customer_id,customer_email,sku,quantity,start_date\n"
+	v1 := ingestFile(t, svc, "isp-de", writeFile(t, "z.csv", header+"Z-1,NEW,Z1,z1@example.de,IDE-AV-1Y,1,2026-03-06\nZ-2,NEW,Z2,z2@example.de,NOPE,1,2026-03-06\n"))
+	v2 := ingestFile(t, svc, "isp-de", writeFile(t, "z.csv", header+"Z-3,NEW,Z3,z3@example.de,IDE-AV-1Y,1,2026-03-06\n"))
+	if v1.Status != ingest.Partial || v2.Status != ingest.Accepted {
+		t.Fatalf("%s, %s", v1.Status, v2.Status)
+	}
+	if _, err := pool.Exec(ctx, `UPDATE files SET acked_at = NULL WHERE id = $1`, v1.FileID); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.AckOnce(ctx, v1.FileID); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(v2.AckPath)
+	if !strings.HasPrefix(strings.SplitN(string(b), "\n", 2)[1], fmt.Sprintf("%d,z.csv,", v2.FileID)) {
+		t.Fatalf("the outbox shows an older answer:\n%s", b)
+	}
+	if _, err := os.Stat(v1.RejectsPath); !os.IsNotExist(err) {
+		t.Fatalf("the older upload's rejects file came back beside the newer ack (%v)", err)
+	}
+	var acked bool
+	_ = pool.QueryRow(ctx, `SELECT acked_at IS NOT NULL FROM files WHERE id = $1`, v1.FileID).Scan(&acked)
+	if !acked {
+		t.Fatal("the older upload is still waiting for its ack")
 	}
 }

@@ -226,6 +226,9 @@ func (es Errors) Unwrap() []error {
 
 // Load reads every *.yaml and *.yml file of dir (in name order) and checks
 // the result. It returns Errors listing every problem found.
+// ErrNoConfig: a folder with no configuration file in it.
+var ErrNoConfig = errors.New("no configuration")
+
 func Load(dir string) (*World, error) {
 	var files []string
 	for _, pat := range []string{"*.yaml", "*.yml"} {
@@ -234,7 +237,7 @@ func Load(dir string) (*World, error) {
 	}
 	sort.Strings(files)
 	if len(files) == 0 {
-		return nil, fmt.Errorf("no *.yaml files in %s", dir)
+		return nil, fmt.Errorf("%w: no *.yaml or *.yml files in %s (apply -f takes the folder of the world configuration, such as samples/config)", ErrNoConfig, dir)
 	}
 	w := &World{}
 	var errs Errors
