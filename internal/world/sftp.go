@@ -196,7 +196,6 @@ func Duration(d string, def time.Duration) time.Duration {
 	return v
 }
 
-
 // check reports the problems of a partner's SFTP section.
 func (s *SFTP) check(bad func(Where, string, string, ...any), fps map[string]Where) {
 	names := map[string]bool{}
