@@ -110,7 +110,7 @@ func (c *CustomerChecker) Run(ctx context.Context, r tabular.Reader, file string
 			if rp.Scope == problem.ScopeFile {
 				break
 			}
-			row = tabular.Row{Line: rp.Pos.Line}
+			row = tabular.Row{Line: rp.Pos.Line, Fields: row.Fields} // as the reader could show them, for the rejects file
 			sum.Rows++
 			sum.Rejected++
 			continue

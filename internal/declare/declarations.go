@@ -333,7 +333,7 @@ func (c *Checker) finishBatch(b *batch) {
 		}
 		c.finish(pd, b.prior, b.known)
 		if c.Echo != nil {
-			if pd.read {
+			if pd.read && len(pd.row.Fields) == 0 {
 				c.Echo.Row(pd.d.Line, nil)
 			} else {
 				c.Echo.Row(pd.row.Line, pd.row.Fields)
@@ -442,6 +442,8 @@ func (c *Checker) readStage(r tabular.Reader, maxBatches int, free <-chan *batch
 				pd.read, pd.ok = true, false
 				pd.probs = append(pd.probs[:0], p)
 				pd.d = Decl{Line: p.Pos.Line}
+				pd.row.Line, pd.row.Numbers = p.Pos.Line, 0
+				pd.row.Fields = append(pd.row.Fields[:0], row.Fields...) // as the reader could show them (or none), for the rejects file
 			} else if errors.As(err, &p) {
 				b.fileProblem, b.last = p, true
 			} else {

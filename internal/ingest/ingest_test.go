@@ -1097,3 +1097,15 @@ func TestALaterUploadsAnswerIsNeverReplacedByAnOlderOne(t *testing.T) {
 		t.Fatal("the older upload is still waiting for its ack")
 	}
 }
+
+// TestNULRowIsEchoedLikeAnyRejectedRow (issue 13, 8): the rejects file
+// repeats the row with the NUL written out, under its column.
+func TestNULRowIsEchoedLikeAnyRejectedRow(t *testing.T) {
+	svc, _ := setup(t)
+	o := ingestFile(t, svc, "isp-de", writeFile(t, "nul.csv", "declaration_id,action,customer_id,customer_email,sku,quantity,start_date\n"+
+		"N-1,NEW,N1,n1@example.de,HX\x00\x00,1,2026-03-06\nN-2,NEW,N2,n2@example.de,IDE-AV-1Y,1,2026-03-06\n"))
+	b, _ := os.ReadFile(o.RejectsPath)
+	if !strings.Contains(string(b), `2,INVALID_ENCODING,sku,HX\x00\x00,sku is not valid text`) || !strings.Contains(string(b), `,N-1,NEW,N1,n1@example.de,HX\x00\x00,1,2026-03-06`) {
+		t.Fatalf("rejects:\n%s", b)
+	}
+}

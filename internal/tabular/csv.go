@@ -51,6 +51,7 @@ type csvReader struct {
 	skip int
 	// noTitlesIf cancels skip when the first record begins with it.
 	noTitlesIf []string
+	header     []string // the first record returned, to name columns in problems
 	rec        []byte
 	ends       []int
 	// plainText is set when every value of the last record is valid text.
@@ -285,7 +286,11 @@ func (c *csvReader) Next() (Row, error) {
 		if c.rows > c.lim.MaxRows {
 			return Row{}, c.fileProblem(CodeTooManyRows, row.Line, ErrTooManyRows, "the file has more than %d rows; split it into smaller files", c.lim.MaxRows)
 		}
-		return row, c.check(row)
+		err = c.check(row)
+		if c.header == nil && err == nil {
+			c.header = append([]string(nil), row.Fields...)
+		}
+		return row, err
 	}
 }
 
@@ -294,17 +299,55 @@ func (c *csvReader) check(row Row) error {
 	if c.plainText && len(c.rec) <= c.lim.MaxFieldBytes {
 		return nil // no value can be too long or hold other than text
 	}
+	var first *problem.Problem
 	for i, f := range row.Fields {
 		if len(f) > c.lim.MaxFieldBytes {
-			return problem.New(CodeFieldTooLong, c.pos(row.Line), f, ErrFieldTooLong,
-				"value in column %d is %d bytes long; at most %d are accepted", i+1, len(f), c.lim.MaxFieldBytes)
+			return c.columnProblem(row.Line, i, CodeFieldTooLong, strings.ToValidUTF8(f[:min(len(f), 64)], "")+"…", ErrFieldTooLong,
+				"is %d bytes long; at most %d are accepted", len(f), c.lim.MaxFieldBytes)
 		}
 		if !validText(f) {
-			return problem.New(CodeEncoding, c.pos(row.Line), strings.ToValidUTF8(strings.ReplaceAll(f, "\x00", ""), "\uFFFD"), ErrEncoding,
-				"value in column %d is not valid text (invalid UTF-8 or a NUL byte); save the file as CSV UTF-8 or declare its encoding", i+1)
+			// Shown, and echoed in the rejects file, with the bad bytes
+			// written out (HX\x00…), never silently dropped.
+			row.Fields[i] = visible(f)
+			if first == nil {
+				first = c.columnProblem(row.Line, i, CodeEncoding, row.Fields[i], ErrEncoding,
+					"is not valid text (a NUL byte or invalid UTF-8): save the file as CSV UTF-8 or declare its encoding")
+			}
 		}
 	}
+	if first != nil {
+		return first
+	}
 	return nil
+}
+
+// columnProblem is a row problem located at a column, named by the header
+// when the header has been read.
+func (c *csvReader) columnProblem(line, i int, code problem.Code, value string, cause error, format string, args ...any) *problem.Problem {
+	pos := c.pos(line)
+	name := fmt.Sprintf("column %d", i+1)
+	if i < len(c.header) && strings.TrimSpace(c.header[i]) != "" {
+		pos.Column = strings.TrimSpace(c.header[i])
+		name = pos.Column
+	}
+	return problem.New(code, pos, value, cause, "%s %s", name, fmt.Sprintf(format, args...))
+}
+
+// visible writes the bytes of s that are not text (NUL, invalid UTF-8) as
+// \xNN escapes.
+func visible(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1, r == 0:
+			fmt.Fprintf(&b, "\\x%02x", s[i])
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
 }
 
 // record parses one physical record. blank reports an empty line.
