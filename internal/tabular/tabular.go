@@ -163,7 +163,7 @@ func binaryKind(head []byte) string {
 	case bytes.HasPrefix(head, []byte("PK\x03\x04")):
 		return "this is a ZIP archive (an Excel .xlsx or LibreOffice .ods workbook?), not CSV: save the sheet as CSV UTF-8"
 	case bytes.HasPrefix(head, []byte{0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1}):
-		return "this is an old Excel .xls workbook or a password-protected workbook, not CSV: save the sheet as CSV UTF-8 without a password"
+		return "this is an old Excel .xls workbook (or a password-protected one): open it in Excel and save it as an Excel Workbook (.xlsx) or as CSV UTF-8, without a password"
 	case bytes.HasPrefix(head, []byte("%PDF")):
 		return "this is a PDF document, not CSV: send the data export, not a report"
 	case bytes.HasPrefix(head, []byte{0x1F, 0x8B}):
