@@ -98,9 +98,9 @@ func TestHostKeyIsOnePinOrAList(t *testing.T) {
 	}
 	for _, tc := range []struct{ yaml, want string }{
 		{"", "a.yaml:11: host_key: the server's SHA256 fingerprint is required"},
-		{"        host_key: MD5:16:27:ac\n", `a.yaml:11: host_key: "MD5:16:27:ac": not a host key pin: "MD5:16:27:ac" is not a SHA256 fingerprint`},
-		{"        host_key: [" + fpA + ", \"ssh-dss " + fpB + "\"]\n", `a.yaml:11: host_key: "ssh-dss ` + fpB + `": not a host key pin: unknown key type "ssh-dss"`},
-		{"        host_key: {a: b}\n", "a.yaml:14: yaml: line 14: host_key is a pin (SHA256:…) or a list of pins"},
+		{"        host_key: MD5:16:27:ac\n", `a.yaml:14: host_key: "MD5:16:27:ac": not a host key pin: "MD5:16:27:ac" is not a SHA256 fingerprint`},
+		{"        host_key: [" + fpA + ", \"ssh-dss " + fpB + "\"]\n", `a.yaml:14: host_key: "ssh-dss ` + fpB + `": not a host key pin: unknown key type "ssh-dss"`},
+		{"        host_key: {a: b}\n", "a.yaml:14: host_key: host_key is a pin (SHA256:…) or a list of pins"},
 	} {
 		write(tc.yaml)
 		if _, err := world.Load(dir); err == nil || !strings.Contains(err.Error(), tc.want) {

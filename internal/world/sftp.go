@@ -127,19 +127,19 @@ func (t Timing) Spec(def time.Duration) (cron.Schedule, string, error) {
 	return sched, spec, nil
 }
 
-// setFile says which file the section and everything in it came from.
-func (s *SFTP) setFile(f string) {
-	s.File = f
+// eachWhere calls fn with the position of the section and everything in it.
+func (s *SFTP) eachWhere(fn func(*Where)) {
+	fn(&s.Where)
 	for _, k := range s.Keys {
-		k.File = f
+		fn(&k.Where)
 	}
 	if r := s.Remote; r != nil {
-		r.File = f
+		fn(&r.Where)
 		if r.Pull != nil {
-			r.Pull.File = f
+			fn(&r.Pull.Where)
 		}
 		if r.Push != nil {
-			r.Push.File = f
+			fn(&r.Push.Where)
 		}
 	}
 }

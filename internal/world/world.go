@@ -37,9 +37,24 @@ type World struct {
 type Where struct {
 	File string `yaml:"-"`
 	Line int    `yaml:"-"`
+	// keys are the lines of the entry's fields, so that a problem of a
+	// field points at the field, not at the entry's first line.
+	keys map[string]int
+	// problems of decoding the entry ("line N: field: text"), reported
+	// with every other problem of the configuration.
+	problems []string
 }
 
 func (w Where) String() string { return fmt.Sprintf("%s:%d", w.File, w.Line) }
+
+// of is the position of one of the entry's fields (the entry's own when the
+// field was not written).
+func (w Where) of(field string) Where {
+	if l, ok := w.keys[field]; ok {
+		w.Line = l
+	}
+	return w
+}
 
 // Publisher is a software publisher.
 type Publisher struct {
@@ -162,8 +177,13 @@ func strict(n *yaml.Node, v any, w *Where) error {
 	known := map[string]reflect.Value{}
 	fields(reflect.ValueOf(v).Elem(), known)
 	w.Line = n.Line
+	w.keys = map[string]int{}
+	// Every problem of the entry is collected, not only the first: yaml.v3
+	// gathers TypeErrors and goes on decoding the rest of the file.
+	var problems []string
 	for k := 0; k+1 < len(n.Content); k += 2 {
 		key, val := n.Content[k], n.Content[k+1]
+		w.keys[key.Value] = key.Line
 		i, ok := known[key.Value]
 		if !ok {
 			names := make([]string, 0, len(known))
@@ -171,12 +191,21 @@ func strict(n *yaml.Node, v any, w *Where) error {
 				names = append(names, name)
 			}
 			sort.Strings(names)
-			return fmt.Errorf("line %d: unknown field %q (known: %s)", key.Line, key.Value, strings.Join(names, ", "))
+			problems = append(problems, fmt.Sprintf("line %d: %s: unknown field (known: %s)", key.Line, key.Value, strings.Join(names, ", ")))
+			continue
 		}
 		if err := val.Decode(i.Addr().Interface()); err != nil {
-			return err
+			var te *yaml.TypeError
+			if errors.As(err, &te) {
+				problems = append(problems, te.Errors...)
+				continue
+			}
+			problems = append(problems, fmt.Sprintf("line %d: %s: %s", val.Line, key.Value, strings.TrimPrefix(err.Error(), fmt.Sprintf("line %d: ", val.Line))))
 		}
 	}
+	// Kept on the entry, not returned: yaml.v3 would drop an entry whose
+	// decoding failed from its list, and its other problems with it.
+	w.problems = problems
 	return nil
 }
 
@@ -248,20 +277,26 @@ func Load(dir string) (*World, error) {
 		}
 		var part World
 		if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&part); err != nil && !errors.Is(err, io.EOF) {
-			errs = append(errs, &FieldError{Where{f, lineOf(err)}, "yaml", strings.TrimPrefix(err.Error(), "yaml: ")})
-			continue
+			var te *yaml.TypeError
+			if !errors.As(err, &te) {
+				errs = append(errs, &FieldError{Where: Where{File: f, Line: lineOf(err)}, Field: "yaml", Msg: strings.TrimPrefix(err.Error(), "yaml: ")})
+				continue
+			}
+			// Each problem at its line; what decoded is checked with the rest.
+			for _, msg := range te.Errors {
+				errs = append(errs, decodeProblem(f, msg))
+			}
 		}
-		setFile(&part, f)
+		errs = append(errs, setFile(&part, f)...)
 		w.Publishers = append(w.Publishers, part.Publishers...)
 		w.Resellers = append(w.Resellers, part.Resellers...)
 		w.Catalogs = append(w.Catalogs, part.Catalogs...)
 	}
-	if len(errs) > 0 {
-		return nil, errs
-	}
 	// A price list's unreadable rows are left out of its catalog: the
-	// checks of what was read are reported with them, all at once.
-	errs = append(w.loadPriceLists(), w.Check()...)
+	// checks of what was read are reported with them, all at once, with
+	// the problems of decoding.
+	errs = append(errs, w.loadPriceLists()...)
+	errs = append(errs, w.Check()...)
 	if len(errs) > 0 {
 		return nil, errs
 	}
@@ -277,31 +312,62 @@ func lineOf(err error) int {
 	return l
 }
 
-func setFile(w *World, f string) {
+// setFile says which file every entry came from and returns the problems
+// their decoding recorded.
+func setFile(w *World, f string) Errors {
+	var errs Errors
+	w.eachWhere(func(at *Where) {
+		at.File = f
+		for _, msg := range at.problems {
+			errs = append(errs, decodeProblem(f, msg))
+		}
+		at.problems = nil
+	})
+	return errs
+}
+
+// eachWhere calls fn with the position of every entry and sub-entry.
+func (w *World) eachWhere(fn func(*Where)) {
 	for _, p := range w.Publishers {
-		p.File = f
-		p.SFTP.setFile(f)
+		fn(&p.Where)
+		p.SFTP.eachWhere(fn)
 	}
 	for _, r := range w.Resellers {
-		r.File, r.VAT.File, r.Payment.File, r.FileFormat.File = f, f, f, f
-		r.SFTP.setFile(f)
+		fn(&r.Where)
+		fn(&r.VAT.Where)
+		fn(&r.Payment.Where)
+		fn(&r.FileFormat.Where)
+		r.SFTP.eachWhere(fn)
 	}
 	for _, c := range w.Catalogs {
-		c.File = f
+		fn(&c.Where)
 		for _, it := range c.Items {
-			it.File = f
+			fn(&it.Where)
 			for _, p := range it.Prices {
-				p.File = f
+				fn(&p.Where)
 			}
 		}
 	}
+}
+
+// decodeProblem turns "line N: field: text" into a located problem.
+func decodeProblem(f, msg string) *FieldError {
+	line := lineOf(errors.New(msg))
+	field, text := "yaml", msg
+	if _, rest, ok := strings.Cut(msg, ": "); ok && strings.HasPrefix(msg, "line ") {
+		text = rest
+		if name, r, ok := strings.Cut(rest, ": "); ok && !strings.Contains(name, " ") {
+			field, text = name, r
+		}
+	}
+	return &FieldError{Where: Where{File: f, Line: line}, Field: field, Msg: text}
 }
 
 // Check validates the world as a whole and returns every problem.
 func (w *World) Check() Errors {
 	var errs Errors
 	bad := func(at Where, field, format string, args ...any) {
-		errs = append(errs, &FieldError{at, field, fmt.Sprintf(format, args...)})
+		errs = append(errs, &FieldError{at.of(field), field, fmt.Sprintf(format, args...)})
 	}
 	ids := map[string]Where{}
 	checkID := func(at Where, id string) {
@@ -489,7 +555,7 @@ type PriceVersion struct {
 func (p *Price) Parse() (PriceVersion, error) {
 	var v PriceVersion
 	fail := func(field, format string, args ...any) (PriceVersion, error) {
-		return v, &FieldError{p.Where, field, fmt.Sprintf(format, args...)}
+		return v, &FieldError{p.Where.of(field), field, fmt.Sprintf(format, args...)}
 	}
 	var err error
 	if v.ValidFrom, err = civil.ParseISO(p.ValidFrom); err != nil {

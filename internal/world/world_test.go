@@ -72,11 +72,12 @@ catalogs:
 	if !errors.As(err, &errs) {
 		t.Fatalf("%v", err)
 	}
+	// Each problem at its field's line (issue 13), not the entry's "- id".
 	want := []string{
-		"a.yaml:9: id:", "a.yaml:13: vat.rate:", "a.yaml:9: credit_limit:", "a.yaml:15: payment.iban:", "a.yaml:15: payment.mandate_signed_on:",
-		"a.yaml:18: reseller: unknown reseller", "a.yaml:23: publisher: unknown publisher", "a.yaml:23: billing_model:",
+		"a.yaml:9: id:", "a.yaml:13: vat.rate:", "a.yaml:14: credit_limit:", "a.yaml:15: payment.iban:", "a.yaml:15: payment.mandate_signed_on:",
+		"a.yaml:19: reseller: unknown reseller", "a.yaml:25: publisher: unknown publisher", "a.yaml:27: billing_model:",
 		"a.yaml:29: publisher_share:", "a.yaml:30: valid_to:",
-		"a.yaml:2: fulfillment: every and schedule both set", `a.yaml:5: fulfillment: timezone "Mars/Olympus" is not an IANA time zone`,
+		"a.yaml:4: fulfillment: every and schedule both set", `a.yaml:7: fulfillment: timezone "Mars/Olympus" is not an IANA time zone`,
 	}
 	got := err.Error()
 	for _, w := range want {
@@ -86,7 +87,7 @@ catalogs:
 	}
 	_ = os.WriteFile(filepath.Join(dir, "a.yaml"), []byte("publishers:\n  - id: pub\n    nmae: Pub\n"), 0o644)
 	_, err = world.Load(dir)
-	if err == nil || !strings.Contains(err.Error(), `a.yaml:3: yaml: line 3: unknown field "nmae"`) {
+	if err == nil || !strings.Contains(err.Error(), `a.yaml:3: nmae: unknown field (known: fulfillment, id, name, sftp)`) {
 		t.Fatalf("unknown field: %v", err)
 	}
 }
@@ -309,5 +310,53 @@ func TestSFTPProblemsNameTheFile(t *testing.T) {
 	_, err := world.Load(dir)
 	if err == nil || !strings.Contains(err.Error(), "a.yaml:9: schedule: timezone goes with schedule") {
 		t.Fatalf("%v", err)
+	}
+}
+
+// TestEveryProblemOfEveryFileAtOnce (issue 13): five mistakes across two
+// files, two of them unknown keys, are all reported by one apply, each at
+// its field; nothing stops at the first unknown key.
+func TestEveryProblemOfEveryFileAtOnce(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	_ = os.WriteFile(filepath.Join(dir, "a.yaml"), []byte(`publishers:
+  - id: pub
+    nmae: Pub
+    name: Pub
+resellers:
+  - id: r1
+    name: R1
+    oem_eligible: true
+    curency: EUR
+    currency: EUR
+    vat: {treatment: standard, rate: "20"}
+    credit_limit: "100.00"
+    payment: {method: pay_now}
+    file_policy: reject_file
+`), 0o644)
+	_ = os.WriteFile(filepath.Join(dir, "b.yaml"), []byte(`catalogs:
+  - id: c
+    reseller: r1
+    name: C
+    currency: EUR
+    items:
+      - sku: S
+        name: S
+        publisher: pub
+        publisher_sku: P
+        billing_model: yearly
+        tax_cat: standard
+        prices:
+          - {valid_from: 2026-01-01, buy_price: "ten", publisher_share: "50%"}
+`), 0o644)
+	_, err := world.Load(dir)
+	if err == nil {
+		t.Fatal("loaded")
+	}
+	for _, w := range []string{"a.yaml:3: nmae: unknown field", "a.yaml:9: curency: unknown field", "b.yaml:12: tax_cat: unknown field",
+		"b.yaml:11: billing_model:", "b.yaml:14: buy_price:"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("missing %q in:\n%s", w, err)
+		}
 	}
 }
