@@ -196,7 +196,7 @@ func (in *Intake) Take(ctx context.Context, f File, log *slog.Logger) error {
 		// archived and kept, never lost.
 		return in.keep(f, path, log)
 	}
-	o, err := in.Service.Ingest(ctx, ingest.Request{Partner: f.Partner, Path: path, Name: f.Name, Uploader: f.Uploader, UploadKey: f.Key})
+	o, err := in.Service.Ingest(ctx, ingest.Request{Partner: f.Partner, Path: path, Name: f.Name, Uploader: f.Uploader, UploadKey: f.Key, Transferred: true})
 	if err != nil {
 		log.Error("intake: ingest failed; the file stays in the inbox and is retried", "err", err)
 		in.done(f, nil, err)
