@@ -128,6 +128,9 @@ type Request struct {
 	// CSV whose last line has no line end is rejected whole as truncated.
 	// Off for files read locally, where exports often lack the last one.
 	Transferred bool
+	// Expect is what the sender's done file declares of the file (its
+	// sha256, its rows): a file that does not match is rejected whole.
+	Expect *Expect
 	// FileID takes up a registered file (replay).
 	FileID int64
 	// spooled is the file already read (a workbook, decoded before the

@@ -148,6 +148,9 @@ type partnerFS struct {
 	log      *slog.Logger
 	m        *Metrics
 	mu       sync.Mutex // publishing: check-then-link of one name
+	// doneFiles: the partner's uploads wait for their done file, and an
+	// upload not yet complete with it may be sent again (replaceable).
+	doneFiles bool
 }
 
 func (p *partnerFS) handlers() sftp.Handlers {
@@ -198,7 +201,7 @@ func (p *partnerFS) Filewrite(r *sftp.Request) (io.WriterAt, error) {
 	if r.Pflags().Append {
 		return nil, fmt.Errorf("%w: appending is not supported; upload the whole file", errDenied)
 	}
-	if !IsTempName(t.name) {
+	if !IsTempName(t.name) && !p.replaceable(t.name) {
 		if _, err := p.root.Lstat(t.rel()); err == nil {
 			return nil, fmt.Errorf("%w: %s is waiting to be processed; send it again in a minute or under another name", errDenied, t.name)
 		}
@@ -311,6 +314,18 @@ func (p *partnerFS) place(from, name string) error {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.replaceable(name) {
+		// An earlier attempt waiting for its done file: replaced whole.
+		_ = p.root.WriteFile(Inbox+"/."+name+".from", []byte(p.uploader), 0o640)
+		if err := p.root.Rename(from, to); err != nil {
+			p.log.Error("sftp: cannot publish an upload into the inbox", "err", err)
+			return sftp.ErrSSHFxFailure
+		}
+		if p.publish != nil {
+			p.publish(p.partner, path.Join(p.dir, Inbox, name), p.uploader)
+		}
+		return nil
+	}
 	if _, err := p.root.Lstat(to); err == nil {
 		return fmt.Errorf("%w: %s is waiting to be processed; send it again in a minute or under another name", errDenied, name)
 	}

@@ -328,7 +328,8 @@ func (s *Server) handle(ctx context.Context, c net.Conn, ip string) {
 		return
 	}
 	defer root.Close()
-	pfs := &partnerFS{partner: partner, uploader: uploader, dir: dir, root: root, maxSize: s.cfg.MaxUploadBytes, publish: s.publish, log: log, m: s.m}
+	pfs := &partnerFS{partner: partner, uploader: uploader, dir: dir, root: root, maxSize: s.cfg.MaxUploadBytes, publish: s.publish, log: log, m: s.m,
+		doneFiles: s.waitsForDone(partner)}
 
 	var wg sync.WaitGroup
 	defer wg.Wait()
