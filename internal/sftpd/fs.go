@@ -151,6 +151,7 @@ type partnerFS struct {
 	// doneFiles: the partner's uploads wait for their done file, and an
 	// upload not yet complete with it may be sent again (replaceable).
 	doneFiles bool
+	recent    *recentUploads // the server's: names stat-able after their upload
 }
 
 func (p *partnerFS) handlers() sftp.Handlers {
@@ -216,7 +217,9 @@ func (p *partnerFS) Filewrite(r *sftp.Request) (io.WriterAt, error) {
 	}
 	p.m.uploads.WithLabelValues("started").Inc()
 	p.log.Info("sftp upload started", "file", t.name)
-	return &upload{fs: p, f: f, tmp: tmp, name: t.name, started: time.Now()}, nil
+	u := &upload{fs: p, f: f, tmp: tmp, name: t.name, started: time.Now()}
+	p.recent.opened(p.partner, t.name, u)
+	return u, nil
 }
 
 // writebackEvery is how often an upload's pages are pushed to disk.
@@ -277,6 +280,10 @@ func (u *upload) TransferError(err error) { u.fail(fmt.Errorf("connection lost: 
 func (u *upload) Close() error {
 	p := u.fs
 	syncErr := u.f.Sync()
+	var mtime time.Time
+	if fi, err := u.f.Stat(); err == nil {
+		mtime = fi.ModTime()
+	}
 	closeErr := u.f.Close()
 	u.mu.Lock()
 	failed := u.failed
@@ -286,12 +293,16 @@ func (u *upload) Close() error {
 	}
 	if failed != nil {
 		_ = p.root.Remove(u.tmp)
+		p.recent.closed(p.partner, u.name, u, false, 0, mtime)
 		p.m.uploads.WithLabelValues("interrupted").Inc()
 		p.log.Warn("sftp upload interrupted; nothing kept", "file", u.name, "bytes", u.size, "reason", failed)
 		return sftp.ErrSSHFxFailure
 	}
+	// Recorded before it is placed: intake may take it before Close returns.
+	p.recent.closed(p.partner, u.name, u, true, u.size, mtime)
 	if err := p.place(u.tmp, u.name); err != nil {
 		_ = p.root.Remove(u.tmp)
+		p.recent.forget(p.partner, u.name)
 		p.m.uploads.WithLabelValues("refused").Inc()
 		return err
 	}
@@ -361,10 +372,13 @@ func (p *partnerFS) Filecmd(r *sftp.Request) error {
 		if t.area != Inbox || to.area != Inbox || t.name == "" || to.name == "" || !IsTempName(t.name) {
 			return fmt.Errorf("%w: only an upload under a temporary name (.part, .tmp, .filepart) can be renamed, within /inbox", errDenied)
 		}
-		if fi, err := p.root.Lstat(t.rel()); err != nil || !fi.Mode().IsRegular() {
+		fi, err := p.root.Lstat(t.rel())
+		if err != nil || !fi.Mode().IsRegular() {
 			return errNotFound
 		}
+		p.recent.published(p.partner, to.name, fi.Size(), fi.ModTime())
 		if err := p.place(t.rel(), to.name); err != nil {
+			p.recent.forget(p.partner, to.name)
 			return err
 		}
 		p.log.Info("sftp rename", "from", t.name, "to", to.name)
@@ -390,6 +404,9 @@ func (p *partnerFS) Filecmd(r *sftp.Request) error {
 		// keep their modes.
 		if t.name == "" {
 			return errDenied
+		}
+		if t.area == Inbox && p.recent.setstat(p.partner, t.name, r) {
+			return nil // an upload open or just closed: recorded, the file untouched
 		}
 		if _, err := p.root.Lstat(t.rel()); err != nil {
 			return errNotFound
@@ -445,6 +462,11 @@ func (p *partnerFS) Filelist(r *sftp.Request) (sftp.ListerAt, error) {
 		return listerAt(infos), nil
 	case "Stat", "Lstat":
 		fi, err := p.root.Lstat(t.rel())
+		if err != nil && t.area == Inbox && t.name != "" {
+			if rfi, ok := p.recent.stat(p.partner, t.name); ok {
+				return listerAt{rfi}, nil // taken by intake already, or still open
+			}
+		}
 		if err != nil || (t.name != "" && !fi.Mode().IsRegular()) {
 			return nil, errNotFound
 		}

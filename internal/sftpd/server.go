@@ -76,6 +76,7 @@ type Server struct {
 	signer   ssh.Signer
 	ln       net.Listener
 	throttle *throttle
+	recent   *recentUploads
 
 	mu       sync.Mutex
 	sessions map[string]int // per partner
@@ -95,7 +96,7 @@ func New(cfg Config, pool *pgxpool.Pool, publish Published, m *Metrics, log *slo
 		log = slog.Default()
 	}
 	return &Server{cfg: cfg, pool: pool, publish: publish, log: log, m: m, signer: signer,
-		throttle: newThrottle(cfg.MaxAuthFailures, cfg.FailureWindow), sessions: map[string]int{}, conns: map[net.Conn]struct{}{}}, nil
+		throttle: newThrottle(cfg.MaxAuthFailures, cfg.FailureWindow), recent: newRecentUploads(), sessions: map[string]int{}, conns: map[net.Conn]struct{}{}}, nil
 }
 
 // Fingerprint is the host key's SHA256 fingerprint, for partners to pin.
@@ -329,7 +330,7 @@ func (s *Server) handle(ctx context.Context, c net.Conn, ip string) {
 	}
 	defer root.Close()
 	pfs := &partnerFS{partner: partner, uploader: uploader, dir: dir, root: root, maxSize: s.cfg.MaxUploadBytes, publish: s.publish, log: log, m: s.m,
-		doneFiles: s.waitsForDone(partner)}
+		doneFiles: s.waitsForDone(partner), recent: s.recent}
 
 	var wg sync.WaitGroup
 	defer wg.Wait()
