@@ -67,8 +67,27 @@ func IsTempName(name string) bool {
 	return false
 }
 
-// slashLookalikes are characters that render like a path separator.
-const slashLookalikes = "\u2044\u2215\u29f8\uff0f\u2216\uff3c\u29f9"
+// slashLookalikes are characters that render like a path separator: the
+// fraction and division slashes, the big solidus and reverse solidus,
+// fullwidth ones, box-drawing diagonals, the mathematical rising and
+// falling diagonals, the small reverse solidus.
+const slashLookalikes = "\u2044\u2215\u29f8\uff0f\u2216\uff3c\u29f9\u2571\u2572\u27cb\u27cd\ufe68"
+
+// invisible reports a character that shows nothing, or changes how its
+// neighbour shows, beyond the format characters (Cf): line and paragraph
+// separators, the combining grapheme joiner, variation selectors, Hangul
+// and Mongolian fillers.
+func invisible(r rune) bool {
+	switch {
+	case unicode.In(r, unicode.Zl, unicode.Zp):
+		return true
+	case r == 0x034f, r == 0x115f, r == 0x1160, r == 0x3164, r == 0xffa0, r >= 0x180b && r <= 0x180f:
+		return true
+	case r >= 0xfe00 && r <= 0xfe0f, r >= 0xe0100 && r <= 0xe01ef: // variation selectors
+		return true
+	}
+	return false
+}
 
 // ValidName checks a file name sent by a partner: one plain name, no path,
 // no hidden or control characters, no bidi or zero-width tricks, in NFC.
@@ -90,7 +109,7 @@ func ValidName(name string) error {
 		return errors.New("file names may not contain slashes or characters that look like them")
 	}
 	for _, r := range name {
-		if r < 0x20 || r == 0x7f || unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Co, r) || unicode.Is(unicode.Cc, r) {
+		if r < 0x20 || r == 0x7f || unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Co, r) || unicode.Is(unicode.Cc, r) || invisible(r) {
 			return fmt.Errorf("the file name holds an invisible or control character (U+%04X)", r)
 		}
 	}
