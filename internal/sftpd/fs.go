@@ -260,8 +260,11 @@ type upload struct {
 
 func (u *upload) WriteAt(b []byte, off int64) (int, error) {
 	if end := off + int64(len(b)); end > u.fs.maxSize {
-		u.fail(fmt.Errorf("the file is larger than the %d MB accepted", u.fs.maxSize>>20))
-		u.fs.m.limits.WithLabelValues("upload_size").Inc()
+		// Counted once per upload: a client goes on sending the packets
+		// it has in flight, each refused.
+		if u.fail(errTooLarge) {
+			u.fs.m.limits.WithLabelValues("upload_size").Inc()
+		}
 		return 0, fmt.Errorf("%w: the file is larger than the %d MB accepted; split it", errDenied, u.fs.maxSize>>20)
 	}
 	n, err := u.f.WriteAt(b, off)
@@ -283,12 +286,19 @@ func (u *upload) WriteAt(b []byte, off int64) (int, error) {
 	return n, err
 }
 
-func (u *upload) fail(err error) {
+// errTooLarge fails an upload over the size limit.
+var errTooLarge = errors.New("the file is larger than the limit")
+
+// fail records why the upload fails, the first reason only; it reports
+// whether err is the upload's first reason of that kind.
+func (u *upload) fail(err error) bool {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.failed == nil {
 		u.failed = err
+		return true
 	}
+	return false
 }
 
 // TransferError is called by pkg/sftp when the session ends with the file
