@@ -43,6 +43,9 @@ type Config struct {
 	// FailureWindow is refused for FailureWindow.
 	MaxAuthFailures int
 	FailureWindow   time.Duration
+	// KeyRecheck is how often an open connection's key is checked again:
+	// one revoked (removed at apply) closes the connection (default 10 s).
+	KeyRecheck time.Duration
 }
 
 func (c *Config) defaults() {
@@ -63,6 +66,9 @@ func (c *Config) defaults() {
 	}
 	if c.FailureWindow <= 0 {
 		c.FailureWindow = 5 * time.Minute
+	}
+	if c.KeyRecheck <= 0 {
+		c.KeyRecheck = keyRecheckEvery
 	}
 }
 
@@ -237,7 +243,7 @@ func (s *Server) authKey(meta ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permiss
 	if status != "active" {
 		return nil, fmt.Errorf("partner %s is %s", partner, status)
 	}
-	return &ssh.Permissions{Extensions: map[string]string{"partner": partner, "uploader": name + " " + fp}}, nil
+	return &ssh.Permissions{Extensions: map[string]string{"partner": partner, "uploader": name + " " + fp, "fingerprint": fp}}, nil
 }
 
 func (s *Server) authPassword(meta ssh.ConnMetadata, pw []byte) (*ssh.Permissions, error) {
@@ -315,6 +321,9 @@ func (s *Server) handle(ctx context.Context, c net.Conn, ip string) {
 	s.m.sessions.Inc()
 	defer s.m.sessions.Dec()
 	log.Info("sftp login")
+	watch, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go s.watchKey(watch, conn, partner, conn.Permissions.Extensions["fingerprint"])
 
 	dir := filepath.Join(s.cfg.DataDir, "partners", partner)
 	for _, d := range Dirs {
