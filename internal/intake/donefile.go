@@ -33,7 +33,10 @@ func (in *Intake) waitsForDone(ctx context.Context, partner string) bool {
 // done_file, X waits for X.done and X.done queues X; a file still waiting
 // for its done file after a day is removed. Otherwise a done file is not
 // a file to process: it is removed.
-func (in *Intake) complete(ctx context.Context, partner, path string) string {
+func (in *Intake) complete(ctx context.Context, partner, path, uploader string) string {
+	if strings.HasPrefix(uploader, sftpd.PulledBy) {
+		return path // complete by the pull's own rule
+	}
 	name := filepath.Base(path)
 	log := in.log().With("partner", partner, "file", name)
 	x, isDone := strings.CutSuffix(name, sftpd.DoneSuffix)
@@ -68,8 +71,8 @@ func (in *Intake) complete(ctx context.Context, partner, path string) string {
 
 // expect reads the done file of the file at path, if the partner's
 // uploads have one. ok is false when the done file is due but missing.
-func (in *Intake) expect(ctx context.Context, partner, path string) (e *ingest.Expect, ok bool) {
-	if !in.waitsForDone(ctx, partner) {
+func (in *Intake) expect(ctx context.Context, partner, path, uploader string) (e *ingest.Expect, ok bool) {
+	if strings.HasPrefix(uploader, sftpd.PulledBy) || !in.waitsForDone(ctx, partner) {
 		return nil, true
 	}
 	f, err := os.Open(path + sftpd.DoneSuffix)

@@ -64,7 +64,7 @@ func (in *Intake) Publish(partner, path, uploader string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	arrived := path
-	if path = in.complete(ctx, partner, path); path == "" {
+	if path = in.complete(ctx, partner, path, uploader); path == "" {
 		return
 	}
 	if path != arrived { // a done file arrived: its file's uploader
@@ -174,7 +174,13 @@ func (in *Intake) Take(ctx context.Context, f File, log *slog.Logger) error {
 			return err
 		}
 	}
-	expect, ok := in.expect(ctx, f.Partner, path)
+	uploader := f.Uploader
+	if uploader == "" {
+		if b, err := os.ReadFile(sftpd.UploaderFile(path)); err == nil {
+			uploader = string(b)
+		}
+	}
+	expect, ok := in.expect(ctx, f.Partner, path, uploader)
 	if !ok && !registered {
 		return nil // not complete until its done file comes, which queues it again
 	}

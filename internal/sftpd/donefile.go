@@ -39,3 +39,8 @@ func (p *partnerFS) replaceable(name string) bool {
 	_, err := p.root.Lstat(Inbox + "/" + other)
 	return err != nil
 }
+
+// PulledBy starts the uploader recorded for a file pulled from a partner's
+// own server: such a file is complete by the pull's rule (pull.complete),
+// never waits for a done file in the inbox.
+const PulledBy = "pull "
