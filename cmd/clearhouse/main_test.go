@@ -203,7 +203,7 @@ func TestConfigFile(t *testing.T) {
 		{[]string{"CLEARHOUSE_DATA=" + filepath.Join(dir, "env")}, nil, "env"},
 		{[]string{"CLEARHOUSE_DATA=" + filepath.Join(dir, "env")}, []string{"--data-dir", filepath.Join(dir, "flag")}, "flag"},
 	} {
-		args := append(append([]string{"--config", cfg}, c.args...), "sftp", "keys")
+		args := append(append([]string{"--config", cfg}, c.args...), "sftp", "keys", "--create")
 		if r := run(t, c.env, args...); r.code != 0 {
 			t.Fatalf("%v: %d %s", args, r.code, r.stderr)
 		}
@@ -212,11 +212,35 @@ func TestConfigFile(t *testing.T) {
 		}
 	}
 	// The example shipped in deploy/ stays valid.
-	if r := run(t, nil, "--config", "deploy/clearhouse.yaml", "--data-dir", filepath.Join(dir, "deploy"), "sftp", "keys"); r.code != 0 {
+	if r := run(t, nil, "--config", "deploy/clearhouse.yaml", "--data-dir", filepath.Join(dir, "deploy"), "sftp", "keys", "--create"); r.code != 0 {
 		t.Fatalf("deploy/clearhouse.yaml: %d %s", r.code, r.stderr)
 	}
 	_ = os.WriteFile(cfg, []byte("sftp:\n  adr: 127.0.0.1:22\n"), 0o600)
 	if r := run(t, nil, "--config", cfg, "sftp", "keys"); r.code != 64 || !strings.Contains(r.stderr, "unknown settings sftp-adr") {
 		t.Fatalf("a typo in the configuration: %d %s", r.code, r.stderr)
+	}
+}
+
+// Issue 12, 7: `sftp keys` on a data folder without keys silently made new
+// ones and printed their fingerprint, which no running server has. It
+// refuses without --create, and says what it made with it; keys there are
+// printed as they are.
+func TestSFTPKeysDoesNotMakeKeysSilently(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	r := run(t, nil, "--data-dir", dir, "sftp", "keys")
+	if r.code != 3 || !strings.Contains(r.stderr, "--create") || r.stdout != "" {
+		t.Fatalf("no keys, no --create: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "sftp", "host_ed25519_key")); err == nil {
+		t.Fatal("a host key was made without --create")
+	}
+	r = run(t, nil, "--data-dir", dir, "sftp", "keys", "--create")
+	if r.code != 0 || !strings.Contains(r.stderr, "made a new key: "+filepath.Join(dir, "sftp", "host_ed25519_key")) || !strings.Contains(r.stdout, "host key:   SHA256:") {
+		t.Fatalf("--create: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	again := run(t, nil, "--data-dir", dir, "sftp", "keys")
+	if again.code != 0 || again.stderr != "" || again.stdout != r.stdout {
+		t.Fatalf("keys there: %d %q %q", again.code, again.stdout, again.stderr)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -323,16 +324,35 @@ type SFTPCmd struct {
 	HashPassword SFTPHashPasswordCmd `cmd:"" name:"hash-password" help:"Read a password on stdin and print its argon2id hash, for a partner's password_hash."`
 }
 
-type SFTPKeysCmd struct{}
+type SFTPKeysCmd struct {
+	Create bool `help:"Make the keys when the data folder has none (serve makes them on its first start). A new host key is not the one partners pinned."`
+}
 
-func (SFTPKeysCmd) Run(g *Globals) error {
-	host, err := sftpd.LoadOrCreateKey(filepath.Join(g.DataDir, "sftp", "host_ed25519_key"))
+// Run prints the keys. A data folder without them is most often the wrong
+// --data-dir: printing a fingerprint just made would hand partners a key
+// that no running server has, so they are made only when asked, and said.
+func (c SFTPKeysCmd) Run(g *Globals) error {
+	paths := []string{filepath.Join(g.DataDir, "sftp", "host_ed25519_key"), filepath.Join(g.DataDir, "sftp", "client_ed25519_key")}
+	var missing []string
+	for _, p := range paths {
+		if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) > 0 && !c.Create {
+		return fmt.Errorf("no key at %s: is --data-dir %s the server's? `clearhouse serve` makes the keys on its first start; pass --create to make them here",
+			strings.Join(missing, " and "), g.DataDir)
+	}
+	host, err := sftpd.LoadOrCreateKey(paths[0])
 	if err != nil {
 		return err
 	}
-	client, err := sftpd.LoadOrCreateKey(filepath.Join(g.DataDir, "sftp", "client_ed25519_key"))
+	client, err := sftpd.LoadOrCreateKey(paths[1])
 	if err != nil {
 		return err
+	}
+	for _, p := range missing {
+		fmt.Fprintf(os.Stderr, "made a new key: %s\n", p)
 	}
 	fmt.Printf("host key:   %s\n            %s", ssh.FingerprintSHA256(host.PublicKey()), ssh.MarshalAuthorizedKey(host.PublicKey()))
 	fmt.Printf("client key: %s", ssh.MarshalAuthorizedKey(client.PublicKey()))

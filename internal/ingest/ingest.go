@@ -124,6 +124,14 @@ type Request struct {
 	// UploadKey names this upload across retries (the intake job's id): a
 	// record registered under it is taken up again, never made twice.
 	UploadKey string
+	// Transferred: the file arrived by a transfer (an SFTP upload, a pull),
+	// which can be cut short at a line boundary and still close normally: a
+	// CSV whose last line has no line end is rejected whole as truncated.
+	// Off for files read locally, where exports often lack the last one.
+	Transferred bool
+	// Expect is what the sender's done file declares of the file (its
+	// sha256, its rows): a file that does not match is rejected whole.
+	Expect *Expect
 	// FileID takes up a registered file (replay).
 	FileID int64
 	// spooled is the file already read (a workbook, decoded before the
@@ -501,14 +509,16 @@ func (s *Service) check(ctx context.Context, req Request, r io.Reader, reseller 
 	if req.Sheet != "" {
 		format.Sheet = req.Sheet
 	}
+	opts := format.ReaderOptions(req.Name, s.Limits)
+	opts.RequireLineEnd = req.Transferred
 	tr := req.spooled
 	if tr == nil {
 		var err error
-		if tr, err = tabular.Open(r, format.ReaderOptions(req.Name, s.Limits)); err != nil {
+		if tr, err = tabular.Open(r, opts); err != nil {
 			return declare.Summary{}, false, err
 		}
 	}
-	repeats, err := s.prescan(r, tr, req.Kind, format.ReaderOptions(req.Name, s.Limits))
+	repeats, err := s.prescan(r, tr, req.Kind, opts)
 	if err != nil {
 		return declare.Summary{}, false, err
 	}

@@ -93,6 +93,11 @@ func (s *Service) process(ctx context.Context, req Request, blob archive.Blob, f
 		tx.Rollback(ctx)
 		return s.recordRejected(ctx, fileID, reseller, declare.Summary{}, rep, echo)
 	}
+	if p := req.Expect.checkBytes(req.Name, blob); p != nil {
+		rep.Add(p)
+		tx.Rollback(ctx)
+		return s.recordRejected(ctx, fileID, reseller, declare.Summary{}, rep, echo)
+	}
 	f, err := s.Archive.Open(blob)
 	if err != nil {
 		return err
@@ -108,6 +113,10 @@ func (s *Service) process(ctx context.Context, req Request, blob archive.Blob, f
 	}
 	if err != nil {
 		return err
+	}
+	if p := req.Expect.checkRows(req.Name, sum); p != nil && !whole {
+		rep.Add(p)
+		whole = true
 	}
 	if whole {
 		tx.Rollback(ctx)

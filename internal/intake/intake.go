@@ -61,13 +61,23 @@ func (in *Intake) Path(f File) string {
 // Publish queues a complete file. It never fails the caller: a file it
 // could not queue is found by the next scan.
 func (in *Intake) Publish(partner, path, uploader string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	arrived := path
+	if path = in.complete(ctx, partner, path, uploader); path == "" {
+		return
+	}
+	if path != arrived { // a done file arrived: its file's uploader
+		uploader = "sftp"
+		if b, err := os.ReadFile(sftpd.UploaderFile(path)); err == nil {
+			uploader = string(b)
+		}
+	}
 	fi, err := os.Stat(path)
 	if err != nil {
 		return
 	}
 	f := File{Partner: partner, Name: filepath.Base(path), Uploader: uploader, Size: fi.Size(), MtimeNS: fi.ModTime().UnixNano()}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	if err := in.Enqueue(ctx, f); err != nil {
 		in.log().Warn("intake: queueing failed; the next scan queues the file", "partner", partner, "file", f.Name, "err", err)
 	}
@@ -165,6 +175,16 @@ func (in *Intake) Take(ctx context.Context, f File, log *slog.Logger) error {
 			return err
 		}
 	}
+	uploader := f.Uploader
+	if uploader == "" {
+		if b, err := os.ReadFile(sftpd.UploaderFile(path)); err == nil {
+			uploader = string(b)
+		}
+	}
+	expect, ok := in.expect(ctx, f.Partner, path, uploader)
+	if !ok && !registered {
+		return nil // not complete until its done file comes, which queues it again
+	}
 	if !registered {
 		fi, err := os.Stat(path)
 		if errors.Is(err, os.ErrNotExist) {
@@ -197,7 +217,7 @@ func (in *Intake) Take(ctx context.Context, f File, log *slog.Logger) error {
 		// archived and kept, never lost.
 		return in.keep(f, path, log)
 	}
-	o, err := in.Service.Ingest(ctx, ingest.Request{Partner: f.Partner, Path: path, Name: f.Name, Uploader: f.Uploader, UploadKey: f.Key})
+	o, err := in.Service.Ingest(ctx, ingest.Request{Partner: f.Partner, Path: path, Name: f.Name, Uploader: f.Uploader, UploadKey: f.Key, Transferred: true, Expect: expect})
 	if err != nil {
 		log.Error("intake: ingest failed; the file stays in the inbox and is retried", "err", err)
 		in.done(f, nil, err)
@@ -206,6 +226,7 @@ func (in *Intake) Take(ctx context.Context, f File, log *slog.Logger) error {
 	if fi, err := os.Stat(path); err == nil && f.sameVersion(fi) {
 		_ = os.Remove(path)
 		_ = os.Remove(sftpd.UploaderFile(path))
+		removeDone(path)
 	}
 	log.Info("intake: file taken", "file_id", o.FileID, "status", o.Status, "rows", o.Rows, "accepted", o.Accepted)
 	in.done(f, o, nil)

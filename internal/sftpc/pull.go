@@ -156,7 +156,7 @@ func (pl *Puller) take(ctx context.Context, c *Conn, partner string, p *world.Pu
 		return false, err
 	}
 	if pl.Publish != nil {
-		pl.Publish(partner, local, "pull "+remote)
+		pl.Publish(partner, local, sftpd.PulledBy+remote)
 	}
 	pl.Log.Info("pulled", "partner", partner, "file", remote, "bytes", fi.Size(), "sha256", hex.EncodeToString(sum))
 	return true, pl.after(ctx, c, partner, p, remote, fi.Size(), mtime)
@@ -207,7 +207,12 @@ func (pl *Puller) download(c *Conn, partner, remote string, size int64, wantSum 
 	if _, err := os.Lstat(local); err == nil { // a file of that name still waits: keep both
 		local = filepath.Join(dir, sftpd.Inbox, hex.EncodeToString(sum)[:8]+"-"+path.Base(remote))
 	}
+	// Who sent it, beside it (as the SFTP server does): intake tells a
+	// pulled file, complete by the pull's rule, from an upload, also after
+	// a restart.
+	_ = os.WriteFile(sftpd.UploaderFile(local), []byte(sftpd.PulledBy+remote), 0o640)
 	if err := os.Link(tmp, local); err != nil {
+		_ = os.Remove(sftpd.UploaderFile(local))
 		return "", nil, err
 	}
 	return local, sum, nil

@@ -67,8 +67,27 @@ func IsTempName(name string) bool {
 	return false
 }
 
-// slashLookalikes are characters that render like a path separator.
-const slashLookalikes = "\u2044\u2215\u29f8\uff0f\u2216\uff3c\u29f9"
+// slashLookalikes are characters that render like a path separator: the
+// fraction and division slashes, the big solidus and reverse solidus,
+// fullwidth ones, box-drawing diagonals, the mathematical rising and
+// falling diagonals, the small reverse solidus.
+const slashLookalikes = "\u2044\u2215\u29f8\uff0f\u2216\uff3c\u29f9\u2571\u2572\u27cb\u27cd\ufe68"
+
+// invisible reports a character that shows nothing, or changes how its
+// neighbour shows, beyond the format characters (Cf): line and paragraph
+// separators, the combining grapheme joiner, variation selectors, Hangul
+// and Mongolian fillers.
+func invisible(r rune) bool {
+	switch {
+	case unicode.In(r, unicode.Zl, unicode.Zp):
+		return true
+	case r == 0x034f, r == 0x115f, r == 0x1160, r == 0x3164, r == 0xffa0, r >= 0x180b && r <= 0x180f:
+		return true
+	case r >= 0xfe00 && r <= 0xfe0f, r >= 0xe0100 && r <= 0xe01ef: // variation selectors
+		return true
+	}
+	return false
+}
 
 // ValidName checks a file name sent by a partner: one plain name, no path,
 // no hidden or control characters, no bidi or zero-width tricks, in NFC.
@@ -90,7 +109,7 @@ func ValidName(name string) error {
 		return errors.New("file names may not contain slashes or characters that look like them")
 	}
 	for _, r := range name {
-		if r < 0x20 || r == 0x7f || unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Co, r) || unicode.Is(unicode.Cc, r) {
+		if r < 0x20 || r == 0x7f || unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Co, r) || unicode.Is(unicode.Cc, r) || invisible(r) {
 			return fmt.Errorf("the file name holds an invisible or control character (U+%04X)", r)
 		}
 	}
@@ -148,6 +167,10 @@ type partnerFS struct {
 	log      *slog.Logger
 	m        *Metrics
 	mu       sync.Mutex // publishing: check-then-link of one name
+	// doneFiles: the partner's uploads wait for their done file, and an
+	// upload not yet complete with it may be sent again (replaceable).
+	doneFiles bool
+	recent    *recentUploads // the server's: names stat-able after their upload
 }
 
 func (p *partnerFS) handlers() sftp.Handlers {
@@ -198,7 +221,7 @@ func (p *partnerFS) Filewrite(r *sftp.Request) (io.WriterAt, error) {
 	if r.Pflags().Append {
 		return nil, fmt.Errorf("%w: appending is not supported; upload the whole file", errDenied)
 	}
-	if !IsTempName(t.name) {
+	if !IsTempName(t.name) && !p.replaceable(t.name) {
 		if _, err := p.root.Lstat(t.rel()); err == nil {
 			return nil, fmt.Errorf("%w: %s is waiting to be processed; send it again in a minute or under another name", errDenied, t.name)
 		}
@@ -213,7 +236,9 @@ func (p *partnerFS) Filewrite(r *sftp.Request) (io.WriterAt, error) {
 	}
 	p.m.uploads.WithLabelValues("started").Inc()
 	p.log.Info("sftp upload started", "file", t.name)
-	return &upload{fs: p, f: f, tmp: tmp, name: t.name, started: time.Now()}, nil
+	u := &upload{fs: p, f: f, tmp: tmp, name: t.name, started: time.Now()}
+	p.recent.opened(p.partner, t.name, u)
+	return u, nil
 }
 
 // writebackEvery is how often an upload's pages are pushed to disk.
@@ -235,8 +260,11 @@ type upload struct {
 
 func (u *upload) WriteAt(b []byte, off int64) (int, error) {
 	if end := off + int64(len(b)); end > u.fs.maxSize {
-		u.fail(fmt.Errorf("the file is larger than the %d MB accepted", u.fs.maxSize>>20))
-		u.fs.m.limits.WithLabelValues("upload_size").Inc()
+		// Counted once per upload: a client goes on sending the packets
+		// it has in flight, each refused.
+		if u.fail(errTooLarge) {
+			u.fs.m.limits.WithLabelValues("upload_size").Inc()
+		}
 		return 0, fmt.Errorf("%w: the file is larger than the %d MB accepted; split it", errDenied, u.fs.maxSize>>20)
 	}
 	n, err := u.f.WriteAt(b, off)
@@ -258,12 +286,19 @@ func (u *upload) WriteAt(b []byte, off int64) (int, error) {
 	return n, err
 }
 
-func (u *upload) fail(err error) {
+// errTooLarge fails an upload over the size limit.
+var errTooLarge = errors.New("the file is larger than the limit")
+
+// fail records why the upload fails, the first reason only; it reports
+// whether err is the upload's first reason of that kind.
+func (u *upload) fail(err error) bool {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.failed == nil {
 		u.failed = err
+		return true
 	}
+	return false
 }
 
 // TransferError is called by pkg/sftp when the session ends with the file
@@ -274,6 +309,10 @@ func (u *upload) TransferError(err error) { u.fail(fmt.Errorf("connection lost: 
 func (u *upload) Close() error {
 	p := u.fs
 	syncErr := u.f.Sync()
+	var mtime time.Time
+	if fi, err := u.f.Stat(); err == nil {
+		mtime = fi.ModTime()
+	}
 	closeErr := u.f.Close()
 	u.mu.Lock()
 	failed := u.failed
@@ -283,12 +322,16 @@ func (u *upload) Close() error {
 	}
 	if failed != nil {
 		_ = p.root.Remove(u.tmp)
+		p.recent.closed(p.partner, u.name, u, false, 0, mtime)
 		p.m.uploads.WithLabelValues("interrupted").Inc()
 		p.log.Warn("sftp upload interrupted; nothing kept", "file", u.name, "bytes", u.size, "reason", failed)
 		return sftp.ErrSSHFxFailure
 	}
+	// Recorded before it is placed: intake may take it before Close returns.
+	p.recent.closed(p.partner, u.name, u, true, u.size, mtime)
 	if err := p.place(u.tmp, u.name); err != nil {
 		_ = p.root.Remove(u.tmp)
+		p.recent.forget(p.partner, u.name)
 		p.m.uploads.WithLabelValues("refused").Inc()
 		return err
 	}
@@ -311,6 +354,18 @@ func (p *partnerFS) place(from, name string) error {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.replaceable(name) {
+		// An earlier attempt waiting for its done file: replaced whole.
+		_ = p.root.WriteFile(Inbox+"/."+name+".from", []byte(p.uploader), 0o640)
+		if err := p.root.Rename(from, to); err != nil {
+			p.log.Error("sftp: cannot publish an upload into the inbox", "err", err)
+			return sftp.ErrSSHFxFailure
+		}
+		if p.publish != nil {
+			p.publish(p.partner, path.Join(p.dir, Inbox, name), p.uploader)
+		}
+		return nil
+	}
 	if _, err := p.root.Lstat(to); err == nil {
 		return fmt.Errorf("%w: %s is waiting to be processed; send it again in a minute or under another name", errDenied, name)
 	}
@@ -346,10 +401,13 @@ func (p *partnerFS) Filecmd(r *sftp.Request) error {
 		if t.area != Inbox || to.area != Inbox || t.name == "" || to.name == "" || !IsTempName(t.name) {
 			return fmt.Errorf("%w: only an upload under a temporary name (.part, .tmp, .filepart) can be renamed, within /inbox", errDenied)
 		}
-		if fi, err := p.root.Lstat(t.rel()); err != nil || !fi.Mode().IsRegular() {
+		fi, err := p.root.Lstat(t.rel())
+		if err != nil || !fi.Mode().IsRegular() {
 			return errNotFound
 		}
+		p.recent.published(p.partner, to.name, fi.Size(), fi.ModTime())
 		if err := p.place(t.rel(), to.name); err != nil {
+			p.recent.forget(p.partner, to.name)
 			return err
 		}
 		p.log.Info("sftp rename", "from", t.name, "to", to.name)
@@ -375,6 +433,9 @@ func (p *partnerFS) Filecmd(r *sftp.Request) error {
 		// keep their modes.
 		if t.name == "" {
 			return errDenied
+		}
+		if t.area == Inbox && p.recent.setstat(p.partner, t.name, r) {
+			return nil // an upload open or just closed: recorded, the file untouched
 		}
 		if _, err := p.root.Lstat(t.rel()); err != nil {
 			return errNotFound
@@ -430,6 +491,11 @@ func (p *partnerFS) Filelist(r *sftp.Request) (sftp.ListerAt, error) {
 		return listerAt(infos), nil
 	case "Stat", "Lstat":
 		fi, err := p.root.Lstat(t.rel())
+		if err != nil && t.area == Inbox && t.name != "" {
+			if rfi, ok := p.recent.stat(p.partner, t.name); ok {
+				return listerAt{rfi}, nil // taken by intake already, or still open
+			}
+		}
 		if err != nil || (t.name != "" && !fi.Mode().IsRegular()) {
 			return nil, errNotFound
 		}

@@ -45,6 +45,9 @@ type Config struct {
 	// as many, from any addresses (see throttle).
 	MaxAuthFailures int
 	FailureWindow   time.Duration
+	// KeyRecheck is how often an open connection's key is checked again:
+	// one revoked (removed at apply) closes the connection (default 10 s).
+	KeyRecheck time.Duration
 }
 
 func (c *Config) defaults() {
@@ -66,6 +69,9 @@ func (c *Config) defaults() {
 	if c.FailureWindow <= 0 {
 		c.FailureWindow = 5 * time.Minute
 	}
+	if c.KeyRecheck <= 0 {
+		c.KeyRecheck = keyRecheckEvery
+	}
 }
 
 // Server is a running SFTP server.
@@ -78,6 +84,7 @@ type Server struct {
 	signer   ssh.Signer
 	ln       net.Listener
 	throttle *throttle
+	recent   *recentUploads
 
 	mu       sync.Mutex
 	sessions map[string]int // per partner
@@ -97,7 +104,7 @@ func New(cfg Config, pool *pgxpool.Pool, publish Published, m *Metrics, log *slo
 		log = slog.Default()
 	}
 	return &Server{cfg: cfg, pool: pool, publish: publish, log: log, m: m, signer: signer,
-		throttle: newThrottle(cfg.MaxAuthFailures, cfg.FailureWindow), sessions: map[string]int{}, conns: map[net.Conn]struct{}{}}, nil
+		throttle: newThrottle(cfg.MaxAuthFailures, cfg.FailureWindow), recent: newRecentUploads(), sessions: map[string]int{}, conns: map[net.Conn]struct{}{}}, nil
 }
 
 // Fingerprint is the host key's SHA256 fingerprint, for partners to pin.
@@ -284,7 +291,7 @@ func (s *Server) authKey(meta ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permiss
 	if status != "active" {
 		return nil, fmt.Errorf("partner %s is %s", partner, status)
 	}
-	return &ssh.Permissions{Extensions: map[string]string{"partner": partner, "uploader": name + " " + fp}}, nil
+	return &ssh.Permissions{Extensions: map[string]string{"partner": partner, "uploader": name + " " + fp, "fingerprint": fp}}, nil
 }
 
 func (s *Server) authPassword(meta ssh.ConnMetadata, pw []byte) (*ssh.Permissions, error) {
@@ -368,6 +375,9 @@ func (s *Server) handle(ctx context.Context, c net.Conn, ip string) {
 	s.m.sessions.Inc()
 	defer s.m.sessions.Dec()
 	log.Info("sftp login")
+	watch, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go s.watchKey(watch, conn, partner, conn.Permissions.Extensions["fingerprint"])
 
 	dir := filepath.Join(s.cfg.DataDir, "partners", partner)
 	for _, d := range Dirs {
@@ -382,7 +392,8 @@ func (s *Server) handle(ctx context.Context, c net.Conn, ip string) {
 		return
 	}
 	defer root.Close()
-	pfs := &partnerFS{partner: partner, uploader: uploader, dir: dir, root: root, maxSize: s.cfg.MaxUploadBytes, publish: s.publish, log: log, m: s.m}
+	pfs := &partnerFS{partner: partner, uploader: uploader, dir: dir, root: root, maxSize: s.cfg.MaxUploadBytes, publish: s.publish, log: log, m: s.m,
+		doneFiles: s.waitsForDone(partner), recent: s.recent}
 
 	var wg sync.WaitGroup
 	defer wg.Wait()

@@ -57,12 +57,14 @@ type csvReader struct {
 	// plainText is set when every value of the last record is valid text.
 	plainText bool
 	noQuick   bool // tests: every record through the byte-by-byte path
+	needEnd   bool // Options.RequireLineEnd
 	fields    []string
 	failed    error
 }
 
 func newCSV(r io.Reader, opts Options) (*csvReader, error) {
-	c := &csvReader{name: opts.Name, lim: opts.Limits.withDefaults(), line: 1, skip: opts.SkipLines, noTitlesIf: opts.NoTitlesIf}
+	c := &csvReader{name: opts.Name, lim: opts.Limits.withDefaults(), line: 1, skip: opts.SkipLines, noTitlesIf: opts.NoTitlesIf,
+		needEnd: opts.RequireLineEnd}
 	raw := bufio.NewReaderSize(r, bufSize)
 	dec, err := c.decoder(raw, opts.Encoding)
 	if err != nil {
@@ -434,6 +436,10 @@ func (c *csvReader) record() (row Row, blank bool, err error) {
 			}
 			if len(c.rec) == 0 && len(c.ends) == 0 && fieldStart && !afterQuote {
 				return Row{}, false, io.EOF
+			}
+			if c.needEnd {
+				return Row{}, false, c.fileProblem(CodeTruncated, start, ErrTruncated,
+					"the file ends in the middle of line %d: the upload was cut short; send it again", start)
 			}
 			c.ends = append(c.ends, len(c.rec))
 			return c.finish(start, stray)

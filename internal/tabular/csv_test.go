@@ -302,3 +302,56 @@ func TestNULInAValueIsNamedAndShown(t *testing.T) {
 		t.Fatalf("row %q", row.Fields)
 	}
 }
+
+// Issue 12, 1: an upload cut short at a line boundary read as complete. With
+// RequireLineEnd, a last record without its line end rejects the file whole,
+// located on the line where it starts; every line end is a proper end, and
+// without the option (files read locally, csv-spectrum) nothing changes.
+func TestTruncatedUploadIsRejectedWhole(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, in string
+		line     int // 0: reads to the end
+	}{
+		{"cut after a line end", "a,b\n1,2\n3,4\n", 0},
+		{"CRLF", "a,b\r\n1,2\r\n", 0},
+		{"bare CR", "a,b\r1,2\r", 0},
+		{"trailing blank lines", "a,b\n1,2\n\n\n", 0},
+		{"cut inside the last line", "a,b\n1,2\n3,", 3},
+		{"cut inside a value", "a,b\n1,2\n3,45", 3},
+		{"quoted last value", "a,b\n1,\"2\"", 2},
+		{"CRLF cut between CR and LF", "a,b\r\n1,2\r", 0}, // a bare CR is a line end
+		{"header only, cut", "a,b", 1},
+		{"UTF-16", "\xff\xfea\x00,\x00b\x00\n\x001\x00,\x002\x00", 2},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			for _, quick := range []bool{true, false} {
+				r, err := Open(strings.NewReader(c.in), Options{Name: "f.csv", RequireLineEnd: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				r.(*csvReader).noQuick = !quick
+				_, _, _, err = readAll(t, r)
+				var p *problem.Problem
+				if c.line == 0 {
+					if err != nil {
+						t.Fatalf("quick=%v: %v", quick, err)
+					}
+					continue
+				}
+				if !errors.As(err, &p) || p.Code != CodeTruncated || p.Scope != problem.ScopeFile || p.Pos.Line != c.line || !errors.Is(err, ErrTruncated) {
+					t.Fatalf("quick=%v: want TRUNCATED_FILE on line %d, got %v", quick, c.line, err)
+				}
+				if want := fmt.Sprintf("the file ends in the middle of line %d", c.line); !strings.Contains(p.Message, want) {
+					t.Fatalf("message %q", p.Message)
+				}
+			}
+			r, _ := Open(strings.NewReader(c.in), Options{Name: "f.csv"})
+			if _, _, _, err := readAll(t, r); err != nil {
+				t.Fatalf("without RequireLineEnd: %v", err)
+			}
+		})
+	}
+}

@@ -25,6 +25,9 @@ var (
 	ErrSyntax        = errors.New("malformed CSV")
 	ErrFieldTooLong  = errors.New("field too long")
 	ErrNotText       = errors.New("not a text file")
+	// ErrTruncated: the last record ends without a line end, where a
+	// transfer that was cut short ends (RequireLineEnd).
+	ErrTruncated = errors.New("file cut short")
 )
 
 // Problem codes raised by readers.
@@ -36,6 +39,7 @@ const (
 	CodeSyntax        problem.Code = "CSV_SYNTAX"
 	CodeFieldTooLong  problem.Code = "FIELD_TOO_LONG"
 	CodeNotText       problem.Code = "UNSUPPORTED_FORMAT"
+	CodeTruncated     problem.Code = "TRUNCATED_FILE"
 	// Warnings about how the file was read.
 	CodeEncodingGuessed  problem.Code = "ENCODING_GUESSED"
 	CodeDelimiterGuessed problem.Code = "DELIMITER_GUESSED"
@@ -121,6 +125,12 @@ type Options struct {
 	// wrote, sent back as it is). Compared case-insensitively.
 	NoTitlesIf []string
 	Sheet      string // the worksheet of a workbook; "" is the first
+	// RequireLineEnd rejects a CSV whose last record ends without a line
+	// end (LF, CRLF or CR) as cut short (TRUNCATED_FILE), whatever the
+	// policy. A transfer interrupted at a line boundary leaves a file that
+	// reads well otherwise; on for uploads, off for files read locally
+	// (many exports lack the last line end).
+	RequireLineEnd bool
 }
 
 // Open returns a reader for r. A file that is recognisably not text (a

@@ -24,9 +24,26 @@ type SFTP struct {
 	// password logins when the server allows passwords at all.
 	PasswordHash string `yaml:"password_hash"`
 	// MaxSessions caps this partner's concurrent sessions (default 4).
-	MaxSessions int     `yaml:"max_sessions"`
-	Remote      *Remote `yaml:"remote"`
+	MaxSessions int `yaml:"max_sessions"`
+	// Upload says when a file uploaded to Clearhouse's server is complete.
+	Upload *Upload `yaml:"upload"`
+	Remote *Remote `yaml:"remote"`
 }
+
+// Upload is the completion protocol of a partner's uploads. SFTP cannot
+// tell a transfer the client interrupted (Ctrl-C on OpenSSH's sftp) from a
+// complete one: both close the file normally.
+type Upload struct {
+	Where `yaml:"-" json:"-"`
+	// Complete is "close" (the default: a file is taken when the client
+	// closes it) or "done_file": X is taken only once X.done is uploaded
+	// too; X.done may hold "sha256=<hex>" and "rows=<N>" (data rows, the
+	// header not counted), one a line, and the file is checked against them.
+	Complete string `yaml:"complete" json:"complete,omitempty"`
+}
+
+// DoneFile reports whether uploads wait for their done file.
+func (u *Upload) DoneFile() bool { return u != nil && u.Complete == "done_file" }
 
 // SFTPKey is one authorised public key, as in an authorized_keys line.
 type SFTPKey struct {
@@ -147,6 +164,7 @@ func (s *SFTP) eachWhere(fn func(*Where)) {
 func (s *SFTP) UnmarshalYAML(n *yaml.Node) error    { return strict(n, s, &s.Where) }
 func (k *SFTPKey) UnmarshalYAML(n *yaml.Node) error { return strict(n, k, &k.Where) }
 func (r *Remote) UnmarshalYAML(n *yaml.Node) error  { return strict(n, r, &r.Where) }
+func (u *Upload) UnmarshalYAML(n *yaml.Node) error  { return strict(n, u, &u.Where) }
 func (p *Pull) UnmarshalYAML(n *yaml.Node) error    { return strict(n, p, &p.Where) }
 func (p *Push) UnmarshalYAML(n *yaml.Node) error    { return strict(n, p, &p.Where) }
 
@@ -155,6 +173,7 @@ func (p *Push) UnmarshalYAML(n *yaml.Node) error    { return strict(n, p, &p.Whe
 type Settings struct {
 	MaxSessions  int     `json:"max_sessions,omitempty"`
 	PasswordHash string  `json:"password_hash,omitempty"`
+	Upload       *Upload `json:"upload,omitempty"`
 	Remote       *Remote `json:"remote,omitempty"`
 	// Fulfillment is a publisher's fulfillment schedule.
 	Fulfillment *Timing `json:"fulfillment,omitempty"`
@@ -164,7 +183,7 @@ type Settings struct {
 func (s SFTP) JSON() string { return s.settingsJSON(nil) }
 
 func (s SFTP) settingsJSON(fulfillment *Timing) string {
-	b, _ := json.Marshal(Settings{MaxSessions: s.MaxSessions, PasswordHash: s.PasswordHash, Remote: s.Remote, Fulfillment: fulfillment})
+	b, _ := json.Marshal(Settings{MaxSessions: s.MaxSessions, PasswordHash: s.PasswordHash, Upload: s.Upload, Remote: s.Remote, Fulfillment: fulfillment})
 	return string(b)
 }
 
@@ -223,6 +242,13 @@ func (s *SFTP) check(bad func(Where, string, string, ...any), fps map[string]Whe
 	}
 	if s.MaxSessions < 0 {
 		bad(s.Where, "max_sessions", "must be positive")
+	}
+	if u := s.Upload; u != nil {
+		switch u.Complete {
+		case "", "close", "done_file":
+		default:
+			bad(u.Where, "complete", "must be close or done_file")
+		}
 	}
 	r := s.Remote
 	if r == nil {

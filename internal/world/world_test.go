@@ -360,3 +360,31 @@ resellers:
 		}
 	}
 }
+
+// Issue 12, 1b: sftp.upload.complete is close (the default) or done_file,
+// and is kept in the settings that the SFTP server and intake read.
+func TestUploadCompletionSetting(t *testing.T) {
+	t.Parallel()
+	base, err := os.ReadFile("../../samples/bench/config/bench.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	anchor := "    file_policy: accept_valid_rows\n"
+	load := func(upload string) (*world.World, error) {
+		dir := t.TempDir()
+		y := strings.Replace(string(base), anchor, anchor+"    sftp: {upload: "+upload+"}\n", 1)
+		_ = os.WriteFile(filepath.Join(dir, "bench.yaml"), []byte(y), 0o644)
+		return world.Load(dir)
+	}
+	if _, err := load("{complete: when_done}"); err == nil || !strings.Contains(err.Error(), "complete: must be close or done_file") {
+		t.Fatalf("a bad completion protocol: %v", err)
+	}
+	w, err := load("{complete: done_file}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := world.ParseSettings(w.Resellers[0].SFTP.JSON())
+	if err != nil || !st.Upload.DoneFile() {
+		t.Fatalf("settings %+v %v", st, err)
+	}
+}
