@@ -349,13 +349,19 @@ func syncKeys(ctx context.Context, tx pgx.Tx, w *World, res *Result) error {
 			want[partner+"/"+key.Name] = k{partner, key.Name, ssh.FingerprintSHA256(pk), strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pk)))}
 		}
 	}
+	// Only the partners this configuration names are synced: applying
+	// another world (samples/bench/config beside samples/config) leaves the
+	// keys of partners it does not mention alone, as it leaves the partners.
+	var named []string
 	for _, p := range w.Publishers {
 		add(p.ID, p.SFTP)
+		named = append(named, p.ID)
 	}
 	for _, r := range w.Resellers {
 		add(r.ID, r.SFTP)
+		named = append(named, r.ID)
 	}
-	rows, err := tx.Query(ctx, `SELECT partner_id, name, fingerprint FROM partner_keys`)
+	rows, err := tx.Query(ctx, `SELECT partner_id, name, fingerprint FROM partner_keys WHERE partner_id = ANY($1)`, named)
 	if err != nil {
 		return err
 	}

@@ -149,6 +149,16 @@ func TestApplyIsIdempotentAndReportsChanges(t *testing.T) {
 	if err != nil || len(res.Changes) != 2 || !strings.HasPrefix(res.Changes[0].String(), "- sftp key telco-fr/clerk:") || !strings.HasPrefix(res.Changes[1].String(), "+ sftp key telco-fr/clerk2:") {
 		t.Fatalf("%v %v", res.Changes, err)
 	}
+	// Applying another world leaves the keys of the partners it does not
+	// name (issue 13: the bench world revoked telco-fr's demo key).
+	if _, err := apply(t, pool, "../../samples/bench/config"); err != nil {
+		t.Fatal(err)
+	}
+	var keys int
+	_ = pool.QueryRow(context.Background(), `SELECT count(*) FROM partner_keys WHERE partner_id = 'telco-fr'`).Scan(&keys)
+	if keys == 0 {
+		t.Fatal("applying the bench world revoked telco-fr's keys")
+	}
 }
 
 func TestApplyRefusesToDropAUsedPrice(t *testing.T) {
