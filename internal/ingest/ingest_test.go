@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/text/encoding/charmap"
+	"gopkg.in/yaml.v3"
 
 	"github.com/clearhouse/clearhouse/internal/archive"
 	"github.com/clearhouse/clearhouse/internal/fulfil"
@@ -146,6 +147,10 @@ func TestSampleWorld(t *testing.T) {
 		// Excel's "CSV UTF-8": a byte order mark, CRLF, quotes around a comma, doubled quotes and
 		// a line break inside a note, and an empty row of commas at the end.
 		{"isp-de", "10_sales_2026-08_excel.csv", "ACCEPTED", 2, 2, 4400},
+		// A damaged export (a stray quote, a NUL byte, a pasted 66 KB note) and a
+		// workbook with an error cell: the row-level problems of reading.
+		{"isp-de", "11_sales_2026-09_damaged.csv", "PARTIAL", 4, 1, 2200},
+		{"isp-de", "12_sales_2026-10.xlsx", "PARTIAL", 2, 1, 2200},
 	}
 	codes := map[string]bool{}
 	for _, w := range want {
@@ -164,8 +169,30 @@ func TestSampleWorld(t *testing.T) {
 	if got := balance(t, pool, "reseller:telco-fr:unbilled"); got != 14800+2690+5918 {
 		t.Errorf("telco-fr unbilled %d, want 23408", got)
 	}
-	if got := balance(t, pool, "reseller:isp-de:unbilled"); got != 7300+2300+4400 {
-		t.Errorf("isp-de unbilled %d, want 14000", got)
+	if got := balance(t, pool, "reseller:isp-de:unbilled"); got != 7300+2300+4400+2200+2200 {
+		t.Errorf("isp-de unbilled %d, want 18400", got)
+	}
+	// The README's claim: together, the sample drops raise every row-level
+	// code of schemas/problems.yaml but AMOUNT_TOO_LARGE, which needs a
+	// unit price of tens of millions (TestAmountTooLarge).
+	var doc struct {
+		Problems map[string]struct {
+			Scope string `yaml:"scope"`
+		} `yaml:"problems"`
+	}
+	b, err := os.ReadFile("../../schemas/problems.yaml")
+	if err != nil || yaml.Unmarshal(b, &doc) != nil {
+		t.Fatal(err)
+	}
+	var missing []string
+	for code, p := range doc.Problems {
+		if p.Scope == "row" && !codes[code] && code != "AMOUNT_TOO_LARGE" {
+			missing = append(missing, code)
+		}
+	}
+	sort.Strings(missing)
+	if len(missing) > 0 {
+		t.Errorf("no sample drop raises the row-level codes %v", missing)
 	}
 	var names []string
 	rows, _ := pool.Query(context.Background(), `SELECT name FROM customers WHERE reseller_id = 'isp-de' AND customer_id IN ('K-160', 'K-161') ORDER BY customer_id`)
@@ -1107,5 +1134,25 @@ func TestNULRowIsEchoedLikeAnyRejectedRow(t *testing.T) {
 	b, _ := os.ReadFile(o.RejectsPath)
 	if !strings.Contains(string(b), `2,INVALID_ENCODING,sku,HX\x00\x00,sku is not valid text`) || !strings.Contains(string(b), `,N-1,NEW,N1,n1@example.de,HX\x00\x00,1,2026-03-06`) {
 		t.Fatalf("rejects:\n%s", b)
+	}
+}
+
+// TestAmountTooLarge: quantity × price beyond what a line can bill is a row
+// problem, never an overflow (the one row-level code the sample world,
+// with its real prices, cannot raise).
+func TestAmountTooLarge(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"publishers.yaml", "resellers.yaml", "catalogs.yaml", "be-2026_tarifs.csv"} {
+		b, _ := os.ReadFile(filepath.Join(samples, "config", f))
+		if f == "catalogs.yaml" {
+			b = bytes.Replace(b, []byte(`buy_price: "22.00", resale_price: "34.95"`), []byte(`buy_price: "99999999.00", resale_price: "99999999.00"`), 1)
+		}
+		_ = os.WriteFile(filepath.Join(dir, f), b, 0o644)
+	}
+	svc, _ := setup(t, dir)
+	o := ingestFile(t, svc, "isp-de", writeFile(t, "big.csv", "declaration_id,action,customer_id,customer_email,sku,quantity,start_date\n"+
+		"BIG-1,NEW,B1,b1@example.de,IDE-AV-1Y,999999999,2026-03-06\n"))
+	if fmt.Sprint(codesByLine(o)) != "map[2:[AMOUNT_TOO_LARGE]]" {
+		t.Fatalf("%v", codesByLine(o))
 	}
 }
