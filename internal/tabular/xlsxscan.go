@@ -28,9 +28,9 @@ type partScan struct {
 
 	pos       int64 // bytes scanned
 	state     scanState
-	runStart  int64 // where the current text, tag or comment began
-	quote     byte  // in a tag: the quote of the attribute value being read
-	head      []byte
+	runStart  int64   // where the current text, tag or comment began
+	quote     byte    // in a tag: the quote of the attribute value being read
+	head      []byte  // the start of a tag cut across reads, up to maxHead
 	prev      byte    // the last byte of the current tag before its '>'
 	last2     [2]byte // the two bytes before a '>' that may close a comment, CDATA or PI
 	depth     int
