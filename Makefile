@@ -21,7 +21,10 @@ test: build ## All tests, on one throwaway PostgreSQL cluster (or CLEARHOUSE_TES
 bench: build ## Benchmarks with baselines measured in the same run (1,000,000-row ingest); see README.
 	$(BIN) bench --rows $${BENCH_ROWS:-1000000}
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/tabular/ ./internal/money/ | \
-	  awk '{print} /^BenchmarkBareCSV/ {b=$$3} /^BenchmarkReader/ {r=$$3} END {if (b) printf "tabular reader / bare encoding/csv = %.2fx\n", r/b}'
+	  awk '{print} /^BenchmarkBareCSV/ {b=$$3} /^BenchmarkReader/ {r=$$3} /^BenchmarkXLSX/ {for (i = 2; i <= NF; i++) if ($$i == "cpu-s/op") c=$$(i-1)} \
+	    /^BenchmarkXLSXCheck/ {xc=c} /^BenchmarkXLSXReader/ {xr=c} \
+	    END {if (b) printf "tabular reader / bare encoding/csv = %.2fx\n", r/b; \
+	         if (xr) printf "XLSX: bounded scan and copy of the parts before excelize = %.1f%% of the whole read (CPU)\n", 100*xc/xr}'
 	$(BIN) db exec -- $(GO) test -run '^$$' -bench SFTP -benchtime $${BENCH_SFTP_RUNS:-3}x ./internal/sftpc/ 2>/dev/null | \
 	  awk '{print} /openssh-to-embedded/ {e=$$5; er=$$(NF-1)} /20-partners/ {t=$$5; tr=$$(NF-1)} /upload\/openssh-to-sshd/ {s=$$5} /clearhouse-to-sshd/ {c=$$5} /push\/openssh-to-sshd/ {o=$$5} \
 	    END {printf "SFTP upload, embedded server / OpenSSH sshd = %.2fx (target >= 1.0x); server peak RSS %.0f MiB\n", e/s, er; \

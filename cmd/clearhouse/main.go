@@ -57,13 +57,14 @@ type LimitFlags struct {
 	Rows     int   `name:"rows" env:"CLEARHOUSE_MAX_ROWS" default:"20000000" help:"Most rows in a file."`
 	UnzipMB  int64 `name:"unzip-mb" env:"CLEARHOUSE_MAX_UNZIP_MB" default:"2048" help:"Largest unpacked size of a workbook, in MB (zip bombs)."`
 	XMLMB    int64 `name:"xml-mb" env:"CLEARHOUSE_MAX_XML_MB" default:"16" help:"Largest workbook part kept in memory, in MB; larger ones go to temporary files."`
+	Strings  int   `name:"shared-strings" env:"CLEARHOUSE_MAX_SHARED_STRINGS" default:"2000000" help:"Most different texts (shared strings) in a workbook; the reader keeps about 110 bytes of each in memory."`
 	Problems int   `name:"problems" env:"CLEARHOUSE_MAX_PROBLEMS" default:"10000" help:"Problems collected before a file is rejected whole."`
 	InMemMB  int64 `name:"in-memory-mb" env:"CLEARHOUSE_MAX_IN_MEMORY_MB" default:"128" help:"Largest declarations CSV whose ids are all kept in memory while it is checked, in MB; a larger one is read twice, first to find the ids it repeats, so that memory does not grow with it."`
 }
 
 // Validate refuses limits that make no sense.
 func (l LimitFlags) Validate() error {
-	if l.FileMB < 1 || l.RecordKB < 1 || l.FieldKB < 1 || l.Columns < 1 || l.Rows < 1 || l.UnzipMB < 1 || l.XMLMB < 1 || l.Problems < 1 || l.InMemMB < 1 {
+	if l.FileMB < 1 || l.RecordKB < 1 || l.FieldKB < 1 || l.Columns < 1 || l.Rows < 1 || l.UnzipMB < 1 || l.XMLMB < 1 || l.Strings < 1 || l.Problems < 1 || l.InMemMB < 1 {
 		return errors.New("every --max-* limit must be at least 1")
 	}
 	if l.FieldKB > l.RecordKB {
@@ -74,7 +75,7 @@ func (l LimitFlags) Validate() error {
 
 func (l LimitFlags) tabular() tabular.Limits {
 	return tabular.Limits{MaxRecordBytes: l.RecordKB << 10, MaxFieldBytes: l.FieldKB << 10, MaxFields: l.Columns, MaxRows: l.Rows,
-		MaxUnzipBytes: l.UnzipMB << 20, MaxXMLBytes: min(l.XMLMB, l.UnzipMB) << 20}
+		MaxUnzipBytes: l.UnzipMB << 20, MaxXMLBytes: min(l.XMLMB, l.UnzipMB) << 20, MaxSharedStrings: l.Strings}
 }
 
 // CLI is the command tree.

@@ -9,7 +9,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/clearhouse/clearhouse/internal/pgtest"
 )
@@ -44,6 +46,8 @@ type result struct {
 	code   int
 	stdout string
 	stderr string
+	maxRSS int64 // the process's peak resident memory, in bytes
+	wall   time.Duration
 }
 
 // run runs the binary from the repository's root with env added to the
@@ -62,8 +66,14 @@ func run(t *testing.T, env []string, args ...string) result {
 	}
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
+	start := time.Now()
 	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String()}
+	r := result{stdout: out.String(), stderr: errb.String(), wall: time.Since(start)}
+	if cmd.ProcessState != nil {
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			r.maxRSS = ru.Maxrss << 10 // KiB on Linux
+		}
+	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		r.code = ee.ExitCode()

@@ -1,6 +1,7 @@
 // Package samplegen writes large, valid, deterministic declarations files
 // for the bench world in samples/bench/config: the same arguments always
-// give the same bytes.
+// give the same bytes. It also writes the hostile workbooks (zip bombs)
+// that readers must refuse, in a few milliseconds whatever they unpack to.
 package samplegen
 
 import (

@@ -55,17 +55,21 @@ type Limits struct {
 	MaxRows        int   // records in the file, header included
 	MaxUnzipBytes  int64 // a workbook, unpacked (zip bombs)
 	MaxXMLBytes    int64 // one workbook part held in memory; larger ones go to temporary files
+	// MaxSharedStrings bounds the different texts of a workbook (its shared
+	// strings): excelize keeps an index of them in memory, about 110 bytes each.
+	MaxSharedStrings int
 }
 
 // DefaultLimits are generous for real declarations files and small enough
 // that a single hostile line cannot hurt.
 var DefaultLimits = Limits{
-	MaxRecordBytes: 1 << 20,
-	MaxFields:      256,
-	MaxFieldBytes:  64 << 10,
-	MaxRows:        20_000_000,
-	MaxUnzipBytes:  2 << 30,
-	MaxXMLBytes:    16 << 20,
+	MaxRecordBytes:   1 << 20,
+	MaxFields:        256,
+	MaxFieldBytes:    64 << 10,
+	MaxRows:          20_000_000,
+	MaxUnzipBytes:    2 << 30,
+	MaxXMLBytes:      16 << 20,
+	MaxSharedStrings: 2_000_000,
 }
 
 func (l Limits) withDefaults() Limits {
@@ -84,6 +88,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxUnzipBytes > 0 {
 		d.MaxUnzipBytes = l.MaxUnzipBytes
+	}
+	if l.MaxSharedStrings > 0 {
+		d.MaxSharedStrings = l.MaxSharedStrings
 	}
 	if l.MaxXMLBytes > 0 {
 		d.MaxXMLBytes = min(l.MaxXMLBytes, d.MaxUnzipBytes)

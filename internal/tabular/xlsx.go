@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/xuri/excelize/v2"
@@ -42,6 +43,8 @@ type xlsxReader struct {
 	noTitlesIf []string
 	failed     error
 	kinds      *numberCells // which cells are numbers; nil if unknown
+	facts      partFacts    // what the scan before excelize found
+	slim       *slimBook    // the parts excelize read, for the cell-type scanner
 }
 
 // triageZip looks inside a ZIP before excelize does: an XLSX goes on; an
@@ -94,7 +97,35 @@ func newXLSX(f File, opts Options) (r Reader, err error) {
 	if why != "" {
 		return fail(CodeNotText, "%s", why)
 	}
-	book, err := excelize.OpenFile(f.Name(), excelize.Options{RawCellValue: true, UnzipSizeLimit: lim.MaxUnzipBytes, UnzipXMLSizeLimit: lim.MaxXMLBytes})
+	// What excelize will read is read first, bounded: the parts leading to
+	// the sheet, then the sheet and the shared strings, each checked against
+	// its size and CRC-32; excelize gets a copy of only those parts.
+	bp, bpr := locateParts(zr, opts.Sheet, lim)
+	var slim *slimBook
+	opened := false
+	defer func() {
+		if slim != nil && !opened {
+			slim.close()
+			_ = os.Remove(slim.f.Name())
+		}
+	}()
+	if bpr == nil {
+		if slim, bpr, err = copyParts(bp, lim); err != nil {
+			return nil, err
+		}
+	}
+	if bpr != nil {
+		p := problem.New(bpr.code, problem.Position{File: opts.Name, Sheet: opts.Sheet, Line: bpr.line}, "", bpr.err, "%s", bpr.msg)
+		if bp != nil && bp.name != "" {
+			p.Pos.Sheet = bp.name
+		}
+		p.Scope = problem.ScopeFile
+		return failed{p}, nil
+	}
+	book, err := excelize.OpenFile(slim.f.Name(), excelize.Options{RawCellValue: true, UnzipSizeLimit: lim.MaxUnzipBytes, UnzipXMLSizeLimit: slim.xmlLimit(bp, lim)})
+	// excelize has read the copy (the sheet is in memory or its own temporary
+	// file); the cell-type scanner reads it through the open file.
+	_ = os.Remove(slim.f.Name())
 	if err != nil {
 		return fail(CodeWorkbook, "the workbook cannot be opened (%v): save it again from Excel as .xlsx, or as CSV UTF-8", err)
 	}
@@ -116,7 +147,12 @@ func newXLSX(f File, opts Options) (r Reader, err error) {
 		book.Close()
 		return fail(CodeWorkbook, "sheet %q cannot be read: %v", sheet, err)
 	}
-	x := &xlsxReader{name: opts.Name, sheet: sheet, lim: lim, book: book, rows: rows, skip: opts.SkipLines, noTitlesIf: opts.NoTitlesIf, kinds: openNumberCells(zr, sheet)}
+	opened = true
+	x := &xlsxReader{name: opts.Name, sheet: sheet, lim: lim, book: book, rows: rows, skip: opts.SkipLines, noTitlesIf: opts.NoTitlesIf,
+		slim: slim, facts: slim.facts}
+	if bp.sheet != nil {
+		x.kinds = openNumberCells(slim.part(bp.sheet.Name))
+	}
 	if props, err := book.GetWorkbookProps(); err == nil && props.Date1904 != nil {
 		x.date = *props.Date1904
 	}
@@ -157,6 +193,15 @@ func (x *xlsxReader) Next() (row Row, err error) {
 			x.close()
 			if err != nil {
 				return Row{}, x.fail(problem.New(CodeWorkbook, x.pos(), "", ErrWorkbook, "the sheet cannot be read past row %d: %v", x.line, err))
+			}
+			// excelize ends a sheet at an XML error silently, as if at its end
+			if x.facts.rowsKnown && x.line < x.facts.rows {
+				return Row{}, x.fail(problem.New(CodeWorkbookDamaged, x.pos(), "", ErrDamaged,
+					"the workbook is damaged (sheet %s cannot be read past row %d of its %d): open it in Excel and save it again, or save it as CSV UTF-8", x.sheet, x.line, x.facts.rows))
+			}
+			if x.facts.cut {
+				return Row{}, x.fail(problem.New(CodeWorkbookDamaged, x.pos(), "", ErrDamaged,
+					"the workbook is damaged (sheet %s stops in the middle of row %d, cut short): open it in Excel and save it again, or save it as CSV UTF-8", x.sheet, x.line))
 			}
 			x.failed = io.EOF
 			return Row{}, io.EOF
@@ -210,6 +255,7 @@ func (x *xlsxReader) fail(p *problem.Problem) error {
 func (x *xlsxReader) close() {
 	if x.rows != nil {
 		x.kinds.close()
+		x.slim.close()
 		_ = x.rows.Close()
 		_ = x.book.Close()
 		x.rows = nil

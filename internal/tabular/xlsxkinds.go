@@ -4,11 +4,8 @@ import (
 	"archive/zip"
 	"bufio"
 	"bytes"
-	"encoding/xml"
 	"io"
 	"math"
-	"path"
-	"strings"
 )
 
 // numberCells reads a worksheet's XML a second time, alongside excelize, to
@@ -34,20 +31,17 @@ type numberCells struct {
 // maxTag bounds one tag; a longer one ends the scan (types become unknown).
 const maxTag = 64 << 10
 
-// openNumberCells opens a second reader on the part of sheet. It returns nil
-// (types unknown) when the workbook is unusual in any way.
-func openNumberCells(zr *zip.Reader, sheet string) *numberCells {
-	part := sheetPart(zr, sheet)
-	for _, e := range zr.File {
-		if part != "" && e.Name == part {
-			rc, err := e.Open()
-			if err != nil {
-				return nil
-			}
-			return &numberCells{rc: rc, br: bufio.NewReaderSize(rc, 64<<10)}
-		}
+// openNumberCells opens a second reader on the sheet's part. It returns
+// nil (types unknown) when there is none.
+func openNumberCells(part *zip.File) *numberCells {
+	if part == nil {
+		return nil
 	}
-	return nil
+	rc, err := part.Open()
+	if err != nil {
+		return nil
+	}
+	return &numberCells{rc: rc, br: bufio.NewReaderSize(rc, 64<<10)}
 }
 
 func (n *numberCells) close() {
@@ -256,56 +250,4 @@ func colIndex(ref []byte) int {
 		}
 	}
 	return c - 1
-}
-
-// sheetPart is the zip entry of the worksheet named sheet, found through the
-// workbook and its relationships ("" if anything is missing).
-func sheetPart(zr *zip.Reader, sheet string) string {
-	var book struct {
-		Sheets []struct {
-			Name string `xml:"name,attr"`
-			ID   string `xml:"http://schemas.openxmlformats.org/officeDocument/2006/relationships id,attr"`
-		} `xml:"sheets>sheet"`
-	}
-	var rels struct {
-		Rels []struct {
-			ID     string `xml:"Id,attr"`
-			Target string `xml:"Target,attr"`
-		} `xml:"Relationship"`
-	}
-	if !decodePart(zr, "xl/workbook.xml", &book) || !decodePart(zr, "xl/_rels/workbook.xml.rels", &rels) {
-		return ""
-	}
-	id := ""
-	for _, s := range book.Sheets {
-		if s.Name == sheet {
-			id = s.ID
-			break
-		}
-	}
-	for _, r := range rels.Rels {
-		if id != "" && r.ID == id {
-			if strings.HasPrefix(r.Target, "/") {
-				return strings.TrimPrefix(r.Target, "/")
-			}
-			return path.Join("xl", r.Target)
-		}
-	}
-	return ""
-}
-
-// decodePart decodes a small workbook part (at most 8 MiB is read).
-func decodePart(zr *zip.Reader, name string, v any) bool {
-	for _, e := range zr.File {
-		if e.Name != name {
-			continue
-		}
-		rc, err := e.Open()
-		if err != nil {
-			return false
-		}
-		defer rc.Close()
-		return xml.NewDecoder(io.LimitReader(rc, 8<<20)).Decode(v) == nil
-	}
-	return false
 }
