@@ -505,12 +505,7 @@ func (s *Service) check(ctx context.Context, req Request, r io.Reader, reseller 
 	if f, ok := r.(*os.File); ok && req.Progress != nil {
 		r = newProgressFile(f, req.Progress)
 	}
-	format := reseller.Format
-	if req.Sheet != "" {
-		format.Sheet = req.Sheet
-	}
-	opts := format.ReaderOptions(req.Name, s.Limits)
-	opts.RequireLineEnd = req.Transferred
+	opts := s.readerOptions(reseller, req)
 	tr := req.spooled
 	if tr == nil {
 		var err error
@@ -542,6 +537,20 @@ func (s *Service) check(ctx context.Context, req Request, r io.Reader, reseller 
 // the policy (never PARTIAL and counted as posted), so the same bytes may
 // be sent again once the cause is fixed.
 func postsNothing(sum declare.Summary) bool { return sum.Accepted == 0 }
+
+// readerOptions are how a request's file is read: the reseller's format,
+// the sheet asked for, the end-of-file rule of transfers, and the layout's
+// header to find the data sheet of a workbook.
+func (s *Service) readerOptions(reseller *declare.Reseller, req Request) tabular.Options {
+	format := reseller.Format
+	if req.Sheet != "" {
+		format.Sheet = req.Sheet
+	}
+	opts := format.ReaderOptions(req.Name, s.Limits)
+	opts.RequireLineEnd = req.Transferred
+	opts.HeaderTest = schema.MustLoad(req.Kind).Accepts
+	return opts
+}
 
 // prescan finds which ids of a large CSV its rows repeat, and
 // where for the last time, reading it from the start through its own

@@ -17,6 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/xuri/excelize/v2"
 	"golang.org/x/text/encoding/charmap"
 	"gopkg.in/yaml.v3"
 
@@ -1154,5 +1155,44 @@ func TestAmountTooLarge(t *testing.T) {
 		"BIG-1,NEW,B1,b1@example.de,IDE-AV-1Y,999999999,2026-03-06\n"))
 	if fmt.Sprint(codesByLine(o)) != "map[2:[AMOUNT_TOO_LARGE]]" {
 		t.Fatalf("%v", codesByLine(o))
+	}
+}
+
+// TestReadMeSheetFirst (issue 13, 9): with no sheet declared, a workbook
+// whose first sheet is a read-me is read from the first sheet whose header
+// binds to the layout, with a warning naming it; with none, the problem
+// names the sheets found and how to choose one.
+func TestReadMeSheetFirst(t *testing.T) {
+	svc, _ := setup(t)
+	book := func(name string, sheets map[string][][]any, order []string) string {
+		f := excelize.NewFile()
+		for i, s := range order {
+			if i == 0 {
+				_ = f.SetSheetName("Sheet1", s)
+			} else {
+				_, _ = f.NewSheet(s)
+			}
+			for r, row := range sheets[s] {
+				cell, _ := excelize.CoordinatesToCellName(1, r+1)
+				_ = f.SetSheetRow(s, cell, &row)
+			}
+		}
+		path := filepath.Join(t.TempDir(), name)
+		if err := f.SaveAs(path); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	readme := [][]any{{"Comment remplir ce fichier"}, {"Une ligne par vente; voir l'onglet Données."}}
+	data := [][]any{{"declaration_id", "action", "customer_id", "customer_email", "sku", "quantity", "start_date"},
+		{"RM-1", "NEW", "RM1", "rm1@example.de", "IDE-AV-1Y", 1, "2026-03-06"}}
+	o := ingestFile(t, svc, "isp-de", book("ventes.xlsx", map[string][][]any{"Lisez-moi": readme, "Données": data}, []string{"Lisez-moi", "Données"}))
+	if o.Status != ingest.Accepted || o.Accepted != 1 || len(o.Problems) != 1 || o.Problems[0].Code != "SHEET_CHOSEN" ||
+		!strings.Contains(o.Problems[0].Message, `sheet "Données" was read`) {
+		t.Fatalf("%s %d %v", o.Status, o.Accepted, o.Problems)
+	}
+	o = ingestFile(t, svc, "isp-de", book("notes.xlsx", map[string][][]any{"Lisez-moi": readme, "Notes": readme}, []string{"Lisez-moi", "Notes"}))
+	if o.Status != ingest.Rejected || len(o.Problems) != 1 || o.Problems[0].Code != "SHEET_NOT_FOUND" || !strings.Contains(o.Problems[0].Message, "its sheets are: Lisez-moi, Notes") {
+		t.Fatalf("%s %v", o.Status, o.Problems)
 	}
 }

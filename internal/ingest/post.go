@@ -155,11 +155,7 @@ func (s *Service) spoolWorkbook(ctx context.Context, req Request, blob archive.B
 	if err != nil {
 		return nil, err
 	}
-	format := reseller.Format
-	if req.Sheet != "" {
-		format.Sheet = req.Sheet
-	}
-	r, err := tabular.Open(f, format.ReaderOptions(req.Name, s.Limits))
+	r, err := tabular.Open(f, s.readerOptions(reseller, req))
 	if err != nil {
 		return nil, err
 	}

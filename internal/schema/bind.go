@@ -161,6 +161,18 @@ func unguard(f string) string {
 	return f
 }
 
+// Accepts tells whether header is one of this layout: it binds without a
+// file-level problem (every always-required column there, none twice).
+func (l *Layout) Accepts(header []string) bool {
+	_, probs := l.Bind(header, problem.Position{})
+	for _, p := range probs {
+		if p.Scope == problem.ScopeFile {
+			return false
+		}
+	}
+	return true
+}
+
 // Resends tells whether a header is a rejects file's, sent back: it starts
 // with the rejects columns.
 func Resends(header []string) bool {

@@ -138,6 +138,10 @@ type Options struct {
 	// reads well otherwise; on for uploads, off for files read locally
 	// (many exports lack the last line end).
 	RequireLineEnd bool
+	// HeaderTest, when set, tells a header of the expected columns: with no
+	// Sheet named, a workbook is read from its first sheet that has one (a
+	// read-me sheet first is passed over, with a SHEET_CHOSEN warning).
+	HeaderTest func(fields []string) bool
 }
 
 // Open returns a reader for r. A file that is recognisably not text (a
@@ -146,7 +150,7 @@ func Open(r io.Reader, opts Options) (Reader, error) {
 	br := bufio.NewReaderSize(r, bufSize)
 	head, _ := br.Peek(8)
 	if f, ok := r.(File); ok && bytes.HasPrefix(head, []byte("PK\x03\x04")) {
-		return newXLSX(f, opts) // a workbook on disk: read by its central directory, not streamed
+		return openWorkbook(f, opts) // a workbook on disk: read by its central directory, not streamed
 	}
 	if what := binaryKind(head); what != "" {
 		p := problem.New(CodeNotText, problem.Position{File: opts.Name}, "", ErrNotText, "%s", what)
