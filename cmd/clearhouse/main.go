@@ -21,10 +21,10 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 
-	"github.com/clearhouse/clearhouse/internal/archive"
 	"github.com/clearhouse/clearhouse/internal/declare"
 	"github.com/clearhouse/clearhouse/internal/ingest"
 	"github.com/clearhouse/clearhouse/internal/pgserver"
+	"github.com/clearhouse/clearhouse/internal/pipeline"
 	"github.com/clearhouse/clearhouse/internal/store"
 	"github.com/clearhouse/clearhouse/internal/tabular"
 	"github.com/clearhouse/clearhouse/internal/world"
@@ -298,16 +298,11 @@ func ensureDatabase(ctx context.Context, adminURL, name string) error {
 }
 
 func (g *Globals) service(e *env) *ingest.Service {
-	e.svc = &ingest.Service{
-		Pool:    e.pool,
-		Archive: &archive.Store{Dir: filepath.Join(g.DataDir, "archive")},
-		DataDir: g.DataDir,
-		Log:     g.log,
-		Limits:  g.Limits.tabular(),
-
-		MaxFileBytes: g.Limits.FileMB << 20,
-		MaxProblems:  g.Limits.Problems,
-		PrescanBytes: g.Limits.InMemMB << 20,
-	}
+	e.svc = pipeline.NewService(e.pool, g.DataDir, g.log, g.ingestSettings(), nil, nil)
 	return e.svc
+}
+
+// ingestSettings are the input limits of the flags.
+func (g *Globals) ingestSettings() pipeline.Ingest {
+	return pipeline.Ingest{Limits: g.Limits.tabular(), MaxFileBytes: g.Limits.FileMB << 20, MaxProblems: g.Limits.Problems, PrescanBytes: g.Limits.InMemMB << 20}
 }

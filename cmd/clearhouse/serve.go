@@ -5,31 +5,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/riverqueue/river"
 	"golang.org/x/crypto/ssh"
 
-	"github.com/clearhouse/clearhouse/internal/fulfil"
-	"github.com/clearhouse/clearhouse/internal/ingest"
-	"github.com/clearhouse/clearhouse/internal/intake"
-	"github.com/clearhouse/clearhouse/internal/jobs"
-	"github.com/clearhouse/clearhouse/internal/sftpc"
+	"github.com/clearhouse/clearhouse/internal/pipeline"
 	"github.com/clearhouse/clearhouse/internal/sftpd"
-	"github.com/clearhouse/clearhouse/internal/world"
 )
 
 // ServeFlags configure the long-running service.
@@ -68,254 +54,29 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 // serve runs the SFTP server, the job workers, the inbox scan, the
 // scheduler and the HTTP endpoints until ctx ends, then drains.
 func serve(ctx context.Context, g *Globals, e *env, f ServeFlags, out *os.File) error {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	svc := g.service(e)
-	jm := jobs.NewMetrics(reg)
-	svc.Stage = jm.Stage
-	reg.MustRegister(jobs.NewQueueCollector(e.pool))
-	in := &intake.Intake{Service: svc, Pool: e.pool, DataDir: g.DataDir, Log: g.log, Done: func(partner, _ string, o *ingest.Outcome, _ error) { jm.File(partner, o) }}
-	clientKey, err := sftpd.LoadOrCreateKey(filepath.Join(g.DataDir, "sftp", "client_ed25519_key"))
-	if err != nil {
-		return err
-	}
-	ex := &exchanger{g: g, e: e, key: clientKey, puller: &sftpc.Puller{Pool: e.pool, DataDir: g.DataDir, Log: g.log, Publish: in.Publish}}
-	runner, err := jobs.New(jobs.Config{Pool: e.pool, Intake: in, Exchange: ex.run, Fulfil: ex.fulfil, Ack: ex.ack, Workers: f.Workers,
-		JobTimeout: f.JobTimeout, RescueAfter: f.RescueAfter, DeadAfter: f.DeadAfter, Log: g.log, Metrics: jm, DataDir: g.DataDir})
-	if err != nil {
-		return err
-	}
-	ex.runner, svc.Finished = runner, runner.Finished
-	reg.MustRegister(jobs.NewScheduleCollector(e.pool, ex.schedules))
-	m := sftpd.NewMetrics(reg)
-	srv, err := sftpd.New(sftpd.Config{Addr: f.SFTPAddr, DataDir: g.DataDir, HostKeyPath: filepath.Join(g.DataDir, "sftp", "host_ed25519_key"),
-		AllowPasswords: f.AllowPasswords, MaxUploadBytes: f.MaxUploadMB << 20, IdleTimeout: f.IdleTimeout, MaxSessions: f.MaxSessions, MaxTotalSessions: f.MaxTotal}, e.pool, in.Publish, m, g.log)
-	if err != nil {
-		return err
-	}
-	if err := srv.Listen(); err != nil {
-		return fmt.Errorf("sftp: %w", err)
-	}
-	ln, err := net.Listen("tcp", f.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("http: %w", err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if err := e.pool.Ping(ctx); err != nil {
-			http.Error(w, "database: "+err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		if c, err := net.DialTimeout("tcp", srv.Addr(), 2*time.Second); err != nil {
-			http.Error(w, "sftp: "+err.Error(), http.StatusServiceUnavailable)
-			return
-		} else {
-			c.Close()
-		}
-		fmt.Fprintln(w, "ready")
+	srv, err := pipeline.NewServer(e.pool, g.DataDir, g.log, g.ingestSettings(), pipeline.Serve{
+		SFTP: sftpd.Config{Addr: f.SFTPAddr, AllowPasswords: f.AllowPasswords, MaxUploadBytes: f.MaxUploadMB << 20, IdleTimeout: f.IdleTimeout,
+			MaxSessions: f.MaxSessions, MaxTotalSessions: f.MaxTotal},
+		HTTPAddr: f.HTTPAddr, Workers: f.Workers, ScanEvery: f.ScanEvery, JobTimeout: f.JobTimeout, RescueAfter: f.RescueAfter,
+		DeadAfter: f.DeadAfter, DrainTimeout: f.DrainTimeout,
 	})
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-
+	if err != nil {
+		return err
+	}
 	db := "local cluster in " + filepath.Join(g.DataDir, "pg")
 	if g.DatabaseURL != "" {
 		db = redact(g.DatabaseURL)
 	}
-	g.log.Info("serve starting", "database", db, "data_dir", g.DataDir, "sftp_addr", srv.Addr(), "http_addr", ln.Addr().String(),
-		"instance", runner.ID, "workers", f.Workers, "scan", f.ScanEvery, "job_timeout", f.JobTimeout, "dead_after", f.DeadAfter,
+	g.log.Info("serve starting", "database", db, "data_dir", g.DataDir, "sftp_addr", srv.SFTPAddr(), "http_addr", srv.HTTPAddr(),
+		"instance", srv.Runner.ID, "workers", f.Workers, "scan", f.ScanEvery, "job_timeout", f.JobTimeout, "dead_after", f.DeadAfter,
 		"sftp_passwords", f.AllowPasswords, "config", string(g.Config))
-	// Jobs run on a context of their own, so that SIGTERM stops claiming
-	// new work and lets running jobs finish (up to --drain-timeout).
-	if err := runner.Start(context.WithoutCancel(ctx)); err != nil {
-		return fmt.Errorf("job queue: %w", err)
-	}
-	sched := &jobs.Scheduler{Pool: e.pool, Client: runner.Client, List: ex.schedules, Log: g.log, Metrics: jm}
-	var wg sync.WaitGroup
-	run := func(fn func()) { wg.Add(1); go func() { defer wg.Done(); fn() }() }
-	run(func() { _ = srv.Serve(ctx) })
-	run(func() { in.Run(ctx, f.ScanEvery) })
-	run(func() { sched.Run(ctx) })
-	run(func() { _ = hs.Serve(ln) })
-	fmt.Fprintf(out, `serving
+	return srv.Run(ctx, func() {
+		fmt.Fprintf(out, `serving
   sftp:    %s   host key %s
   http:    http://%s/metrics   /healthz   /readyz
   client key for partners' servers: %s
-`, srv.Addr(), srv.Fingerprint(), ln.Addr(), strings.TrimSpace(string(ssh.MarshalAuthorizedKey(clientKey.PublicKey()))))
-	<-ctx.Done()
-	g.log.Info("draining: no new work is claimed; running jobs get until the drain timeout", "timeout", f.DrainTimeout)
-	dctx, cancel := context.WithTimeout(context.Background(), f.DrainTimeout)
-	defer cancel()
-	if err := runner.Stop(dctx); err != nil {
-		g.log.Warn("draining: jobs still running were cancelled; they are retried", "err", err)
-	}
-	_ = hs.Shutdown(dctx)
-	wg.Wait()
-	return nil
-}
-
-// exchanger pulls from and pushes to partners' servers, as scheduled jobs.
-type exchanger struct {
-	g      *Globals
-	e      *env
-	key    ssh.Signer
-	puller *sftpc.Puller
-	runner *jobs.Runner
-}
-
-// ack writes a finished file's ack unless written already, then has it
-// pushed at once when the reseller has a server.
-func (x *exchanger) ack(ctx context.Context, fileID int64, partner string, log *slog.Logger) error {
-	if err := x.e.svc.AckOnce(ctx, fileID); err != nil {
-		return err
-	}
-	x.pushSoon(ctx, partner, log)
-	return nil
-}
-
-// pushSoon queues a push to the partner's server now, when it has one;
-// the push schedule is the backstop if this fails.
-func (x *exchanger) pushSoon(ctx context.Context, partner string, log *slog.Logger) {
-	r, err := x.remote(ctx, partner)
-	if err != nil || r.Push == nil {
-		return
-	}
-	if _, err := x.runner.Client.Insert(ctx, jobs.ExchangeArgs{Partner: partner, Op: "push", Schedule: "push " + partner,
-		Tick: time.Now().Truncate(time.Second)}, nil); err != nil {
-		log.Warn("queueing a push failed; the push schedule will deliver", "err", err)
-	}
-}
-
-// remote reads a partner's server settings as applied.
-func (x *exchanger) remote(ctx context.Context, partner string) (*world.Remote, error) {
-	var settings string
-	if err := x.e.pool.QueryRow(ctx, `SELECT sftp FROM partners WHERE id = $1 AND status = 'active'`, partner).Scan(&settings); err != nil {
-		return nil, fmt.Errorf("partner %s: %w", partner, err)
-	}
-	st, err := world.ParseSettings(settings)
-	if err != nil || st.Remote == nil {
-		return nil, fmt.Errorf("partner %s has no server configured (%v)", partner, err)
-	}
-	return st.Remote, nil
-}
-
-// fulfil makes a publisher's fulfillment file from what is pending.
-func (x *exchanger) fulfil(ctx context.Context, publisher string, tick time.Time, log *slog.Logger) error {
-	res, err := fulfil.Run(ctx, x.e.pool, x.g.DataDir, publisher, tick)
-	if len(res.Files) > 0 || err != nil {
-		log.Info("fulfillment", "batched", res.Batched, "files", res.Files, "err", err)
-	}
-	if len(res.Files) > 0 {
-		x.pushSoon(ctx, publisher, log)
-	}
-	return err
-}
-
-// schedules lists a pull and a push schedule per partner with a server, and
-// a fulfillment schedule per publisher.
-func (x *exchanger) schedules(ctx context.Context) ([]jobs.Schedule, error) {
-	rows, err := x.e.pool.Query(ctx, `SELECT id, sftp, kind FROM partners WHERE status = 'active' ORDER BY id`)
-	if err != nil {
-		return nil, err
-	}
-	type partner struct{ id, settings, kind string }
-	ps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (partner, error) {
-		var p partner
-		return p, r.Scan(&p.id, &p.settings, &p.kind)
+`, srv.SFTPAddr(), srv.HostKey(), srv.HTTPAddr(), srv.ClientPublicKey())
 	})
-	if err != nil {
-		return nil, err
-	}
-	var out []jobs.Schedule
-	add := func(id, op string, t world.Timing, def time.Duration) {
-		sched, spec, err := t.Spec(def)
-		if err != nil {
-			x.g.log.Error("scheduler: a partner's schedule is invalid (apply checks it)", "partner", id, "op", op, "err", err)
-			return
-		}
-		name := op + " " + id
-		out = append(out, jobs.Schedule{Name: name, Spec: spec, Sched: sched, Job: func(tick time.Time) river.JobArgs {
-			if op == "fulfil" {
-				return jobs.FulfilArgs{Publisher: id, Schedule: name, Tick: tick}
-			}
-			return jobs.ExchangeArgs{Partner: id, Op: op, Schedule: name, Tick: tick}
-		}})
-	}
-	for _, p := range ps {
-		st, err := world.ParseSettings(p.settings)
-		if err != nil {
-			continue
-		}
-		if p.kind == "publisher" {
-			var t world.Timing
-			if st.Fulfillment != nil {
-				t = *st.Fulfillment
-			}
-			add(p.id, "fulfil", t, world.DefaultFulfillment)
-		}
-		if st.Remote == nil {
-			continue
-		}
-		if st.Remote.Pull != nil {
-			add(p.id, "pull", st.Remote.Pull.Timing, 5*time.Minute)
-		}
-		if st.Remote.Push != nil {
-			add(p.id, "push", st.Remote.Push.Timing, time.Minute)
-		}
-	}
-	return out, nil
-}
-
-// run does one pull or push for a partner.
-func (x *exchanger) run(ctx context.Context, partner, op string, log *slog.Logger) error {
-	r, err := x.remote(ctx, partner)
-	if err != nil {
-		return err
-	}
-	log = log.With("remote", r.Address)
-	if op == "push" {
-		n, err := sftpc.Enqueue(ctx, x.e.pool, partner, filepath.Join(x.g.DataDir, "partners", partner, sftpd.Outbox))
-		if err != nil {
-			return fmt.Errorf("queueing the outbox: %w", err)
-		}
-		if n == 0 {
-			var due int
-			if err := x.e.pool.QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE partner_id = $1 AND state = 'pending' AND next_at <= now()`, partner).Scan(&due); err != nil || due == 0 {
-				return err // nothing to deliver: no connection
-			}
-		}
-	}
-	auth, err := sftpc.AuthFor(r, x.key)
-	if err != nil {
-		return err
-	}
-	c, err := sftpc.Dial(ctx, r, auth)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	switch op {
-	case "pull":
-		if r.Pull == nil {
-			return nil
-		}
-		res, err := x.puller.Pull(ctx, c, partner, r.Pull)
-		log.Info("pull", "taken", res.Taken, "waiting", res.Waiting, "cleaned", res.Cleaned)
-		return err
-	case "push":
-		if r.Push == nil {
-			return nil
-		}
-		res, err := sftpc.Push(ctx, x.e.pool, c, partner, r.Push.Dir, log)
-		log.Info("push", "delivered", res.Delivered, "failed", res.Failed)
-		if err == nil && res.Failed > 0 {
-			err = fmt.Errorf("%d deliveries failed; retried with backoff", res.Failed)
-		}
-		return err
-	}
-	return fmt.Errorf("unknown exchange %q", op)
 }
 
 // SFTPCmd holds the SFTP helper commands.

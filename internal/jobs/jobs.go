@@ -135,7 +135,7 @@ type Runner struct {
 // Heartbeats: five times per DeadAfter an instance records that it lives,
 // and hands the jobs of instances silent for DeadAfter back to the queue.
 
-// New builds the runner and sets cfg.Intake.Enqueue.
+// New builds the runner. What queues work for it is a Queue, made before.
 func New(cfg Config) (*Runner, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
@@ -188,27 +188,7 @@ func New(cfg Config) (*Runner, error) {
 		return nil, err
 	}
 	r.Client = client
-	if cfg.Intake != nil {
-		cfg.Intake.Enqueue = r.EnqueueFile
-	}
 	return r, nil
-}
-
-// Finished queues a finished file's ack job in tx, the transaction that
-// finished the file (ingest.Service.Finished).
-func (r *Runner) Finished(ctx context.Context, tx pgx.Tx, fileID int64, partner string) error {
-	_, err := r.Client.InsertTx(ctx, tx, AckArgs{FileID: fileID, Partner: partner}, nil)
-	return err
-}
-
-// EnqueueFile queues one file version; a second call for the same version
-// is skipped as a duplicate.
-func (r *Runner) EnqueueFile(ctx context.Context, f intake.File) error {
-	res, err := r.Client.Insert(ctx, IngestArgs{Partner: f.Partner, Name: f.Name, Size: f.Size, MtimeNS: f.MtimeNS, Uploader: f.Uploader}, nil)
-	if err == nil && !res.UniqueSkippedAsDuplicate {
-		r.cfg.Log.Info("file queued", "partner", f.Partner, "file", f.Name, "job_id", res.Job.ID)
-	}
-	return err
 }
 
 // Start records this instance and starts working jobs.

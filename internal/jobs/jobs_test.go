@@ -12,7 +12,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/robfig/cron/v3"
 
 	"github.com/clearhouse/clearhouse/internal/archive"
@@ -39,7 +38,7 @@ func TestScheduleRunsOncePerTickAcrossInstances(t *testing.T) {
 	t.Parallel()
 	pool := setup(t)
 	ctx := context.Background()
-	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{}) // insert-only
+	queue, err := jobs.NewQueue(pool, quiet()) // insert-only
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +54,7 @@ func TestScheduleRunsOncePerTickAcrossInstances(t *testing.T) {
 	}
 	scheds := make([]*jobs.Scheduler, 3)
 	for i := range scheds {
-		scheds[i] = &jobs.Scheduler{Pool: pool, Client: client, List: list, Log: quiet()}
+		scheds[i] = &jobs.Scheduler{Pool: pool, Queue: queue, List: list, Log: quiet()}
 	}
 	t0 := time.Date(2026, 11, 23, 4, 0, 0, 0, time.UTC)
 	tickAll := func(now time.Time) {
@@ -106,15 +105,18 @@ func TestScheduleRunsOncePerTickAcrossInstances(t *testing.T) {
 // intake and workers, sharing the database and the data folder.
 func instance(t *testing.T, pool *pgxpool.Pool, data string) (*jobs.Runner, *intake.Intake) {
 	t.Helper()
-	svc := &ingest.Service{Pool: pool, Archive: &archive.Store{Dir: filepath.Join(data, "archive")}, DataDir: data}
+	queue, err := jobs.NewQueue(pool, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := &ingest.Service{Pool: pool, Archive: &archive.Store{Dir: filepath.Join(data, "archive")}, DataDir: data, Finished: queue.Finished}
 	t.Cleanup(svc.Close)
-	in := &intake.Intake{Service: svc, Pool: pool, DataDir: data, Log: quiet()}
+	in := &intake.Intake{Service: svc, Pool: pool, DataDir: data, Log: quiet(), Enqueue: queue.EnqueueFile}
 	ack := func(ctx context.Context, id int64, _ string, _ *slog.Logger) error { return svc.WriteAck(ctx, id) }
 	r, err := jobs.New(jobs.Config{Pool: pool, Intake: in, Ack: ack, Workers: 2, PollInterval: 100 * time.Millisecond, Log: quiet()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc.Finished = r.Finished
 	if err := r.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}

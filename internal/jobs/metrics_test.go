@@ -7,7 +7,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/robfig/cron/v3"
 
 	"github.com/clearhouse/clearhouse/internal/ingest"
@@ -51,7 +50,7 @@ func TestScheduleDueTicksAreOffAtNightAndWeekends(t *testing.T) {
 	t.Parallel()
 	pool := setup(t)
 	ctx := context.Background()
-	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{}) // insert-only
+	queue, err := jobs.NewQueue(pool, quiet()) // insert-only
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +65,7 @@ func TestScheduleDueTicksAreOffAtNightAndWeekends(t *testing.T) {
 		}
 		return []jobs.Schedule{mk("pull office", office, hours), mk("push every", "@every 5m", every)}, nil
 	}
-	sched := &jobs.Scheduler{Pool: pool, Client: client, List: list, Log: quiet()}
+	sched := &jobs.Scheduler{Pool: pool, Queue: queue, List: list, Log: quiet()}
 	coll := jobs.NewScheduleCollector(pool, list)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(coll)

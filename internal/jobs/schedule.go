@@ -27,7 +27,7 @@ type Schedule struct {
 // instances briefly both believe they lead.
 type Scheduler struct {
 	Pool    *pgxpool.Pool
-	Client  *river.Client[pgx.Tx]
+	Queue   *Queue
 	List    func(ctx context.Context) ([]Schedule, error)
 	Log     *slog.Logger
 	Metrics *Metrics
@@ -162,7 +162,7 @@ func (s *Scheduler) tickOne(ctx context.Context, sc Schedule, now time.Time) err
 		if missed == maxCatchUp {
 			due = now
 		}
-		res, err := s.Client.InsertTx(ctx, tx, sc.Job(due), nil)
+		jobID, err := s.Queue.InsertTx(ctx, tx, sc.Job(due))
 		if err != nil {
 			return err
 		}
@@ -176,7 +176,7 @@ func (s *Scheduler) tickOne(ctx context.Context, sc Schedule, now time.Time) err
 			s.Metrics.missed.WithLabelValues(sc.Name).Add(float64(missed))
 			s.Log.Warn("scheduler: ticks missed while no instance ran; one run for them all", "schedule", sc.Name, "missed", missed)
 		}
-		s.Log.Info("scheduled run queued", "schedule", sc.Name, "tick", due, "job_id", res.Job.ID)
+		s.Log.Info("scheduled run queued", "schedule", sc.Name, "tick", due, "job_id", jobID)
 		return nil
 	})
 }

@@ -117,8 +117,12 @@ func start(t *testing.T, tune func(*sftpd.Config, *world.World)) *env {
 	if err := pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error { _, err := world.Apply(ctx, tx, w); return err }); err != nil {
 		t.Fatal(err)
 	}
+	queue, err := jobs.NewQueue(e.pool, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
 	svc := &ingest.Service{Pool: e.pool, Archive: &archive.Store{Dir: filepath.Join(e.data, "archive")}, DataDir: e.data}
-	in := &intake.Intake{Service: svc, Pool: e.pool, DataDir: e.data, Done: func(partner, name string, o *ingest.Outcome, err error) {
+	in := &intake.Intake{Service: svc, Pool: e.pool, DataDir: e.data, Enqueue: queue.EnqueueFile, Done: func(partner, name string, o *ingest.Outcome, err error) {
 		s := partner + "/" + name
 		if o != nil {
 			s += " " + o.Status
