@@ -16,6 +16,7 @@ import (
 	"github.com/clearhouse/clearhouse/internal/ledger"
 	"github.com/clearhouse/clearhouse/internal/money"
 	"github.com/clearhouse/clearhouse/internal/render"
+	"github.com/clearhouse/clearhouse/internal/store"
 	"github.com/clearhouse/clearhouse/internal/world"
 )
 
@@ -24,7 +25,7 @@ type MigrateCmd struct{}
 
 func (c *MigrateCmd) Run(ctx context.Context, g *Globals) error {
 	e, err := g.connect(ctx, false)
-	if err != nil && !strings.Contains(err.Error(), "clearhouse migrate") {
+	if err != nil && !errors.Is(err, store.ErrSchemaBehind) {
 		return err
 	}
 	if e == nil {

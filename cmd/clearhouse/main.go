@@ -18,8 +18,6 @@ import (
 	"github.com/alecthomas/kong"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/jackc/pgx/v5/stdlib"
-	"github.com/pressly/goose/v3"
 
 	"github.com/clearhouse/clearhouse/internal/declare"
 	"github.com/clearhouse/clearhouse/internal/ingest"
@@ -246,16 +244,7 @@ func (g *Globals) open(ctx context.Context, migrate, create bool) (*env, error) 
 		}
 		return e, nil
 	}
-	db := stdlib.OpenDBFromPool(pool)
-	defer db.Close()
-	p, err := goose.NewProvider(goose.DialectPostgres, db, store.Migrations())
-	if err == nil {
-		var pending bool
-		if pending, err = p.HasPending(ctx); err == nil && pending {
-			err = errors.New("the database schema is behind this binary: run `clearhouse migrate` first")
-		}
-	}
-	if err != nil {
+	if err := store.CheckSchema(ctx, pool); err != nil {
 		e.close()
 		return nil, err
 	}

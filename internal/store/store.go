@@ -125,6 +125,27 @@ func RiverVersion() int {
 }
 
 // MigratePool runs Migrate over a pool's configuration.
+// ErrSchemaBehind: the database lacks migrations this binary has.
+var ErrSchemaBehind = errors.New("the database schema is behind this binary: run `clearhouse migrate` first")
+
+// CheckSchema refuses a database whose schema is behind this binary.
+func CheckSchema(ctx context.Context, pool *pgxpool.Pool) error {
+	db := stdlib.OpenDBFromPool(pool)
+	defer db.Close()
+	p, err := goose.NewProvider(goose.DialectPostgres, db, Migrations())
+	if err != nil {
+		return fmt.Errorf("reading the migrations: %w", err)
+	}
+	pending, err := p.HasPending(ctx)
+	if err != nil {
+		return fmt.Errorf("comparing the database schema with this binary's: %w", err)
+	}
+	if pending {
+		return ErrSchemaBehind
+	}
+	return nil
+}
+
 func MigratePool(ctx context.Context, pool *pgxpool.Pool) ([]MigrationResult, error) {
 	db := stdlib.OpenDBFromPool(pool)
 	defer db.Close()
