@@ -1,3 +1,8 @@
+//go:build bench
+
+// The benchmark harness of make bench: built only with -tags bench
+// (bin/clearhouse-bench), never part of the shipped binary.
+
 package main
 
 import (
@@ -29,6 +34,11 @@ import (
 	"github.com/clearhouse/clearhouse/internal/store"
 	"github.com/clearhouse/clearhouse/internal/world"
 )
+
+// benchCommands adds bench to the command tree of the bench build.
+type benchCommands struct {
+	Bench BenchCmd `cmd:"" help:"Measure ingest against baselines in one run (make bench)."`
+}
 
 // BenchCmd measures ingest against its baselines in one run.
 type BenchCmd struct {

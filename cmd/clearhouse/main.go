@@ -92,8 +92,11 @@ type CLI struct {
 	Health   HealthCmd   `cmd:"" help:"Ask a running serve whether it is ready (GET /readyz): exit 0 if so, 1 if not (the container's health check)."`
 	Replay   ReplayCmd   `cmd:"" help:"Process an archived file again, from the archive (idempotent: a finished file is left as it is)."`
 	SFTP     SFTPCmd     `cmd:"" name:"sftp" help:"SFTP keys and password hashes."`
-	Bench    BenchCmd    `cmd:"" help:"Measure ingest against baselines in one run (make bench)."`
 	DB       DBCmd       `cmd:"" name:"db" help:"The local PostgreSQL cluster used when DATABASE_URL is unset."`
+
+	// benchCommands is `bench` in a binary built with -tags bench
+	// (bin/clearhouse-bench, make bench), nothing in the shipped one.
+	benchCommands `embed:""`
 }
 
 func main() {
