@@ -16,6 +16,7 @@ run: build ## Local Postgres (unless DATABASE_URL), migrate, load samples/, proc
 	$(BIN) run --serve
 
 test: build ## All tests, on one throwaway PostgreSQL cluster (or CLEARHOUSE_TEST_DATABASE_URL / DATABASE_URL).
+	$(GO) vet -tags bench ./cmd/clearhouse
 	$(BIN) db exec -- $(GO) test -count=1 -timeout 9m ./...
 
 bench: build ## Benchmarks with baselines measured in the same run (1,000,000-row ingest); see README.
