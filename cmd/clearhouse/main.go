@@ -169,8 +169,8 @@ func knownPartner(ctx context.Context, e *env, id string) error {
 	if id == "" {
 		return nil
 	}
-	var ok bool
-	if err := e.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM partners WHERE id = $1)`, id).Scan(&ok); err != nil {
+	ok, err := store.PartnerExists(ctx, e.pool, id)
+	if err != nil {
 		return err
 	}
 	if !ok {
