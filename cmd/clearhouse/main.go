@@ -158,7 +158,7 @@ func main() {
 // that is not there) from a failure of the system: exit 64, not 3.
 func isUsage(err error) bool {
 	return errors.Is(err, declare.ErrUnknownReseller) || errors.Is(err, ingest.ErrUnknownPartner) || errors.Is(err, ingest.ErrUnknownFile) ||
-		errors.Is(err, world.ErrNoConfig) || errors.Is(err, errUnknownPartner)
+		errors.Is(err, world.ErrNoConfig) || errors.Is(err, errUnknownPartner) || errors.Is(err, errNoKeys)
 }
 
 // errUnknownPartner: a --partner or --reseller that the applied configuration lacks.

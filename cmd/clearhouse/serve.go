@@ -85,6 +85,9 @@ type SFTPCmd struct {
 	HashPassword SFTPHashPasswordCmd `cmd:"" name:"hash-password" help:"Read a password on stdin and print its argon2id hash, for a partner's password_hash."`
 }
 
+// errNoKeys: a data folder without SFTP keys (most often the wrong one).
+var errNoKeys = errors.New("no SFTP keys")
+
 type SFTPKeysCmd struct {
 	Create bool `help:"Make the keys when the data folder has none (serve makes them on its first start). A new host key is not the one partners pinned."`
 }
@@ -101,8 +104,8 @@ func (c SFTPKeysCmd) Run(g *Globals) error {
 		}
 	}
 	if len(missing) > 0 && !c.Create {
-		return fmt.Errorf("no key at %s: is --data-dir %s the server's? `clearhouse serve` makes the keys on its first start; pass --create to make them here",
-			strings.Join(missing, " and "), g.DataDir)
+		return fmt.Errorf("%w: no key at %s: is --data-dir %s the server's? `clearhouse serve` makes the keys on its first start; pass --create to make them here",
+			errNoKeys, strings.Join(missing, " and "), g.DataDir)
 	}
 	host, err := sftpd.LoadOrCreateKey(paths[0])
 	if err != nil {

@@ -246,6 +246,14 @@ func (s *Service) AckOnce(ctx context.Context, id int64) error {
 // safeName keeps an outbox file name inside the outbox.
 func safeName(name string) string {
 	name = filepath.Base(strings.ReplaceAll(name, "\\", "/"))
+	// Control characters (a name given on the command line) never reach the
+	// outbox's listing as they are.
+	name = strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return '_'
+		}
+		return r
+	}, name)
 	if name == "." || name == ".." || name == "/" || name == "" {
 		return "file"
 	}

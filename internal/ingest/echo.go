@@ -9,6 +9,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -28,6 +29,7 @@ type echo struct {
 	fileID int64
 	name   string
 	header *echoHeader
+	skip   int // leading columns not repeated (the rejects columns of a rejects file sent back)
 	tmp    string
 	f      *os.File
 	w      *bufio.Writer
@@ -46,7 +48,12 @@ func newEcho(tmp string, fileID int64, name string) *echo {
 }
 
 func (e *echo) Header(line int, fields []string) {
-	e.header = &echoHeader{Line: line, Fields: append([]string(nil), fields...)}
+	if schema.Resends(fields) {
+		// A rejects file sent back: its own rejects columns are not repeated
+		// beside the new ones (nor the first round's problems).
+		e.skip = len(schema.RejectsColumns)
+	}
+	e.header = &echoHeader{Line: line, Fields: append([]string(nil), fields[e.skip:]...)}
 }
 
 // Row spools a row: its line, its number of values (0 for none, n+1 for
@@ -71,6 +78,7 @@ func (e *echo) Row(line int, fields []string) {
 		e.uint(0)
 		return
 	}
+	fields = fields[min(e.skip, len(fields)):]
 	e.uint(uint64(len(fields)) + 1)
 	for _, f := range fields {
 		e.uint(uint64(len(f)))
@@ -137,9 +145,16 @@ func (e *echo) rows(yield func(line int, fields []string) error) error {
 // Messages of the rows a rejects file repeats without a problem of their
 // own.
 const (
-	notPosted       = "no problem in this row, but nothing of the file was posted (it was rejected whole): send it back with the others"
-	moreProblemsFmt = "line %d: %d more problems of this line follow on the next rows"
+	notPosted = "no problem in this row, but nothing of the file was posted (it was rejected whole): send it back with the others"
 )
+
+// moreProblems says that a line's further problems follow on rows of their own.
+func moreProblems(line, n int) string {
+	if n == 1 {
+		return fmt.Sprintf("line %d: 1 more problem of this line follows on the next row", line)
+	}
+	return fmt.Sprintf("line %d: %d more problems of this line follow on the next rows", line, n)
+}
 
 // finish makes the file's rejects file, when it has errors, and records
 // it (and the count of warnings) on the file in tx. A file with warnings
@@ -196,7 +211,20 @@ type rowSource func(yield func(line int, fields []string) error) error
 func writeRejects(w io.Writer, header *echoHeader, probs []*problem.Problem, whole bool, d render.Dialect, rows rowSource) error {
 	byLine := map[int][]*problem.Problem{}
 	hasError := map[int]bool{}
+	var fileLevel []*problem.Problem
 	for _, p := range probs {
+		if p.Scope == problem.ScopeFile {
+			// File-level problems come first, whatever their line (a file cut
+			// short is told at its last line). When the file itself is at
+			// fault (cut short, a checksum that does not match, malformed past
+			// some line), its rows are not repeated: the answer is to send the
+			// file again, not to send back what arrived.
+			if p.Severity != problem.Warning {
+				fileLevel = append(fileLevel, p)
+				whole = false
+			}
+			continue
+		}
 		byLine[p.Pos.Line] = append(byLine[p.Pos.Line], p)
 		if p.Severity != problem.Warning {
 			hasError[p.Pos.Line] = true
@@ -219,6 +247,11 @@ func writeRejects(w io.Writer, header *echoHeader, probs []*problem.Problem, who
 	if err := c.Write(cols...); err != nil {
 		return err
 	}
+	for _, p := range fileLevel {
+		if err := c.Write(strconv.Itoa(p.Pos.Line), string(p.Code), p.Pos.Column, shown(p.Value), shown(p.Message)); err != nil {
+			return err
+		}
+	}
 	done := map[int]bool{}
 	emit := func(line int, fields []string) error {
 		done[line] = true
@@ -233,10 +266,10 @@ func writeRejects(w io.Writer, header *echoHeader, probs []*problem.Problem, who
 			if p.Severity == problem.Warning {
 				msg = "warning: " + msg
 			}
-			rec := []string{strconv.Itoa(line), string(p.Code), p.Pos.Column, p.Value, msg}
+			rec := []string{strconv.Itoa(line), string(p.Code), p.Pos.Column, shown(p.Value), shown(msg)}
 			if i == 0 {
 				if len(ps) > 1 {
-					rec[4] += " (" + fmt.Sprintf(moreProblemsFmt, line, len(ps)-1) + ")"
+					rec[4] += " (" + moreProblems(line, len(ps)-1) + ")"
 				}
 				rec = append(rec, fields...)
 			}
@@ -273,3 +306,23 @@ func writeRejects(w io.Writer, header *echoHeader, probs []*problem.Problem, who
 	}
 	return c.Close()
 }
+
+// shown writes control characters of Clearhouse's own columns (a value
+// quoted in a problem, a message) as escapes, so that a rejects file shown
+// on a terminal never runs them; the rows as sent stay as they were.
+func shown(s string) string {
+	if !strings.ContainsFunc(s, isControl) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if isControl(r) {
+			fmt.Fprintf(&b, "\\x%02x", r)
+		} else {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+func isControl(r rune) bool { return r < ' ' || r == 0x7f || (r >= 0x80 && r < 0xa0) }

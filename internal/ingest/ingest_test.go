@@ -1196,3 +1196,41 @@ func TestReadMeSheetFirst(t *testing.T) {
 		t.Fatalf("%s %v", o.Status, o.Problems)
 	}
 }
+
+// TestTruncatedFileIsToldFirstAndItsRowsNotEchoed (outside trial of issue
+// 12): a file cut short is answered by its TRUNCATED_FILE first, and the
+// rows that arrived are not repeated for sending back (that would post a
+// part of the file): the file must be sent again whole.
+func TestTruncatedFileIsToldFirstAndItsRowsNotEchoed(t *testing.T) {
+	svc, _ := setup(t)
+	path := writeFile(t, "cut.csv", "declaration_id,action,customer_id,customer_email,sku,quantity,start_date\n"+
+		"T-1,NEW,T1,t1@example.de,IDE-AV-1Y,1,2026-03-06\nT-2,NEW,T2,t2@exam")
+	o, err := svc.Ingest(context.Background(), ingest.Request{Partner: "isp-de", Path: path, Transferred: true})
+	if err != nil || o.Status != ingest.Rejected {
+		t.Fatalf("%v %v", o, err)
+	}
+	b, _ := os.ReadFile(o.RejectsPath)
+	lines := strings.Split(strings.TrimSpace(strings.TrimPrefix(string(b), "\uFEFF")), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[1], "TRUNCATED_FILE") || strings.Contains(string(b), "T-1") {
+		t.Fatalf("rejects:\n%s", b)
+	}
+}
+
+// TestRejectsOfARejectsFileDoNotRepeatItsProblemColumns (outside trial of
+// issue 13): a rejects file sent back with a row still wrong gets a rejects
+// file with one set of rejects columns, the new problems only.
+func TestRejectsOfARejectsFileDoNotRepeatItsProblemColumns(t *testing.T) {
+	svc, _ := setup(t)
+	o := ingestFile(t, svc, "isp-de", writeFile(t, "r1.csv", "declaration_id,action,customer_id,customer_email,sku,quantity,start_date\n"+
+		"RR-1,NEW,R1,r1@example.de,NOPE,1,2026-03-06\nRR-2,NEW,R2,r2@example.de,IDE-AV-1Y,1,2026-03-06\n"))
+	b, _ := os.ReadFile(o.RejectsPath)
+	o2 := ingestFile(t, svc, "isp-de", writeFile(t, "r1_back.csv", strings.TrimPrefix(string(b), "\uFEFF")))
+	b2, _ := os.ReadFile(o2.RejectsPath)
+	header := strings.SplitN(strings.TrimPrefix(string(b2), "\uFEFF"), "\n", 2)[0]
+	if strings.Count(header, "problem_code") != 1 || !strings.HasPrefix(header, "line,problem_code,problem_column,problem_value,problem_message,declaration_id") {
+		t.Fatalf("header of the second rejects file: %s", header)
+	}
+	if rows := strings.Split(strings.TrimSpace(string(b2)), "\n"); len(rows) != 2 || !strings.HasPrefix(rows[1], "2,UNKNOWN_SKU,sku,NOPE,") {
+		t.Fatalf("second rejects file:\n%s", b2)
+	}
+}

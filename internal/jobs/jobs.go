@@ -363,7 +363,11 @@ func (r *Runner) scheduled(kind, schedule string, configured bool, work func() e
 type errorHandler struct{ log *slog.Logger }
 
 func (h *errorHandler) HandleError(ctx context.Context, job *rivertype.JobRow, err error) *river.ErrorHandlerResult {
-	h.log.Warn("job failed; retried with backoff", "job_id", job.ID, "kind", job.Kind, "attempt", job.Attempt, "max_attempts", job.MaxAttempts, "err", err)
+	msg := "job failed; retried with backoff"
+	if job.Attempt >= job.MaxAttempts {
+		msg = "job failed on its last attempt; given up (clearhouse status shows it)"
+	}
+	h.log.Warn(msg, "job_id", job.ID, "kind", job.Kind, "attempt", job.Attempt, "max_attempts", job.MaxAttempts, "err", err)
 	return nil
 }
 

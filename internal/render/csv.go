@@ -6,6 +6,7 @@ package render
 import (
 	"encoding/csv"
 	"io"
+	"strings"
 )
 
 // Cell makes a value safe to open in a spreadsheet: text that a spreadsheet
@@ -18,6 +19,35 @@ func Cell(s string) string {
 	switch s[0] {
 	case '=', '+', '-', '@', '\t', '\r':
 		return "'" + s
+	case '\'':
+		// A value that itself starts with apostrophes before one of those
+		// gets one more, so that taking one off (a rejects file sent back,
+		// Unguard) gives the value as it was: '=x is written ''=x.
+		if Guarded(s) {
+			return "'" + s
+		}
+	}
+	return s
+}
+
+// Guarded tells whether s starts with apostrophes before a character a
+// spreadsheet would run: the form Cell gives such a value.
+func Guarded(s string) bool {
+	t := strings.TrimLeft(s, "'")
+	if len(t) == len(s) || t == "" {
+		return false
+	}
+	switch t[0] {
+	case '=', '+', '-', '@', '\t', '\r':
+		return true
+	}
+	return false
+}
+
+// Unguard takes off the apostrophe Cell added.
+func Unguard(s string) string {
+	if Guarded(s) {
+		return s[1:]
 	}
 	return s
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/clearhouse/clearhouse/internal/civil"
 	"github.com/clearhouse/clearhouse/internal/money"
 	"github.com/clearhouse/clearhouse/internal/problem"
+	"github.com/clearhouse/clearhouse/internal/render"
 	"github.com/clearhouse/clearhouse/internal/tabular"
 )
 
@@ -151,15 +152,7 @@ func (b *Binding) Raw(fields []string, i int) string {
 // unguard takes off the apostrophe Clearhouse put before a value a
 // spreadsheet would run (render.Cell) when it wrote a rejects file: the
 // value sent back is the value first sent.
-func unguard(f string) string {
-	if len(f) > 1 && f[0] == '\'' {
-		switch f[1] {
-		case '=', '+', '-', '@', '\t', '\r':
-			return f[1:]
-		}
-	}
-	return f
-}
+func unguard(f string) string { return render.Unguard(f) }
 
 // Accepts tells whether header is one of this layout: it binds without a
 // file-level problem (every always-required column there, none twice).
