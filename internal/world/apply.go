@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/clearhouse/clearhouse/internal/ledger"
 	"github.com/clearhouse/clearhouse/internal/money"
 )
 
@@ -304,12 +305,12 @@ func ensureAccounts(ctx context.Context, tx pgx.Tx, w *World) error {
 	type acct struct{ code, cur, partner string }
 	var want []acct
 	for _, r := range w.Resellers {
-		want = append(want, acct{"reseller:" + r.ID + ":unbilled", r.Currency, r.ID}, acct{"reseller:" + r.ID + ":receivable", r.Currency, r.ID},
-			acct{"hub:revenue", r.Currency, ""}, acct{"tax:vat_collected", r.Currency, ""}, acct{"bank:clearing", r.Currency, ""})
+		want = append(want, acct{ledger.Unbilled(r.ID), r.Currency, r.ID}, acct{ledger.Receivable(r.ID), r.Currency, r.ID},
+			acct{ledger.HubRevenue, r.Currency, ""}, acct{ledger.VATCollected, r.Currency, ""}, acct{ledger.BankClearing, r.Currency, ""})
 	}
 	for _, c := range w.Catalogs {
 		for _, it := range c.Items {
-			want = append(want, acct{"publisher:" + it.Publisher + ":payable", c.Currency, it.Publisher})
+			want = append(want, acct{ledger.Payable(it.Publisher), c.Currency, it.Publisher})
 		}
 	}
 	for _, a := range want {
