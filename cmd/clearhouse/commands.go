@@ -16,6 +16,7 @@ import (
 	"github.com/clearhouse/clearhouse/internal/ledger"
 	"github.com/clearhouse/clearhouse/internal/money"
 	"github.com/clearhouse/clearhouse/internal/render"
+	"github.com/clearhouse/clearhouse/internal/store"
 	"github.com/clearhouse/clearhouse/internal/world"
 )
 
@@ -300,7 +301,7 @@ func (c *LedgerCheckCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	defer e.close()
-	v, err := ledger.Check(ctx, e.pool)
+	v, err := ledger.Check(ctx, store.New(e.pool))
 	if err != nil {
 		return err
 	}
@@ -332,7 +333,7 @@ func (c *LedgerBalancesCmd) Run(ctx context.Context, g *Globals) error {
 }
 
 func printBalances(ctx context.Context, e *env, partner string) error {
-	bs, err := ledger.Balances(ctx, e.pool, partner)
+	bs, err := ledger.Balances(ctx, store.New(e.pool), partner)
 	if err != nil {
 		return err
 	}

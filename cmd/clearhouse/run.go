@@ -14,6 +14,7 @@ import (
 	"github.com/clearhouse/clearhouse/internal/fulfil"
 	"github.com/clearhouse/clearhouse/internal/ingest"
 	"github.com/clearhouse/clearhouse/internal/ledger"
+	"github.com/clearhouse/clearhouse/internal/store"
 	"github.com/clearhouse/clearhouse/internal/world"
 )
 
@@ -79,7 +80,7 @@ func (c *RunCmd) Run(ctx context.Context, g *Globals) error {
 	}
 
 	fmt.Printf("\n== ledger check\n")
-	v, err := ledger.Check(ctx, e.pool)
+	v, err := ledger.Check(ctx, store.New(e.pool))
 	if err != nil {
 		return err
 	}

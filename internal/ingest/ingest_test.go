@@ -57,7 +57,7 @@ func setup(t *testing.T, configDirs ...string) (*ingest.Service, *pgxpool.Pool) 
 	svc := &ingest.Service{Pool: pool, Archive: &archive.Store{Dir: filepath.Join(data, "archive")}, DataDir: data}
 	t.Cleanup(svc.Close)
 	t.Cleanup(func() {
-		v, err := ledger.Check(context.Background(), pool)
+		v, err := ledger.Check(context.Background(), store.New(pool))
 		if err != nil || len(v) > 0 {
 			t.Errorf("ledger invariants after the test: %v %v", v, err)
 		}
@@ -576,7 +576,7 @@ func TestLedgerCheckCatchesTampering(t *testing.T) {
 	if _, err := pool.Exec(ctx, `ALTER TABLE declarations DISABLE TRIGGER declarations_frozen; `+tamper); err != nil {
 		t.Fatal(err)
 	}
-	v, err := ledger.Check(ctx, pool)
+	v, err := ledger.Check(ctx, store.New(pool))
 	if err != nil {
 		t.Fatal(err)
 	}
