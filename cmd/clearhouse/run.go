@@ -69,7 +69,7 @@ func (c *RunCmd) Run(ctx context.Context, g *Globals) error {
 
 	fmt.Printf("\n== fulfillment files (serve makes them on each publisher's schedule, every 15 minutes by default)\n")
 	for _, p := range w.Publishers {
-		r, err := fulfil.Run(ctx, e.pool, g.DataDir, p.ID, time.Now())
+		r, err := fulfil.Run(ctx, store.New(e.pool), g.DataDir, p.ID, time.Now())
 		if err != nil {
 			return fmt.Errorf("fulfillment of %s: %w", p.ID, err)
 		}

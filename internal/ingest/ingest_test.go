@@ -1045,7 +1045,7 @@ func TestRejectsGoBackAsTheyAre(t *testing.T) {
 	if name != "@home Services" {
 		t.Fatalf("the customer's name is %q", name)
 	}
-	res, err := fulfil.Run(ctx, pool, svc.DataDir, "secureco", time.Now())
+	res, err := fulfil.Run(ctx, store.New(pool), svc.DataDir, "secureco", time.Now())
 	if err != nil || len(res.Files) == 0 {
 		t.Fatalf("fulfil: %v %v", res, err)
 	}
