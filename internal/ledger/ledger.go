@@ -167,9 +167,9 @@ func Balances(ctx context.Context, a Accounts, partner string) ([]Balance, error
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Balance, len(bs))
-	for i, b := range bs {
-		out[i] = Balance(b)
+	var out []Balance
+	for _, b := range bs {
+		out = append(out, Balance(b))
 	}
 	return out, nil
 }

@@ -129,18 +129,7 @@ func (q *Queries) AccountBalances(ctx context.Context, partner string) ([]Accoun
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []AccountBalance
-	for rows.Next() {
-		var b AccountBalance
-		var cur string
-		if err := rows.Scan(&b.Code, &cur, &b.Balance); err != nil {
-			return nil, err
-		}
-		b.Currency = money.Currency(cur)
-		out = append(out, b)
-	}
-	return out, rows.Err()
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[AccountBalance])
 }
 
 // Violations runs an invariant: a query returning one text row per
