@@ -78,7 +78,7 @@ func applyWorld(ctx context.Context, e *env, w *world.World, dry bool) (*world.R
 	var res *world.Result
 	err := pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
 		var err error
-		if res, err = world.Apply(ctx, tx, w); err != nil {
+		if res, err = world.Apply(ctx, store.New(tx), w); err != nil {
 			return err
 		}
 		if dry {

@@ -49,7 +49,7 @@ func setup(t *testing.T, configDirs ...string) (*ingest.Service, *pgxpool.Pool) 
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { _, err := world.Apply(ctx, tx, w); return err }); err != nil {
+		if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { _, err := world.Apply(ctx, store.New(tx), w); return err }); err != nil {
 			t.Fatal(err)
 		}
 	}
