@@ -19,6 +19,7 @@ import (
 	"github.com/clearhouse/clearhouse/internal/ledger"
 	"github.com/clearhouse/clearhouse/internal/pgtest"
 	"github.com/clearhouse/clearhouse/internal/samplegen"
+	"github.com/clearhouse/clearhouse/internal/store"
 )
 
 // ack is one ack file as the reseller reads it: column -> value.
@@ -260,7 +261,7 @@ func TestRetryAfterCommitFinishesTheSameUpload(t *testing.T) {
 	if n := dataRows(t, filepath.Join(outbox, name+".rejects.csv")); n != 2_000 {
 		t.Fatalf("rejects file: %d rows", n)
 	}
-	if v, err := ledger.Check(ctx, pool); err != nil || len(v) > 0 {
+	if v, err := ledger.Check(ctx, store.New(pool)); err != nil || len(v) > 0 {
 		t.Fatalf("ledger: %v %v", v, err)
 	}
 	r := run(t, nil, "--database-url", url, "--data-dir", data, "status", "--partner", "bench-telco")
@@ -315,7 +316,7 @@ func TestSameBytesUnderTwoNamesAtOnce(t *testing.T) {
 			t.Fatalf("round %d: %d records for two uploads", round, n)
 		}
 	}
-	if v, err := ledger.Check(ctx, pool); err != nil || len(v) > 0 {
+	if v, err := ledger.Check(ctx, store.New(pool)); err != nil || len(v) > 0 {
 		t.Fatalf("ledger: %v %v", v, err)
 	}
 }

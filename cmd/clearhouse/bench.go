@@ -391,7 +391,7 @@ func benchTemplate(ctx context.Context, base string) error {
 	if err != nil {
 		return err
 	}
-	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { _, err := world.Apply(ctx, tx, w); return err })
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { _, err := world.Apply(ctx, store.New(tx), w); return err })
 }
 
 func adminExec(ctx context.Context, url, sql string) error {

@@ -78,7 +78,7 @@ func applyWorld(ctx context.Context, e *env, w *world.World, dry bool) (*world.R
 	var res *world.Result
 	err := pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
 		var err error
-		if res, err = world.Apply(ctx, tx, w); err != nil {
+		if res, err = world.Apply(ctx, store.New(tx), w); err != nil {
 			return err
 		}
 		if dry {
@@ -301,7 +301,7 @@ func (c *LedgerCheckCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	defer e.close()
-	v, err := ledger.Check(ctx, e.pool)
+	v, err := ledger.Check(ctx, store.New(e.pool))
 	if err != nil {
 		return err
 	}
@@ -333,7 +333,7 @@ func (c *LedgerBalancesCmd) Run(ctx context.Context, g *Globals) error {
 }
 
 func printBalances(ctx context.Context, e *env, partner string) error {
-	bs, err := ledger.Balances(ctx, e.pool, partner)
+	bs, err := ledger.Balances(ctx, store.New(e.pool), partner)
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/clearhouse/clearhouse/internal/ledger"
 	"github.com/clearhouse/clearhouse/internal/pgtest"
 	"github.com/clearhouse/clearhouse/internal/samplegen"
+	"github.com/clearhouse/clearhouse/internal/store"
 )
 
 // TestKilledAtRandomMomentsDuringIngest: clearhouse serve is killed with
@@ -105,7 +106,7 @@ func TestKilledAtRandomMomentsDuringIngest(t *testing.T) {
 	if files != 1 || accepted == 0 || decls != accepted || distinct != decls {
 		t.Fatalf("files %d, rows accepted %d, declarations %d (%d distinct)", files, accepted, decls, distinct)
 	}
-	if v, err := ledger.Check(ctx, pool); err != nil || len(v) > 0 {
+	if v, err := ledger.Check(ctx, store.New(pool)); err != nil || len(v) > 0 {
 		t.Fatalf("ledger: %v %v", v, err)
 	}
 	acks, _ := filepath.Glob(filepath.Join(data, "partners", "bench-telco", "outbox", "*ack*"))
@@ -211,7 +212,7 @@ func TestKilledInstanceIsFinishedByAnother(t *testing.T) {
 	if files != 1 || finisher == worker || decls != accepted || distinct != decls {
 		t.Fatalf("files %d, finished by %s (killed %s), declarations %d (%d distinct), accepted %d", files, finisher, worker, decls, distinct, accepted)
 	}
-	if v, err := ledger.Check(ctx, pool); err != nil || len(v) > 0 {
+	if v, err := ledger.Check(ctx, store.New(pool)); err != nil || len(v) > 0 {
 		t.Fatalf("ledger: %v %v", v, err)
 	}
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {

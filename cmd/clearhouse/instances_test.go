@@ -14,6 +14,7 @@ import (
 	"github.com/clearhouse/clearhouse/internal/ledger"
 	"github.com/clearhouse/clearhouse/internal/pgtest"
 	"github.com/clearhouse/clearhouse/internal/samplegen"
+	"github.com/clearhouse/clearhouse/internal/store"
 )
 
 // TestThreeServeProcesses: three clearhouse serve processes on one
@@ -68,7 +69,7 @@ func TestThreeServeProcesses(t *testing.T) {
 	if files != n || decls != accepted || distinct != decls || workers < 2 {
 		t.Fatalf("files %d, declarations %d (%d distinct) for %d accepted rows, worked by %d instances", files, decls, distinct, accepted, workers)
 	}
-	if v, err := ledger.Check(ctx, pool); err != nil || len(v) > 0 {
+	if v, err := ledger.Check(ctx, store.New(pool)); err != nil || len(v) > 0 {
 		t.Fatalf("ledger: %v %v", v, err)
 	}
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {

@@ -14,6 +14,7 @@ import (
 	"github.com/clearhouse/clearhouse/internal/fulfil"
 	"github.com/clearhouse/clearhouse/internal/ingest"
 	"github.com/clearhouse/clearhouse/internal/ledger"
+	"github.com/clearhouse/clearhouse/internal/store"
 	"github.com/clearhouse/clearhouse/internal/world"
 )
 
@@ -68,7 +69,7 @@ func (c *RunCmd) Run(ctx context.Context, g *Globals) error {
 
 	fmt.Printf("\n== fulfillment files (serve makes them on each publisher's schedule, every 15 minutes by default)\n")
 	for _, p := range w.Publishers {
-		r, err := fulfil.Run(ctx, e.pool, g.DataDir, p.ID, time.Now())
+		r, err := fulfil.Run(ctx, store.New(e.pool), g.DataDir, p.ID, time.Now())
 		if err != nil {
 			return fmt.Errorf("fulfillment of %s: %w", p.ID, err)
 		}
@@ -79,7 +80,7 @@ func (c *RunCmd) Run(ctx context.Context, g *Globals) error {
 	}
 
 	fmt.Printf("\n== ledger check\n")
-	v, err := ledger.Check(ctx, e.pool)
+	v, err := ledger.Check(ctx, store.New(e.pool))
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/clearhouse/clearhouse/internal/civil"
+	"github.com/clearhouse/clearhouse/internal/ledger"
 	"github.com/clearhouse/clearhouse/internal/money"
 	"github.com/clearhouse/clearhouse/internal/schema"
 )
@@ -107,9 +108,8 @@ func LoadReseller(ctx context.Context, q Querier, id string) (*Reseller, Catalog
 	err := q.QueryRow(ctx, `
 		SELECT p.name, r.oem_eligible, r.currency, r.credit_limit, r.file_policy, r.file_format,
 		       coalesce((SELECT sum(a.balance) FROM accounts a
-		                  WHERE a.code IN ('reseller:' || r.partner_id || ':unbilled', 'reseller:' || r.partner_id || ':receivable')
-		                    AND a.currency = r.currency), 0)::bigint
-		  FROM resellers r JOIN partners p ON p.id = r.partner_id WHERE r.partner_id = $1`, id).
+		                  WHERE a.code IN ($2, $3) AND a.currency = r.currency), 0)::bigint
+		  FROM resellers r JOIN partners p ON p.id = r.partner_id WHERE r.partner_id = $1`, id, ledger.Unbilled(id), ledger.Receivable(id)).
 		Scan(&r.Name, &r.OEMEligible, &cur, &r.CreditLimit, &r.Policy, &format, &r.Exposure)
 	if err == pgx.ErrNoRows {
 		return nil, nil, fmt.Errorf("%w %q (is it in the configuration you applied?)", ErrUnknownReseller, id)

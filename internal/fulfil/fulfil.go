@@ -13,11 +13,9 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/clearhouse/clearhouse/internal/mailbox"
 	"github.com/clearhouse/clearhouse/internal/render"
+	"github.com/clearhouse/clearhouse/internal/store"
 )
 
 // Header is the fulfillment file's header row.
@@ -30,53 +28,33 @@ type Result struct {
 	Files   []string // fulfillment files written
 }
 
+// Outbox is what Run needs from the database: the fulfillment outbox and
+// its batches (store.New(pool) implements it).
+type Outbox interface {
+	// BatchPending takes the publisher's pending outbox rows into one new
+	// batch named name(seq), in one transaction, and returns how many it
+	// took (0: none pending, no batch).
+	BatchPending(ctx context.Context, publisher string, name func(seq int) string) (int, error)
+	// UnwrittenBatches lists the publisher's batches without a file yet.
+	UnwrittenBatches(ctx context.Context, publisher string) ([]store.FulfillmentBatch, error)
+	// BatchRecords calls fn with each declaration of a batch, in file order.
+	BatchRecords(ctx context.Context, batch int64, fn func(store.FulfillmentRecord) error) error
+	// MarkBatchWritten records that a batch's file is written.
+	MarkBatchWritten(ctx context.Context, batch int64) error
+}
+
 // Run batches the publisher's pending outbox rows (at now), then writes
 // every batch of the publisher not yet written.
-func Run(ctx context.Context, pool *pgxpool.Pool, dataDir, publisher string, now time.Time) (Result, error) {
+func Run(ctx context.Context, db Outbox, dataDir, publisher string, now time.Time) (Result, error) {
 	var res Result
-	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		var files []int64
-		var records int
-		rows, err := tx.Query(ctx, `SELECT file_id, activations + cancellations FROM fulfillment_outbox
-			WHERE publisher_id = $1 AND batch_id IS NULL ORDER BY file_id FOR UPDATE`, publisher)
-		if err != nil {
-			return err
-		}
-		var id int64
-		var n int
-		if _, err := pgx.ForEachRow(rows, []any{&id, &n}, func() error { files = append(files, id); records += n; return nil }); err != nil {
-			return err
-		}
-		if len(files) == 0 {
-			return nil
-		}
-		var seq int
-		if err := tx.QueryRow(ctx, `SELECT count(*) + 1 FROM fulfillment_batches WHERE publisher_id = $1`, publisher).Scan(&seq); err != nil {
-			return err
-		}
-		name := fmt.Sprintf("fulfillment_%s_%s_%06d.csv", publisher, now.UTC().Format("20060102T150405Z"), seq)
-		var batch int64
-		if err := tx.QueryRow(ctx, `INSERT INTO fulfillment_batches (publisher_id, name, records) VALUES ($1, $2, $3) RETURNING id`,
-			publisher, name, records).Scan(&batch); err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `UPDATE fulfillment_outbox SET batch_id = $2, batched_at = now() WHERE publisher_id = $1 AND file_id = ANY($3)`,
-			publisher, batch, files)
-		res.Batched = len(files)
-		return err
-	})
-	if err != nil {
+	name := func(seq int) string {
+		return fmt.Sprintf("fulfillment_%s_%s_%06d.csv", publisher, now.UTC().Format("20060102T150405Z"), seq)
+	}
+	var err error
+	if res.Batched, err = db.BatchPending(ctx, publisher, name); err != nil {
 		return res, fmt.Errorf("batching: %w", err)
 	}
-	rows, err := pool.Query(ctx, `SELECT id, name FROM fulfillment_batches WHERE publisher_id = $1 AND written_at IS NULL ORDER BY id`, publisher)
-	if err != nil {
-		return res, err
-	}
-	type batch struct {
-		ID   int64
-		Name string
-	}
-	pending, err := pgx.CollectRows(rows, pgx.RowToStructByPos[batch])
+	pending, err := db.UnwrittenBatches(ctx, publisher)
 	if err != nil {
 		return res, err
 	}
@@ -86,10 +64,10 @@ func Run(ctx context.Context, pool *pgxpool.Pool, dataDir, publisher string, now
 	}
 	for _, b := range pending {
 		path := filepath.Join(outbox, b.Name)
-		if err := mailbox.WriteAtomic(path, 0o644, func(w io.Writer) error { return write(ctx, pool, b.ID, w) }); err != nil {
+		if err := mailbox.WriteAtomic(path, 0o644, func(w io.Writer) error { return write(ctx, db, b.ID, w) }); err != nil {
 			return res, fmt.Errorf("writing %s: %w", b.Name, err)
 		}
-		if _, err := pool.Exec(ctx, `UPDATE fulfillment_batches SET written_at = now() WHERE id = $1`, b.ID); err != nil {
+		if err := db.MarkBatchWritten(ctx, b.ID); err != nil {
 			return res, err
 		}
 		res.Files = append(res.Files, path)
@@ -98,47 +76,38 @@ func Run(ctx context.Context, pool *pgxpool.Pool, dataDir, publisher string, now
 }
 
 // write renders one batch from the declarations it covers.
-func write(ctx context.Context, pool *pgxpool.Pool, batch int64, w io.Writer) error {
-	rows, err := pool.Query(ctx, `
-		SELECT d.reseller_id, d.declaration_id, d.action, i.publisher_sku, d.quantity, d.billing_model, coalesce(d.subscription_ref, ''),
-		       coalesce(d.customer_email, c.email, ''), coalesce(d.customer_name, c.name, ''), coalesce(d.country, c.country, ''),
-		       coalesce(d.language, c.language, ''), d.start_date::text, f.processed_at
-		  FROM fulfillment_outbox o
-		  JOIN declarations d ON d.file_id = o.file_id AND d.publisher_id = o.publisher_id AND d.action IN ('NEW', 'TERMINATE')
-		  JOIN catalog_items i ON i.reseller_id = d.reseller_id AND i.sku = d.sku
-		  JOIN files f ON f.id = d.file_id
-		  LEFT JOIN customers c ON c.reseller_id = d.reseller_id AND c.customer_id = d.customer_id
-		 WHERE o.batch_id = $1
-		 ORDER BY d.file_id, d.line`, batch)
-	if err != nil {
-		return err
-	}
+func write(ctx context.Context, db Outbox, batch int64, w io.Writer) error {
 	// Read by the publisher's programs: values go as they are, never with a
 	// spreadsheet guard (schemas/fulfillment.yaml).
 	out := render.Plain(w)
 	if err := out.Write(Header); err != nil {
 		return err
 	}
-	var reseller, decl, action, psku, model, ref, email, name, country, lang, eff string
-	var qty int64
-	var at *time.Time
-	_, err = pgx.ForEachRow(rows, []any{&reseller, &decl, &action, &psku, &qty, &model, &ref, &email, &name, &country, &lang, &eff, &at}, func() error {
-		act, reason, sub := "ACTIVATE", "", ""
-		if model == "monthly" {
-			sub = reseller + "/" + decl
-		}
-		if action == "TERMINATE" {
-			act, reason, sub = "CANCEL", "terminated_by_reseller", reseller+"/"+ref
-		}
-		created := ""
-		if at != nil {
-			created = at.UTC().Format(time.RFC3339)
-		}
-		return out.Write([]string{reseller + "/" + decl, act, reason, psku, strconv.FormatInt(qty, 10), sub, reseller, email, name, country, lang, eff, created})
+	err := db.BatchRecords(ctx, batch, func(d store.FulfillmentRecord) error {
+		return out.Write(record(d))
 	})
 	if err != nil {
 		return err
 	}
 	out.Flush()
 	return out.Error()
+}
+
+// record is the fulfillment file's row for one declaration: a new one
+// activates (a monthly item starts the subscription reseller/declaration),
+// a termination cancels the subscription it names.
+func record(d store.FulfillmentRecord) []string {
+	act, reason, sub := "ACTIVATE", "", ""
+	if d.BillingModel == "monthly" {
+		sub = d.Reseller + "/" + d.Declaration
+	}
+	if d.Action == "TERMINATE" {
+		act, reason, sub = "CANCEL", "terminated_by_reseller", d.Reseller+"/"+d.SubscriptionRef
+	}
+	created := ""
+	if d.ProcessedAt != nil {
+		created = d.ProcessedAt.UTC().Format(time.RFC3339)
+	}
+	return []string{d.Reseller + "/" + d.Declaration, act, reason, d.PublisherSKU, strconv.FormatInt(d.Quantity, 10), sub, d.Reseller,
+		d.Email, d.Name, d.Country, d.Language, d.StartDate, created}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/clearhouse/clearhouse/internal/fulfil"
 	"github.com/clearhouse/clearhouse/internal/ingest"
 	"github.com/clearhouse/clearhouse/internal/pgtest"
+	"github.com/clearhouse/clearhouse/internal/store"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -38,7 +39,7 @@ func TestBatchOnceWrittenAgainAfterACrash(t *testing.T) {
 		t.Fatalf("nothing to fulfil (%d, %v)", want, err)
 	}
 	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
-	res, err := fulfil.Run(ctx, pool, data, "secureco", now)
+	res, err := fulfil.Run(ctx, store.New(pool), data, "secureco", now)
 	if err != nil || len(res.Files) != 1 {
 		t.Fatalf("%+v %v", res, err)
 	}
@@ -76,7 +77,7 @@ func TestBatchOnceWrittenAgainAfterACrash(t *testing.T) {
 	}
 	t.Logf("%d records, %d cancellations", len(recs)-1, cancels)
 	// Nothing new: nothing written.
-	if res, err := fulfil.Run(ctx, pool, data, "secureco", now.Add(time.Hour)); err != nil || res.Batched != 0 || len(res.Files) != 0 {
+	if res, err := fulfil.Run(ctx, store.New(pool), data, "secureco", now.Add(time.Hour)); err != nil || res.Batched != 0 || len(res.Files) != 0 {
 		t.Fatalf("second run: %+v %v", res, err)
 	}
 	// A crash between the batch and its file: the next run writes it, the same.
@@ -84,7 +85,7 @@ func TestBatchOnceWrittenAgainAfterACrash(t *testing.T) {
 	if _, err := pool.Exec(ctx, `UPDATE fulfillment_batches SET written_at = NULL`); err != nil {
 		t.Fatal(err)
 	}
-	again, err := fulfil.Run(ctx, pool, data, "secureco", now.Add(2*time.Hour))
+	again, err := fulfil.Run(ctx, store.New(pool), data, "secureco", now.Add(2*time.Hour))
 	if err != nil || again.Batched != 0 || len(again.Files) != 1 || again.Files[0] != res.Files[0] {
 		t.Fatalf("after a crash: %+v %v", again, err)
 	}

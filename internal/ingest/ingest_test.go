@@ -49,7 +49,7 @@ func setup(t *testing.T, configDirs ...string) (*ingest.Service, *pgxpool.Pool) 
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { _, err := world.Apply(ctx, tx, w); return err }); err != nil {
+		if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { _, err := world.Apply(ctx, store.New(tx), w); return err }); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -57,7 +57,7 @@ func setup(t *testing.T, configDirs ...string) (*ingest.Service, *pgxpool.Pool) 
 	svc := &ingest.Service{Pool: pool, Archive: &archive.Store{Dir: filepath.Join(data, "archive")}, DataDir: data}
 	t.Cleanup(svc.Close)
 	t.Cleanup(func() {
-		v, err := ledger.Check(context.Background(), pool)
+		v, err := ledger.Check(context.Background(), store.New(pool))
 		if err != nil || len(v) > 0 {
 			t.Errorf("ledger invariants after the test: %v %v", v, err)
 		}
@@ -576,7 +576,7 @@ func TestLedgerCheckCatchesTampering(t *testing.T) {
 	if _, err := pool.Exec(ctx, `ALTER TABLE declarations DISABLE TRIGGER declarations_frozen; `+tamper); err != nil {
 		t.Fatal(err)
 	}
-	v, err := ledger.Check(ctx, pool)
+	v, err := ledger.Check(ctx, store.New(pool))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1045,7 +1045,7 @@ func TestRejectsGoBackAsTheyAre(t *testing.T) {
 	if name != "@home Services" {
 		t.Fatalf("the customer's name is %q", name)
 	}
-	res, err := fulfil.Run(ctx, pool, svc.DataDir, "secureco", time.Now())
+	res, err := fulfil.Run(ctx, store.New(pool), svc.DataDir, "secureco", time.Now())
 	if err != nil || len(res.Files) == 0 {
 		t.Fatalf("fulfil: %v %v", res, err)
 	}

@@ -300,23 +300,24 @@ func (p *poster) copyStream(ctx context.Context, sql string, write func(*bufio.W
 
 func (p *poster) declarations(ctx context.Context, req Request, f *os.File, catalog declare.Catalog, rep *problem.Report) (declare.Summary, bool, error) {
 	tx, r := p.tx, p.reseller
-	unbilled, err := ledger.Account(ctx, tx, "reseller:"+r.ID+":unbilled", r.Currency, r.ID)
+	j := store.New(tx) // the ledger's statements, in the file's transaction
+	unbilled, err := ledger.Account(ctx, j, ledger.Unbilled(r.ID), r.Currency, r.ID)
 	if err != nil {
 		return declare.Summary{}, false, err
 	}
-	revenue, err := ledger.Account(ctx, tx, "hub:revenue", r.Currency, "")
+	revenue, err := ledger.Account(ctx, j, ledger.HubRevenue, r.Currency, "")
 	if err != nil {
 		return declare.Summary{}, false, err
 	}
 	payable := map[string]int64{}
 	for _, it := range catalog {
 		if _, ok := payable[it.PublisherID]; !ok {
-			if payable[it.PublisherID], err = ledger.Account(ctx, tx, "publisher:"+it.PublisherID+":payable", r.Currency, it.PublisherID); err != nil {
+			if payable[it.PublisherID], err = ledger.Account(ctx, j, ledger.Payable(it.PublisherID), r.Currency, it.PublisherID); err != nil {
 				return declare.Summary{}, false, err
 			}
 		}
 	}
-	entryID, err := ledger.NextID(ctx, tx)
+	entryID, err := ledger.NextID(ctx, j)
 	if err != nil {
 		return declare.Summary{}, false, err
 	}
@@ -450,7 +451,7 @@ func (p *poster) declarations(ctx context.Context, req Request, f *os.File, cata
 		hub -= pt.amount
 	}
 	postings = append(postings, ledger.Posting{AccountID: revenue, Amount: -hub, Currency: r.Currency})
-	if _, _, err := ledger.Post(ctx, tx, &ledger.Entry{ID: entryID, Key: "declarations:file:" + fileID, Kind: "declarations", FileID: p.fileID,
+	if _, _, err := ledger.Post(ctx, j, &ledger.Entry{ID: entryID, Key: "declarations:file:" + fileID, Kind: "declarations", FileID: p.fileID,
 		Description: fmt.Sprintf("%s: %s", r.ID, req.Name), Postings: postings}); err != nil {
 		return sum, false, err
 	}

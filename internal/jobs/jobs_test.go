@@ -20,6 +20,7 @@ import (
 	"github.com/clearhouse/clearhouse/internal/jobs"
 	"github.com/clearhouse/clearhouse/internal/ledger"
 	"github.com/clearhouse/clearhouse/internal/pgtest"
+	"github.com/clearhouse/clearhouse/internal/store"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -196,7 +197,7 @@ func TestThreeInstancesPostEachFileOnce(t *testing.T) {
 	if len(acks) != n {
 		t.Fatalf("%d acks for %d files", len(acks), n)
 	}
-	if v, err := ledger.Check(ctx, pool); err != nil || len(v) > 0 {
+	if v, err := ledger.Check(ctx, store.New(pool)); err != nil || len(v) > 0 {
 		t.Fatalf("ledger: %v %v", v, err)
 	}
 	var instances int

@@ -3,8 +3,6 @@ package ledger
 import (
 	"context"
 	"fmt"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // Violation is one broken invariant.
@@ -15,7 +13,8 @@ type Violation struct {
 
 func (v Violation) String() string { return v.Check + ": " + v.Detail }
 
-// invariant is a query that returns one text row per violation.
+// invariant is a query that returns one text row per violation: the
+// sentence it proves, and the SQL that store runs for it.
 type invariant struct {
 	name, sql string
 }
@@ -58,17 +57,18 @@ var invariants = []invariant{
 		 WHERE f.kind = 'declarations' AND f.state = 'posted' AND (f.amount_total <> coalesce(d.total, 0) OR f.rows_accepted <> coalesce(d.n, 0))`},
 }
 
+// Invariants is what Check needs from the database.
+type Invariants interface {
+	// Violations runs one invariant's query and returns at most limit of
+	// its rows.
+	Violations(ctx context.Context, invariant string, limit int) ([]string, error)
+}
+
 // Check verifies every invariant and returns the violations (at most 100 per check).
-func Check(ctx context.Context, q interface {
-	Query(context.Context, string, ...any) (pgx.Rows, error)
-}) ([]Violation, error) {
+func Check(ctx context.Context, db Invariants) ([]Violation, error) {
 	var out []Violation
 	for _, inv := range invariants {
-		rows, err := q.Query(ctx, inv.sql+" LIMIT 100")
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", inv.name, err)
-		}
-		details, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		details, err := db.Violations(ctx, inv.sql, 100)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", inv.name, err)
 		}

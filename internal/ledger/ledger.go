@@ -1,7 +1,9 @@
 // Package ledger posts balanced journal entries idempotently and proves the
 // ledger's invariants. Balance is enforced by the database (a deferred
-// constraint trigger); this package adds idempotency keys with payload
-// hashes, account lookup, balances, and the checks behind `ledger check`.
+// constraint trigger); this package adds the chart of accounts, idempotency
+// keys with payload hashes, account lookup, balances, and the checks behind
+// `ledger check`. Its statements run in store, through the small interfaces
+// it declares (Journal, Accounts, Invariants).
 package ledger
 
 import (
@@ -13,9 +15,8 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/clearhouse/clearhouse/internal/money"
+	"github.com/clearhouse/clearhouse/internal/store"
 )
 
 // ErrConflict is returned when an idempotency key was used for other content.
@@ -42,15 +43,27 @@ type Entry struct {
 	Postings    []Posting
 }
 
+// Journal is what posting needs from the database: the statements on
+// accounts, journal_entries and postings, inside the caller's transaction
+// (store.New(tx) implements it).
+type Journal interface {
+	// EnsureAccount returns the id of account code in currency, creating
+	// it for partner ("": none).
+	EnsureAccount(ctx context.Context, code string, cur money.Currency, partner string) (int64, error)
+	// NextEntryID reserves an entry id.
+	NextEntryID(ctx context.Context) (int64, error)
+	// InsertEntry writes an entry's head unless its key is taken
+	// (inserted false).
+	InsertEntry(ctx context.Context, e store.JournalEntry) (id int64, inserted bool, err error)
+	// EntryByKey reads the entry that holds key.
+	EntryByKey(ctx context.Context, key string) (id int64, hash []byte, err error)
+	// InsertPostings writes an entry's postings.
+	InsertPostings(ctx context.Context, entry int64, ps []store.Posting) error
+}
+
 // Account returns the id of account code in currency, creating it.
-func Account(ctx context.Context, tx pgx.Tx, code string, cur money.Currency, partner string) (int64, error) {
-	var id int64
-	err := tx.QueryRow(ctx, `
-		WITH ins AS (
-			INSERT INTO accounts (code, currency, partner_id) VALUES ($1, $2, NULLIF($3, ''))
-			ON CONFLICT (code, currency) DO NOTHING RETURNING id)
-		SELECT id FROM ins UNION ALL SELECT id FROM accounts WHERE code = $1 AND currency = $2 LIMIT 1`,
-		code, string(cur), partner).Scan(&id)
+func Account(ctx context.Context, j Journal, code string, cur money.Currency, partner string) (int64, error) {
+	id, err := j.EnsureAccount(ctx, code, cur, partner)
 	if err != nil {
 		return 0, fmt.Errorf("account %s %s: %w", code, cur, err)
 	}
@@ -58,10 +71,8 @@ func Account(ctx context.Context, tx pgx.Tx, code string, cur money.Currency, pa
 }
 
 // NextID reserves an entry id.
-func NextID(ctx context.Context, tx pgx.Tx) (int64, error) {
-	var id int64
-	err := tx.QueryRow(ctx, `SELECT nextval(pg_get_serial_sequence('journal_entries', 'id'))`).Scan(&id)
-	return id, err
+func NextID(ctx context.Context, j Journal) (int64, error) {
+	return j.NextEntryID(ctx)
 }
 
 // Compact merges postings on the same account and drops zero ones, in
@@ -95,9 +106,10 @@ func hash(e *Entry, ps []Posting) []byte {
 	return h.Sum(nil)
 }
 
-// Post writes e in tx. If an entry with e.Key exists with the same content,
-// Post returns its id and posted=false; with other content, ErrConflict.
-func Post(ctx context.Context, tx pgx.Tx, e *Entry) (id int64, posted bool, err error) {
+// Post writes e through j. If an entry with e.Key exists with the same
+// content, Post returns its id and posted=false; with other content,
+// ErrConflict.
+func Post(ctx context.Context, j Journal, e *Entry) (id int64, posted bool, err error) {
 	ps := Compact(e.Postings)
 	bal := map[money.Currency]int64{}
 	for _, p := range ps {
@@ -109,24 +121,13 @@ func Post(ctx context.Context, tx pgx.Tx, e *Entry) (id int64, posted bool, err 
 		}
 	}
 	h := hash(e, ps)
-	var file any
-	if e.FileID != 0 {
-		file = e.FileID
+	id, inserted, err := j.InsertEntry(ctx, store.JournalEntry{ID: e.ID, Key: e.Key, Hash: h, Kind: e.Kind, FileID: e.FileID, Description: e.Description})
+	if err != nil {
+		return 0, false, fmt.Errorf("writing entry %s: %w", e.Key, err)
 	}
-	var q string
-	args := []any{e.Key, h, e.Kind, file, e.Description}
-	if e.ID != 0 {
-		q = `INSERT INTO journal_entries (id, idempotency_key, payload_hash, kind, file_id, description)
-		     OVERRIDING SYSTEM VALUE VALUES ($6, $1, $2, $3, $4, $5) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`
-		args = append(args, e.ID)
-	} else {
-		q = `INSERT INTO journal_entries (idempotency_key, payload_hash, kind, file_id, description)
-		     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`
-	}
-	err = tx.QueryRow(ctx, q, args...).Scan(&id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		var old []byte
-		if err := tx.QueryRow(ctx, `SELECT id, payload_hash FROM journal_entries WHERE idempotency_key = $1`, e.Key).Scan(&id, &old); err != nil {
+	if !inserted {
+		id, old, err := j.EntryByKey(ctx, e.Key)
+		if err != nil {
 			return 0, false, err
 		}
 		if !bytes.Equal(old, h) {
@@ -134,15 +135,12 @@ func Post(ctx context.Context, tx pgx.Tx, e *Entry) (id int64, posted bool, err 
 		}
 		return id, false, nil
 	}
-	if err != nil {
-		return 0, false, fmt.Errorf("writing entry %s: %w", e.Key, err)
-	}
 	if len(ps) > 0 {
-		rows := make([][]any, len(ps))
+		rows := make([]store.Posting, len(ps))
 		for i, p := range ps {
-			rows[i] = []any{id, p.AccountID, p.Amount, string(p.Currency)}
+			rows[i] = store.Posting(p)
 		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"postings"}, []string{"entry_id", "account_id", "amount", "currency"}, pgx.CopyFromRows(rows)); err != nil {
+		if err := j.InsertPostings(ctx, id, rows); err != nil {
 			return 0, false, fmt.Errorf("writing postings of %s: %w", e.Key, err)
 		}
 	}
@@ -156,26 +154,22 @@ type Balance struct {
 	Balance  int64
 }
 
+// Accounts is what Balances needs from the database.
+type Accounts interface {
+	// AccountBalances lists the balances by code and currency; with a
+	// partner, only that partner's.
+	AccountBalances(ctx context.Context, partner string) ([]store.AccountBalance, error)
+}
+
 // Balances lists account balances; with a partner, only that partner's.
-func Balances(ctx context.Context, q interface {
-	Query(context.Context, string, ...any) (pgx.Rows, error)
-}, partner string) ([]Balance, error) {
-	rows, err := q.Query(ctx, `
-		SELECT code, currency, balance FROM accounts
-		 WHERE $1 = '' OR partner_id = $1 ORDER BY code, currency`, partner)
+func Balances(ctx context.Context, a Accounts, partner string) ([]Balance, error) {
+	bs, err := a.AccountBalances(ctx, partner)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
 	var out []Balance
-	for rows.Next() {
-		var b Balance
-		var cur string
-		if err := rows.Scan(&b.Code, &cur, &b.Balance); err != nil {
-			return nil, err
-		}
-		b.Currency = money.Currency(cur)
-		out = append(out, b)
+	for _, b := range bs {
+		out = append(out, Balance(b))
 	}
-	return out, rows.Err()
+	return out, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/clearhouse/clearhouse/internal/ledger"
 	"github.com/clearhouse/clearhouse/internal/pgtest"
+	"github.com/clearhouse/clearhouse/internal/store"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -25,18 +26,19 @@ func TestPostIsIdempotentAndLoudOnConflict(t *testing.T) {
 	var first int64
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		var err error
-		if a, err = ledger.Account(ctx, tx, "reseller:x:unbilled", "EUR", ""); err != nil {
+		j := store.New(tx)
+		if a, err = ledger.Account(ctx, j, "reseller:x:unbilled", "EUR", ""); err != nil {
 			return err
 		}
-		if b, err = ledger.Account(ctx, tx, "hub:revenue", "EUR", ""); err != nil {
+		if b, err = ledger.Account(ctx, j, "hub:revenue", "EUR", ""); err != nil {
 			return err
 		}
-		again, _ := ledger.Account(ctx, tx, "hub:revenue", "EUR", "")
+		again, _ := ledger.Account(ctx, j, "hub:revenue", "EUR", "")
 		if again != b {
 			t.Errorf("Account created twice: %d %d", b, again)
 		}
 		var posted bool
-		first, posted, err = ledger.Post(ctx, tx, entry(500))
+		first, posted, err = ledger.Post(ctx, j, entry(500))
 		if err == nil && !posted {
 			t.Error("first post not posted")
 		}
@@ -46,25 +48,25 @@ func TestPostIsIdempotentAndLoudOnConflict(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		id, posted, err := ledger.Post(ctx, tx, entry(500))
+		id, posted, err := ledger.Post(ctx, store.New(tx), entry(500))
 		if err != nil || posted || id != first {
 			t.Errorf("same key, same content: id %d posted %v err %v; want the original %d", id, posted, err, first)
 		}
-		if _, _, err := ledger.Post(ctx, tx, entry(501)); !errors.Is(err, ledger.ErrConflict) {
+		if _, _, err := ledger.Post(ctx, store.New(tx), entry(501)); !errors.Is(err, ledger.ErrConflict) {
 			t.Errorf("same key, other content: %v", err)
 		}
 		return nil
 	})
 	bad := &ledger.Entry{Key: "test:2", Kind: "test", Postings: []ledger.Posting{{AccountID: a, Amount: 1, Currency: "EUR"}}}
-	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { _, _, err := ledger.Post(ctx, tx, bad); return err })
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { _, _, err := ledger.Post(ctx, store.New(tx), bad); return err })
 	if !errors.Is(err, ledger.ErrUnbalanced) {
 		t.Fatalf("unbalanced entry: %v", err)
 	}
-	bs, _ := ledger.Balances(ctx, pool, "")
+	bs, _ := ledger.Balances(ctx, store.New(pool), "")
 	if len(bs) != 2 || bs[0].Balance+bs[1].Balance != 0 || (bs[0].Balance != 500 && bs[1].Balance != 500) {
 		t.Fatalf("balances %v", bs)
 	}
-	if v, err := ledger.Check(ctx, pool); err != nil || len(v) != 0 {
+	if v, err := ledger.Check(ctx, store.New(pool)); err != nil || len(v) != 0 {
 		t.Fatalf("check: %v %v", v, err)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/clearhouse/clearhouse/internal/jobs"
 	"github.com/clearhouse/clearhouse/internal/sftpc"
 	"github.com/clearhouse/clearhouse/internal/sftpd"
+	"github.com/clearhouse/clearhouse/internal/store"
 	"github.com/clearhouse/clearhouse/internal/world"
 )
 
@@ -68,7 +69,7 @@ func (x *exchanger) remote(ctx context.Context, partner string) (*world.Remote, 
 
 // fulfil makes a publisher's fulfillment file from what is pending.
 func (x *exchanger) fulfil(ctx context.Context, publisher string, tick time.Time, log *slog.Logger) error {
-	res, err := fulfil.Run(ctx, x.pool, x.dataDir, publisher, tick)
+	res, err := fulfil.Run(ctx, store.New(x.pool), x.dataDir, publisher, tick)
 	if len(res.Files) > 0 || err != nil {
 		log.Info("fulfillment", "batched", res.Batched, "files", res.Files, "err", err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/clearhouse/clearhouse/internal/pgtest"
 	"github.com/clearhouse/clearhouse/internal/sftpc"
 	"github.com/clearhouse/clearhouse/internal/sftpd"
+	"github.com/clearhouse/clearhouse/internal/store"
 	"github.com/clearhouse/clearhouse/internal/world"
 )
 
@@ -63,7 +64,7 @@ func BenchmarkSFTP(b *testing.B) {
 			r.SFTP.Keys = []*world.SFTPKey{{Name: "bench", Key: string(ssh.MarshalAuthorizedKey(signer.PublicKey()))}}
 		}
 	}
-	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { _, err := world.Apply(ctx, tx, w); return err }); err != nil {
+	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { _, err := world.Apply(ctx, store.New(tx), w); return err }); err != nil {
 		b.Fatal(err)
 	}
 	data := filepath.Join(work, "data")

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/clearhouse/clearhouse/internal/sftpd"
+	"github.com/clearhouse/clearhouse/internal/store"
 	"github.com/clearhouse/clearhouse/internal/world"
 )
 
@@ -50,7 +51,7 @@ func TestRevokedKeyLosesItsOpenSessions(t *testing.T) {
 		}
 	}
 	ctx := context.Background()
-	if err := pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error { _, err := world.Apply(ctx, tx, w); return err }); err != nil {
+	if err := pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error { _, err := world.Apply(ctx, store.New(tx), w); return err }); err != nil {
 		t.Fatal(err)
 	}
 	waitUntil(t, func() bool { _, err := robot.ReadDir("/outbox"); return err != nil })

@@ -29,6 +29,7 @@ import (
 	"github.com/clearhouse/clearhouse/internal/jobs"
 	"github.com/clearhouse/clearhouse/internal/pgtest"
 	"github.com/clearhouse/clearhouse/internal/sftpd"
+	"github.com/clearhouse/clearhouse/internal/store"
 	"github.com/clearhouse/clearhouse/internal/world"
 )
 
@@ -114,7 +115,7 @@ func start(t *testing.T, tune func(*sftpd.Config, *world.World)) *env {
 		t.Fatal(errs)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	if err := pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error { _, err := world.Apply(ctx, tx, w); return err }); err != nil {
+	if err := pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error { _, err := world.Apply(ctx, store.New(tx), w); return err }); err != nil {
 		t.Fatal(err)
 	}
 	queue, err := jobs.NewQueue(e.pool, slog.New(slog.DiscardHandler))

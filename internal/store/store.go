@@ -1,6 +1,7 @@
 // Package store owns the connection to PostgreSQL: the pgx pool, the
-// embedded migrations, and the translation of database errors into domain
-// errors by constraint name.
+// embedded migrations, the typed queries of the domain packages (Queries,
+// grouped by table or aggregate), and the translation of database errors into
+// domain errors by constraint name.
 package store
 
 import (

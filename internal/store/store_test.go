@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/clearhouse/clearhouse/internal/pgtest"
@@ -46,5 +47,38 @@ func TestMigrationsApplyAndLedgerRefusesImbalance(t *testing.T) {
 	_ = pool.QueryRow(ctx, `SELECT balance FROM accounts WHERE code = 'a'`).Scan(&bal)
 	if bal != 100 {
 		t.Fatalf("balance %d", bal)
+	}
+}
+
+// TestQueriesTranslateConstraints: a violated constraint comes back as its
+// sentinel, still reading as the database's error and naming its constraint.
+func TestQueriesTranslateConstraints(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.New(t)
+	ctx := context.Background()
+	q := store.New(pool)
+	if _, err := pool.Exec(ctx, `INSERT INTO partners (id, kind, name) VALUES ('pa', 'reseller', 'A'), ('pb', 'reseller', 'B')`); err != nil {
+		t.Fatal(err)
+	}
+	k := store.PartnerKey{Partner: "pa", Name: "k", Fingerprint: "SHA256:x", PublicKey: "ssh-ed25519 AAAA"}
+	if err := q.InsertPartnerKey(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	k.Partner = "pb"
+	err := q.InsertPartnerKey(ctx, k)
+	if !errors.Is(err, store.ErrDuplicateFingerprint) || store.Constraint(err) != "partner_keys_fingerprint_key" {
+		t.Fatalf("the same key for two partners: %v", err)
+	}
+	eur, err := q.EnsureAccount(ctx, "a", "EUR", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, inserted, err := q.InsertEntry(ctx, store.JournalEntry{Key: "k", Hash: []byte{0}, Kind: "test"})
+	if err != nil || !inserted {
+		t.Fatalf("entry: %v %v", inserted, err)
+	}
+	err = q.InsertPostings(ctx, id, []store.Posting{{AccountID: eur, Amount: 1, Currency: "USD"}})
+	if !errors.Is(err, store.ErrCurrencyMismatch) {
+		t.Fatalf("a posting in another currency than its account's: %v", err)
 	}
 }

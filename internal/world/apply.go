@@ -9,10 +9,11 @@ import (
 	"strings"
 
 	"github.com/govalues/decimal"
-	"github.com/jackc/pgx/v5"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/clearhouse/clearhouse/internal/ledger"
 	"github.com/clearhouse/clearhouse/internal/money"
+	"github.com/clearhouse/clearhouse/internal/store"
 )
 
 // Change is one line of what apply did.
@@ -35,13 +36,11 @@ type Result struct {
 	Unchanged int
 }
 
-// table describes how one kind of entity is stored: key columns first.
+// table describes how one kind of entity is stored (key columns first) and
+// how its changes are compared and shown.
 type table struct {
-	name  string
+	store.Table
 	label string
-	cols  []string // all columns, key first
-	types []string // SQL types, for casts from text
-	nkey  int
 	num   map[string]bool // numeric columns compared as decimals
 	// minor maps a column of minor units to the column holding its currency,
 	// so changes print as amounts.
@@ -51,20 +50,22 @@ type table struct {
 }
 
 var tables = []table{
-	{name: "partners", label: "partner", cols: []string{"id", "kind", "name", "sftp"}, types: []string{"text", "text", "text", "text"}, nkey: 1, secret: map[string]bool{"sftp": true}},
-	{name: "publishers", label: "publisher", cols: []string{"partner_id"}, types: []string{"text"}, nkey: 1},
-	{name: "resellers", label: "reseller", nkey: 1,
-		cols:  []string{"partner_id", "oem_eligible", "currency", "vat_treatment", "vat_rate", "vat_mention", "credit_limit", "payment_method", "iban", "bic", "mandate_id", "mandate_signed_on", "file_policy", "file_format"},
-		types: []string{"text", "boolean", "text", "text", "numeric", "text", "bigint", "text", "text", "text", "text", "date", "text", "text"},
-		num:   map[string]bool{"vat_rate": true}, minor: map[string]int{"credit_limit": 2}},
-	{name: "catalogs", label: "catalog", cols: []string{"reseller_id", "id", "name", "currency"}, types: []string{"text", "text", "text", "text"}, nkey: 2},
-	{name: "catalog_items", label: "item", nkey: 2,
-		cols:  []string{"reseller_id", "sku", "catalog_id", "publisher_id", "publisher_sku", "name", "billing_model", "tax_category"},
-		types: []string{"text", "text", "text", "text", "text", "text", "text", "text"}},
-	{name: "price_versions", label: "price", nkey: 3,
-		cols:  []string{"reseller_id", "sku", "valid_from", "valid_to", "buy_price", "resale_price", "share_kind", "share_value"},
-		types: []string{"text", "text", "date", "date", "numeric", "numeric", "text", "numeric"},
-		num:   map[string]bool{"buy_price": true, "resale_price": true, "share_value": true}},
+	{Table: store.Table{Name: "partners", Cols: []string{"id", "kind", "name", "sftp"}, Types: []string{"text", "text", "text", "text"}, NKey: 1},
+		label: "partner", secret: map[string]bool{"sftp": true}},
+	{Table: store.Table{Name: "publishers", Cols: []string{"partner_id"}, Types: []string{"text"}, NKey: 1}, label: "publisher"},
+	{Table: store.Table{Name: "resellers", NKey: 1,
+		Cols:  []string{"partner_id", "oem_eligible", "currency", "vat_treatment", "vat_rate", "vat_mention", "credit_limit", "payment_method", "iban", "bic", "mandate_id", "mandate_signed_on", "file_policy", "file_format"},
+		Types: []string{"text", "boolean", "text", "text", "numeric", "text", "bigint", "text", "text", "text", "text", "date", "text", "text"}},
+		label: "reseller", num: map[string]bool{"vat_rate": true}, minor: map[string]int{"credit_limit": 2}},
+	{Table: store.Table{Name: "catalogs", Cols: []string{"reseller_id", "id", "name", "currency"}, Types: []string{"text", "text", "text", "text"}, NKey: 2}, label: "catalog"},
+	{Table: store.Table{Name: "catalog_items", NKey: 2,
+		Cols:  []string{"reseller_id", "sku", "catalog_id", "publisher_id", "publisher_sku", "name", "billing_model", "tax_category"},
+		Types: []string{"text", "text", "text", "text", "text", "text", "text", "text"}},
+		label: "item"},
+	{Table: store.Table{Name: "price_versions", NKey: 3,
+		Cols:  []string{"reseller_id", "sku", "valid_from", "valid_to", "buy_price", "resale_price", "share_kind", "share_value"},
+		Types: []string{"text", "text", "date", "date", "numeric", "numeric", "text", "numeric"}},
+		label: "price", num: map[string]bool{"buy_price": true, "resale_price": true, "share_value": true}},
 }
 
 // row is an entity as column values in text form; nil is NULL.
@@ -111,41 +112,62 @@ func (w *World) rows() map[string][]row {
 	return out
 }
 
+// DB is what Apply needs from the database, inside the caller's
+// transaction (store.New(tx) implements it).
+type DB interface {
+	// TableRows reads every row of a table, as text.
+	TableRows(ctx context.Context, t store.Table) ([][]*string, error)
+	// UpsertRow inserts a row, or updates its columns past the key.
+	UpsertRow(ctx context.Context, t store.Table, r []*string) error
+	// PriceUsed says whether a declaration was priced with a price version.
+	PriceUsed(ctx context.Context, reseller, sku, validFrom string) (bool, error)
+	// DeletePrice removes a price version.
+	DeletePrice(ctx context.Context, reseller, sku, validFrom string) error
+	// EnsureAccount creates a ledger account unless it exists.
+	EnsureAccount(ctx context.Context, code string, cur money.Currency, partner string) (int64, error)
+	// PartnerKeys lists the keys of the partners.
+	PartnerKeys(ctx context.Context, partners []string) ([]store.PartnerKey, error)
+	// DeletePartnerKey revokes a key.
+	DeletePartnerKey(ctx context.Context, partner, name string) error
+	// InsertPartnerKey authorises a key.
+	InsertPartnerKey(ctx context.Context, k store.PartnerKey) error
+}
+
 // Apply upserts the world in one transaction and reports what changed.
 // Nothing is deleted except price versions that the config no longer lists
 // and that no declaration was priced with; a used one that disappeared from
 // the config is an error, and nothing changes.
-func Apply(ctx context.Context, tx pgx.Tx, w *World) (*Result, error) {
+func Apply(ctx context.Context, db DB, w *World) (*Result, error) {
 	res := &Result{}
 	want := w.rows()
 	for _, t := range tables {
-		have, err := load(ctx, tx, t)
+		have, err := load(ctx, db, t)
 		if err != nil {
 			return nil, err
 		}
 		seen := map[string]bool{}
-		for _, r := range want[t.name] {
-			k := key(r, t.nkey)
+		for _, r := range want[t.Name] {
+			k := key(r, t.NKey)
 			seen[k] = true
 			old, exists := have[k]
 			var detail []string
 			if exists {
-				for i := t.nkey; i < len(t.cols); i++ {
+				for i := t.NKey; i < len(t.Cols); i++ {
 					if !same(t, i, old[i], r[i]) {
-						detail = append(detail, fmt.Sprintf("%s %s → %s", t.cols[i], t.show(i, old), t.show(i, r)))
+						detail = append(detail, fmt.Sprintf("%s %s → %s", t.Cols[i], t.show(i, old), t.show(i, r)))
 					}
 				}
 				if len(detail) == 0 {
-					if t.name != "publishers" {
+					if t.Name != "publishers" {
 						res.Unchanged++
 					}
 					continue
 				}
 			}
-			if err := upsert(ctx, tx, t, r); err != nil {
+			if err := db.UpsertRow(ctx, t.Table, r); err != nil {
 				return nil, fmt.Errorf("%s %s: %w", t.label, k, err)
 			}
-			if t.name == "publishers" {
+			if t.Name == "publishers" {
 				continue // reported with its partner row
 			}
 			op := "+"
@@ -154,22 +176,22 @@ func Apply(ctx context.Context, tx pgx.Tx, w *World) (*Result, error) {
 			}
 			res.Changes = append(res.Changes, Change{Op: op, What: t.label + " " + k, Detail: strings.Join(detail, ", ")})
 		}
-		if t.name == "price_versions" {
-			if err := removeStalePrices(ctx, tx, have, seen, w, res); err != nil {
+		if t.Name == "price_versions" {
+			if err := removeStalePrices(ctx, db, have, seen, w, res); err != nil {
 				return nil, err
 			}
 		}
 	}
-	if err := ensureAccounts(ctx, tx, w); err != nil {
+	if err := ensureAccounts(ctx, db, w); err != nil {
 		return nil, err
 	}
-	if err := syncKeys(ctx, tx, w, res); err != nil {
+	if err := syncKeys(ctx, db, w, res); err != nil {
 		return nil, err
 	}
 	return res, nil
 }
 
-func removeStalePrices(ctx context.Context, tx pgx.Tx, have map[string]row, seen map[string]bool, w *World, res *Result) error {
+func removeStalePrices(ctx context.Context, db DB, have map[string]row, seen map[string]bool, w *World, res *Result) error {
 	configured := map[string]bool{}
 	for _, c := range w.Catalogs {
 		for _, it := range c.Items {
@@ -185,15 +207,14 @@ func removeStalePrices(ctx context.Context, tx pgx.Tx, have map[string]row, seen
 	sort.Strings(stale)
 	for _, k := range stale {
 		r := have[k]
-		var used bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM declarations WHERE reseller_id = $1 AND sku = $2 AND price_valid_from = $3::date)`,
-			*r[0], *r[1], *r[2]).Scan(&used); err != nil {
+		used, err := db.PriceUsed(ctx, *r[0], *r[1], *r[2])
+		if err != nil {
 			return err
 		}
 		if used {
 			return fmt.Errorf("price %s is no longer in the config but declarations were priced with it; keep it (close it with valid_to) instead of removing it", k)
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM price_versions WHERE reseller_id = $1 AND sku = $2 AND valid_from = $3::date`, *r[0], *r[1], *r[2]); err != nil {
+		if err := db.DeletePrice(ctx, *r[0], *r[1], *r[2]); err != nil {
 			return err
 		}
 		res.Changes = append(res.Changes, Change{Op: "-", What: "price " + k})
@@ -218,10 +239,10 @@ func show(v *string) string {
 
 // show renders column i of r for a change line.
 func (t table) show(i int, r row) string {
-	if t.secret[t.cols[i]] {
+	if t.secret[t.Cols[i]] {
 		return "(updated)"
 	}
-	if ci, ok := t.minor[t.cols[i]]; ok && r[i] != nil && r[ci] != nil {
+	if ci, ok := t.minor[t.Cols[i]]; ok && r[i] != nil && r[ci] != nil {
 		if c, err := money.ParseCurrency(*r[ci]); err == nil {
 			if n, err := strconv.ParseInt(*r[i], 10, 64); err == nil {
 				return money.Format(n, c)
@@ -235,7 +256,7 @@ func same(t table, i int, a, b *string) bool {
 	if a == nil || b == nil {
 		return a == nil && b == nil
 	}
-	if t.num[t.cols[i]] {
+	if t.num[t.Cols[i]] {
 		da, e1 := decimal.Parse(*a)
 		db, e2 := decimal.Parse(*b)
 		return e1 == nil && e2 == nil && da.Cmp(db) == 0
@@ -243,77 +264,38 @@ func same(t table, i int, a, b *string) bool {
 	return *a == *b
 }
 
-func load(ctx context.Context, tx pgx.Tx, t table) (map[string]row, error) {
-	sel := make([]string, len(t.cols))
-	for i, c := range t.cols {
-		sel[i] = c + "::text"
-	}
-	rows, err := tx.Query(ctx, fmt.Sprintf("SELECT %s FROM %s", strings.Join(sel, ", "), t.name))
+func load(ctx context.Context, db DB, t table) (map[string]row, error) {
+	rows, err := db.TableRows(ctx, t.Table)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := map[string]row{}
-	for rows.Next() {
-		r := make(row, len(t.cols))
-		ptrs := make([]any, len(t.cols))
-		for i := range r {
-			ptrs[i] = &r[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, err
-		}
+	out := make(map[string]row, len(rows))
+	for _, r := range rows {
 		for i := range r { // char(n) pads; config values do not
 			if r[i] != nil {
 				r[i] = s(strings.TrimRight(*r[i], " "))
 			}
 		}
-		out[key(r, t.nkey)] = r
+		out[key(r, t.NKey)] = r
 	}
-	return out, rows.Err()
-}
-
-func upsert(ctx context.Context, tx pgx.Tx, t table, r row) error {
-	vals := make([]string, len(t.cols))
-	args := make([]any, len(t.cols))
-	for i := range t.cols {
-		vals[i] = fmt.Sprintf("$%d::text::%s", i+1, t.types[i])
-		if r[i] != nil {
-			args[i] = *r[i]
-		}
-	}
-	conflict := "DO NOTHING"
-	if len(t.cols) > t.nkey {
-		sets := make([]string, 0, len(t.cols)-t.nkey)
-		for _, c := range t.cols[t.nkey:] {
-			sets = append(sets, c+" = excluded."+c)
-		}
-		if t.name == "partners" {
-			sets = append(sets, "updated_at = now()")
-		}
-		conflict = "DO UPDATE SET " + strings.Join(sets, ", ")
-	}
-	q := fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) ON CONFLICT (%s) %s",
-		t.name, strings.Join(t.cols, ", "), strings.Join(vals, ", "), strings.Join(t.cols[:t.nkey], ", "), conflict)
-	_, err := tx.Exec(ctx, q, args...)
-	return err
+	return out, nil
 }
 
 // ensureAccounts creates the ledger accounts the world needs.
-func ensureAccounts(ctx context.Context, tx pgx.Tx, w *World) error {
+func ensureAccounts(ctx context.Context, db DB, w *World) error {
 	type acct struct{ code, cur, partner string }
 	var want []acct
 	for _, r := range w.Resellers {
-		want = append(want, acct{"reseller:" + r.ID + ":unbilled", r.Currency, r.ID}, acct{"reseller:" + r.ID + ":receivable", r.Currency, r.ID},
-			acct{"hub:revenue", r.Currency, ""}, acct{"tax:vat_collected", r.Currency, ""}, acct{"bank:clearing", r.Currency, ""})
+		want = append(want, acct{ledger.Unbilled(r.ID), r.Currency, r.ID}, acct{ledger.Receivable(r.ID), r.Currency, r.ID},
+			acct{ledger.HubRevenue, r.Currency, ""}, acct{ledger.VATCollected, r.Currency, ""}, acct{ledger.BankClearing, r.Currency, ""})
 	}
 	for _, c := range w.Catalogs {
 		for _, it := range c.Items {
-			want = append(want, acct{"publisher:" + it.Publisher + ":payable", c.Currency, it.Publisher})
+			want = append(want, acct{ledger.Payable(it.Publisher), c.Currency, it.Publisher})
 		}
 	}
 	for _, a := range want {
-		if _, err := tx.Exec(ctx, `INSERT INTO accounts (code, currency, partner_id) VALUES ($1, $2, NULLIF($3, '')) ON CONFLICT (code, currency) DO NOTHING`, a.code, a.cur, a.partner); err != nil {
+		if _, err := db.EnsureAccount(ctx, a.code, money.Currency(a.cur), a.partner); err != nil {
 			return err
 		}
 	}
@@ -337,7 +319,7 @@ func parseMinorText(amount, cur string) (string, error) {
 
 // syncKeys makes partner_keys what the config says: keys are authorisations,
 // so one removed from the config is revoked (deleted), unlike other entities.
-func syncKeys(ctx context.Context, tx pgx.Tx, w *World, res *Result) error {
+func syncKeys(ctx context.Context, db DB, w *World, res *Result) error {
 	type k struct{ partner, name, fp, key string }
 	want := map[string]k{}
 	add := func(partner string, s SFTP) {
@@ -361,28 +343,22 @@ func syncKeys(ctx context.Context, tx pgx.Tx, w *World, res *Result) error {
 		add(r.ID, r.SFTP)
 		named = append(named, r.ID)
 	}
-	rows, err := tx.Query(ctx, `SELECT partner_id, name, fingerprint FROM partner_keys WHERE partner_id = ANY($1)`, named)
+	keys, err := db.PartnerKeys(ctx, named)
 	if err != nil {
 		return err
 	}
 	have := map[string]string{}
-	for rows.Next() {
-		var p, n, fp string
-		if err := rows.Scan(&p, &n, &fp); err != nil {
-			return err
-		}
-		have[p+"/"+n] = fp
+	for _, k := range keys {
+		have[k.Partner+"/"+k.Name] = k.Fingerprint
 	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	for id, fp := range have {
-		if w, ok := want[id]; !ok || w.fp != fp {
-			if _, err := tx.Exec(ctx, `DELETE FROM partner_keys WHERE partner_id || '/' || name = $1`, id); err != nil {
+	for _, k := range keys {
+		id := k.Partner + "/" + k.Name
+		if w, ok := want[id]; !ok || w.fp != k.Fingerprint {
+			if err := db.DeletePartnerKey(ctx, k.Partner, k.Name); err != nil {
 				return err
 			}
 			if !ok {
-				res.Changes = append(res.Changes, Change{Op: "-", What: "sftp key " + id, Detail: fp})
+				res.Changes = append(res.Changes, Change{Op: "-", What: "sftp key " + id, Detail: k.Fingerprint})
 			}
 		}
 	}
@@ -398,7 +374,7 @@ func syncKeys(ctx context.Context, tx pgx.Tx, w *World, res *Result) error {
 			res.Unchanged++
 			continue
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO partner_keys (partner_id, name, fingerprint, public_key) VALUES ($1, $2, $3, $4)`, w.partner, w.name, w.fp, w.key); err != nil {
+		if err := db.InsertPartnerKey(ctx, store.PartnerKey{Partner: w.partner, Name: w.name, Fingerprint: w.fp, PublicKey: w.key}); err != nil {
 			return fmt.Errorf("sftp key %s: %w", id, err)
 		}
 		op, detail := "+", w.fp

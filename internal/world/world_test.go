@@ -15,6 +15,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/clearhouse/clearhouse/internal/pgtest"
+	"github.com/clearhouse/clearhouse/internal/store"
 	"github.com/clearhouse/clearhouse/internal/world"
 )
 
@@ -113,7 +114,7 @@ func apply(t *testing.T, pool *pgxpool.Pool, dir string) (*world.Result, error) 
 	var res *world.Result
 	err = pgx.BeginFunc(context.Background(), pool, func(tx pgx.Tx) error {
 		var err error
-		res, err = world.Apply(context.Background(), tx, w)
+		res, err = world.Apply(context.Background(), store.New(tx), w)
 		return err
 	})
 	return res, err

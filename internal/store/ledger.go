@@ -1,0 +1,143 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/clearhouse/clearhouse/internal/money"
+)
+
+// The ledger's tables: accounts, journal_entries, postings.
+const (
+	ensureAccountSQL = `
+		WITH ins AS (
+			INSERT INTO accounts (code, currency, partner_id) VALUES ($1, $2, NULLIF($3, ''))
+			ON CONFLICT (code, currency) DO NOTHING RETURNING id)
+		SELECT id FROM ins UNION ALL SELECT id FROM accounts WHERE code = $1 AND currency = $2 LIMIT 1`
+	nextEntryIDSQL = `SELECT nextval(pg_get_serial_sequence('journal_entries', 'id'))`
+	// Both inserts take $1 key, $2 payload hash, $3 kind, $4 file, $5
+	// description; the first also $6, a reserved id.
+	insertEntryWithIDSQL = `INSERT INTO journal_entries (id, idempotency_key, payload_hash, kind, file_id, description)
+		     OVERRIDING SYSTEM VALUE VALUES ($6, $1, $2, $3, $4, $5) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`
+	insertEntrySQL = `INSERT INTO journal_entries (idempotency_key, payload_hash, kind, file_id, description)
+		     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`
+	entryByKeySQL = `SELECT id, payload_hash FROM journal_entries WHERE idempotency_key = $1`
+	balancesSQL   = `
+		SELECT code, currency, balance FROM accounts
+		 WHERE $1 = '' OR partner_id = $1 ORDER BY code, currency`
+)
+
+// The ledger's constraints (migrations/00001_core.sql), as errors.
+var (
+	// ErrCurrencyMismatch: a posting's currency is not its account's (postings_currency).
+	ErrCurrencyMismatch = errors.New("posting currency is not the account's")
+	// ErrEntryUnbalanced: an entry's postings do not sum to zero per currency (postings_balanced).
+	ErrEntryUnbalanced = errors.New("journal entry does not balance")
+	// ErrAppendOnly: entries and postings are never updated or deleted (ledger_immutable).
+	ErrAppendOnly = errors.New("the ledger is append-only")
+)
+
+var ledgerConstraints = map[string]error{
+	"postings_currency": ErrCurrencyMismatch,
+	"postings_balanced": ErrEntryUnbalanced,
+	"ledger_immutable":  ErrAppendOnly,
+}
+
+// EnsureAccount returns the id of account code in currency, creating it
+// for partner ("": none) if it does not exist.
+func (q *Queries) EnsureAccount(ctx context.Context, code string, cur money.Currency, partner string) (int64, error) {
+	var id int64
+	err := q.db.QueryRow(ctx, ensureAccountSQL, code, string(cur), partner).Scan(&id)
+	return id, err
+}
+
+// NextEntryID reserves a journal entry id.
+func (q *Queries) NextEntryID(ctx context.Context) (int64, error) {
+	var id int64
+	err := q.db.QueryRow(ctx, nextEntryIDSQL).Scan(&id)
+	return id, err
+}
+
+// JournalEntry is the head of a journal entry as stored.
+type JournalEntry struct {
+	ID          int64 // 0: the next id
+	Key         string
+	Hash        []byte
+	Kind        string
+	FileID      int64 // 0: none
+	Description string
+}
+
+// InsertEntry writes e unless an entry holds its key; then inserted is
+// false and id 0 (EntryByKey reads that entry).
+func (q *Queries) InsertEntry(ctx context.Context, e JournalEntry) (id int64, inserted bool, err error) {
+	var file any
+	if e.FileID != 0 {
+		file = e.FileID
+	}
+	sql, args := insertEntrySQL, []any{e.Key, e.Hash, e.Kind, file, e.Description}
+	if e.ID != 0 {
+		sql, args = insertEntryWithIDSQL, append(args, e.ID)
+	}
+	err = q.db.QueryRow(ctx, sql, args...).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, translate(err, ledgerConstraints)
+	}
+	return id, true, nil
+}
+
+// EntryByKey reads the id and payload hash of the entry holding key.
+func (q *Queries) EntryByKey(ctx context.Context, key string) (id int64, hash []byte, err error) {
+	err = q.db.QueryRow(ctx, entryByKeySQL, key).Scan(&id, &hash)
+	return id, hash, err
+}
+
+// Posting is one row of postings.
+type Posting struct {
+	AccountID int64
+	Amount    int64
+	Currency  money.Currency
+}
+
+// InsertPostings copies the postings of entry.
+func (q *Queries) InsertPostings(ctx context.Context, entry int64, ps []Posting) error {
+	rows := make([][]any, len(ps))
+	for i, p := range ps {
+		rows[i] = []any{entry, p.AccountID, p.Amount, string(p.Currency)}
+	}
+	_, err := q.db.CopyFrom(ctx, pgx.Identifier{"postings"}, []string{"entry_id", "account_id", "amount", "currency"}, pgx.CopyFromRows(rows))
+	return translate(err, ledgerConstraints)
+}
+
+// AccountBalance is an account's code, currency and balance.
+type AccountBalance struct {
+	Code     string
+	Currency money.Currency
+	Balance  int64
+}
+
+// AccountBalances lists the balances of every account, by code and
+// currency; with a partner, only that partner's.
+func (q *Queries) AccountBalances(ctx context.Context, partner string) ([]AccountBalance, error) {
+	rows, err := q.db.Query(ctx, balancesSQL, partner)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[AccountBalance])
+}
+
+// Violations runs an invariant: a query returning one text row per
+// violation, of which it reads at most limit.
+func (q *Queries) Violations(ctx context.Context, invariant string, limit int) ([]string, error) {
+	rows, err := q.db.Query(ctx, fmt.Sprintf("%s LIMIT %d", invariant, limit))
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}

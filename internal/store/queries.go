@@ -1,0 +1,47 @@
+package store
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// DB is what queries run on: a pool, a connection or a transaction.
+type DB interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error)
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// Queries are the typed statements on the tables, grouped by table or
+// aggregate in this package's files (ledger.go, fulfillment.go, world.go),
+// run on one DB. The domain packages declare the few methods they need as
+// interfaces; Queries implements them.
+type Queries struct{ db DB }
+
+// New returns the queries on db. On a transaction they run inside it, so a
+// caller's statements and the domain's commit or roll back together.
+func New(db DB) *Queries { return &Queries{db: db} }
+
+// translated is a database error that violated a known constraint: it reads
+// as the database's error, and errors.Is finds both the domain's sentinel and
+// the database's error (Constraint still names the constraint).
+type translated struct{ sentinel, err error }
+
+func (e translated) Error() string   { return e.err.Error() }
+func (e translated) Unwrap() []error { return []error{e.sentinel, e.err} }
+
+// translate maps err to the sentinel of the constraint it violated, by the
+// constraint's name in names; other errors are returned as they are.
+func translate(err error, names map[string]error) error {
+	if err == nil {
+		return nil
+	}
+	if s, ok := names[Constraint(err)]; ok {
+		return translated{s, err}
+	}
+	return err
+}
