@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -24,7 +23,7 @@ var errAbort = errors.New("file rejected: posting abandoned")
 
 // ErrAlreadyDeclared is returned when the database refuses a declaration id
 // that the checks let through (two writers without the reseller lock).
-var ErrAlreadyDeclared = errors.New("declaration_id already posted")
+var ErrAlreadyDeclared = store.ErrAlreadyDeclared
 
 // process checks and posts a registered file in one transaction, under a
 // lock on the reseller so its files are checked and posted one at a time,
@@ -47,26 +46,24 @@ func (s *Service) process(ctx context.Context, req Request, blob archive.Blob, f
 		return err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	if _, err := tx.Exec(ctx, `SELECT 1 FROM resellers WHERE partner_id = $1 FOR UPDATE`, req.Partner); err != nil {
+	if err := store.LockReseller(ctx, tx, req.Partner); err != nil {
 		return err
 	}
-	var state string
-	if err := tx.QueryRow(ctx, `SELECT state FROM files WHERE id = $1 FOR UPDATE`, fileID).Scan(&state); err != nil {
+	state, err := store.LockFile(ctx, tx, fileID)
+	if err != nil {
 		return err
 	}
-	if state == "posted" || state == "rejected" || state == "duplicate" {
+	if (store.FileRecord{State: state}).Finished() {
 		return nil // another process finished it while we waited for the lock
 	}
 	// Another upload of the same bytes may have been posted since this one
 	// was registered (both processed at once): this one is its duplicate.
-	var posted int64
-	err = tx.QueryRow(ctx, `SELECT id FROM files WHERE partner_id = $1 AND sha256 = $2 AND state = 'posted'`, req.Partner, blob.SHA256[:]).Scan(&posted)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+	posted, err := store.PostedFile(ctx, tx, req.Partner, blob.SHA256[:])
+	if err != nil {
 		return err
 	}
 	if posted != 0 {
-		if _, err := tx.Exec(ctx, `UPDATE files SET state = 'duplicate', status = 'DUPLICATE', duplicate_of = $2, processed_at = now(), last_error = NULL
-			WHERE id = $1`, fileID, posted); err != nil {
+		if err := store.MarkDuplicate(ctx, tx, fileID, posted); err != nil {
 			return err
 		}
 		if err := s.finished(ctx, tx, fileID, req.Partner); err != nil {
@@ -183,35 +180,18 @@ func (s *Service) recordRejected(ctx context.Context, fileID int64, r *declare.R
 func (s *Service) finishFile(ctx context.Context, tx pgx.Tx, fileID int64, r *declare.Reseller, sum declare.Summary, rep *problem.Report, state string, e *echo) error {
 	o := &Outcome{}
 	o.fill(sum, rep, state == "rejected")
-	if err := storeProblems(ctx, tx, fileID, rep.Problems); err != nil {
+	if err := store.AddProblems(ctx, tx, fileID, rep.Problems); err != nil {
 		return err
 	}
-	if err := e.finish(ctx, tx, s.made(), rep.Problems, state == "rejected", r.Format.Dialect()); err != nil {
+	if err := e.finish(ctx, tx, s.made(), rep.Problems, state == store.FileRejected, r.Format.Dialect()); err != nil {
 		return err
 	}
-	_, err := tx.Exec(ctx, `
-		UPDATE files SET state = $2, status = $3, rows_total = $4, rows_accepted = $5, rows_rejected = $6,
-		       currency = $7, amount_total = $8, problem_count = $9, processed_at = now(), last_error = NULL
-		 WHERE id = $1`, fileID, state, o.Status, o.Rows, o.Accepted, o.Rejected, string(r.Currency), o.Amount, len(rep.Problems))
+	err := store.FinishFile(ctx, tx, fileID, store.FileResult{State: state, Status: o.Status, Rows: o.Rows, Accepted: o.Accepted, Rejected: o.Rejected,
+		Currency: string(r.Currency), Amount: o.Amount, Problems: len(rep.Problems)})
 	if err != nil {
 		return err
 	}
 	return s.finished(ctx, tx, fileID, r.ID)
-}
-
-// storeProblems records a file's problems in line order (file-level first).
-func storeProblems(ctx context.Context, tx pgx.Tx, fileID int64, probs []*problem.Problem) error {
-	if len(probs) == 0 {
-		return nil
-	}
-	sort.SliceStable(probs, func(i, j int) bool { return probs[i].Pos.Line < probs[j].Pos.Line })
-	rows := make([][]any, len(probs))
-	for i, p := range probs {
-		rows[i] = []any{fileID, i + 1, p.Pos.Line, p.Pos.Sheet, p.Pos.Column, string(p.Code), string(p.Severity), string(p.Scope), p.Value, p.Message}
-	}
-	_, err := tx.CopyFrom(ctx, pgx.Identifier{"file_problems"},
-		[]string{"file_id", "seq", "line", "sheet", "col", "code", "severity", "scope", "value", "message"}, pgx.CopyFromRows(rows))
-	return err
 }
 
 // poster writes one file's accepted records inside the file's transaction.
@@ -285,10 +265,7 @@ func (p *poster) copyStream(ctx context.Context, sql string, write func(*bufio.W
 	}
 	pw.Close()
 	err := <-done
-	if store.Constraint(err) == "declarations_reseller_declaration_key" {
-		return fmt.Errorf("%w: %v", ErrAlreadyDeclared, err)
-	}
-	return err
+	return store.TranslateCopy(err)
 }
 
 const (
