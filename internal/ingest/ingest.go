@@ -432,7 +432,7 @@ func (s *Service) Validate(ctx context.Context, req Request) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	reseller, catalog, err := declare.LoadReseller(ctx, s.Pool, req.Partner)
+	reseller, catalog, err := declare.LoadReseller(ctx, resellers{s.Pool}, req.Partner)
 	if err != nil {
 		return nil, err
 	}

@@ -71,7 +71,7 @@ func (s *Service) process(ctx context.Context, req Request, blob archive.Blob, f
 		}
 		return tx.Commit(ctx)
 	}
-	reseller, catalog, err := declare.LoadReseller(ctx, tx, req.Partner)
+	reseller, catalog, err := declare.LoadReseller(ctx, resellers{tx}, req.Partner)
 	if err != nil {
 		return err
 	}
@@ -141,7 +141,7 @@ func (s *Service) spoolWorkbook(ctx context.Context, req Request, blob archive.B
 		return nil, nil
 	}
 	t := time.Now()
-	reseller, _, err := declare.LoadReseller(ctx, s.Pool, req.Partner)
+	reseller, _, err := declare.LoadReseller(ctx, resellers{s.Pool}, req.Partner)
 	if err != nil {
 		return nil, err
 	}
