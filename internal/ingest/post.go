@@ -268,23 +268,12 @@ func (p *poster) copyStream(ctx context.Context, sql string, write func(*bufio.W
 	return store.TranslateCopy(err)
 }
 
-const (
-	createStageCustomersSQL = `CREATE TEMP TABLE stage_customers (line int, customer_id text, email text, name text, country text,
-		language text, company text, vat_id text) ON COMMIT DROP`
-	copyStageCustomersSQL = `COPY stage_customers FROM STDIN`
-	upsertCustomersSQL    = `
-		INSERT INTO customers AS c (reseller_id, customer_id, email, name, country, language, company, vat_id, created_file_id, updated_file_id)
-		SELECT $1, customer_id, email, name, country, language, company, vat_id, $2, $2 FROM stage_customers
-		ON CONFLICT (reseller_id, customer_id) DO UPDATE SET
-		       email = excluded.email, name = coalesce(excluded.name, c.name), country = coalesce(excluded.country, c.country),
-		       language = coalesce(excluded.language, c.language), company = coalesce(excluded.company, c.company),
-		       vat_id = coalesce(excluded.vat_id, c.vat_id), updated_file_id = excluded.updated_file_id, updated_at = now()`
-)
+const copyStageCustomersSQL = `COPY stage_customers FROM STDIN`
 
 // customers posts a customers file: its rows are checked while the
 // accepted ones are copied into a staging table, then upserted.
 func (p *poster) customers(ctx context.Context, req Request, f *os.File, rep *problem.Report) (declare.Summary, bool, error) {
-	if _, err := p.tx.Exec(ctx, createStageCustomersSQL); err != nil {
+	if err := store.CreateStageCustomers(ctx, p.tx); err != nil {
 		return declare.Summary{}, false, fmt.Errorf("staging the customers of file %d: %w", p.fileID, err)
 	}
 	sum, whole, err := p.copyChecked(ctx, copyStageCustomersSQL, req, f, nil, rep, func(w *bufio.Writer) sinks {
@@ -321,7 +310,7 @@ func writeStageCustomer(c *copyRow, cu *declare.Customer) {
 // upsertCustomers creates the staged customers or updates them, keeping a
 // known customer's values where the file leaves a column empty.
 func (p *poster) upsertCustomers(ctx context.Context) error {
-	if _, err := p.tx.Exec(ctx, upsertCustomersSQL, p.reseller.ID, p.fileID); err != nil {
+	if err := store.UpsertStagedCustomers(ctx, p.tx, p.reseller.ID, p.fileID); err != nil {
 		return fmt.Errorf("upserting customers: %w", err)
 	}
 	return nil

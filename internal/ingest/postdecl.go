@@ -11,6 +11,7 @@ import (
 	"github.com/clearhouse/clearhouse/internal/ledger"
 	"github.com/clearhouse/clearhouse/internal/money"
 	"github.com/clearhouse/clearhouse/internal/problem"
+	"github.com/clearhouse/clearhouse/internal/store"
 )
 
 // declColumns are the columns of COPY declarations, as declRow writes them.
@@ -279,40 +280,25 @@ func (p *poster) postEntry(ctx context.Context, name string, entryID int64, post
 	return nil
 }
 
-const terminateSubscriptionsSQL = `
-	UPDATE declarations s SET sub_state = 'terminated', sub_end_date = t.start_date, terminated_by = t.declaration_id
-	  FROM declarations t
-	 WHERE t.file_id = $1 AND t.action = 'TERMINATE'
-	   AND s.reseller_id = t.reseller_id AND s.declaration_id = t.subscription_ref AND s.sub_state = 'active'`
-
 // terminateSubscriptions ends the subscriptions that the file's want
 // TERMINATE rows refer to; every one must still be active.
 func (p *poster) terminateSubscriptions(ctx context.Context, want int) error {
 	if want == 0 {
 		return nil
 	}
-	tag, err := p.tx.Exec(ctx, terminateSubscriptionsSQL, p.fileID)
+	n, err := store.TerminateSubscriptions(ctx, p.tx, p.fileID)
 	if err != nil {
-		return fmt.Errorf("terminating the subscriptions of file %d: %w", p.fileID, err)
+		return err
 	}
-	if int(tag.RowsAffected()) != want {
-		return fmt.Errorf("terminating subscriptions: %d of %d found active", tag.RowsAffected(), want)
+	if int(n) != want {
+		return fmt.Errorf("terminating subscriptions: %d of %d found active", n, want)
 	}
 	return nil
 }
 
 const (
-	copyNewCustomersSQL      = `COPY customers (reseller_id, customer_id, email, name, country, language, created_file_id, updated_file_id) FROM STDIN`
-	createCustomerUpdatesSQL = `CREATE TEMP TABLE stage_customer_updates (reseller_id text, customer_id text, email text, name text,
-		country text, language text, file_id bigint, line int) ON COMMIT DROP`
-	copyCustomerUpdatesSQL  = `COPY stage_customer_updates FROM STDIN`
-	applyCustomerUpdatesSQL = `
-		UPDATE customers c SET email = u.email, name = coalesce(u.name, c.name), country = coalesce(u.country, c.country),
-		       language = coalesce(u.language, c.language), updated_file_id = u.file_id, updated_at = now()
-		  FROM (SELECT DISTINCT ON (customer_id) * FROM stage_customer_updates ORDER BY customer_id, line DESC) u
-		 WHERE c.reseller_id = u.reseller_id AND c.customer_id = u.customer_id
-		   AND (c.email, c.name, c.country, c.language) IS DISTINCT FROM
-		       (u.email, coalesce(u.name, c.name), coalesce(u.country, c.country), coalesce(u.language, c.language))`
+	copyNewCustomersSQL    = `COPY customers (reseller_id, customer_id, email, name, country, language, created_file_id, updated_file_id) FROM STDIN`
+	copyCustomerUpdatesSQL = `COPY stage_customer_updates FROM STDIN`
 )
 
 // writeCustomers creates the file's new customers with one COPY and applies
@@ -344,7 +330,7 @@ func (p *poster) updateCustomers(ctx context.Context, updates *spool) error {
 	if updates.n == 0 {
 		return nil
 	}
-	if _, err := p.tx.Exec(ctx, createCustomerUpdatesSQL); err != nil {
+	if err := store.CreateCustomerUpdates(ctx, p.tx); err != nil {
 		return err
 	}
 	r, err := updates.reader()
@@ -354,11 +340,8 @@ func (p *poster) updateCustomers(ctx context.Context, updates *spool) error {
 	if _, err := p.tx.Conn().PgConn().CopyFrom(ctx, r, copyCustomerUpdatesSQL); err != nil {
 		return err
 	}
-	_, err = p.tx.Exec(ctx, applyCustomerUpdatesSQL)
-	return err
+	return store.ApplyCustomerUpdates(ctx, p.tx)
 }
-
-const queueFulfillmentSQL = `INSERT INTO fulfillment_outbox (file_id, publisher_id, activations, cancellations) VALUES ($1, $2, $3, $4)`
 
 // queueFulfillment tells each publisher with activations or cancellations
 // in the file, through the fulfillment outbox.
@@ -367,8 +350,8 @@ func (p *poster) queueFulfillment(ctx context.Context, perPublisher map[string]*
 		if pt.activations+pt.cancellations == 0 {
 			continue
 		}
-		if _, err := p.tx.Exec(ctx, queueFulfillmentSQL, p.fileID, pub, pt.activations, pt.cancellations); err != nil {
-			return fmt.Errorf("queueing the fulfillment of file %d for %s: %w", p.fileID, pub, err)
+		if err := store.QueueFulfillment(ctx, p.tx, p.fileID, pub, pt.activations, pt.cancellations); err != nil {
+			return err
 		}
 	}
 	return nil
