@@ -7,15 +7,12 @@ package declare
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
 
 	"github.com/govalues/decimal"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/clearhouse/clearhouse/internal/civil"
-	"github.com/clearhouse/clearhouse/internal/ledger"
 	"github.com/clearhouse/clearhouse/internal/money"
 	"github.com/clearhouse/clearhouse/internal/schema"
 )
@@ -92,65 +89,40 @@ func (v *Version) Split(qty int64, exp int) (amount, publisher, hub int64, err e
 // Catalog is every item of a reseller, by SKU.
 type Catalog map[string]*Item
 
-// Querier is the part of pgx that loading needs.
-type Querier interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+// ResellerSource reads what LoadReseller assembles (ingest reads it from
+// the database).
+type ResellerSource interface {
+	// Reseller reads a reseller's settings and its exposure now; nil when
+	// the reseller is not configured.
+	Reseller(ctx context.Context, id string) (*Reseller, error)
+	// PriceVersions calls each for every price version of the reseller's
+	// catalog, with its item, by SKU and then from the oldest.
+	PriceVersions(ctx context.Context, id string, each func(Item, Version)) error
 }
 
 // ErrUnknownReseller is returned for a reseller id that is not configured.
 var ErrUnknownReseller = fmt.Errorf("unknown reseller")
 
 // LoadReseller reads a reseller, its exposure and its catalog.
-func LoadReseller(ctx context.Context, q Querier, id string) (*Reseller, Catalog, error) {
-	r := &Reseller{ID: id}
-	var cur, format string
-	err := q.QueryRow(ctx, `
-		SELECT p.name, r.oem_eligible, r.currency, r.credit_limit, r.file_policy, r.file_format,
-		       coalesce((SELECT sum(a.balance) FROM accounts a
-		                  WHERE a.code IN ($2, $3) AND a.currency = r.currency), 0)::bigint
-		  FROM resellers r JOIN partners p ON p.id = r.partner_id WHERE r.partner_id = $1`, id, ledger.Unbilled(id), ledger.Receivable(id)).
-		Scan(&r.Name, &r.OEMEligible, &cur, &r.CreditLimit, &r.Policy, &format, &r.Exposure)
-	if err == pgx.ErrNoRows {
+func LoadReseller(ctx context.Context, src ResellerSource, id string) (*Reseller, Catalog, error) {
+	r, err := src.Reseller(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if r == nil {
 		return nil, nil, fmt.Errorf("%w %q (is it in the configuration you applied?)", ErrUnknownReseller, id)
 	}
-	if err != nil {
-		return nil, nil, err
-	}
-	if r.Currency, err = money.ParseCurrency(cur); err != nil {
-		return nil, nil, err
-	}
-	if err := json.Unmarshal([]byte(format), &r.Format); err != nil {
-		return nil, nil, fmt.Errorf("reseller %s file_format: %w", id, err)
-	}
-	rows, err := q.Query(ctx, `
-		SELECT i.sku, i.publisher_id, i.publisher_sku, i.billing_model,
-		       v.valid_from::text, coalesce(v.valid_to::text, ''), v.buy_price::text, v.share_kind, v.share_value::text
-		  FROM catalog_items i JOIN price_versions v USING (reseller_id, sku)
-		 WHERE i.reseller_id = $1 ORDER BY i.sku, v.valid_from`, id)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer rows.Close()
 	cat := Catalog{}
-	for rows.Next() {
-		var it Item
-		var from, to, buy, share string
-		var v Version
-		if err := rows.Scan(&it.SKU, &it.PublisherID, &it.PublisherSKU, &it.BillingModel, &from, &to, &buy, &v.ShareKind, &share); err != nil {
-			return nil, nil, err
-		}
-		v.From, _ = civil.ParseISO(from)
-		if to != "" {
-			v.To, _ = civil.ParseISO(to)
-			v.HasTo = true
-		}
-		v.Buy = decimal.MustParse(buy).Trim(0)
-		v.Share = decimal.MustParse(share).Trim(0)
-		if cat[it.SKU] == nil {
-			cat[it.SKU] = &it
-		}
-		cat[it.SKU].Versions = append(cat[it.SKU].Versions, v)
+	if err := src.PriceVersions(ctx, id, cat.add); err != nil {
+		return nil, nil, err
 	}
-	return r, cat, rows.Err()
+	return r, cat, nil
+}
+
+// add adds a price version of an item; an item's versions come in order.
+func (c Catalog) add(it Item, v Version) {
+	if c[it.SKU] == nil {
+		c[it.SKU] = &it
+	}
+	c[it.SKU].Versions = append(c[it.SKU].Versions, v)
 }

@@ -3,6 +3,7 @@ package declare
 import (
 	"encoding/binary"
 	"hash/maphash"
+	"maps"
 	"math/bits"
 )
 
@@ -198,5 +199,26 @@ func (s *idSet) rebuild(size int) {
 		}
 		s.slots[i] = e
 		s.n++
+	}
+}
+
+// churnMap is a map that entries leave as others arrive (a prescanned
+// file's window of ids): it is copied afresh once more entries have left
+// than remain, so that its memory follows what it holds.
+type churnMap[K comparable, V any] struct {
+	m       map[K]V
+	removed int
+}
+
+func (c *churnMap[K, V]) remove(k K) {
+	if _, ok := c.m[k]; !ok {
+		return
+	}
+	delete(c.m, k)
+	c.removed++
+	if c.removed > 1<<12 && c.removed > len(c.m) {
+		fresh := make(map[K]V, len(c.m)) // a clone would keep the old capacity
+		maps.Copy(fresh, c.m)
+		c.m, c.removed = fresh, 0
 	}
 }

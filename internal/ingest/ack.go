@@ -20,51 +20,39 @@ import (
 	"github.com/clearhouse/clearhouse/internal/problem"
 	"github.com/clearhouse/clearhouse/internal/render"
 	"github.com/clearhouse/clearhouse/internal/schema"
+	"github.com/clearhouse/clearhouse/internal/store"
 	"github.com/clearhouse/clearhouse/internal/tabular"
 )
 
 var ackHeader = []string{"file_id", "file_name", "sha256", "kind", "status", "rows_total", "rows_accepted", "rows_rejected",
 	"currency", "amount_total", "problems", "duplicate_of", "received_at", "processed_at", "errors", "warnings"}
 
-// ackFile is what the database recorded of a finished file.
+// ackFile is what the database recorded of a finished file, with the
+// reseller's format read.
 type ackFile struct {
-	partner, name, kind, status string
-	sha, rejects                []byte
-	rows, acc, rej, nprob, warn int
-	cur                         *string
-	amount                      int64
-	dup                         *int64
-	received, processed         time.Time
-	rendered                    bool
-	format                      schema.Format
-	sheet                       string
+	store.AckRecord
+	format schema.Format
 }
 
 func (s *Service) ackFile(ctx context.Context, id int64) (*ackFile, error) {
-	var a ackFile
-	var format string
-	err := s.Pool.QueryRow(ctx, `
-		SELECT f.partner_id, f.name, f.kind, coalesce(f.status, ''), f.sha256, f.rows_total, f.rows_accepted, f.rows_rejected, f.problem_count,
-		       f.warnings, f.currency, f.amount_total, f.duplicate_of, f.received_at, coalesce(f.processed_at, f.received_at), f.rendered,
-		       f.rejects_sha256, r.file_format, f.sheet
-		  FROM files f JOIN resellers r ON r.partner_id = f.partner_id WHERE f.id = $1`, id).Scan(&a.partner, &a.name, &a.kind, &a.status, &a.sha,
-		&a.rows, &a.acc, &a.rej, &a.nprob, &a.warn, &a.cur, &a.amount, &a.dup, &a.received, &a.processed, &a.rendered, &a.rejects, &format, &a.sheet)
+	rec, err := store.FileAck(ctx, s.Pool, id)
 	if err != nil {
-		return nil, fmt.Errorf("reading file %d: %w", id, err)
+		return nil, err
 	}
-	if a.status == "" {
+	a := &ackFile{AckRecord: rec}
+	if a.Status == "" {
 		return nil, fmt.Errorf("file %d is not processed yet", id)
 	}
-	if err := json.Unmarshal([]byte(format), &a.format); err != nil {
-		return nil, fmt.Errorf("the file format of %s: %w", a.partner, err)
+	if err := json.Unmarshal([]byte(a.Format), &a.format); err != nil {
+		return nil, fmt.Errorf("the file format of %s: %w", a.Partner, err)
 	}
-	if !a.rendered && a.status != Duplicate {
+	if !a.Rendered && a.Status != Duplicate {
 		// Checked before warnings were counted apart.
-		if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM file_problems WHERE file_id = $1 AND severity = 'warning'`, id).Scan(&a.warn); err != nil {
-			return nil, fmt.Errorf("reading the problems of file %d: %w", id, err)
+		if a.Warnings, err = store.CountWarnings(ctx, s.Pool, id); err != nil {
+			return nil, err
 		}
 	}
-	return &a, nil
+	return a, nil
 }
 
 // WriteAck writes <file>.ack.csv to the sender's outbox from what the
@@ -82,44 +70,37 @@ func (s *Service) WriteAck(ctx context.Context, id int64) error {
 		return err
 	}
 	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, ackLockClass, a.partner+"/"+a.name); err != nil {
+		if err := store.LockAnswers(ctx, tx, a.Partner, a.Name); err != nil {
 			return err
 		}
-		var newer int64
-		if err := tx.QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM files WHERE partner_id = $1 AND name = $2 AND id > $3 AND acked_at IS NOT NULL`,
-			a.partner, a.name, id).Scan(&newer); err != nil {
+		newer, err := store.NewerAnswered(ctx, tx, a.Partner, a.Name, id)
+		if err != nil {
 			return err
 		}
 		if newer != 0 {
-			s.log().Info("ack not written: a later upload under the same name was answered since", "file_id", id, "partner", a.partner,
-				"file", a.name, "answered_by", newer)
+			s.log().Info("ack not written: a later upload under the same name was answered since", "file_id", id, "partner", a.Partner,
+				"file", a.Name, "answered_by", newer)
 		} else if err := s.writeAnswer(ctx, id, a); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `UPDATE files SET acked_at = now(), last_error = NULL WHERE id = $1`, id)
-		return err
+		return store.MarkAcked(ctx, tx, id)
 	})
 	if err != nil {
 		// status shows why a finished file still waits in the inbox.
-		_, _ = s.Pool.Exec(context.WithoutCancel(ctx), `UPDATE files SET last_error = $2 WHERE id = $1 AND acked_at IS NULL`,
-			id, "acknowledging: "+err.Error())
+		_ = store.RecordAckError(context.WithoutCancel(ctx), s.Pool, id, "acknowledging: "+err.Error())
 		return fmt.Errorf("acknowledging file %d: %w", id, err)
 	}
 	return nil
 }
 
-// ackLockClass is the first key of the advisory locks that serialise the
-// answers under one name.
-const ackLockClass = 1_127_001
-
 // writeAnswer writes a file's rejects, warnings and ack files, in that order.
 func (s *Service) writeAnswer(ctx context.Context, id int64, a *ackFile) error {
-	outbox := s.Outbox(a.partner)
-	ackName := safeName(a.name)
+	outbox := s.Outbox(a.Partner)
+	ackName := safeName(a.Name)
 	d := a.format.Dialect()
 	d.BOM = false // the ack is read by programs first
-	errs := a.nprob - a.warn
-	if a.status == Duplicate {
+	errs := a.Problems - a.Warnings
+	if a.Status == Duplicate {
 		errs = 0
 	}
 	// Files an earlier upload under this name left, that do not belong beside
@@ -128,20 +109,20 @@ func (s *Service) writeAnswer(ctx context.Context, id int64, a *ackFile) error {
 	for _, stale := range []struct {
 		suffix string
 		keep   bool
-	}{{".rejects.csv", errs > 0}, {".warnings.csv", a.warn > 0}} {
-		if stale.keep || a.status == Duplicate {
+	}{{".rejects.csv", errs > 0}, {".warnings.csv", a.Warnings > 0}} {
+		if stale.keep || a.Status == Duplicate {
 			continue
 		}
 		if err := os.Remove(filepath.Join(outbox, ackName+stale.suffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("removing the %s of an earlier %s: %w", stale.suffix, a.name, err)
+			return fmt.Errorf("removing the %s of an earlier %s: %w", stale.suffix, a.Name, err)
 		}
 	}
-	if a.status != Duplicate && (errs > 0 || a.warn > 0) {
+	if a.Status != Duplicate && (errs > 0 || a.Warnings > 0) {
 		probs, err := s.problems(ctx, id)
 		if err != nil {
 			return err
 		}
-		if a.warn > 0 {
+		if a.Warnings > 0 {
 			if err := mailbox.WriteAtomic(filepath.Join(outbox, ackName+".warnings.csv"), 0o644, func(w io.Writer) error {
 				return writeWarnings(w, probs, a.format.Dialect())
 			}); err != nil {
@@ -157,23 +138,23 @@ func (s *Service) writeAnswer(ctx context.Context, id int64, a *ackFile) error {
 		}
 	}
 	currency, total := "", ""
-	if a.cur != nil {
-		currency = *a.cur
-		total = money.Format(a.amount, money.Currency(currency))
+	if a.Currency != nil {
+		currency = *a.Currency
+		total = money.Format(a.Amount, money.Currency(currency))
 		if a.format.Decimal == "," {
 			total = strings.Replace(total, ".", ",", 1)
 		}
 	}
 	dupOf := ""
-	if a.dup != nil {
-		dupOf = strconv.FormatInt(*a.dup, 10)
+	if a.DuplicateOf != nil {
+		dupOf = strconv.FormatInt(*a.DuplicateOf, 10)
 	}
 	return mailbox.WriteAtomic(filepath.Join(outbox, ackName+".ack.csv"), 0o644, func(w io.Writer) error {
 		c := render.NewCSVIn(w, d)
 		_ = c.Write(ackHeader...)
-		_ = c.Write(strconv.FormatInt(id, 10), a.name, fmt.Sprintf("%x", a.sha), a.kind, a.status, strconv.Itoa(a.rows), strconv.Itoa(a.acc),
-			strconv.Itoa(a.rej), currency, total, strconv.Itoa(a.nprob), dupOf, a.received.UTC().Format(time.RFC3339),
-			a.processed.UTC().Format(time.RFC3339), strconv.Itoa(errs), strconv.Itoa(a.warn))
+		_ = c.Write(strconv.FormatInt(id, 10), a.Name, fmt.Sprintf("%x", a.SHA256), a.Kind, a.Status, strconv.Itoa(a.Rows), strconv.Itoa(a.Accepted),
+			strconv.Itoa(a.Rejected), currency, total, strconv.Itoa(a.Problems), dupOf, a.Received.UTC().Format(time.RFC3339),
+			a.Processed.UTC().Format(time.RFC3339), strconv.Itoa(errs), strconv.Itoa(a.Warnings))
 		return c.Close()
 	})
 }
@@ -188,29 +169,29 @@ func (s *Service) made() *archive.Store {
 // rejectsFile copies the rejects file made when the file was checked; for
 // a file checked before they were kept, it makes one from the upload.
 func (s *Service) rejectsFile(w io.Writer, a *ackFile, probs []*problem.Problem) error {
-	if a.rendered {
+	if a.Rendered {
 		var blob archive.Blob
-		copy(blob.SHA256[:], a.rejects)
+		copy(blob.SHA256[:], a.RejectsSHA256)
 		f, err := s.made().Open(blob)
 		if err != nil {
-			return fmt.Errorf("opening the rejects file of %s: %w", a.name, err)
+			return fmt.Errorf("opening the rejects file of %s: %w", a.Name, err)
 		}
 		defer f.Close()
 		_, err = io.Copy(w, f)
 		return err
 	}
 	var blob archive.Blob
-	copy(blob.SHA256[:], a.sha)
+	copy(blob.SHA256[:], a.SHA256)
 	f := a.format
-	if a.sheet != "" {
-		f.Sheet = a.sheet // the sheet the file was read from
+	if a.Sheet != "" {
+		f.Sheet = a.Sheet // the sheet the file was read from
 	}
-	header, rows, closeRows, err := s.rereadRows(blob, f.ReaderOptions(a.name, s.Limits))
+	header, rows, closeRows, err := s.rereadRows(blob, f.ReaderOptions(a.Name, s.Limits))
 	if err != nil {
 		return err
 	}
 	defer closeRows()
-	return writeRejects(w, header, probs, a.status == Rejected, f.Dialect(), rows)
+	return writeRejects(w, header, probs, a.Status == Rejected, f.Dialect(), rows)
 }
 
 // writeWarnings lists a file's warnings: line, code, column, value, message.
@@ -233,9 +214,9 @@ func writeWarnings(w io.Writer, probs []*problem.Problem, d render.Dialect) erro
 // already (by its ack job, or an earlier attempt): the reseller gets the
 // same answer once, and a retry does not need the disk space twice.
 func (s *Service) AckOnce(ctx context.Context, id int64) error {
-	var acked bool
-	if err := s.Pool.QueryRow(ctx, `SELECT acked_at IS NOT NULL FROM files WHERE id = $1`, id).Scan(&acked); err != nil {
-		return fmt.Errorf("reading file %d: %w", id, err)
+	acked, err := store.Acked(ctx, s.Pool, id)
+	if err != nil {
+		return err
 	}
 	if acked {
 		return nil
@@ -263,19 +244,8 @@ func safeName(name string) string {
 // ackPending writes the acknowledgements that a crash between commit and
 // writing left unwritten.
 func (s *Service) ackPending(ctx context.Context, partner string) error {
-	rows, err := s.Pool.Query(ctx, `SELECT id FROM files WHERE partner_id = $1 AND acked_at IS NULL AND state IN ('posted', 'rejected', 'duplicate') ORDER BY id`, partner)
+	ids, err := store.UnackedFiles(ctx, s.Pool, partner)
 	if err != nil {
-		return err
-	}
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return err
-		}
-		ids = append(ids, id)
-	}
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	for _, id := range ids {

@@ -17,6 +17,7 @@ import (
 	"github.com/clearhouse/clearhouse/internal/problem"
 	"github.com/clearhouse/clearhouse/internal/render"
 	"github.com/clearhouse/clearhouse/internal/schema"
+	"github.com/clearhouse/clearhouse/internal/store"
 )
 
 // echo keeps, while a file is checked, what its rejects file may repeat
@@ -160,7 +161,7 @@ func moreProblems(line, n int) string {
 // it (and the count of warnings) on the file in tx. A file with warnings
 // only has none: its warnings are listed in <file>.warnings.csv, from the
 // problems.
-func (e *echo) finish(ctx context.Context, tx pgx.Tx, store *archive.Store, probs []*problem.Problem, whole bool, d render.Dialect) error {
+func (e *echo) finish(ctx context.Context, tx pgx.Tx, made *archive.Store, probs []*problem.Problem, whole bool, d render.Dialect) error {
 	errs, warns := 0, 0
 	for _, p := range probs {
 		if p.Severity == problem.Warning {
@@ -186,13 +187,13 @@ func (e *echo) finish(ctx context.Context, tx pgx.Tx, store *archive.Store, prob
 		if _, err := out.Seek(0, io.SeekStart); err != nil {
 			return err
 		}
-		blob, err := store.Put(out)
+		blob, err := made.Put(out)
 		if err != nil {
 			return fmt.Errorf("archiving the rejects file of file %d: %w", e.fileID, err)
 		}
 		sum = blob.SHA256[:]
 	}
-	if _, err := tx.Exec(ctx, `UPDATE files SET rendered = true, rejects_sha256 = $2, warnings = $3 WHERE id = $1`, e.fileID, sum, warns); err != nil {
+	if err := store.MarkRendered(ctx, tx, e.fileID, sum, warns); err != nil {
 		return fmt.Errorf("recording the rejects file of file %d: %w", e.fileID, err)
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/clearhouse/clearhouse/internal/pgtest"
+	"github.com/clearhouse/clearhouse/internal/store"
 )
 
 // Regression: a first 1,000,000-row file took minutes because each history
@@ -31,7 +32,7 @@ func TestHistoryLookupsProbeTheKeyOnStaleStatistics(t *testing.T) {
 	for i := range ids {
 		ids[i] = fmt.Sprintf("GEN-%d", i)
 	}
-	for name, sql := range map[string]string{"declarations": priorDeclarationsSQL, "customers": knownCustomersSQL} {
+	for name, sql := range map[string]string{"declarations": store.PriorDeclarationsSQL, "customers": store.KnownCustomersSQL} {
 		for run := range 7 { // past the point where a prepared statement switches to a generic plan
 			rows, err := lookups.Query(ctx, "EXPLAIN "+sql, "bench-telco", ids)
 			if err != nil {

@@ -26,6 +26,7 @@ import (
 	"github.com/clearhouse/clearhouse/internal/money"
 	"github.com/clearhouse/clearhouse/internal/problem"
 	"github.com/clearhouse/clearhouse/internal/schema"
+	"github.com/clearhouse/clearhouse/internal/store"
 	"github.com/clearhouse/clearhouse/internal/tabular"
 )
 
@@ -317,50 +318,45 @@ type registration struct {
 	blob              archive.Blob
 }
 
-func (r registration) finished() bool {
-	return r.state == "posted" || r.state == "rejected" || r.state == "duplicate"
+func registrationOf(f store.FileRecord, fresh bool) registration {
+	return registration{id: f.ID, state: f.State, fresh: fresh, name: f.Name, kind: f.Kind, sheet: f.Sheet,
+		blob: archive.Blob{SHA256: f.SHA256, Size: f.Size}}
 }
 
-const fileColumns = `id, state, name, kind, sheet, sha256, size`
-
-func scanRegistration(row pgx.Row) (registration, error) {
-	var r registration
-	var sum []byte
-	err := row.Scan(&r.id, &r.state, &r.name, &r.kind, &r.sheet, &sum, &r.blob.Size)
-	copy(r.blob.SHA256[:], sum)
-	return r, err
+func (r registration) finished() bool {
+	return store.FileRecord{State: r.state}.Finished()
 }
 
 // resume finds the record of an upload registered by an earlier attempt:
 // by its key (the intake job's) or its id (a replay). The zero
 // registration when there is none.
 func (s *Service) resume(ctx context.Context, req Request) (registration, error) {
-	var row pgx.Row
 	switch {
 	case req.FileID != 0:
-		row = s.Pool.QueryRow(ctx, `SELECT `+fileColumns+` FROM files WHERE id = $1 AND partner_id = $2`, req.FileID, req.Partner)
-	case req.UploadKey != "":
-		row = s.Pool.QueryRow(ctx, `SELECT `+fileColumns+` FROM files WHERE partner_id = $1 AND upload_key = $2`, req.Partner, req.UploadKey)
-	default:
-		return registration{}, nil
-	}
-	reg, err := scanRegistration(row)
-	if errors.Is(err, pgx.ErrNoRows) {
-		if req.FileID != 0 {
-			return reg, fmt.Errorf("%w: file %d of %s", ErrUnknownFile, req.FileID, req.Partner)
+		f, ok, err := store.FileOfPartner(ctx, s.Pool, req.Partner, req.FileID)
+		if err != nil {
+			return registration{}, fmt.Errorf("finding the record of upload %s: %w", req.UploadKey, err)
 		}
-		return registration{}, nil
+		if !ok {
+			return registration{}, fmt.Errorf("%w: file %d of %s", ErrUnknownFile, req.FileID, req.Partner)
+		}
+		return registrationOf(f, false), nil
+	case req.UploadKey != "":
+		f, ok, err := store.FileByUploadKey(ctx, s.Pool, req.Partner, req.UploadKey)
+		if err != nil {
+			return registration{}, fmt.Errorf("finding the record of upload %s: %w", req.UploadKey, err)
+		}
+		if !ok {
+			return registration{}, nil
+		}
+		return registrationOf(f, false), nil
 	}
-	if err != nil {
-		return reg, fmt.Errorf("finding the record of upload %s: %w", req.UploadKey, err)
-	}
-	return reg, nil
+	return registration{}, nil
 }
 
 // Registered tells whether an upload with this key has a file record.
 func (s *Service) Registered(ctx context.Context, partner, key string) (bool, error) {
-	var ok bool
-	err := s.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM files WHERE partner_id = $1 AND upload_key = $2)`, partner, key).Scan(&ok)
+	ok, err := store.UploadRegistered(ctx, s.Pool, partner, key)
 	if err != nil {
 		return false, fmt.Errorf("finding the record of upload %s: %w", key, err)
 	}
@@ -377,43 +373,36 @@ var ErrUnknownFile = errors.New("no such file")
 // are told apart when they are checked, under the reseller lock.
 func (s *Service) register(ctx context.Context, req Request, blob archive.Blob) (registration, error) {
 	var reg registration
+	nf := store.NewFile{Partner: req.Partner, Kind: req.Kind, Name: req.Name, Size: blob.Size, SHA256: blob.SHA256[:],
+		Uploader: req.Uploader, Sheet: req.Sheet, UploadKey: req.UploadKey}
 	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
-		var kind string
-		if err := tx.QueryRow(ctx, `SELECT kind FROM partners WHERE id = $1`, req.Partner).Scan(&kind); err != nil || kind != "reseller" {
+		if kind, err := store.PartnerKind(ctx, tx, req.Partner); err != nil || kind != "reseller" {
 			return fmt.Errorf("%w %q (is it in the configuration you applied?)", ErrUnknownPartner, req.Partner)
 		}
-		var posted int64
-		err := tx.QueryRow(ctx, `SELECT id FROM files WHERE partner_id = $1 AND sha256 = $2 AND state = 'posted'`, req.Partner, blob.SHA256[:]).Scan(&posted)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		posted, err := store.PostedFile(ctx, tx, req.Partner, blob.SHA256[:])
+		if err != nil {
 			return err
 		}
 		if posted != 0 {
-			reg, err = scanRegistration(tx.QueryRow(ctx, `
-				INSERT INTO files (partner_id, kind, name, size, sha256, uploader, sheet, upload_key, state, status, duplicate_of, processed_at)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, nullif($8, ''), 'duplicate', 'DUPLICATE', $9, now()) RETURNING `+fileColumns,
-				req.Partner, req.Kind, req.Name, blob.Size, blob.SHA256[:], req.Uploader, req.Sheet, req.UploadKey, posted))
+			f, err := store.InsertDuplicateFile(ctx, tx, nf, posted)
 			if err != nil {
 				return err
 			}
-			reg.fresh = true
+			reg = registrationOf(f, true)
 			return s.finished(ctx, tx, reg.id, req.Partner)
 		}
 		if req.UploadKey == "" {
-			reg, err = scanRegistration(tx.QueryRow(ctx, `
-				SELECT `+fileColumns+` FROM files
-				 WHERE partner_id = $1 AND sha256 = $2 AND state IN ('received', 'processing') AND upload_key IS NULL
-				 ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED`, req.Partner, blob.SHA256[:]))
-			if err == nil {
-				return nil // an earlier attempt did not finish: resume it
-			}
-			if !errors.Is(err, pgx.ErrNoRows) {
+			f, ok, err := store.ResumableFile(ctx, tx, req.Partner, blob.SHA256[:])
+			if err != nil {
 				return err
 			}
+			if ok {
+				reg = registrationOf(f, false)
+				return nil // an earlier attempt did not finish: resume it
+			}
 		}
-		reg, err = scanRegistration(tx.QueryRow(ctx, `
-			INSERT INTO files (partner_id, kind, name, size, sha256, uploader, sheet, upload_key) VALUES ($1, $2, $3, $4, $5, $6, $7, nullif($8, ''))
-			RETURNING `+fileColumns, req.Partner, req.Kind, req.Name, blob.Size, blob.SHA256[:], req.Uploader, req.Sheet, req.UploadKey))
-		reg.fresh = true
+		f, err := store.InsertFile(ctx, tx, nf)
+		reg = registrationOf(f, true)
 		return err
 	})
 	if err != nil {
@@ -422,9 +411,10 @@ func (s *Service) register(ctx context.Context, req Request, blob archive.Blob) 
 	return reg, nil
 }
 
+// recordError notes on an unfinished file why processing it failed (best
+// effort: the failure itself is what the caller reports).
 func (s *Service) recordError(ctx context.Context, id int64, cause error) {
-	ctx = context.WithoutCancel(ctx)
-	_, _ = s.Pool.Exec(ctx, `UPDATE files SET last_error = $2 WHERE id = $1 AND state IN ('received', 'processing')`, id, cause.Error())
+	_ = store.RecordFileError(context.WithoutCancel(ctx), s.Pool, id, cause.Error())
 }
 
 // Validate runs every check of Ingest on a file without writing anything:
@@ -442,7 +432,7 @@ func (s *Service) Validate(ctx context.Context, req Request) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	reseller, catalog, err := declare.LoadReseller(ctx, s.Pool, req.Partner)
+	reseller, catalog, err := declare.LoadReseller(ctx, resellers{s.Pool}, req.Partner)
 	if err != nil {
 		return nil, err
 	}
@@ -452,9 +442,8 @@ func (s *Service) Validate(ctx context.Context, req Request) (*Outcome, error) {
 	if _, err := io.Copy(h, f); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", req.Name, err)
 	}
-	var posted int64
-	err = s.Pool.QueryRow(ctx, `SELECT id FROM files WHERE partner_id = $1 AND sha256 = $2 AND state = 'posted'`, req.Partner, h.Sum(nil)).Scan(&posted)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+	posted, err := store.PostedFile(ctx, s.Pool, req.Partner, h.Sum(nil))
+	if err != nil {
 		return nil, err
 	}
 	if posted != 0 {
@@ -604,38 +593,23 @@ func expectedRows(r io.Reader) int {
 
 // Outcome reads what happened to a file from the database.
 func (s *Service) Outcome(ctx context.Context, id int64) (*Outcome, error) {
-	o := &Outcome{FileID: id}
-	var cur *string
-	var dup *int64
-	var status *string
-	err := s.Pool.QueryRow(ctx, `
-		SELECT name, kind, status, rows_total, rows_accepted, rows_rejected, currency, amount_total, duplicate_of
-		  FROM files WHERE id = $1`, id).Scan(&o.Name, &o.Kind, &status, &o.Rows, &o.Accepted, &o.Rejected, &cur, &o.Amount, &dup)
+	f, err := store.FileOutcome(ctx, s.Pool, id)
 	if err != nil {
 		return nil, err
 	}
-	if status != nil {
-		o.Status = *status
-	}
-	if cur != nil {
-		o.Currency = money.Currency(*cur)
-	}
-	if dup != nil {
-		o.DuplicateOf = *dup
-	}
+	o := &Outcome{FileID: id, Name: f.Name, Kind: f.Kind, Status: f.Status, Rows: f.Rows, Accepted: f.Accepted, Rejected: f.Rejected,
+		Currency: money.Currency(f.Currency), Amount: f.Amount, DuplicateOf: f.DuplicateOf}
 	if o.Problems, err = s.problems(ctx, id); err != nil {
 		return nil, err
 	}
-	var partner string
-	_ = s.Pool.QueryRow(ctx, `SELECT partner_id FROM files WHERE id = $1`, id).Scan(&partner)
-	o.AckPath = filepath.Join(s.Outbox(partner), o.Name+".ack.csv")
+	o.AckPath = filepath.Join(s.Outbox(f.Partner), o.Name+".ack.csv")
 	if o.Status != Duplicate {
 		for _, p := range o.Problems {
 			switch {
 			case p.Severity == problem.Warning:
-				o.WarningsPath = filepath.Join(s.Outbox(partner), o.Name+".warnings.csv")
+				o.WarningsPath = filepath.Join(s.Outbox(f.Partner), o.Name+".warnings.csv")
 			default:
-				o.RejectsPath = filepath.Join(s.Outbox(partner), o.Name+".rejects.csv")
+				o.RejectsPath = filepath.Join(s.Outbox(f.Partner), o.Name+".rejects.csv")
 			}
 		}
 	}
@@ -650,19 +624,7 @@ func (s *Service) Outbox(partner string) string {
 }
 
 func (s *Service) problems(ctx context.Context, id int64) ([]*problem.Problem, error) {
-	rows, err := s.Pool.Query(ctx, `
-		SELECT p.line, p.sheet, p.col, p.code, p.severity, p.scope, p.value, p.message, f.name
-		  FROM file_problems p JOIN files f ON f.id = p.file_id WHERE p.file_id = $1 ORDER BY p.seq`, id)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (*problem.Problem, error) {
-		p := &problem.Problem{}
-		var code, sev, scope string
-		err := r.Scan(&p.Pos.Line, &p.Pos.Sheet, &p.Pos.Column, &code, &sev, &scope, &p.Value, &p.Message, &p.Pos.File)
-		p.Code, p.Severity, p.Scope = problem.Code(code), problem.Severity(sev), problem.Scope(scope)
-		return p, err
-	})
+	return store.FileProblems(ctx, s.Pool, id)
 }
 
 // progressFile reports how far reading a file got, at most a few times a second.

@@ -162,3 +162,23 @@ func Constraint(err error) string {
 	}
 	return ""
 }
+
+// ErrAlreadyDeclared is a declaration id that the database refuses because
+// the reseller posted it before.
+var ErrAlreadyDeclared = errors.New("declaration_id already posted")
+
+// constraintErrors are the domain errors of constraint violations, by
+// constraint name.
+var constraintErrors = map[string]error{
+	"declarations_reseller_declaration_key": ErrAlreadyDeclared,
+}
+
+// TranslateCopy returns err, a COPY's error, as the domain error of the
+// constraint it violated (still wrapping what the database said), or as
+// it is.
+func TranslateCopy(err error) error {
+	if sentinel, ok := constraintErrors[Constraint(err)]; ok {
+		return fmt.Errorf("%w: %v", sentinel, err)
+	}
+	return err
+}
