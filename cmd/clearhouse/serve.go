@@ -27,6 +27,7 @@ import (
 	"github.com/clearhouse/clearhouse/internal/ingest"
 	"github.com/clearhouse/clearhouse/internal/intake"
 	"github.com/clearhouse/clearhouse/internal/jobs"
+	"github.com/clearhouse/clearhouse/internal/mailbox"
 	"github.com/clearhouse/clearhouse/internal/sftpc"
 	"github.com/clearhouse/clearhouse/internal/sftpd"
 	"github.com/clearhouse/clearhouse/internal/world"
@@ -276,7 +277,7 @@ func (x *exchanger) run(ctx context.Context, partner, op string, log *slog.Logge
 	}
 	log = log.With("remote", r.Address)
 	if op == "push" {
-		n, err := sftpc.Enqueue(ctx, x.e.pool, partner, filepath.Join(x.g.DataDir, "partners", partner, sftpd.Outbox))
+		n, err := sftpc.Enqueue(ctx, x.e.pool, partner, mailbox.Layout{DataDir: x.g.DataDir}.Outbox(partner))
 		if err != nil {
 			return fmt.Errorf("queueing the outbox: %w", err)
 		}

@@ -80,7 +80,7 @@ func Run(ctx context.Context, pool *pgxpool.Pool, dataDir, publisher string, now
 	if err != nil {
 		return res, err
 	}
-	outbox := filepath.Join(dataDir, "partners", publisher, "outbox")
+	outbox := mailbox.Layout{DataDir: dataDir}.Outbox(publisher)
 	if err := os.MkdirAll(outbox, 0o750); err != nil {
 		return res, err
 	}

@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -24,13 +23,14 @@ import (
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/clearhouse/clearhouse/internal/mailbox"
 	"github.com/clearhouse/clearhouse/internal/world"
 )
 
 // Config is the server's configuration.
 type Config struct {
 	Addr           string        // listen address, e.g. 127.0.0.1:2222
-	DataDir        string        // partners' roots are DataDir/partners/<id>
+	DataDir        string        // partners' roots are in it (mailbox.Layout)
 	HostKeyPath    string        // created on first start
 	AllowPasswords bool          // off by default
 	MaxUploadBytes int64         // per file
@@ -379,12 +379,10 @@ func (s *Server) handle(ctx context.Context, c net.Conn, ip string) {
 	defer stopWatch()
 	go s.watchKey(watch, conn, partner, conn.Permissions.Extensions["fingerprint"])
 
-	dir := filepath.Join(s.cfg.DataDir, "partners", partner)
-	for _, d := range Dirs {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o750); err != nil {
-			log.Error("sftp: cannot create the partner's folders", "err", err)
-			return
-		}
+	dir, err := mailbox.Layout{DataDir: s.cfg.DataDir}.Create(partner)
+	if err != nil {
+		log.Error("sftp: cannot create the partner's folders", "err", err)
+		return
 	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
