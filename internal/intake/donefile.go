@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clearhouse/clearhouse/internal/exchange"
 	"github.com/clearhouse/clearhouse/internal/ingest"
 	"github.com/clearhouse/clearhouse/internal/mailbox"
-	"github.com/clearhouse/clearhouse/internal/world"
 )
 
 // waitsForDone tells whether the partner's uploads are taken only once
@@ -24,7 +24,7 @@ func (in *Intake) waitsForDone(ctx context.Context, partner string) bool {
 	if err := in.Pool.QueryRow(ctx, `SELECT sftp FROM partners WHERE id = $1`, partner).Scan(&settings); err != nil {
 		return false
 	}
-	st, err := world.ParseSettings(settings)
+	st, err := exchange.ParseSettings(settings)
 	return err == nil && st.Upload.DoneFile()
 }
 

@@ -18,8 +18,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/clearhouse/clearhouse/internal/exchange"
 	"github.com/clearhouse/clearhouse/internal/mailbox"
-	"github.com/clearhouse/clearhouse/internal/world"
 )
 
 // Puller takes a partner's complete files from their server into the
@@ -39,7 +39,7 @@ type PullResult struct{ Taken, Waiting, Cleaned int }
 const staleClaim = 10 * time.Minute
 
 // Pull takes every complete file of p.Dir once.
-func (pl *Puller) Pull(ctx context.Context, c *Conn, partner string, p *world.Pull) (PullResult, error) {
+func (pl *Puller) Pull(ctx context.Context, c *Conn, partner string, p *exchange.Pull) (PullResult, error) {
 	var res PullResult
 	if pl.Log == nil {
 		pl.Log = slog.Default()
@@ -71,7 +71,7 @@ func (pl *Puller) Pull(ctx context.Context, c *Conn, partner string, p *world.Pu
 			}
 			wantSum = readDone(c, remote+mailbox.DoneSuffix)
 		case "stable":
-			ok, err := pl.stable(ctx, partner, remote, fi.Size(), fi.ModTime(), world.Duration(p.StableFor, time.Minute))
+			ok, err := pl.stable(ctx, partner, remote, fi.Size(), fi.ModTime(), exchange.Duration(p.StableFor, time.Minute))
 			if err != nil {
 				return res, err
 			}
@@ -124,7 +124,7 @@ func (pl *Puller) stable(ctx context.Context, partner, remote string, size int64
 // take claims, downloads, verifies and hands over one remote file, then
 // moves or deletes it remotely. A file whose claim is already done or
 // taken is only cleaned up remotely: it is never processed twice.
-func (pl *Puller) take(ctx context.Context, c *Conn, partner string, p *world.Pull, remote string, fi os.FileInfo, wantSum string) (bool, error) {
+func (pl *Puller) take(ctx context.Context, c *Conn, partner string, p *exchange.Pull, remote string, fi os.FileInfo, wantSum string) (bool, error) {
 	mtime := fi.ModTime().UTC().Truncate(time.Second)
 	var state string
 	err := pl.Pool.QueryRow(ctx, `INSERT INTO remote_files (partner_id, remote_path, size, mtime) VALUES ($1, $2, $3, $4)
@@ -218,7 +218,7 @@ func (pl *Puller) download(c *Conn, partner, remote string, size int64, wantSum 
 
 // after deletes or moves the remote file (and its done file), then marks
 // the claim done.
-func (pl *Puller) after(ctx context.Context, c *Conn, partner string, p *world.Pull, remote string, size int64, mtime time.Time) error {
+func (pl *Puller) after(ctx context.Context, c *Conn, partner string, p *exchange.Pull, remote string, size int64, mtime time.Time) error {
 	var err error
 	switch p.After {
 	case "delete":

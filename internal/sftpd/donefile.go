@@ -5,10 +5,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clearhouse/clearhouse/internal/exchange"
 	"github.com/clearhouse/clearhouse/internal/mailbox"
-	"github.com/clearhouse/clearhouse/internal/world"
 )
-
 
 // waitsForDone reads whether the partner's uploads wait for done files.
 func (s *Server) waitsForDone(partner string) bool {
@@ -18,7 +17,7 @@ func (s *Server) waitsForDone(partner string) bool {
 	if err := s.pool.QueryRow(ctx, `SELECT sftp FROM partners WHERE id = $1`, partner).Scan(&settings); err != nil {
 		return false
 	}
-	st, err := world.ParseSettings(settings)
+	st, err := exchange.ParseSettings(settings)
 	return err == nil && st.Upload.DoneFile()
 }
 

@@ -23,8 +23,8 @@ import (
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/clearhouse/clearhouse/internal/exchange"
 	"github.com/clearhouse/clearhouse/internal/mailbox"
-	"github.com/clearhouse/clearhouse/internal/world"
 )
 
 // Config is the server's configuration.
@@ -306,7 +306,7 @@ func (s *Server) authPassword(meta ssh.ConnMetadata, pw []byte) (*ssh.Permission
 	if err != nil {
 		return nil, fmt.Errorf("looking up partner %q: %w: %w", meta.User(), errSystem, err)
 	}
-	st, err := world.ParseSettings(settings)
+	st, err := exchange.ParseSettings(settings)
 	if err != nil {
 		return nil, fmt.Errorf("reading partner %q's sftp settings: %w: %w", meta.User(), errSystem, err)
 	}
@@ -321,7 +321,7 @@ func (s *Server) maxSessions(partner string) int {
 	defer cancel()
 	var settings string
 	if err := s.pool.QueryRow(ctx, `SELECT sftp FROM partners WHERE id = $1`, partner).Scan(&settings); err == nil {
-		if st, err := world.ParseSettings(settings); err == nil && st.MaxSessions > 0 {
+		if st, err := exchange.ParseSettings(settings); err == nil && st.MaxSessions > 0 {
 			return st.MaxSessions
 		}
 	}
