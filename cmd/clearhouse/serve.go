@@ -31,6 +31,7 @@ import (
 	"github.com/clearhouse/clearhouse/internal/mailbox"
 	"github.com/clearhouse/clearhouse/internal/sftpc"
 	"github.com/clearhouse/clearhouse/internal/sftpd"
+	"github.com/clearhouse/clearhouse/internal/store"
 	"github.com/clearhouse/clearhouse/internal/world"
 )
 
@@ -91,7 +92,7 @@ func serve(ctx context.Context, g *Globals, e *env, f ServeFlags, out *os.File) 
 	reg.MustRegister(jobs.NewScheduleCollector(e.pool, ex.schedules))
 	m := sftpd.NewMetrics(reg)
 	srv, err := sftpd.New(sftpd.Config{Addr: f.SFTPAddr, DataDir: g.DataDir, HostKeyPath: filepath.Join(g.DataDir, "sftp", "host_ed25519_key"),
-		AllowPasswords: f.AllowPasswords, MaxUploadBytes: f.MaxUploadMB << 20, IdleTimeout: f.IdleTimeout, MaxSessions: f.MaxSessions, MaxTotalSessions: f.MaxTotal}, e.pool, in.Publish, m, g.log)
+		AllowPasswords: f.AllowPasswords, MaxUploadBytes: f.MaxUploadMB << 20, IdleTimeout: f.IdleTimeout, MaxSessions: f.MaxSessions, MaxTotalSessions: f.MaxTotal}, store.Partners{Pool: e.pool}, in.Publish, m, g.log)
 	if err != nil {
 		return err
 	}

@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/clearhouse/clearhouse/internal/exchange"
 	"github.com/clearhouse/clearhouse/internal/ingest"
 	"github.com/clearhouse/clearhouse/internal/mailbox"
+	"github.com/clearhouse/clearhouse/internal/store"
 )
 
 // waitsForDone tells whether the partner's uploads are taken only once
@@ -20,12 +20,8 @@ func (in *Intake) waitsForDone(ctx context.Context, partner string) bool {
 	if in.Pool == nil {
 		return false
 	}
-	var settings string
-	if err := in.Pool.QueryRow(ctx, `SELECT sftp FROM partners WHERE id = $1`, partner).Scan(&settings); err != nil {
-		return false
-	}
-	st, err := exchange.ParseSettings(settings)
-	return err == nil && st.Upload.DoneFile()
+	pa, err := store.Partners{Pool: in.Pool}.Partner(ctx, partner)
+	return err == nil && pa.Settings.Upload.DoneFile()
 }
 
 // complete decides what an arrived file means under the partner's upload

@@ -21,6 +21,7 @@ import (
 	"github.com/clearhouse/clearhouse/internal/pgtest"
 	"github.com/clearhouse/clearhouse/internal/sftpc"
 	"github.com/clearhouse/clearhouse/internal/sftpd"
+	"github.com/clearhouse/clearhouse/internal/store"
 	"github.com/clearhouse/clearhouse/internal/world"
 )
 
@@ -69,7 +70,7 @@ func BenchmarkSFTP(b *testing.B) {
 	}
 	data := filepath.Join(work, "data")
 	srv, err := sftpd.New(sftpd.Config{Addr: "127.0.0.1:0", DataDir: data, HostKeyPath: filepath.Join(work, "host_key"), MaxUploadBytes: 1 << 40},
-		pool, func(_, p, _ string) { _ = os.Remove(p) }, sftpd.NewMetrics(nil), slogDiscard())
+		store.Partners{Pool: pool}, func(_, p, _ string) { _ = os.Remove(p) }, sftpd.NewMetrics(nil), slogDiscard())
 	if err != nil {
 		b.Fatal(err)
 	}

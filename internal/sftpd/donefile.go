@@ -5,7 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/clearhouse/clearhouse/internal/exchange"
 	"github.com/clearhouse/clearhouse/internal/mailbox"
 )
 
@@ -13,12 +12,8 @@ import (
 func (s *Server) waitsForDone(partner string) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	var settings string
-	if err := s.pool.QueryRow(ctx, `SELECT sftp FROM partners WHERE id = $1`, partner).Scan(&settings); err != nil {
-		return false
-	}
-	st, err := exchange.ParseSettings(settings)
-	return err == nil && st.Upload.DoneFile()
+	pa, err := s.accounts.Partner(ctx, partner)
+	return err == nil && pa.Settings.Upload.DoneFile()
 }
 
 // replaceable tells whether an upload under name may replace the file of

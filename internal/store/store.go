@@ -1,6 +1,7 @@
 // Package store owns the connection to PostgreSQL: the pgx pool, the
-// embedded migrations, and the translation of database errors into domain
-// errors by constraint name.
+// embedded migrations, typed queries by table (Partners), and the
+// translation of database errors into domain errors by constraint name. It
+// imports leaves only (exchange), never a domain package.
 package store
 
 import (
