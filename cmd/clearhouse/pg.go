@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 
 	"github.com/clearhouse/clearhouse/internal/pgserver"
-	"github.com/clearhouse/clearhouse/internal/pgtest"
 )
 
 // DBCmd manages the local development cluster under --data-dir/pg.
@@ -69,17 +68,17 @@ func (c *DBExecCmd) Run(ctx context.Context) error {
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.Env = os.Environ()
 	switch {
-	case os.Getenv(pgtest.EnvURL) != "":
+	case os.Getenv(pgserver.TestURLEnv) != "":
 	case os.Getenv("DATABASE_URL") != "":
-		cmd.Env = append(cmd.Env, pgtest.EnvURL+"="+os.Getenv("DATABASE_URL"))
+		cmd.Env = append(cmd.Env, pgserver.TestURLEnv+"="+os.Getenv("DATABASE_URL"))
 	default:
-		s, dir, err := pgtest.StartCluster(ctx)
+		s, dir, err := pgserver.StartThrowaway(ctx)
 		if err != nil {
 			return err
 		}
 		defer os.RemoveAll(dir)
 		defer s.Stop()
-		cmd.Env = append(cmd.Env, pgtest.EnvURL+"="+s.URL("postgres"))
+		cmd.Env = append(cmd.Env, pgserver.TestURLEnv+"="+s.URL("postgres"))
 	}
 	err := cmd.Run()
 	var ee *exec.ExitError

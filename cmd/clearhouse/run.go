@@ -15,6 +15,7 @@ import (
 	"github.com/clearhouse/clearhouse/internal/ingest"
 	"github.com/clearhouse/clearhouse/internal/ledger"
 	"github.com/clearhouse/clearhouse/internal/store"
+	"github.com/clearhouse/clearhouse/internal/mailbox"
 	"github.com/clearhouse/clearhouse/internal/world"
 )
 
@@ -95,6 +96,7 @@ func (c *RunCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	abs, _ := filepath.Abs(g.DataDir)
+	l := mailbox.Layout{DataDir: abs}
 	dbNote := ""
 	if e.server != nil {
 		e.server.Detach() // leave it up for psql and the next commands; `make db-stop` stops it
@@ -102,8 +104,8 @@ func (c *RunCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	fmt.Printf(`
 Where to look:
-  acks and rejects:   %s/partners/<reseller>/outbox/   (e.g. isp-de/outbox/01_sales_2026-03.csv.rejects.csv)
-  fulfillment files:  %[1]s/partners/<publisher>/outbox/
+  acks and rejects:   %s/   (e.g. isp-de/outbox/01_sales_2026-03.csv.rejects.csv)
+  fulfillment files:  %s/
   raw files archived: %s/archive/sha256/
   database:           psql "%s"%s
 Next:
@@ -111,7 +113,7 @@ Next:
   clearhouse ledger balances --reseller telco-fr
   clearhouse status                      recent files, the job queue, schedules, instances
 Running make run again re-sends the same drops: posted files come back DUPLICATE, nothing is posted twice.
-`, abs, abs, e.url, dbNote)
+`, l.Outbox("<reseller>"), l.Outbox("<publisher>"), abs, e.url, dbNote)
 	if len(v) > 0 {
 		return exitCode(1)
 	}

@@ -58,7 +58,7 @@ func Run(ctx context.Context, db Outbox, dataDir, publisher string, now time.Tim
 	if err != nil {
 		return res, err
 	}
-	outbox := filepath.Join(dataDir, "partners", publisher, "outbox")
+	outbox := mailbox.Layout{DataDir: dataDir}.Outbox(publisher)
 	if err := os.MkdirAll(outbox, 0o750); err != nil {
 		return res, err
 	}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/clearhouse/clearhouse/internal/archive"
 	"github.com/clearhouse/clearhouse/internal/declare"
+	"github.com/clearhouse/clearhouse/internal/mailbox"
 	"github.com/clearhouse/clearhouse/internal/money"
 	"github.com/clearhouse/clearhouse/internal/problem"
 	"github.com/clearhouse/clearhouse/internal/schema"
@@ -51,7 +52,7 @@ var ErrUnknownPartner = errors.New("unknown reseller")
 type Service struct {
 	Pool    *pgxpool.Pool
 	Archive *archive.Store
-	// DataDir holds partners/<id>/outbox.
+	// DataDir holds the partners' outboxes (mailbox.Layout).
 	DataDir string
 	Limits  tabular.Limits
 	// MaxFileBytes rejects larger files whole (0: 2 GiB).
@@ -620,7 +621,7 @@ func (s *Service) tmpDir() string { return filepath.Join(s.DataDir, "tmp") }
 
 // Outbox is the folder where a partner's outgoing files are left.
 func (s *Service) Outbox(partner string) string {
-	return filepath.Join(s.DataDir, "partners", partner, "outbox")
+	return mailbox.Layout{DataDir: s.DataDir}.Outbox(partner)
 }
 
 func (s *Service) problems(ctx context.Context, id int64) ([]*problem.Problem, error) {

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/clearhouse/clearhouse/internal/ingest"
-	"github.com/clearhouse/clearhouse/internal/sftpd"
-	"github.com/clearhouse/clearhouse/internal/world"
+	"github.com/clearhouse/clearhouse/internal/mailbox"
+	"github.com/clearhouse/clearhouse/internal/store"
 )
 
 // waitsForDone tells whether the partner's uploads are taken only once
@@ -20,12 +20,8 @@ func (in *Intake) waitsForDone(ctx context.Context, partner string) bool {
 	if in.Pool == nil {
 		return false
 	}
-	var settings string
-	if err := in.Pool.QueryRow(ctx, `SELECT sftp FROM partners WHERE id = $1`, partner).Scan(&settings); err != nil {
-		return false
-	}
-	st, err := world.ParseSettings(settings)
-	return err == nil && st.Upload.DoneFile()
+	pa, err := store.Partners{Pool: in.Pool}.Partner(ctx, partner)
+	return err == nil && pa.Settings.Upload.DoneFile()
 }
 
 // complete decides what an arrived file means under the partner's upload
@@ -34,16 +30,16 @@ func (in *Intake) waitsForDone(ctx context.Context, partner string) bool {
 // for its done file after a day is removed. Otherwise a done file is not
 // a file to process: it is removed.
 func (in *Intake) complete(ctx context.Context, partner, path, uploader string) string {
-	if strings.HasPrefix(uploader, sftpd.PulledBy) {
+	if strings.HasPrefix(uploader, mailbox.PulledBy) {
 		return path // complete by the pull's own rule
 	}
 	name := filepath.Base(path)
 	log := in.log().With("partner", partner, "file", name)
-	x, isDone := strings.CutSuffix(name, sftpd.DoneSuffix)
+	x, isDone := strings.CutSuffix(name, mailbox.DoneSuffix)
 	if !in.waitsForDone(ctx, partner) {
 		if isDone && x != "" {
 			_ = os.Remove(path)
-			_ = os.Remove(sftpd.UploaderFile(path))
+			_ = os.Remove(mailbox.UploaderFile(path))
 			log.Info("intake: a done file was sent, but this partner's uploads do not use done files: removed")
 			return ""
 		}
@@ -56,12 +52,12 @@ func (in *Intake) complete(ctx context.Context, partner, path, uploader string) 
 		}
 		return data
 	}
-	if _, err := os.Stat(path + sftpd.DoneSuffix); err == nil {
+	if _, err := os.Stat(path + mailbox.DoneSuffix); err == nil {
 		return path
 	}
 	if fi, err := os.Stat(path); err == nil && time.Since(fi.ModTime()) > staleAfter {
 		_ = os.Remove(path)
-		_ = os.Remove(sftpd.UploaderFile(path))
+		_ = os.Remove(mailbox.UploaderFile(path))
 		log.Warn("intake: removed an upload whose done file never came")
 		return ""
 	}
@@ -72,25 +68,25 @@ func (in *Intake) complete(ctx context.Context, partner, path, uploader string) 
 // expect reads the done file of the file at path, if the partner's
 // uploads have one. ok is false when the done file is due but missing.
 func (in *Intake) expect(ctx context.Context, partner, path, uploader string) (e *ingest.Expect, ok bool) {
-	if strings.HasPrefix(uploader, sftpd.PulledBy) || !in.waitsForDone(ctx, partner) {
+	if strings.HasPrefix(uploader, mailbox.PulledBy) || !in.waitsForDone(ctx, partner) {
 		return nil, true
 	}
-	f, err := os.Open(path + sftpd.DoneSuffix)
+	f, err := os.Open(path + mailbox.DoneSuffix)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, false
 	}
 	if err != nil {
-		x := ingest.Expect{From: filepath.Base(path) + sftpd.DoneSuffix, Rows: -1, Invalid: "it cannot be opened"}
+		x := ingest.Expect{From: filepath.Base(path) + mailbox.DoneSuffix, Rows: -1, Invalid: "it cannot be opened"}
 		return &x, true
 	}
 	defer f.Close()
 	b, _ := io.ReadAll(io.LimitReader(f, 64<<10))
-	x := ingest.ParseDone(filepath.Base(path)+sftpd.DoneSuffix, b)
+	x := ingest.ParseDone(filepath.Base(path)+mailbox.DoneSuffix, b)
 	return &x, true
 }
 
 // removeDone removes the done file of a file taken.
 func removeDone(path string) {
-	_ = os.Remove(path + sftpd.DoneSuffix)
-	_ = os.Remove(sftpd.UploaderFile(path + sftpd.DoneSuffix))
+	_ = os.Remove(path + mailbox.DoneSuffix)
+	_ = os.Remove(mailbox.UploaderFile(path + mailbox.DoneSuffix))
 }

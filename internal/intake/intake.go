@@ -20,7 +20,6 @@ import (
 
 	"github.com/clearhouse/clearhouse/internal/ingest"
 	"github.com/clearhouse/clearhouse/internal/mailbox"
-	"github.com/clearhouse/clearhouse/internal/sftpd"
 )
 
 // Intake finds complete files in partners' inboxes and hands them to a
@@ -53,9 +52,11 @@ func (in *Intake) log() *slog.Logger {
 	return in.Log
 }
 
+func (in *Intake) layout() mailbox.Layout { return mailbox.Layout{DataDir: in.DataDir} }
+
 // Path is where f waits.
 func (in *Intake) Path(f File) string {
-	return filepath.Join(in.DataDir, "partners", f.Partner, sftpd.Inbox, f.Name)
+	return filepath.Join(in.layout().Inbox(f.Partner), f.Name)
 }
 
 // Publish queues a complete file. It never fails the caller: a file it
@@ -69,7 +70,7 @@ func (in *Intake) Publish(partner, path, uploader string) {
 	}
 	if path != arrived { // a done file arrived: its file's uploader
 		uploader = "sftp"
-		if b, err := os.ReadFile(sftpd.UploaderFile(path)); err == nil {
+		if b, err := os.ReadFile(mailbox.UploaderFile(path)); err == nil {
 			uploader = string(b)
 		}
 	}
@@ -109,24 +110,25 @@ func (in *Intake) Scan() {
 		in.sweepTemps(filepath.Join(in.Service.Archive.Dir, "tmp"))
 		in.sweepTemps(filepath.Join(in.Service.Archive.Dir, "made", "tmp"))
 	}
-	partners, _ := os.ReadDir(filepath.Join(in.DataDir, "partners"))
+	l := in.layout()
+	partners, _ := os.ReadDir(l.Partners())
 	for _, p := range partners {
 		if !p.IsDir() {
 			continue
 		}
-		dir := filepath.Join(in.DataDir, "partners", p.Name())
-		in.sweepTemps(filepath.Join(dir, sftpd.Outbox))
-		in.sweep(filepath.Join(dir, ".uploads"), func(string) bool { return true })
-		in.sweep(filepath.Join(dir, sftpd.Inbox), sftpd.IsTempName)
-		entries, _ := os.ReadDir(filepath.Join(dir, sftpd.Inbox))
+		inbox := l.Inbox(p.Name())
+		in.sweepTemps(l.Outbox(p.Name()))
+		in.sweep(l.Uploads(p.Name()), func(string) bool { return true })
+		in.sweep(inbox, mailbox.IsTempName)
+		entries, _ := os.ReadDir(inbox)
 		for _, e := range entries {
 			name := e.Name()
-			if !e.Type().IsRegular() || strings.HasPrefix(name, ".") || sftpd.IsTempName(name) {
+			if !e.Type().IsRegular() || strings.HasPrefix(name, ".") || mailbox.IsTempName(name) {
 				continue
 			}
-			path := filepath.Join(dir, sftpd.Inbox, name)
+			path := filepath.Join(inbox, name)
 			uploader := "sftp"
-			if b, err := os.ReadFile(sftpd.UploaderFile(path)); err == nil {
+			if b, err := os.ReadFile(mailbox.UploaderFile(path)); err == nil {
 				uploader = string(b)
 			}
 			in.Publish(p.Name(), path, uploader)
@@ -177,7 +179,7 @@ func (in *Intake) Take(ctx context.Context, f File, log *slog.Logger) error {
 	}
 	uploader := f.Uploader
 	if uploader == "" {
-		if b, err := os.ReadFile(sftpd.UploaderFile(path)); err == nil {
+		if b, err := os.ReadFile(mailbox.UploaderFile(path)); err == nil {
 			uploader = string(b)
 		}
 	}
@@ -199,7 +201,7 @@ func (in *Intake) Take(ctx context.Context, f File, log *slog.Logger) error {
 	}
 	if f.Uploader == "" {
 		f.Uploader = "sftp"
-		if b, err := os.ReadFile(sftpd.UploaderFile(path)); err == nil {
+		if b, err := os.ReadFile(mailbox.UploaderFile(path)); err == nil {
 			f.Uploader = string(b)
 		}
 	}
@@ -225,7 +227,7 @@ func (in *Intake) Take(ctx context.Context, f File, log *slog.Logger) error {
 	}
 	if fi, err := os.Stat(path); err == nil && f.sameVersion(fi) {
 		_ = os.Remove(path)
-		_ = os.Remove(sftpd.UploaderFile(path))
+		_ = os.Remove(mailbox.UploaderFile(path))
 		removeDone(path)
 	}
 	log.Info("intake: file taken", "file_id", o.FileID, "status", o.Status, "rows", o.Rows, "accepted", o.Accepted)
@@ -249,14 +251,14 @@ func (in *Intake) keep(f File, path string, log *slog.Logger) error {
 		log.Error("intake: archiving failed; the file stays in the inbox", "err", err)
 		return err
 	}
-	kept := filepath.Join(in.DataDir, "partners", f.Partner, ".received")
+	kept := in.layout().Received(f.Partner)
 	if err := os.MkdirAll(kept, 0o750); err != nil {
 		return err
 	}
 	if err := os.Rename(path, filepath.Join(kept, blob.Hex()[:12]+"-"+f.Name)); err != nil {
 		return err
 	}
-	_ = os.Remove(sftpd.UploaderFile(path))
+	_ = os.Remove(mailbox.UploaderFile(path))
 	log.Info("intake: file from a publisher archived and kept (not processed)", "sha256", blob.Hex())
 	in.done(f, nil, nil)
 	return nil

@@ -1,6 +1,10 @@
-// Package mailbox places files where partners and programs read them:
-// written under a hidden temporary name, synced and renamed, so a reader
-// never sees half a file; and it sweeps what a writer that died left.
+// Package mailbox is the one home of partners' folders and file names:
+// where a partner's inbox, outbox and hidden work folders are under the
+// data folder (Layout), which names a partner may send, which are
+// temporary uploads, done files and uploader side files; and how files are
+// placed there: written under a hidden temporary name, synced and renamed,
+// so a reader never sees half a file, with what a writer that died left
+// swept. It imports nothing of Clearhouse's.
 package mailbox
 
 import (

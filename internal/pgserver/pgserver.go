@@ -323,3 +323,25 @@ func freePort() (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
+
+// TestURLEnv names the variable holding a server URL shared by a test run
+// (`clearhouse db exec` sets it; pgtest reads it).
+const TestURLEnv = "CLEARHOUSE_TEST_DATABASE_URL"
+
+// StartThrowaway starts a throwaway cluster (fsync off, temp directory,
+// random port); the caller stops it and removes dir.
+func StartThrowaway(ctx context.Context) (s *Server, dir string, err error) {
+	dir, err = os.MkdirTemp("", "clearhouse-pg-")
+	if err != nil {
+		return nil, "", err
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return nil, "", err
+	}
+	s, err = Start(ctx, Options{DataDir: filepath.Join(dir, "data"), Ephemeral: true, Create: true})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, "", err
+	}
+	return s, dir, nil
+}

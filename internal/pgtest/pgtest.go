@@ -13,7 +13,6 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 
@@ -28,7 +27,7 @@ import (
 )
 
 // EnvURL names the variable holding a server URL shared by a test run.
-const EnvURL = "CLEARHOUSE_TEST_DATABASE_URL"
+const EnvURL = pgserver.TestURLEnv
 
 var (
 	once    sync.Once
@@ -48,31 +47,13 @@ func Main(m interface{ Run() int }) {
 	os.Exit(code)
 }
 
-// StartCluster starts a throwaway cluster (fsync off, temp directory,
-// random port); the caller stops it and removes dir.
-func StartCluster(ctx context.Context) (s *pgserver.Server, dir string, err error) {
-	dir, err = os.MkdirTemp("", "clearhouse-pg-")
-	if err != nil {
-		return nil, "", err
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		return nil, "", err
-	}
-	s, err = pgserver.Start(ctx, pgserver.Options{DataDir: filepath.Join(dir, "data"), Ephemeral: true, Create: true})
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, "", err
-	}
-	return s, dir, nil
-}
-
 func base() (string, error) {
 	once.Do(func() {
 		if u := os.Getenv(EnvURL); u != "" {
 			baseURL = u
 			return
 		}
-		server, tmpDir, initErr = StartCluster(context.Background())
+		server, tmpDir, initErr = pgserver.StartThrowaway(context.Background())
 		if initErr == nil {
 			baseURL = server.URL("postgres")
 		}

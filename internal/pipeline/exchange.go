@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -12,11 +11,12 @@ import (
 	"github.com/riverqueue/river"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/clearhouse/clearhouse/internal/exchange"
 	"github.com/clearhouse/clearhouse/internal/fulfil"
 	"github.com/clearhouse/clearhouse/internal/ingest"
 	"github.com/clearhouse/clearhouse/internal/jobs"
+	"github.com/clearhouse/clearhouse/internal/mailbox"
 	"github.com/clearhouse/clearhouse/internal/sftpc"
-	"github.com/clearhouse/clearhouse/internal/sftpd"
 	"github.com/clearhouse/clearhouse/internal/store"
 	"github.com/clearhouse/clearhouse/internal/world"
 )
@@ -55,12 +55,12 @@ func (x *exchanger) pushSoon(ctx context.Context, partner string, log *slog.Logg
 }
 
 // remote reads a partner's server settings as applied.
-func (x *exchanger) remote(ctx context.Context, partner string) (*world.Remote, error) {
+func (x *exchanger) remote(ctx context.Context, partner string) (*exchange.Remote, error) {
 	var settings string
 	if err := x.pool.QueryRow(ctx, `SELECT sftp FROM partners WHERE id = $1 AND status = 'active'`, partner).Scan(&settings); err != nil {
 		return nil, fmt.Errorf("partner %s: %w", partner, err)
 	}
-	st, err := world.ParseSettings(settings)
+	st, err := exchange.ParseSettings(settings)
 	if err != nil || st.Remote == nil {
 		return nil, fmt.Errorf("partner %s has no server configured (%v)", partner, err)
 	}
@@ -95,7 +95,7 @@ func (x *exchanger) schedules(ctx context.Context) ([]jobs.Schedule, error) {
 		return nil, err
 	}
 	var out []jobs.Schedule
-	add := func(id, op string, t world.Timing, def time.Duration) {
+	add := func(id, op string, t exchange.Timing, def time.Duration) {
 		sched, spec, err := t.Spec(def)
 		if err != nil {
 			x.log.Error("scheduler: a partner's schedule is invalid (apply checks it)", "partner", id, "op", op, "err", err)
@@ -110,12 +110,12 @@ func (x *exchanger) schedules(ctx context.Context) ([]jobs.Schedule, error) {
 		}})
 	}
 	for _, p := range ps {
-		st, err := world.ParseSettings(p.settings)
+		st, err := exchange.ParseSettings(p.settings)
 		if err != nil {
 			continue
 		}
 		if p.kind == "publisher" {
-			var t world.Timing
+			var t exchange.Timing
 			if st.Fulfillment != nil {
 				t = *st.Fulfillment
 			}
@@ -142,7 +142,7 @@ func (x *exchanger) run(ctx context.Context, partner, op string, log *slog.Logge
 	}
 	log = log.With("remote", r.Address)
 	if op == "push" {
-		n, err := sftpc.Enqueue(ctx, x.pool, partner, filepath.Join(x.dataDir, "partners", partner, sftpd.Outbox))
+		n, err := sftpc.Enqueue(ctx, x.pool, partner, mailbox.Layout{DataDir: x.dataDir}.Outbox(partner))
 		if err != nil {
 			return fmt.Errorf("queueing the outbox: %w", err)
 		}

@@ -30,6 +30,7 @@ import (
 	"github.com/clearhouse/clearhouse/internal/jobs"
 	"github.com/clearhouse/clearhouse/internal/sftpc"
 	"github.com/clearhouse/clearhouse/internal/sftpd"
+	"github.com/clearhouse/clearhouse/internal/store"
 	"github.com/clearhouse/clearhouse/internal/tabular"
 )
 
@@ -108,7 +109,7 @@ func NewServer(pool *pgxpool.Pool, dataDir string, log *slog.Logger, settings In
 	reg.MustRegister(jobs.NewScheduleCollector(pool, x.schedules))
 	sc := cfg.SFTP
 	sc.DataDir, sc.HostKeyPath = dataDir, filepath.Join(dataDir, "sftp", "host_ed25519_key")
-	srv, err := sftpd.New(sc, pool, in.Publish, sftpd.NewMetrics(reg), log)
+	srv, err := sftpd.New(sc, store.Partners{Pool: pool}, in.Publish, sftpd.NewMetrics(reg), log)
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/clearhouse/clearhouse/internal/exchange"
 	"github.com/clearhouse/clearhouse/internal/pgtest"
 	"github.com/clearhouse/clearhouse/internal/sftpc"
 	"github.com/clearhouse/clearhouse/internal/sftpd"
@@ -69,7 +70,7 @@ func BenchmarkSFTP(b *testing.B) {
 	}
 	data := filepath.Join(work, "data")
 	srv, err := sftpd.New(sftpd.Config{Addr: "127.0.0.1:0", DataDir: data, HostKeyPath: filepath.Join(work, "host_key"), MaxUploadBytes: 1 << 40},
-		pool, func(_, p, _ string) { _ = os.Remove(p) }, sftpd.NewMetrics(nil), slogDiscard())
+		store.Partners{Pool: pool}, func(_, p, _ string) { _ = os.Remove(p) }, sftpd.NewMetrics(nil), slogDiscard())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -135,7 +136,7 @@ func BenchmarkSFTP(b *testing.B) {
 			put(b, src, d.Addr, d.User, sshdKey, path.Join(d.Base, "up.csv"))
 		}
 	})
-	r := &world.Remote{Address: d.Addr, HostKey: world.HostKeys{d.HostKey}, User: d.User}
+	r := &exchange.Remote{Address: d.Addr, HostKey: exchange.HostKeys{d.HostKey}, User: d.User}
 	b.Run("push/clearhouse-to-sshd", func(b *testing.B) {
 		b.SetBytes(fi.Size())
 		for i := 0; i < b.N; i++ {

@@ -19,7 +19,7 @@ import (
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 
-	"github.com/clearhouse/clearhouse/internal/world"
+	"github.com/clearhouse/clearhouse/internal/exchange"
 )
 
 // ErrHostKey is a server whose host key is not the pinned one.
@@ -45,7 +45,7 @@ type Auth struct {
 
 // AuthFor resolves a remote's login: its key_file, else the default key;
 // its password_env, if set.
-func AuthFor(r *world.Remote, defaultKey ssh.Signer) (Auth, error) {
+func AuthFor(r *exchange.Remote, defaultKey ssh.Signer) (Auth, error) {
 	a := Auth{Key: defaultKey}
 	if r.KeyFile != "" {
 		b, err := os.ReadFile(r.KeyFile)
@@ -67,7 +67,7 @@ func AuthFor(r *world.Remote, defaultKey ssh.Signer) (Auth, error) {
 
 // Dial connects to r. A server whose host key is not pinned is refused
 // before any authentication.
-func Dial(ctx context.Context, r *world.Remote, auth Auth) (*Conn, error) {
+func Dial(ctx context.Context, r *exchange.Remote, auth Auth) (*Conn, error) {
 	c, chans, reqs, err := handshake(ctx, r, auth)
 	if err != nil {
 		return nil, err
@@ -115,7 +115,7 @@ var hostKeyAlgorithms = []struct {
 
 // askFor lists the key types to ask the server for, in order: those the
 // pins name first; then, if a pin names none, every other type.
-func askFor(pins []world.Pin) []string {
+func askFor(pins []exchange.Pin) []string {
 	var types []string
 	untyped := false
 	for _, p := range pins {
@@ -154,13 +154,13 @@ func algorithmsOf(types []string) []string {
 // by its ED25519 one. A pin that gives only a fingerprint does not say
 // which key it is: the server is asked again for each other type, one
 // connection each, until a key it shows is pinned or it has none left.
-func handshake(ctx context.Context, r *world.Remote, auth Auth) (ssh.Conn, <-chan ssh.NewChannel, <-chan *ssh.Request, error) {
+func handshake(ctx context.Context, r *exchange.Remote, auth Auth) (ssh.Conn, <-chan ssh.NewChannel, <-chan *ssh.Request, error) {
 	if len(r.HostKey) == 0 {
 		return nil, nil, nil, fmt.Errorf("%s: no host key pinned: refusing to connect", r.Address)
 	}
-	pins := make([]world.Pin, 0, len(r.HostKey))
+	pins := make([]exchange.Pin, 0, len(r.HostKey))
 	for _, s := range r.HostKey {
-		p, err := world.ParsePin(s)
+		p, err := exchange.ParsePin(s)
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("%s: host_key %q: %w: refusing to connect", r.Address, s, err)
 		}

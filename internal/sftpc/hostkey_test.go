@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/clearhouse/clearhouse/internal/exchange"
 	"github.com/clearhouse/clearhouse/internal/sftpc"
-	"github.com/clearhouse/clearhouse/internal/world"
 )
 
 const otherKey = "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" // a key the server does not have
@@ -46,7 +46,7 @@ func TestPinnedED25519OfStockSSHD(t *testing.T) {
 	t.Parallel()
 	s := startSSHDWithHostKeys(t, "ed25519", "ecdsa", "rsa")
 	ed := s.HostKeys["ed25519"]
-	for _, pins := range []world.HostKeys{
+	for _, pins := range []exchange.HostKeys{
 		{ed},                                  // the fingerprint alone: asked for each type in turn
 		{"ssh-ed25519 " + ed},                 // with its type: asked for it first
 		{keygenLine(t, s, "ED25519")},         // as ssh-keyscan | ssh-keygen -lf - prints it
@@ -55,7 +55,7 @@ func TestPinnedED25519OfStockSSHD(t *testing.T) {
 		{"ssh-rsa " + s.HostKeys["rsa"]},      // the RSA key only
 		{keygenLine(t, s, "ECDSA"), otherKey}, // the ECDSA key, and one not there
 	} {
-		r := &world.Remote{Address: s.Addr, HostKey: pins, User: s.User}
+		r := &exchange.Remote{Address: s.Addr, HostKey: pins, User: s.User}
 		c, err := sftpc.Dial(context.Background(), r, sftpc.Auth{Key: s.Client})
 		if err != nil {
 			t.Fatalf("pins %q: %v", pins, err)
@@ -72,11 +72,11 @@ func TestPinnedED25519OfStockSSHD(t *testing.T) {
 func TestNoPinnedKeyAmongSeveral(t *testing.T) {
 	t.Parallel()
 	s := startSSHDWithHostKeys(t, "ed25519", "ecdsa", "rsa")
-	for _, pins := range []world.HostKeys{
+	for _, pins := range []exchange.HostKeys{
 		{otherKey},
 		{"ssh-ed25519 " + otherKey, "256 " + otherKey + " old (ECDSA)"},
 	} {
-		r := &world.Remote{Address: s.Addr, HostKey: pins, User: s.User}
+		r := &exchange.Remote{Address: s.Addr, HostKey: pins, User: s.User}
 		c, err := sftpc.Dial(context.Background(), r, sftpc.Auth{Key: s.Client})
 		if err == nil {
 			c.Close()

@@ -18,8 +18,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/clearhouse/clearhouse/internal/sftpd"
-	"github.com/clearhouse/clearhouse/internal/world"
+	"github.com/clearhouse/clearhouse/internal/exchange"
+	"github.com/clearhouse/clearhouse/internal/mailbox"
 )
 
 // Puller takes a partner's complete files from their server into the
@@ -29,7 +29,7 @@ type Puller struct {
 	DataDir string
 	Log     *slog.Logger
 	// Publish hands a downloaded file to intake (nil: the inbox scan does).
-	Publish sftpd.Published
+	Publish func(partner, path, uploader string)
 }
 
 // PullResult counts what a pull round did.
@@ -39,7 +39,7 @@ type PullResult struct{ Taken, Waiting, Cleaned int }
 const staleClaim = 10 * time.Minute
 
 // Pull takes every complete file of p.Dir once.
-func (pl *Puller) Pull(ctx context.Context, c *Conn, partner string, p *world.Pull) (PullResult, error) {
+func (pl *Puller) Pull(ctx context.Context, c *Conn, partner string, p *exchange.Pull) (PullResult, error) {
 	var res PullResult
 	if pl.Log == nil {
 		pl.Log = slog.Default()
@@ -54,10 +54,10 @@ func (pl *Puller) Pull(ctx context.Context, c *Conn, partner string, p *world.Pu
 	}
 	for _, fi := range infos {
 		name := fi.Name()
-		if !fi.Mode().IsRegular() || strings.HasPrefix(name, ".") || sftpd.IsTempName(name) || strings.HasSuffix(name, ".done") {
+		if !fi.Mode().IsRegular() || strings.HasPrefix(name, ".") || mailbox.IsTempName(name) || strings.HasSuffix(name, mailbox.DoneSuffix) {
 			continue
 		}
-		if sftpd.ValidName(name) != nil {
+		if mailbox.ValidName(name) != nil {
 			pl.Log.Warn("pull: a remote file name is refused", "partner", partner, "file", name)
 			continue
 		}
@@ -65,13 +65,13 @@ func (pl *Puller) Pull(ctx context.Context, c *Conn, partner string, p *world.Pu
 		var wantSum string
 		switch p.Complete {
 		case "done_file":
-			if !names[name+".done"] {
+			if !names[name+mailbox.DoneSuffix] {
 				res.Waiting++
 				continue
 			}
-			wantSum = readDone(c, remote+".done")
+			wantSum = readDone(c, remote+mailbox.DoneSuffix)
 		case "stable":
-			ok, err := pl.stable(ctx, partner, remote, fi.Size(), fi.ModTime(), world.Duration(p.StableFor, time.Minute))
+			ok, err := pl.stable(ctx, partner, remote, fi.Size(), fi.ModTime(), exchange.Duration(p.StableFor, time.Minute))
 			if err != nil {
 				return res, err
 			}
@@ -124,7 +124,7 @@ func (pl *Puller) stable(ctx context.Context, partner, remote string, size int64
 // take claims, downloads, verifies and hands over one remote file, then
 // moves or deletes it remotely. A file whose claim is already done or
 // taken is only cleaned up remotely: it is never processed twice.
-func (pl *Puller) take(ctx context.Context, c *Conn, partner string, p *world.Pull, remote string, fi os.FileInfo, wantSum string) (bool, error) {
+func (pl *Puller) take(ctx context.Context, c *Conn, partner string, p *exchange.Pull, remote string, fi os.FileInfo, wantSum string) (bool, error) {
 	mtime := fi.ModTime().UTC().Truncate(time.Second)
 	var state string
 	err := pl.Pool.QueryRow(ctx, `INSERT INTO remote_files (partner_id, remote_path, size, mtime) VALUES ($1, $2, $3, $4)
@@ -156,7 +156,7 @@ func (pl *Puller) take(ctx context.Context, c *Conn, partner string, p *world.Pu
 		return false, err
 	}
 	if pl.Publish != nil {
-		pl.Publish(partner, local, sftpd.PulledBy+remote)
+		pl.Publish(partner, local, mailbox.PulledBy+remote)
 	}
 	pl.Log.Info("pulled", "partner", partner, "file", remote, "bytes", fi.Size(), "sha256", hex.EncodeToString(sum))
 	return true, pl.after(ctx, c, partner, p, remote, fi.Size(), mtime)
@@ -165,15 +165,13 @@ func (pl *Puller) take(ctx context.Context, c *Conn, partner string, p *world.Pu
 // download copies remote into the partner's inbox, checking its size and,
 // when known, its sha256, and publishing it there only when verified.
 func (pl *Puller) download(c *Conn, partner, remote string, size int64, wantSum string) (string, []byte, error) {
-	dir := filepath.Join(pl.DataDir, "partners", partner)
-	for _, d := range sftpd.Dirs {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o750); err != nil {
-			return "", nil, err
-		}
+	l := mailbox.Layout{DataDir: pl.DataDir}
+	if _, err := l.Create(partner); err != nil {
+		return "", nil, err
 	}
 	var rnd [8]byte
 	_, _ = rand.Read(rnd[:])
-	tmp := filepath.Join(dir, ".uploads", "pull-"+hex.EncodeToString(rnd[:]))
+	tmp := filepath.Join(l.Uploads(partner), "pull-"+hex.EncodeToString(rnd[:]))
 	out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
 	if err != nil {
 		return "", nil, err
@@ -203,16 +201,16 @@ func (pl *Puller) download(c *Conn, partner, remote string, size int64, wantSum 
 	if wantSum != "" && hex.EncodeToString(sum) != wantSum {
 		return "", nil, fmt.Errorf("sha256 %x differs from the done file's %s", sum, wantSum)
 	}
-	local := filepath.Join(dir, sftpd.Inbox, path.Base(remote))
+	local := filepath.Join(l.Inbox(partner), path.Base(remote))
 	if _, err := os.Lstat(local); err == nil { // a file of that name still waits: keep both
-		local = filepath.Join(dir, sftpd.Inbox, hex.EncodeToString(sum)[:8]+"-"+path.Base(remote))
+		local = filepath.Join(l.Inbox(partner), hex.EncodeToString(sum)[:8]+"-"+path.Base(remote))
 	}
 	// Who sent it, beside it (as the SFTP server does): intake tells a
 	// pulled file, complete by the pull's rule, from an upload, also after
 	// a restart.
-	_ = os.WriteFile(sftpd.UploaderFile(local), []byte(sftpd.PulledBy+remote), 0o640)
+	_ = os.WriteFile(mailbox.UploaderFile(local), []byte(mailbox.PulledBy+remote), 0o640)
 	if err := os.Link(tmp, local); err != nil {
-		_ = os.Remove(sftpd.UploaderFile(local))
+		_ = os.Remove(mailbox.UploaderFile(local))
 		return "", nil, err
 	}
 	return local, sum, nil
@@ -220,7 +218,7 @@ func (pl *Puller) download(c *Conn, partner, remote string, size int64, wantSum 
 
 // after deletes or moves the remote file (and its done file), then marks
 // the claim done.
-func (pl *Puller) after(ctx context.Context, c *Conn, partner string, p *world.Pull, remote string, size int64, mtime time.Time) error {
+func (pl *Puller) after(ctx context.Context, c *Conn, partner string, p *exchange.Pull, remote string, size int64, mtime time.Time) error {
 	var err error
 	switch p.After {
 	case "delete":
@@ -235,7 +233,7 @@ func (pl *Puller) after(ctx context.Context, c *Conn, partner string, p *world.P
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("%s after taking it: %w", p.After, err)
 	}
-	_ = c.SFTP.Remove(remote + ".done")
+	_ = c.SFTP.Remove(remote + mailbox.DoneSuffix)
 	_, err = pl.Pool.Exec(ctx, `UPDATE remote_files SET state = 'done', done_at = now() WHERE partner_id = $1 AND remote_path = $2 AND size = $3 AND mtime = $4`,
 		partner, remote, size, mtime)
 	_, _ = pl.Pool.Exec(ctx, `DELETE FROM remote_observations WHERE partner_id = $1 AND (remote_path = $2 OR seen_at < now() - interval '7 days')`, partner, remote)

@@ -16,22 +16,22 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/clearhouse/clearhouse/internal/exchange"
 	"github.com/clearhouse/clearhouse/internal/pgtest"
 	"github.com/clearhouse/clearhouse/internal/sftpc"
-	"github.com/clearhouse/clearhouse/internal/world"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-func setup(t *testing.T) (*pgxpool.Pool, *sshd, *world.Remote) {
+func setup(t *testing.T) (*pgxpool.Pool, *sshd, *exchange.Remote) {
 	t.Helper()
 	pool := pgtest.WithWorld(t, "../../samples/config")
 	s := startSSHD(t)
-	r := &world.Remote{Address: s.Addr, HostKey: world.HostKeys{s.HostKey}, User: s.User}
+	r := &exchange.Remote{Address: s.Addr, HostKey: exchange.HostKeys{s.HostKey}, User: s.User}
 	return pool, s, r
 }
 
-func dial(t *testing.T, s *sshd, r *world.Remote) *sftpc.Conn {
+func dial(t *testing.T, s *sshd, r *exchange.Remote) *sftpc.Conn {
 	t.Helper()
 	c, err := sftpc.Dial(context.Background(), r, sftpc.Auth{Key: s.Client})
 	if err != nil {
@@ -45,7 +45,7 @@ func TestHostKeyIsPinned(t *testing.T) {
 	t.Parallel()
 	_, s, r := setup(t)
 	// The last: a type the server (one ED25519 key) does not have.
-	for _, pin := range []world.HostKeys{nil, {"SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}, {"ssh-rsa " + s.HostKey}} {
+	for _, pin := range []exchange.HostKeys{nil, {"SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}, {"ssh-rsa " + s.HostKey}} {
 		bad := *r
 		bad.HostKey = pin
 		if c, err := sftpc.Dial(context.Background(), &bad, sftpc.Auth{Key: s.Client}); err == nil {
@@ -89,7 +89,7 @@ func TestPullTakesCompleteFilesOnce(t *testing.T) {
 	pub := &published{}
 	pl := &sftpc.Puller{Pool: pool, DataDir: data, Publish: pub.add}
 	c := dial(t, s, r)
-	cfg := &world.Pull{Dir: path.Join(s.Base, "out"), Complete: "temp_name", After: "delete"}
+	cfg := &exchange.Pull{Dir: path.Join(s.Base, "out"), Complete: "temp_name", After: "delete"}
 	res, err := pl.Pull(context.Background(), c, "telco-fr", cfg)
 	if err != nil || res.Taken != 1 {
 		t.Fatalf("%+v %v", res, err)
@@ -136,7 +136,7 @@ func TestPullStableAcrossInstances(t *testing.T) {
 	in := filepath.Join(s.Local, "out")
 	_ = os.MkdirAll(in, 0o755)
 	_ = os.WriteFile(filepath.Join(in, "s_declarations.csv"), []byte("S"), 0o644)
-	cfg := &world.Pull{Dir: path.Join(s.Base, "out"), Complete: "stable", StableFor: "1s", After: "delete"}
+	cfg := &exchange.Pull{Dir: path.Join(s.Base, "out"), Complete: "stable", StableFor: "1s", After: "delete"}
 	c := dial(t, s, r)
 	data := t.TempDir()
 	first := &sftpc.Puller{Pool: pool, DataDir: data, Log: slogDiscard()}
@@ -180,7 +180,7 @@ func TestPullDoneFileChecksum(t *testing.T) {
 	pub := &published{}
 	pl := &sftpc.Puller{Pool: pool, DataDir: t.TempDir(), Publish: pub.add}
 	c := dial(t, s, r)
-	cfg := &world.Pull{Dir: path.Join(s.Base, "out"), Complete: "done_file", After: "move", MoveTo: path.Join(s.Base, "done")}
+	cfg := &exchange.Pull{Dir: path.Join(s.Base, "out"), Complete: "done_file", After: "move", MoveTo: path.Join(s.Base, "done")}
 	if _, err := pl.Pull(context.Background(), c, "isp-de", cfg); err == nil {
 		t.Fatal("a checksum mismatch was taken")
 	}
@@ -213,7 +213,7 @@ func TestPullSurvivesTheServerGoingAway(t *testing.T) {
 	partner := filepath.Join(data, "partners", "telco-fr")
 	pub := &published{}
 	pl := &sftpc.Puller{Pool: pool, DataDir: data, Publish: pub.add, Log: slogDiscard()}
-	cfg := &world.Pull{Dir: path.Join(s.Base, "out"), Complete: "temp_name", After: "delete"}
+	cfg := &exchange.Pull{Dir: path.Join(s.Base, "out"), Complete: "temp_name", After: "delete"}
 	c := dial(t, s, r)
 	stopped := make(chan struct{})
 	go func() {

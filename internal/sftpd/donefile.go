@@ -5,23 +5,15 @@ import (
 	"strings"
 	"time"
 
-	"github.com/clearhouse/clearhouse/internal/world"
+	"github.com/clearhouse/clearhouse/internal/mailbox"
 )
-
-// DoneSuffix names an upload's done file: under the done_file protocol
-// (sftp.upload.complete), X is complete only once X.done is there too.
-const DoneSuffix = ".done"
 
 // waitsForDone reads whether the partner's uploads wait for done files.
 func (s *Server) waitsForDone(partner string) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	var settings string
-	if err := s.pool.QueryRow(ctx, `SELECT sftp FROM partners WHERE id = $1`, partner).Scan(&settings); err != nil {
-		return false
-	}
-	st, err := world.ParseSettings(settings)
-	return err == nil && st.Upload.DoneFile()
+	pa, err := s.accounts.Partner(ctx, partner)
+	return err == nil && pa.Settings.Upload.DoneFile()
 }
 
 // replaceable tells whether an upload under name may replace the file of
@@ -32,15 +24,10 @@ func (p *partnerFS) replaceable(name string) bool {
 	if !p.doneFiles {
 		return false
 	}
-	other := name + DoneSuffix
-	if x, ok := strings.CutSuffix(name, DoneSuffix); ok && x != "" {
+	other := name + mailbox.DoneSuffix
+	if x, ok := strings.CutSuffix(name, mailbox.DoneSuffix); ok && x != "" {
 		other = x
 	}
 	_, err := p.root.Lstat(Inbox + "/" + other)
 	return err != nil
 }
-
-// PulledBy starts the uploader recorded for a file pulled from a partner's
-// own server: such a file is complete by the pull's rule (pull.complete),
-// never waits for a done file in the inbox.
-const PulledBy = "pull "

@@ -10,15 +10,13 @@ import (
 	"log/slog"
 	"os"
 	"path"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/pkg/sftp"
-	"golang.org/x/text/unicode/norm"
+
+	"github.com/clearhouse/clearhouse/internal/mailbox"
 )
 
 // A partner sees exactly this tree:
@@ -26,95 +24,21 @@ import (
 //	/inbox/    write: uploads; listed while they wait to be processed
 //	/outbox/   read and delete: acks, rejects, invoices, fulfilment files
 //
-// Both live in <data-dir>/partners/<id>/, opened as an os.Root so that no
-// path, symlink or hard link can lead outside it; uploads are written to
-// .uploads/ (never visible) and published into inbox/ only once complete.
+// Both live in the partner's root (mailbox.Layout), opened as an os.Root so
+// that no path, symlink or hard link can lead outside it; uploads are
+// written to .uploads/ (never visible) and published into inbox/ only once
+// complete.
 const (
-	Inbox   = "inbox"
-	Outbox  = "outbox"
-	uploads = ".uploads"
+	Inbox   = mailbox.Inbox
+	Outbox  = mailbox.Outbox
+	uploads = mailbox.Uploads
 )
-
-// Dirs are the folders of a partner's root, created at session start.
-var Dirs = []string{Inbox, Outbox, uploads}
 
 // Errors sent to clients: their text reaches the SFTP client.
 var (
 	errDenied   = sftp.ErrSSHFxPermissionDenied
 	errNotFound = sftp.ErrSSHFxNoSuchFile
 )
-
-// tempSuffixes mark uploads still being written under a temporary name
-// (OpenSSH users, WinSCP's .filepart, scripts' .tmp): intake never takes them;
-// a rename to the final name publishes the file.
-var tempSuffixes = []string{".part", ".filepart", ".tmp", ".partial", ".upload"}
-
-// UploaderFile is where the server leaves the name of who sent the file at
-// path, beside it: a file found by a scan after a restart still names its
-// uploader.
-func UploaderFile(path string) string {
-	return filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".from")
-}
-
-// IsTempName reports whether name follows a temporary-upload convention.
-func IsTempName(name string) bool {
-	n := strings.ToLower(name)
-	for _, s := range tempSuffixes {
-		if strings.HasSuffix(n, s) {
-			return true
-		}
-	}
-	return false
-}
-
-// slashLookalikes are characters that render like a path separator: the
-// fraction and division slashes, the big solidus and reverse solidus,
-// fullwidth ones, box-drawing diagonals, the mathematical rising and
-// falling diagonals, the small reverse solidus.
-const slashLookalikes = "\u2044\u2215\u29f8\uff0f\u2216\uff3c\u29f9\u2571\u2572\u27cb\u27cd\ufe68"
-
-// invisible reports a character that shows nothing, or changes how its
-// neighbour shows, beyond the format characters (Cf): line and paragraph
-// separators, the combining grapheme joiner, variation selectors, Hangul
-// and Mongolian fillers.
-func invisible(r rune) bool {
-	switch {
-	case unicode.In(r, unicode.Zl, unicode.Zp):
-		return true
-	case r == 0x034f, r == 0x115f, r == 0x1160, r == 0x3164, r == 0xffa0, r >= 0x180b && r <= 0x180f:
-		return true
-	case r >= 0xfe00 && r <= 0xfe0f, r >= 0xe0100 && r <= 0xe01ef: // variation selectors
-		return true
-	}
-	return false
-}
-
-// ValidName checks a file name sent by a partner: one plain name, no path,
-// no hidden or control characters, no bidi or zero-width tricks, in NFC.
-func ValidName(name string) error {
-	switch {
-	case name == "" || name == "." || name == "..":
-		return errors.New("a file name is required")
-	case len(name) > 200:
-		return errors.New("the file name is longer than 200 bytes")
-	case !utf8.ValidString(name):
-		return errors.New("the file name is not valid UTF-8")
-	case name[0] == '.':
-		return errors.New("file names may not start with a dot")
-	case strings.TrimSpace(name) != name || strings.HasSuffix(name, "."):
-		return errors.New("file names may not start or end with a space, or end with a dot")
-	case !norm.NFC.IsNormalString(name):
-		return errors.New("the file name is not in Unicode NFC form")
-	case strings.ContainsAny(name, `/\`+slashLookalikes):
-		return errors.New("file names may not contain slashes or characters that look like them")
-	}
-	for _, r := range name {
-		if r < 0x20 || r == 0x7f || unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Co, r) || unicode.Is(unicode.Cc, r) || invisible(r) {
-			return fmt.Errorf("the file name holds an invisible or control character (U+%04X)", r)
-		}
-	}
-	return nil
-}
 
 // target is a resolved client path.
 type target struct {
@@ -145,7 +69,7 @@ func resolve(p string) (target, error) {
 	}
 	t := target{area: parts[0]}
 	if len(parts) == 2 {
-		if err := ValidName(parts[1]); err != nil {
+		if err := mailbox.ValidName(parts[1]); err != nil {
 			return target{}, fmt.Errorf("%w: %v", errDenied, err)
 		}
 		t.name = parts[1]
@@ -221,7 +145,7 @@ func (p *partnerFS) Filewrite(r *sftp.Request) (io.WriterAt, error) {
 	if r.Pflags().Append {
 		return nil, fmt.Errorf("%w: appending is not supported; upload the whole file", errDenied)
 	}
-	if !IsTempName(t.name) && !p.replaceable(t.name) {
+	if !mailbox.IsTempName(t.name) && !p.replaceable(t.name) {
 		if _, err := p.root.Lstat(t.rel()); err == nil {
 			return nil, fmt.Errorf("%w: %s is waiting to be processed; send it again in a minute or under another name", errDenied, t.name)
 		}
@@ -345,7 +269,7 @@ func (u *upload) Close() error {
 // (a file waiting to be processed is never lost) and is handed to intake.
 func (p *partnerFS) place(from, name string) error {
 	to := Inbox + "/" + name
-	if IsTempName(name) {
+	if mailbox.IsTempName(name) {
 		if err := p.root.Rename(from, to); err != nil {
 			p.log.Error("sftp: cannot move an upload into the inbox", "err", err)
 			return sftp.ErrSSHFxFailure
@@ -356,7 +280,7 @@ func (p *partnerFS) place(from, name string) error {
 	defer p.mu.Unlock()
 	if p.replaceable(name) {
 		// An earlier attempt waiting for its done file: replaced whole.
-		_ = p.root.WriteFile(Inbox+"/."+name+".from", []byte(p.uploader), 0o640)
+		_ = p.root.WriteFile(mailbox.UploaderFile(Inbox+"/"+name), []byte(p.uploader), 0o640)
 		if err := p.root.Rename(from, to); err != nil {
 			p.log.Error("sftp: cannot publish an upload into the inbox", "err", err)
 			return sftp.ErrSSHFxFailure
@@ -370,7 +294,7 @@ func (p *partnerFS) place(from, name string) error {
 		return fmt.Errorf("%w: %s is waiting to be processed; send it again in a minute or under another name", errDenied, name)
 	}
 	// Who sent it, beside it, for intake after a restart (hidden from lists).
-	_ = p.root.WriteFile(Inbox+"/."+name+".from", []byte(p.uploader), 0o640)
+	_ = p.root.WriteFile(mailbox.UploaderFile(Inbox+"/"+name), []byte(p.uploader), 0o640)
 	if err := p.root.Link(from, to); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("%w: %s is waiting to be processed; send it again in a minute or under another name", errDenied, name)
@@ -398,7 +322,7 @@ func (p *partnerFS) Filecmd(r *sftp.Request) error {
 		if err != nil {
 			return err
 		}
-		if t.area != Inbox || to.area != Inbox || t.name == "" || to.name == "" || !IsTempName(t.name) {
+		if t.area != Inbox || to.area != Inbox || t.name == "" || to.name == "" || !mailbox.IsTempName(t.name) {
 			return fmt.Errorf("%w: only an upload under a temporary name (.part, .tmp, .filepart) can be renamed, within /inbox", errDenied)
 		}
 		fi, err := p.root.Lstat(t.rel())
@@ -416,7 +340,7 @@ func (p *partnerFS) Filecmd(r *sftp.Request) error {
 		switch {
 		case t.name == "":
 			return errDenied
-		case t.area == Inbox && !IsTempName(t.name):
+		case t.area == Inbox && !mailbox.IsTempName(t.name):
 			return fmt.Errorf("%w: %s is being processed; its ack will appear in /outbox", errDenied, t.name)
 		}
 		if fi, err := p.root.Lstat(t.rel()); err != nil || !fi.Mode().IsRegular() {

@@ -17,6 +17,7 @@ import (
 	"github.com/clearhouse/clearhouse/internal/ingest"
 	"github.com/clearhouse/clearhouse/internal/intake"
 	"github.com/clearhouse/clearhouse/internal/sftpd"
+	"github.com/clearhouse/clearhouse/internal/store"
 )
 
 // delayProxy forwards TCP connections to target, holding every chunk for
@@ -118,7 +119,7 @@ func instant(e *env) string {
 		}
 	}
 	cfg := sftpd.Config{Addr: "127.0.0.1:0", DataDir: e.data, HostKeyPath: filepath.Join(e.data, "sftp", "host_ed25519_key")}
-	srv, err := sftpd.New(cfg, e.pool, take, sftpd.NewMetrics(nil), slog.New(slog.DiscardHandler))
+	srv, err := sftpd.New(cfg, store.Partners{Pool: e.pool}, take, sftpd.NewMetrics(nil), slog.New(slog.DiscardHandler))
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -37,13 +37,8 @@ func (s *Server) watchKey(ctx context.Context, conn ssh.Conn, partner, fingerpri
 func (s *Server) stillAuthorised(ctx context.Context, partner, fingerprint string) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	var ok bool
-	var err error
 	if fingerprint == "" { // a password login
-		err = s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM partners WHERE id = $1 AND status = 'active' AND sftp::jsonb ? 'password_hash')`, partner).Scan(&ok)
-	} else {
-		err = s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM partner_keys k JOIN partners p ON p.id = k.partner_id
-			WHERE k.fingerprint = $1 AND k.partner_id = $2 AND p.status = 'active')`, fingerprint, partner).Scan(&ok)
+		return s.accounts.PasswordAuthorised(ctx, partner)
 	}
-	return ok, err
+	return s.accounts.KeyAuthorised(ctx, partner, fingerprint)
 }

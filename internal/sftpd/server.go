@@ -1,8 +1,9 @@
 // Package sftpd is Clearhouse's SFTP server for partners: public-key logins
-// looked up in the database (passwords only when allowed, as argon2id
-// hashes), a jailed inbox/outbox tree per partner, atomic uploads handed to
-// intake as soon as they are complete, and limits against abuse, each with
-// a metric.
+// looked up through Accounts (passwords only when allowed, as argon2id
+// hashes), a jailed inbox/outbox tree per partner (mailbox.Layout), atomic
+// uploads handed to intake as soon as they are complete, and limits against
+// abuse, each with a metric. It imports no domain package and no database
+// driver: what it reads of partners is the Accounts it is given.
 package sftpd
 
 import (
@@ -14,23 +15,21 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 
-	"github.com/clearhouse/clearhouse/internal/world"
+	"github.com/clearhouse/clearhouse/internal/exchange"
+	"github.com/clearhouse/clearhouse/internal/mailbox"
 )
 
 // Config is the server's configuration.
 type Config struct {
 	Addr           string        // listen address, e.g. 127.0.0.1:2222
-	DataDir        string        // partners' roots are DataDir/partners/<id>
+	DataDir        string        // partners' roots are in it (mailbox.Layout)
 	HostKeyPath    string        // created on first start
 	AllowPasswords bool          // off by default
 	MaxUploadBytes int64         // per file
@@ -77,7 +76,7 @@ func (c *Config) defaults() {
 // Server is a running SFTP server.
 type Server struct {
 	cfg      Config
-	pool     *pgxpool.Pool
+	accounts Accounts
 	publish  Published
 	log      *slog.Logger
 	m        *Metrics
@@ -93,8 +92,23 @@ type Server struct {
 	wg       sync.WaitGroup
 }
 
+// Accounts is what the server reads of partners and their keys
+// (store.Partners reads them from the database). A failed lookup other
+// than an unknown key or partner refuses a login without counting it.
+type Accounts interface {
+	// Key is the key of a fingerprint; exchange.ErrUnknownKey when none.
+	Key(ctx context.Context, fingerprint string) (exchange.Key, error)
+	// Partner is a partner's status and stored settings;
+	// exchange.ErrUnknownPartner when none.
+	Partner(ctx context.Context, id string) (exchange.Partner, error)
+	// KeyAuthorised tells whether the key of fingerprint still logs in as
+	// partner; PasswordAuthorised whether partner's password still does.
+	KeyAuthorised(ctx context.Context, partner, fingerprint string) (bool, error)
+	PasswordAuthorised(ctx context.Context, partner string) (bool, error)
+}
+
 // New prepares a server; publish is told of every complete upload.
-func New(cfg Config, pool *pgxpool.Pool, publish Published, m *Metrics, log *slog.Logger) (*Server, error) {
+func New(cfg Config, accounts Accounts, publish Published, m *Metrics, log *slog.Logger) (*Server, error) {
 	cfg.defaults()
 	signer, err := LoadOrCreateKey(cfg.HostKeyPath)
 	if err != nil {
@@ -103,7 +117,7 @@ func New(cfg Config, pool *pgxpool.Pool, publish Published, m *Metrics, log *slo
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Server{cfg: cfg, pool: pool, publish: publish, log: log, m: m, signer: signer,
+	return &Server{cfg: cfg, accounts: accounts, publish: publish, log: log, m: m, signer: signer,
 		throttle: newThrottle(cfg.MaxAuthFailures, cfg.FailureWindow), recent: newRecentUploads(), sessions: map[string]int{}, conns: map[net.Conn]struct{}{}}, nil
 }
 
@@ -272,45 +286,38 @@ func (s *Server) authKey(meta ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permiss
 	fp := ssh.FingerprintSHA256(key)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	var partner, name, stored, status string
-	err := s.pool.QueryRow(ctx, `SELECT k.partner_id, k.name, k.public_key, p.status FROM partner_keys k JOIN partners p ON p.id = k.partner_id
-		WHERE k.fingerprint = $1`, fp).Scan(&partner, &name, &stored, &status)
-	if errors.Is(err, pgx.ErrNoRows) {
+	k, err := s.accounts.Key(ctx, fp)
+	if errors.Is(err, exchange.ErrUnknownKey) {
 		return nil, fmt.Errorf("unknown key %s", fp)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("looking up key %s: %w: %w", fp, errSystem, err)
 	}
-	want, _, _, _, err := ssh.ParseAuthorizedKey([]byte(stored))
+	want, _, _, _, err := ssh.ParseAuthorizedKey([]byte(k.AuthorizedKey))
 	if err != nil || !bytes.Equal(want.Marshal(), key.Marshal()) {
 		return nil, fmt.Errorf("key %s does not match", fp)
 	}
-	if partner != meta.User() {
+	if k.Partner != meta.User() {
 		return nil, fmt.Errorf("key %s is not authorised for user %q", fp, meta.User())
 	}
-	if status != "active" {
-		return nil, fmt.Errorf("partner %s is %s", partner, status)
+	if !k.Active() {
+		return nil, fmt.Errorf("partner %s is %s", k.Partner, k.Status)
 	}
-	return &ssh.Permissions{Extensions: map[string]string{"partner": partner, "uploader": name + " " + fp, "fingerprint": fp}}, nil
+	return &ssh.Permissions{Extensions: map[string]string{"partner": k.Partner, "uploader": k.Name + " " + fp, "fingerprint": fp}}, nil
 }
 
 func (s *Server) authPassword(meta ssh.ConnMetadata, pw []byte) (*ssh.Permissions, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	var settings, status string
-	err := s.pool.QueryRow(ctx, `SELECT sftp, status FROM partners WHERE id = $1`, meta.User()).Scan(&settings, &status)
-	if errors.Is(err, pgx.ErrNoRows) {
+	pa, err := s.accounts.Partner(ctx, meta.User())
+	if errors.Is(err, exchange.ErrUnknownPartner) {
 		CheckPassword(dummyHash(), pw) // the same time whether the user exists or not
 		return nil, errors.New("unknown user or wrong password")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("looking up partner %q: %w: %w", meta.User(), errSystem, err)
 	}
-	st, err := world.ParseSettings(settings)
-	if err != nil {
-		return nil, fmt.Errorf("reading partner %q's sftp settings: %w: %w", meta.User(), errSystem, err)
-	}
-	if st.PasswordHash == "" || !CheckPassword(st.PasswordHash, pw) || status != "active" {
+	if st := pa.Settings; st.PasswordHash == "" || !CheckPassword(st.PasswordHash, pw) || !pa.Active() {
 		return nil, errors.New("unknown user or wrong password")
 	}
 	return &ssh.Permissions{Extensions: map[string]string{"partner": meta.User(), "uploader": "password"}}, nil
@@ -319,11 +326,8 @@ func (s *Server) authPassword(meta ssh.ConnMetadata, pw []byte) (*ssh.Permission
 func (s *Server) maxSessions(partner string) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	var settings string
-	if err := s.pool.QueryRow(ctx, `SELECT sftp FROM partners WHERE id = $1`, partner).Scan(&settings); err == nil {
-		if st, err := world.ParseSettings(settings); err == nil && st.MaxSessions > 0 {
-			return st.MaxSessions
-		}
+	if pa, err := s.accounts.Partner(ctx, partner); err == nil && pa.Settings.MaxSessions > 0 {
+		return pa.Settings.MaxSessions
 	}
 	return s.cfg.MaxSessions
 }
@@ -379,12 +383,10 @@ func (s *Server) handle(ctx context.Context, c net.Conn, ip string) {
 	defer stopWatch()
 	go s.watchKey(watch, conn, partner, conn.Permissions.Extensions["fingerprint"])
 
-	dir := filepath.Join(s.cfg.DataDir, "partners", partner)
-	for _, d := range Dirs {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o750); err != nil {
-			log.Error("sftp: cannot create the partner's folders", "err", err)
-			return
-		}
+	dir, err := mailbox.Layout{DataDir: s.cfg.DataDir}.Create(partner)
+	if err != nil {
+		log.Error("sftp: cannot create the partner's folders", "err", err)
+		return
 	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {

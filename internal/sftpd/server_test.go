@@ -144,7 +144,7 @@ func start(t *testing.T, tune func(*sftpd.Config, *world.World)) *env {
 		t.Fatal(err)
 	}
 	e.m = sftpd.NewMetrics(prometheus.NewRegistry())
-	e.srv, err = sftpd.New(cfg, e.pool, in.Publish, e.m, slog.New(slog.NewJSONHandler(&e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	e.srv, err = sftpd.New(cfg, store.Partners{Pool: e.pool}, in.Publish, e.m, slog.New(slog.NewJSONHandler(&e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatal(err)
 	}

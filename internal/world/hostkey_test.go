@@ -2,13 +2,13 @@ package world_test
 
 import (
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/clearhouse/clearhouse/internal/exchange"
 	"github.com/clearhouse/clearhouse/internal/world"
 )
 
@@ -16,38 +16,6 @@ const (
 	fpA = "SHA256:6ovOCZJGT9gwvV7JoJMBxQ+sa4ZjQhX6gaG/imWG9FA"
 	fpB = "SHA256:byJlW8JsfZPMT0i9f8hlc3lYmG8tlM6xWfAsmC2C3ok"
 )
-
-func TestParsePin(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		in   string
-		want world.Pin
-		bad  bool
-	}{
-		{in: fpA, want: world.Pin{Fingerprint: fpA}},
-		{in: "ssh-ed25519 " + fpA, want: world.Pin{Type: "ssh-ed25519", Fingerprint: fpA}},
-		{in: "rsa-sha2-512 " + fpA, want: world.Pin{Type: "ssh-rsa", Fingerprint: fpA}},
-		{in: "256 " + fpA + " sftp.example.com (ED25519)", want: world.Pin{Type: "ssh-ed25519", Fingerprint: fpA}},
-		{in: "256 " + fpA + " [127.0.0.1]:2222 (ECDSA)", want: world.Pin{Type: "ecdsa-sha2-nistp256", Fingerprint: fpA}},
-		{in: "3072 " + fpA + " no comment (RSA)", want: world.Pin{Type: "ssh-rsa", Fingerprint: fpA}},
-		{in: "", bad: true},
-		{in: "MD5:16:27:ac:a5:76:28:2d:36:63:1b:56:4d:eb:df:a6:48", bad: true},
-		{in: "SHA256:short", bad: true},
-		{in: "ssh-dss " + fpA, bad: true},
-		{in: "256 " + fpA + " host (DSA)", bad: true},
-	} {
-		got, err := world.ParsePin(tc.in)
-		if tc.bad {
-			if !errors.Is(err, world.ErrPin) {
-				t.Errorf("%q: %+v %v, want ErrPin", tc.in, got, err)
-			}
-			continue
-		}
-		if err != nil || got != tc.want {
-			t.Errorf("%q: %+v %v, want %+v", tc.in, got, err, tc.want)
-		}
-	}
-}
 
 // TestHostKeyIsOnePinOrAList: host_key takes one pin (as before) or a list
 // (a key being rotated); a bad pin is named with its file, line and field;
@@ -76,11 +44,11 @@ func TestHostKeyIsOnePinOrAList(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		yaml string
-		want world.HostKeys
+		want exchange.HostKeys
 	}{
-		{"        host_key: " + fpA + "\n", world.HostKeys{fpA}},
-		{"        host_key: [" + fpA + ", \"ssh-ed25519 " + fpB + "\"]\n", world.HostKeys{fpA, "ssh-ed25519 " + fpB}},
-		{"        host_key:\n          - 256 " + fpA + " sftp.example.com (ED25519)\n          - " + fpB + "\n", world.HostKeys{"256 " + fpA + " sftp.example.com (ED25519)", fpB}},
+		{"        host_key: " + fpA + "\n", exchange.HostKeys{fpA}},
+		{"        host_key: [" + fpA + ", \"ssh-ed25519 " + fpB + "\"]\n", exchange.HostKeys{fpA, "ssh-ed25519 " + fpB}},
+		{"        host_key:\n          - 256 " + fpA + " sftp.example.com (ED25519)\n          - " + fpB + "\n", exchange.HostKeys{"256 " + fpA + " sftp.example.com (ED25519)", fpB}},
 	} {
 		write(tc.yaml)
 		w, err := world.Load(dir)
@@ -91,7 +59,7 @@ func TestHostKeyIsOnePinOrAList(t *testing.T) {
 		if !reflect.DeepEqual(r.HostKey, tc.want) {
 			t.Fatalf("%s: %q", tc.yaml, r.HostKey)
 		}
-		st, err := world.ParseSettings(w.Resellers[0].SFTP.JSON())
+		st, err := exchange.ParseSettings(w.Resellers[0].SFTP.JSON())
 		if err != nil || !reflect.DeepEqual(st.Remote.HostKey, tc.want) {
 			t.Fatalf("stored and read back: %q %v", st.Remote.HostKey, err)
 		}
@@ -108,8 +76,8 @@ func TestHostKeyIsOnePinOrAList(t *testing.T) {
 		}
 	}
 	// Settings stored before lists: host_key a string.
-	var st world.Settings
-	if err := json.Unmarshal([]byte(`{"remote":{"Address":"a:22","HostKey":"`+fpA+`","User":"u"}}`), &st); err != nil || !reflect.DeepEqual(st.Remote.HostKey, world.HostKeys{fpA}) {
+	var st exchange.Settings
+	if err := json.Unmarshal([]byte(`{"remote":{"Address":"a:22","HostKey":"`+fpA+`","User":"u"}}`), &st); err != nil || !reflect.DeepEqual(st.Remote.HostKey, exchange.HostKeys{fpA}) {
 		t.Fatalf("old settings: %+v %v", st.Remote, err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clearhouse/clearhouse/internal/exchange"
 	"github.com/clearhouse/clearhouse/internal/pgtest"
 	"github.com/clearhouse/clearhouse/internal/world"
 )
@@ -119,13 +120,13 @@ func TestEveryREADMEYAMLApplies(t *testing.T) {
 			if err := pool.QueryRow(context.Background(), `SELECT sftp FROM partners WHERE id = 'readme'`).Scan(&js); err != nil {
 				t.Fatal(err)
 			}
-			st, err := world.ParseSettings(js)
+			st, err := exchange.ParseSettings(js)
 			if err != nil || st.Remote == nil {
 				t.Fatalf("%v %+v", err, st)
 			}
 			for _, c := range []struct {
 				op   string
-				t    *world.Timing
+				t    *exchange.Timing
 				def  time.Duration
 				want string
 			}{
@@ -143,14 +144,14 @@ func TestEveryREADMEYAMLApplies(t *testing.T) {
 	}
 }
 
-func timingOf(p *world.Pull) *world.Timing {
+func timingOf(p *exchange.Pull) *exchange.Timing {
 	if p == nil {
 		return nil
 	}
 	return &p.Timing
 }
 
-func pushTiming(p *world.Push) *world.Timing {
+func pushTiming(p *exchange.Push) *exchange.Timing {
 	if p == nil {
 		return nil
 	}

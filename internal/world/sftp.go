@@ -1,15 +1,13 @@
 package world
 
 import (
-	"encoding/json"
-	"errors"
-	"fmt"
 	"strings"
 	"time"
 
-	"github.com/robfig/cron/v3"
 	"golang.org/x/crypto/ssh"
 	"gopkg.in/yaml.v3"
+
+	"github.com/clearhouse/clearhouse/internal/exchange"
 )
 
 // SFTP is how a partner exchanges files: the keys that may log in to
@@ -34,12 +32,12 @@ type SFTP struct {
 // tell a transfer the client interrupted (Ctrl-C on OpenSSH's sftp) from a
 // complete one: both close the file normally.
 type Upload struct {
-	Where `yaml:"-" json:"-"`
+	Where `yaml:"-"`
 	// Complete is "close" (the default: a file is taken when the client
 	// closes it) or "done_file": X is taken only once X.done is uploaded
 	// too; X.done may hold "sha256=<hex>" and "rows=<N>" (data rows, the
 	// header not counted), one a line, and the file is checked against them.
-	Complete string `yaml:"complete" json:"complete,omitempty"`
+	Complete string `yaml:"complete"`
 }
 
 // DoneFile reports whether uploads wait for their done file.
@@ -60,8 +58,8 @@ type Remote struct {
 	// is rotated, each its SHA256 fingerprint, best with the key type (see
 	// ParsePin), as ssh-keyscan HOST | ssh-keygen -lf - prints them. No
 	// pin, no connection.
-	HostKey HostKeys `yaml:"host_key"`
-	User    string   `yaml:"user"`
+	HostKey exchange.HostKeys `yaml:"host_key"`
+	User    string            `yaml:"user"`
 	// KeyFile is a private key to log in with; default: Clearhouse's own
 	// client key (<data-dir>/sftp/client_ed25519_key, its public half is
 	// printed by `clearhouse sftp keys`).
@@ -84,64 +82,16 @@ type Pull struct {
 	Complete  string `yaml:"complete"`
 	StableFor string `yaml:"stable_for"`
 	// After a file is taken: "delete" it, or "move" it to MoveTo.
-	After  string           `yaml:"after"`
-	MoveTo string           `yaml:"move_to"`
-	Timing `yaml:",inline"` // default every 5m
+	After           string           `yaml:"after"`
+	MoveTo          string           `yaml:"move_to"`
+	exchange.Timing `yaml:",inline"` // default every 5m
 }
 
 // Push delivers the partner's outbox files to a folder of their server.
 type Push struct {
-	Where  `yaml:"-"`
-	Dir    string           `yaml:"dir"`
-	Timing `yaml:",inline"` // how often pending deliveries are tried (default every 1m)
-}
-
-// Timing says when a pull or push runs: every (a Go duration: 30s, 5m) or
-// schedule (a cron expression, minute hour day-of-month month day-of-week)
-// in timezone (an IANA name; default UTC). A run missed while Clearhouse
-// was down runs once when it is back.
-type Timing struct {
-	Every    string `yaml:"every"`
-	Schedule string `yaml:"schedule"`
-	Timezone string `yaml:"timezone"`
-}
-
-// Spec returns the schedule as robfig/cron reads it ("@every 5m",
-// "CRON_TZ=Europe/Paris 0 6 * * 1-5"), def when nothing is set.
-func (t Timing) Spec(def time.Duration) (cron.Schedule, string, error) {
-	var spec string
-	switch {
-	case t.Every != "" && t.Schedule != "":
-		return nil, "", errors.New("every and schedule both set: keep one")
-	case t.Schedule != "":
-		if strings.Contains(t.Schedule, "TZ=") {
-			return nil, "", errors.New("put the time zone in timezone, not in the schedule")
-		}
-		spec = t.Schedule
-		if t.Timezone != "" {
-			if _, err := time.LoadLocation(t.Timezone); err != nil {
-				return nil, "", fmt.Errorf("timezone %q is not an IANA time zone (Europe/Paris, UTC)", t.Timezone)
-			}
-			spec = "CRON_TZ=" + t.Timezone + " " + spec
-		}
-	default:
-		d := def
-		if t.Every != "" {
-			var err error
-			if d, err = time.ParseDuration(t.Every); err != nil || d < time.Second {
-				return nil, "", fmt.Errorf("every %q is not a duration of a second or more (30s, 5m, 1h)", t.Every)
-			}
-		}
-		if t.Timezone != "" {
-			return nil, "", errors.New("timezone goes with schedule, not every")
-		}
-		spec = "@every " + d.String()
-	}
-	sched, err := cron.ParseStandard(spec)
-	if err != nil {
-		return nil, "", fmt.Errorf("schedule %q: %v", t.Schedule, err)
-	}
-	return sched, spec, nil
+	Where           `yaml:"-"`
+	Dir             string           `yaml:"dir"`
+	exchange.Timing `yaml:",inline"` // how often pending deliveries are tried (default every 1m)
 }
 
 // eachWhere calls fn with the position of the section and everything in it.
@@ -168,51 +118,51 @@ func (u *Upload) UnmarshalYAML(n *yaml.Node) error  { return strict(n, u, &u.Whe
 func (p *Pull) UnmarshalYAML(n *yaml.Node) error    { return strict(n, p, &p.Where) }
 func (p *Push) UnmarshalYAML(n *yaml.Node) error    { return strict(n, p, &p.Where) }
 
-// Settings is what the database keeps of a partner's SFTP section (keys
-// have their own table).
-type Settings struct {
-	MaxSessions  int     `json:"max_sessions,omitempty"`
-	PasswordHash string  `json:"password_hash,omitempty"`
-	Upload       *Upload `json:"upload,omitempty"`
-	Remote       *Remote `json:"remote,omitempty"`
-	// Fulfillment is a publisher's fulfillment schedule.
-	Fulfillment *Timing `json:"fulfillment,omitempty"`
-}
-
-// JSON is the stored form of the settings.
+// JSON is the stored form of the settings (exchange.Settings).
 func (s SFTP) JSON() string { return s.settingsJSON(nil) }
 
-func (s SFTP) settingsJSON(fulfillment *Timing) string {
-	b, _ := json.Marshal(Settings{MaxSessions: s.MaxSessions, PasswordHash: s.PasswordHash, Upload: s.Upload, Remote: s.Remote, Fulfillment: fulfillment})
-	return string(b)
+func (s SFTP) settingsJSON(fulfillment *exchange.Timing) string {
+	return exchange.Settings{MaxSessions: s.MaxSessions, PasswordHash: s.PasswordHash, Upload: s.Upload.stored(), Remote: s.Remote.stored(), Fulfillment: fulfillment}.JSON()
+}
+
+func (w Where) source() exchange.Source { return exchange.Source{File: w.File, Line: w.Line} }
+
+func (u *Upload) stored() *exchange.Upload {
+	if u == nil {
+		return nil
+	}
+	return &exchange.Upload{Complete: u.Complete}
+}
+
+func (r *Remote) stored() *exchange.Remote {
+	if r == nil {
+		return nil
+	}
+	return &exchange.Remote{Source: r.source(), Address: r.Address, HostKey: r.HostKey, User: r.User, KeyFile: r.KeyFile, PasswordEnv: r.PasswordEnv,
+		Pull: r.Pull.stored(), Push: r.Push.stored()}
+}
+
+func (p *Pull) stored() *exchange.Pull {
+	if p == nil {
+		return nil
+	}
+	return &exchange.Pull{Source: p.source(), Dir: p.Dir, Complete: p.Complete, StableFor: p.StableFor, After: p.After, MoveTo: p.MoveTo, Timing: p.Timing}
+}
+
+func (p *Push) stored() *exchange.Push {
+	if p == nil {
+		return nil
+	}
+	return &exchange.Push{Source: p.source(), Dir: p.Dir, Timing: p.Timing}
 }
 
 // SettingsJSON is the stored form of a publisher's settings.
 func (p *Publisher) SettingsJSON() string {
-	var f *Timing
-	if p.Fulfillment != (Timing{}) {
+	var f *exchange.Timing
+	if p.Fulfillment != (exchange.Timing{}) {
 		f = &p.Fulfillment
 	}
 	return p.SFTP.settingsJSON(f)
-}
-
-// ParseSettings reads stored settings.
-func ParseSettings(s string) (Settings, error) {
-	var st Settings
-	err := json.Unmarshal([]byte(s), &st)
-	return st, err
-}
-
-// Duration parses d, or returns def when d is empty.
-func Duration(d string, def time.Duration) time.Duration {
-	if d == "" {
-		return def
-	}
-	v, err := time.ParseDuration(d)
-	if err != nil {
-		return def
-	}
-	return v
 }
 
 // check reports the problems of a partner's SFTP section.
@@ -261,7 +211,7 @@ func (s *SFTP) check(bad func(Where, string, string, ...any), fps map[string]Whe
 		bad(r.Where, "host_key", "the server's SHA256 fingerprint is required (ssh-keyscan -p PORT HOST | ssh-keygen -lf -): no pin, no connection")
 	}
 	for _, pin := range r.HostKey {
-		if _, err := ParsePin(pin); err != nil {
+		if _, err := exchange.ParsePin(pin); err != nil {
 			bad(r.Where, "host_key", "%q: %v", pin, err)
 		}
 	}

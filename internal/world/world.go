@@ -22,6 +22,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/clearhouse/clearhouse/internal/civil"
+	"github.com/clearhouse/clearhouse/internal/exchange"
 	"github.com/clearhouse/clearhouse/internal/money"
 	"github.com/clearhouse/clearhouse/internal/schema"
 )
@@ -64,7 +65,7 @@ type Publisher struct {
 	SFTP  SFTP   `yaml:"sftp"`
 	// Fulfillment is when the publisher's pending activations and
 	// cancellations become a fulfillment file (default every 15m).
-	Fulfillment Timing `yaml:"fulfillment"`
+	Fulfillment exchange.Timing `yaml:"fulfillment"`
 }
 
 // DefaultFulfillment is how often fulfillment files are made when a

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/xuri/excelize/v2"
 
+	"github.com/clearhouse/clearhouse/internal/exchange"
 	"github.com/clearhouse/clearhouse/internal/pgtest"
 	"github.com/clearhouse/clearhouse/internal/store"
 	"github.com/clearhouse/clearhouse/internal/world"
@@ -394,7 +395,7 @@ func TestUploadCompletionSetting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := world.ParseSettings(w.Resellers[0].SFTP.JSON())
+	st, err := exchange.ParseSettings(w.Resellers[0].SFTP.JSON())
 	if err != nil || !st.Upload.DoneFile() {
 		t.Fatalf("settings %+v %v", st, err)
 	}

@@ -1,9 +1,9 @@
-package sftpd_test
+package mailbox_test
 
 import (
 	"testing"
 
-	"github.com/clearhouse/clearhouse/internal/sftpd"
+	"github.com/clearhouse/clearhouse/internal/mailbox"
 )
 
 // Issue 12, 7: names with line or paragraph separators, the combining
@@ -17,12 +17,12 @@ func TestNameFilterRefusesInvisibleAndSlashLikeCharacters(t *testing.T) {
 		"inbox\u2571x.csv", "inbox\u2572x.csv", "inbox\u27cbx.csv", "inbox\u27cdx.csv", "inbox\ufe68x.csv",
 		"a\u200bb.csv", "a\u202eb.csv", "a\u2215b.csv", // refused before, still
 	} {
-		if err := sftpd.ValidName(name); err == nil {
+		if err := mailbox.ValidName(name); err == nil {
 			t.Errorf("%+q passes the name filter", name)
 		}
 	}
 	for _, name := range []string{"ventes_octobre.csv", "Déclarations 2026-01.csv", "données (1).xlsx", "売上.csv"} {
-		if err := sftpd.ValidName(name); err != nil {
+		if err := mailbox.ValidName(name); err != nil {
 			t.Errorf("%q refused: %v", name, err)
 		}
 	}

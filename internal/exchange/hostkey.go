@@ -1,4 +1,4 @@
-package world
+package exchange
 
 import (
 	"encoding/base64"
