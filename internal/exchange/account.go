@@ -14,6 +14,8 @@ type Key struct {
 // Partner is what a login reads of a partner: its status and its stored
 // settings.
 type Partner struct {
+	ID       string
+	Kind     string // reseller or publisher
 	Status   string
 	Settings Settings
 }

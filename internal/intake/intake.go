@@ -15,11 +15,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/clearhouse/clearhouse/internal/exchange"
 	"github.com/clearhouse/clearhouse/internal/ingest"
 	"github.com/clearhouse/clearhouse/internal/mailbox"
+	"github.com/clearhouse/clearhouse/internal/store"
 )
 
 // Intake finds complete files in partners' inboxes and hands them to a
@@ -206,15 +207,14 @@ func (in *Intake) Take(ctx context.Context, f File, log *slog.Logger) error {
 		}
 	}
 	log = log.With("partner", f.Partner, "file", f.Name, "uploader", f.Uploader)
-	var kind string
-	err := in.Pool.QueryRow(ctx, `SELECT kind FROM partners WHERE id = $1`, f.Partner).Scan(&kind)
-	if errors.Is(err, pgx.ErrNoRows) {
+	pa, err := store.Partners{Pool: in.Pool}.Partner(ctx, f.Partner)
+	if errors.Is(err, exchange.ErrUnknownPartner) {
 		return fmt.Errorf("%w: partner %q is not in the applied configuration; the file stays in the inbox", ErrPermanent, f.Partner)
 	}
 	if err != nil {
 		return fmt.Errorf("reading partner %s: %w", f.Partner, err)
 	}
-	if kind != "reseller" {
+	if pa.Kind != "reseller" {
 		// Publishers' files (acks of fulfilment) are not processed yet:
 		// archived and kept, never lost.
 		return in.keep(f, path, log)

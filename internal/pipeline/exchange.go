@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"golang.org/x/crypto/ssh"
@@ -56,15 +55,14 @@ func (x *exchanger) pushSoon(ctx context.Context, partner string, log *slog.Logg
 
 // remote reads a partner's server settings as applied.
 func (x *exchanger) remote(ctx context.Context, partner string) (*exchange.Remote, error) {
-	var settings string
-	if err := x.pool.QueryRow(ctx, `SELECT sftp FROM partners WHERE id = $1 AND status = 'active'`, partner).Scan(&settings); err != nil {
+	pa, err := store.Partners{Pool: x.pool}.Partner(ctx, partner)
+	if err != nil {
 		return nil, fmt.Errorf("partner %s: %w", partner, err)
 	}
-	st, err := exchange.ParseSettings(settings)
-	if err != nil || st.Remote == nil {
-		return nil, fmt.Errorf("partner %s has no server configured (%v)", partner, err)
+	if !pa.Active() || pa.Settings.Remote == nil {
+		return nil, fmt.Errorf("partner %s has no server configured (or is not active)", partner)
 	}
-	return st.Remote, nil
+	return pa.Settings.Remote, nil
 }
 
 // fulfil makes a publisher's fulfillment file from what is pending.
@@ -82,17 +80,12 @@ func (x *exchanger) fulfil(ctx context.Context, publisher string, tick time.Time
 // schedules lists a pull and a push schedule per partner with a server, and
 // a fulfillment schedule per publisher.
 func (x *exchanger) schedules(ctx context.Context) ([]jobs.Schedule, error) {
-	rows, err := x.pool.Query(ctx, `SELECT id, sftp, kind FROM partners WHERE status = 'active' ORDER BY id`)
+	ps, bad, err := store.Partners{Pool: x.pool}.Active(ctx)
 	if err != nil {
 		return nil, err
 	}
-	type partner struct{ id, settings, kind string }
-	ps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (partner, error) {
-		var p partner
-		return p, r.Scan(&p.id, &p.settings, &p.kind)
-	})
-	if err != nil {
-		return nil, err
+	for id, err := range bad {
+		x.log.Error("scheduler: a partner's stored settings cannot be read (apply checks them)", "partner", id, "err", err)
 	}
 	var out []jobs.Schedule
 	add := func(id, op string, t exchange.Timing, def time.Duration) {
@@ -110,25 +103,22 @@ func (x *exchanger) schedules(ctx context.Context) ([]jobs.Schedule, error) {
 		}})
 	}
 	for _, p := range ps {
-		st, err := exchange.ParseSettings(p.settings)
-		if err != nil {
-			continue
-		}
-		if p.kind == "publisher" {
+		st := p.Settings
+		if p.Kind == "publisher" {
 			var t exchange.Timing
 			if st.Fulfillment != nil {
 				t = *st.Fulfillment
 			}
-			add(p.id, "fulfil", t, world.DefaultFulfillment)
+			add(p.ID, "fulfil", t, world.DefaultFulfillment)
 		}
 		if st.Remote == nil {
 			continue
 		}
 		if st.Remote.Pull != nil {
-			add(p.id, "pull", st.Remote.Pull.Timing, 5*time.Minute)
+			add(p.ID, "pull", st.Remote.Pull.Timing, 5*time.Minute)
 		}
 		if st.Remote.Push != nil {
-			add(p.id, "push", st.Remote.Push.Timing, time.Minute)
+			add(p.ID, "push", st.Remote.Push.Timing, time.Minute)
 		}
 	}
 	return out, nil

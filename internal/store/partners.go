@@ -29,19 +29,50 @@ func (p Partners) Key(ctx context.Context, fingerprint string) (exchange.Key, er
 // Partner is a partner's status and stored settings;
 // exchange.ErrUnknownPartner when there is no such partner.
 func (p Partners) Partner(ctx context.Context, id string) (exchange.Partner, error) {
-	var pa exchange.Partner
-	var settings string
-	err := p.Pool.QueryRow(ctx, `SELECT sftp, status FROM partners WHERE id = $1`, id).Scan(&settings, &pa.Status)
+	pa, err := scanPartner(p.Pool.QueryRow(ctx, `SELECT `+partnerColumns+` FROM partners WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return pa, exchange.ErrUnknownPartner
 	}
-	if err != nil {
+	return pa, err
+}
+
+// partnerColumns are what a Partner is read from: the one query of a
+// partner's settings, for logins, intake, pulls, pushes and schedules.
+const partnerColumns = `id, kind, status, sftp`
+
+func scanPartner(row pgx.Row) (exchange.Partner, error) {
+	var pa exchange.Partner
+	var settings string
+	if err := row.Scan(&pa.ID, &pa.Kind, &pa.Status, &settings); err != nil {
 		return pa, err
 	}
+	var err error
 	if pa.Settings, err = exchange.ParseSettings(settings); err != nil {
-		return pa, fmt.Errorf("reading partner %q's sftp settings: %w", id, err)
+		return pa, fmt.Errorf("reading partner %q's sftp settings: %w", pa.ID, err)
 	}
 	return pa, nil
+}
+
+// Active lists the active partners, by id, with their settings. A partner
+// whose stored settings cannot be read is reported in bad and left out.
+func (p Partners) Active(ctx context.Context) (ps []exchange.Partner, bad map[string]error, err error) {
+	rows, err := p.Pool.Query(ctx, `SELECT `+partnerColumns+` FROM partners WHERE status = 'active' ORDER BY id`)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listing the partners: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		pa, err := scanPartner(rows)
+		if err != nil {
+			if bad == nil {
+				bad = map[string]error{}
+			}
+			bad[pa.ID] = err
+			continue
+		}
+		ps = append(ps, pa)
+	}
+	return ps, bad, rows.Err()
 }
 
 // KeyAuthorised tells whether the key of fingerprint still logs in as
