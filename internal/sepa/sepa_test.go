@@ -46,16 +46,16 @@ func TestCreditorID(t *testing.T) {
 		"DE98ABC09999999999": true, "DE98000 09999999999": true,
 		// Spanish identifiers (national part: the NIF), with ZZZ and with a business code.
 		"ES23ZZZ47690558N": true, "ES2300047690558N": true, "ES 23 ZZZ 47690558N": true, "es23zzz47690558n": true,
-		"DE99ZZZ09999999999": false, // check digits
-		"DE98ZZZ09999999998": false, // national identifier
-		"ES23ZZZ47690558M":   false,
-		"DE98ZZZ":            false, // no national identifier
-		"D198ZZZ09999999999": false, // country code
-		"DE9XZZZ09999999999": false, // check digits not digits
-		"DE98ZZ-09999999999": false,
-		"DE98ZZZ0999999999/": false,
+		"DE99ZZZ09999999999":                    false, // check digits
+		"DE98ZZZ09999999998":                    false, // national identifier
+		"ES23ZZZ47690558M":                      false,
+		"DE98ZZZ":                               false, // no national identifier
+		"D198ZZZ09999999999":                    false, // country code
+		"DE9XZZZ09999999999":                    false, // check digits not digits
+		"DE98ZZ-09999999999":                    false,
+		"DE98ZZZ0999999999/":                    false,
 		"DE98ZZZ099999999990000000000000000000": false, // over 35 characters
-		"": false,
+		"":                                      false,
 	} {
 		if sepa.ValidCreditorID(id) != ok {
 			t.Errorf("ValidCreditorID(%q) != %v", id, ok)
