@@ -22,7 +22,7 @@ import (
 const module = "github.com/clearhouse/clearhouse/"
 
 // leaves are the packages that import nothing of Clearhouse's.
-var leaves = []string{"internal/money", "internal/problem", "internal/civil", "internal/exchange", "internal/mailbox"}
+var leaves = []string{"internal/money", "internal/problem", "internal/civil", "internal/exchange", "internal/mailbox", "internal/sepa"}
 
 // rule is one import rule.
 type rule struct {
@@ -153,6 +153,7 @@ func TestImportRulesCatch(t *testing.T) {
 		{pkg{ImportPath: m("internal/sftpd"), Imports: []string{m("internal/world")}}, "transports (sftpd, sftpc) import only mailbox and leaves: internal/sftpd imports internal/world"},
 		{pkg{ImportPath: m("internal/sftpc"), Imports: []string{m("internal/sftpd")}}, "transports (sftpd, sftpc) import only mailbox and leaves: internal/sftpc imports internal/sftpd"},
 		{pkg{ImportPath: m("internal/mailbox"), Imports: []string{m("internal/problem")}}, "leaves import nothing of Clearhouse's: internal/mailbox imports internal/problem"},
+		{pkg{ImportPath: m("internal/sepa"), Imports: []string{m("internal/money")}}, "leaves import nothing of Clearhouse's: internal/sepa imports internal/money"},
 		{pkg{ImportPath: m("internal/tabular"), Imports: []string{m("internal/problem")}, Deps: []string{"github.com/jackc/pgx/v5/pgconn"}}, "readers (tabular, schema) never touch the database: internal/tabular imports github.com/jackc/pgx/v5/pgconn"},
 		{pkg{ImportPath: m("cmd/clearhouse"), Deps: []string{m("internal/pgtest"), "testing"}}, "pgtest is for tests only: no package links it: cmd/clearhouse imports internal/pgtest"},
 		{pkg{ImportPath: m("internal/ingest"), Imports: []string{m("internal/store")}, Deps: []string{"github.com/jackc/pgx/v5"}}, ""},

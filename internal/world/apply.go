@@ -13,6 +13,7 @@ import (
 
 	"github.com/clearhouse/clearhouse/internal/ledger"
 	"github.com/clearhouse/clearhouse/internal/money"
+	"github.com/clearhouse/clearhouse/internal/sepa"
 	"github.com/clearhouse/clearhouse/internal/store"
 )
 
@@ -96,7 +97,7 @@ func (w *World) rows() map[string][]row {
 			rate = "0"
 		}
 		out["resellers"] = append(out["resellers"], row{s(r.ID), s(fmt.Sprint(r.OEMEligible)), s(cur), s(r.VAT.Treatment), s(rate), s(r.VAT.Mention),
-			s(limit), s(r.Payment.Method), opt(strings.ReplaceAll(strings.ToUpper(r.Payment.IBAN), " ", "")), opt(r.Payment.BIC), opt(r.Payment.MandateID), opt(r.Payment.MandateSignedOn), s(r.FilePolicy), s(formatJSON(r.FileFormat))})
+			s(limit), s(r.Payment.Method), opt(sepa.CompactIBAN(r.Payment.IBAN)), opt(r.Payment.BIC), opt(r.Payment.MandateID), opt(r.Payment.MandateSignedOn), s(r.FilePolicy), s(formatJSON(r.FileFormat))})
 	}
 	for _, c := range w.Catalogs {
 		out["catalogs"] = append(out["catalogs"], row{s(c.Reseller), s(c.ID), s(c.Name), s(c.Currency)})

@@ -25,6 +25,7 @@ import (
 	"github.com/clearhouse/clearhouse/internal/exchange"
 	"github.com/clearhouse/clearhouse/internal/money"
 	"github.com/clearhouse/clearhouse/internal/schema"
+	"github.com/clearhouse/clearhouse/internal/sepa"
 )
 
 // World is everything declared in a config folder.
@@ -457,10 +458,10 @@ func (r *Reseller) check(bad func(Where, string, string, ...any)) {
 	}
 	switch r.Payment.Method {
 	case "wallet":
-		if !ValidIBAN(r.Payment.IBAN) {
+		if !sepa.ValidIBAN(r.Payment.IBAN) {
 			bad(r.Payment.Where, "payment.iban", "%q is not a valid IBAN (checksum mod 97)", r.Payment.IBAN)
 		}
-		if r.Payment.BIC != "" && !ValidBIC(r.Payment.BIC) {
+		if r.Payment.BIC != "" && !sepa.ValidBIC(r.Payment.BIC) {
 			bad(r.Payment.Where, "payment.bic", "%q is not a valid BIC (8 or 11 characters)", r.Payment.BIC)
 		}
 		if r.Payment.MandateID == "" || len(r.Payment.MandateID) > 35 {
@@ -617,46 +618,6 @@ func validID(id string) bool {
 		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
 		case c == '-' && i > 0:
 		default:
-			return false
-		}
-	}
-	return true
-}
-
-// ValidIBAN checks an IBAN's shape and its ISO 13616 mod-97 checksum.
-func ValidIBAN(s string) bool {
-	s = strings.ReplaceAll(strings.ToUpper(s), " ", "")
-	if len(s) < 15 || len(s) > 34 {
-		return false
-	}
-	for i, c := range s {
-		letter := c >= 'A' && c <= 'Z'
-		digit := c >= '0' && c <= '9'
-		if (i < 2 && !letter) || (i >= 2 && i < 4 && !digit) || (!letter && !digit) {
-			return false
-		}
-	}
-	rem := 0
-	for _, c := range s[4:] + s[:4] {
-		if c >= 'A' {
-			v := int(c-'A') + 10
-			rem = (rem*100 + v) % 97
-		} else {
-			rem = (rem*10 + int(c-'0')) % 97
-		}
-	}
-	return rem == 1
-}
-
-// ValidBIC checks a BIC's shape (ISO 9362): 4 letters, 2 letters, 2 alphanumerics, optional 3.
-func ValidBIC(s string) bool {
-	if len(s) != 8 && len(s) != 11 {
-		return false
-	}
-	for i, c := range s {
-		letter := c >= 'A' && c <= 'Z'
-		alnum := letter || (c >= '0' && c <= '9')
-		if (i < 6 && !letter) || !alnum {
 			return false
 		}
 	}

@@ -94,18 +94,6 @@ catalogs:
 	}
 }
 
-func TestIBAN(t *testing.T) {
-	t.Parallel()
-	for iban, ok := range map[string]bool{
-		"FR7630006000011234567890189": true, "FR76 3000 6000 0112 3456 7890 189": true, "DE89370400440532013000": true,
-		"GB82WEST12345698765432": true, "DE12345678901234567890": false, "BG87200500001234567890": false, "FR763000600001": false, "": false,
-	} {
-		if world.ValidIBAN(iban) != ok {
-			t.Errorf("ValidIBAN(%q) != %v", iban, ok)
-		}
-	}
-}
-
 func apply(t *testing.T, pool *pgxpool.Pool, dir string) (*world.Result, error) {
 	t.Helper()
 	w, err := world.Load(dir)
