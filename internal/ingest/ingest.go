@@ -438,20 +438,25 @@ func (s *Service) Validate(ctx context.Context, req Request) (*Outcome, error) {
 		return nil, err
 	}
 	// The dry run predicts the real outcome: the same bytes posted before
-	// would be a DUPLICATE.
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return nil, fmt.Errorf("reading %s: %w", req.Name, err)
-	}
-	posted, err := store.PostedFile(ctx, s.Pool, req.Partner, h.Sum(nil))
-	if err != nil {
+	// would be a DUPLICATE. Only a file of the size of a posted one can be:
+	// the others are not read an extra time to be hashed.
+	if same, err := store.PostedOfSize(ctx, s.Pool, req.Partner, fi.Size()); err != nil {
 		return nil, err
-	}
-	if posted != 0 {
-		return &Outcome{Name: req.Name, Kind: req.Kind, Currency: reseller.Currency, Status: Duplicate, DuplicateOf: posted}, nil
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, err
+	} else if same {
+		h := sha256.New()
+		if _, err := io.Copy(h, f); err != nil {
+			return nil, fmt.Errorf("reading %s: %w", req.Name, err)
+		}
+		posted, err := store.PostedFile(ctx, s.Pool, req.Partner, h.Sum(nil))
+		if err != nil {
+			return nil, err
+		}
+		if posted != 0 {
+			return &Outcome{Name: req.Name, Kind: req.Kind, Currency: reseller.Currency, Status: Duplicate, DuplicateOf: posted}, nil
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return nil, err
+		}
 	}
 	rep := problem.NewReport(s.maxProblems())
 	out := &Outcome{Name: req.Name, Kind: req.Kind, Currency: reseller.Currency}

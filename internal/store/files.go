@@ -137,6 +137,17 @@ func PostedFile(ctx context.Context, q Querier, partner string, sha256 []byte) (
 	return id, nil
 }
 
+// PostedOfSize tells whether the partner has a posted file of this size:
+// only then can a file be a duplicate, and is worth hashing to know.
+func PostedOfSize(ctx context.Context, q Querier, partner string, size int64) (bool, error) {
+	var ok bool
+	err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM files WHERE partner_id = $1 AND size = $2 AND state = 'posted')`, partner, size).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("looking for a posted file of %s of %d bytes: %w", partner, size, err)
+	}
+	return ok, nil
+}
+
 // NewFile is what registering an upload records.
 type NewFile struct {
 	Partner, Kind, Name string
