@@ -44,6 +44,12 @@ var rules = []rule{
 		bad:  internalBut(leaves...),
 	},
 	{
+		name: "transports (sftpd, sftpc) never link pgx",
+		who:  []string{"internal/sftpd", "internal/sftpc"},
+		deps: true,
+		bad:  isPgx,
+	},
+	{
 		name: "leaves import nothing of Clearhouse's",
 		who:  leaves,
 		bad:  internalBut(),
@@ -52,7 +58,7 @@ var rules = []rule{
 		name: "readers (tabular, schema) never touch the database",
 		who:  []string{"internal/tabular", "internal/schema"},
 		deps: true,
-		bad:  func(imp string) bool { return strings.HasPrefix(imp, "github.com/jackc/pgx") },
+		bad:  isPgx,
 	},
 	{
 		name: "pgtest is for tests only: no package links it",
@@ -60,6 +66,9 @@ var rules = []rule{
 		bad:  func(imp string) bool { return imp == module+"internal/pgtest" },
 	},
 }
+
+// isPgx tells whether imp is the database driver or one of its packages.
+func isPgx(imp string) bool { return strings.HasPrefix(imp, "github.com/jackc/pgx") }
 
 // internalBut returns a test for an import of Clearhouse's other than the
 // packages allowed.
@@ -152,6 +161,8 @@ func TestImportRulesCatch(t *testing.T) {
 		{pkg{ImportPath: m("internal/sftpd"), Imports: []string{m("internal/mailbox"), m("internal/exchange"), "github.com/jackc/pgx/v5"}}, ""},
 		{pkg{ImportPath: m("internal/sftpd"), Imports: []string{m("internal/world")}}, "transports (sftpd, sftpc) import only mailbox and leaves: internal/sftpd imports internal/world"},
 		{pkg{ImportPath: m("internal/sftpc"), Imports: []string{m("internal/sftpd")}}, "transports (sftpd, sftpc) import only mailbox and leaves: internal/sftpc imports internal/sftpd"},
+		{pkg{ImportPath: m("internal/sftpc"), Imports: []string{m("internal/exchange")}, Deps: []string{m("internal/exchange"), "github.com/jackc/pgx/v5/pgxpool"}}, "transports (sftpd, sftpc) never link pgx: internal/sftpc imports github.com/jackc/pgx/v5/pgxpool"},
+		{pkg{ImportPath: m("internal/sftpd"), Deps: []string{m("internal/mailbox"), "github.com/jackc/pgx/v5"}}, "transports (sftpd, sftpc) never link pgx: internal/sftpd imports github.com/jackc/pgx/v5"},
 		{pkg{ImportPath: m("internal/mailbox"), Imports: []string{m("internal/problem")}}, "leaves import nothing of Clearhouse's: internal/mailbox imports internal/problem"},
 		{pkg{ImportPath: m("internal/sepa"), Imports: []string{m("internal/money")}}, "leaves import nothing of Clearhouse's: internal/sepa imports internal/money"},
 		{pkg{ImportPath: m("internal/tabular"), Imports: []string{m("internal/problem")}, Deps: []string{"github.com/jackc/pgx/v5/pgconn"}}, "readers (tabular, schema) never touch the database: internal/tabular imports github.com/jackc/pgx/v5/pgconn"},

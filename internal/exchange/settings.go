@@ -2,7 +2,8 @@
 // it (a partner's SFTP section) and the transports and the schedules read
 // it: the stored settings (ParseSettings), the partner's own server
 // (Remote, its Pull and Push), when a pull, a push or a fulfilment runs
-// (Timing), and host key pins (ParsePin). world writes these from the
+// (Timing), host key pins (ParsePin), and the records of pulls and pushes
+// that store keeps for sftpc (RemoteFile, Delivery). world writes these from the
 // configuration; this package imports nothing of Clearhouse's, so that
 // transports can.
 package exchange

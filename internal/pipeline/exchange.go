@@ -132,13 +132,12 @@ func (x *exchanger) run(ctx context.Context, partner, op string, log *slog.Logge
 	}
 	log = log.With("remote", r.Address)
 	if op == "push" {
-		n, err := sftpc.Enqueue(ctx, x.pool, partner, mailbox.Layout{DataDir: x.dataDir}.Outbox(partner))
+		n, err := sftpc.Enqueue(ctx, store.New(x.pool), partner, mailbox.Layout{DataDir: x.dataDir}.Outbox(partner))
 		if err != nil {
 			return fmt.Errorf("queueing the outbox: %w", err)
 		}
 		if n == 0 {
-			var due int
-			if err := x.pool.QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE partner_id = $1 AND state = 'pending' AND next_at <= now()`, partner).Scan(&due); err != nil || due == 0 {
+			if due, err := store.New(x.pool).CountDueDeliveries(ctx, partner); err != nil || due == 0 {
 				return err // nothing to deliver: no connection
 			}
 		}
@@ -164,7 +163,7 @@ func (x *exchanger) run(ctx context.Context, partner, op string, log *slog.Logge
 		if r.Push == nil {
 			return nil
 		}
-		res, err := sftpc.Push(ctx, x.pool, c, partner, r.Push.Dir, log)
+		res, err := sftpc.Push(ctx, store.New(x.pool), c, partner, r.Push.Dir, log)
 		log.Info("push", "delivered", res.Delivered, "failed", res.Failed)
 		if err == nil && res.Failed > 0 {
 			err = fmt.Errorf("%d deliveries failed; retried with backoff", res.Failed)

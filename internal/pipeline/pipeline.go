@@ -100,7 +100,7 @@ func NewServer(pool *pgxpool.Pool, dataDir string, log *slog.Logger, settings In
 		return nil, fmt.Errorf("the client key: %w", err)
 	}
 	x := &exchanger{pool: pool, svc: svc, dataDir: dataDir, log: log, key: clientKey, queue: queue,
-		puller: &sftpc.Puller{Pool: pool, DataDir: dataDir, Log: log, Publish: in.Publish}}
+		puller: &sftpc.Puller{Files: store.New(pool), DataDir: dataDir, Log: log, Publish: in.Publish}}
 	runner, err := jobs.New(jobs.Config{Pool: pool, Intake: in, Exchange: x.run, Fulfil: x.fulfil, Ack: x.ack, Workers: cfg.Workers,
 		JobTimeout: cfg.JobTimeout, RescueAfter: cfg.RescueAfter, DeadAfter: cfg.DeadAfter, Log: log, Metrics: jm, DataDir: dataDir})
 	if err != nil {

@@ -142,14 +142,14 @@ func BenchmarkSFTP(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			_ = os.Remove(filepath.Join(d.Local, "big_declarations.csv"))
 			_, _ = pool.Exec(ctx, `DELETE FROM deliveries`)
-			if _, err := sftpc.Enqueue(ctx, pool, "secureco", outbox); err != nil {
+			if _, err := sftpc.Enqueue(ctx, store.New(pool), "secureco", outbox); err != nil {
 				b.Fatal(err)
 			}
 			c, err := sftpc.Dial(ctx, r, sftpc.Auth{Key: d.Client})
 			if err != nil {
 				b.Fatal(err)
 			}
-			res, err := sftpc.Push(ctx, pool, c, "secureco", d.Base, slogDiscard())
+			res, err := sftpc.Push(ctx, store.New(pool), c, "secureco", d.Base, slogDiscard())
 			c.Close()
 			if err != nil || res.Failed > 0 {
 				b.Fatalf("%+v %v", res, err)

@@ -15,17 +15,38 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/clearhouse/clearhouse/internal/exchange"
 	"github.com/clearhouse/clearhouse/internal/mailbox"
 )
 
+// RemoteFiles is what a pull records of partners' remote files, so that
+// none is processed twice across restarts and instances (store.Queries
+// keeps them in the database).
+type RemoteFiles interface {
+	// ObserveRemoteFile records the size and mtime seen of f and tells
+	// whether they have not changed for wait, as seen by any instance.
+	ObserveRemoteFile(ctx context.Context, f exchange.RemoteFile, wait time.Duration) (bool, error)
+	// ForgetObservations forgets what was seen of the partner's file at
+	// path, and of its files not seen for a week.
+	ForgetObservations(ctx context.Context, partner, path string) error
+	// ClaimRemoteFile claims f, or takes over a claim older than stale;
+	// false when another pull holds it or it is taken already.
+	ClaimRemoteFile(ctx context.Context, f exchange.RemoteFile, stale time.Duration) (bool, error)
+	// RemoteFileState is f's state (exchange.RemoteClaimed, RemoteTaken, RemoteDone).
+	RemoteFileState(ctx context.Context, f exchange.RemoteFile) (string, error)
+	// ReleaseRemoteFile records why taking f failed and leaves its claim
+	// stale, for the next pull.
+	ReleaseRemoteFile(ctx context.Context, f exchange.RemoteFile, lastError string, stale time.Duration) error
+	// RemoteFileTaken records that f is downloaded, with its sha256.
+	RemoteFileTaken(ctx context.Context, f exchange.RemoteFile, sha256 []byte) error
+	// RemoteFileDone records that f is moved or deleted remotely.
+	RemoteFileDone(ctx context.Context, f exchange.RemoteFile) error
+}
+
 // Puller takes a partner's complete files from their server into the
 // partner's inbox, where intake finds them.
 type Puller struct {
-	Pool    *pgxpool.Pool
+	Files   RemoteFiles
 	DataDir string
 	Log     *slog.Logger
 	// Publish hands a downloaded file to intake (nil: the inbox scan does).
@@ -112,54 +133,42 @@ func readDone(c *Conn, p string) string {
 // stable records the size and mtime seen for a remote file and reports
 // whether they have not changed for wait, as seen by any instance.
 func (pl *Puller) stable(ctx context.Context, partner, remote string, size int64, mtime time.Time, wait time.Duration) (bool, error) {
-	var ok bool
-	err := pl.Pool.QueryRow(ctx, `
-		INSERT INTO remote_observations AS o (partner_id, remote_path, size, mtime) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (partner_id, remote_path) DO UPDATE SET size = EXCLUDED.size, mtime = EXCLUDED.mtime, seen_at = now(),
-		       since = CASE WHEN o.size = EXCLUDED.size AND o.mtime = EXCLUDED.mtime THEN o.since ELSE now() END
-		RETURNING now() - since >= make_interval(secs => $5)`, partner, remote, size, mtime.UTC(), wait.Seconds()).Scan(&ok)
-	return ok, err
+	return pl.Files.ObserveRemoteFile(ctx, exchange.RemoteFile{Partner: partner, Path: remote, Size: size, MTime: mtime.UTC()}, wait)
 }
 
 // take claims, downloads, verifies and hands over one remote file, then
 // moves or deletes it remotely. A file whose claim is already done or
 // taken is only cleaned up remotely: it is never processed twice.
 func (pl *Puller) take(ctx context.Context, c *Conn, partner string, p *exchange.Pull, remote string, fi os.FileInfo, wantSum string) (bool, error) {
-	mtime := fi.ModTime().UTC().Truncate(time.Second)
-	var state string
-	err := pl.Pool.QueryRow(ctx, `INSERT INTO remote_files (partner_id, remote_path, size, mtime) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (partner_id, remote_path, size, mtime) DO UPDATE SET claimed_at = now(), last_error = NULL
-		  WHERE remote_files.state = 'claimed' AND remote_files.claimed_at < now() - make_interval(secs => $5)
-		RETURNING state`, partner, remote, fi.Size(), mtime, staleClaim.Seconds()).Scan(&state)
-	if errors.Is(err, pgx.ErrNoRows) {
-		// Claimed by someone else just now, or already taken: clean up.
-		if err := pl.Pool.QueryRow(ctx, `SELECT state FROM remote_files WHERE partner_id = $1 AND remote_path = $2 AND size = $3 AND mtime = $4`,
-			partner, remote, fi.Size(), mtime).Scan(&state); err != nil {
-			return false, err
-		}
-		if state == "claimed" {
-			return false, nil
-		}
-		return false, pl.after(ctx, c, partner, p, remote, fi.Size(), mtime)
-	}
+	f := exchange.RemoteFile{Partner: partner, Path: remote, Size: fi.Size(), MTime: fi.ModTime().UTC().Truncate(time.Second)}
+	claimed, err := pl.Files.ClaimRemoteFile(ctx, f, staleClaim)
 	if err != nil {
 		return false, err
+	}
+	if !claimed {
+		// Claimed by someone else just now, or already taken: clean up.
+		state, err := pl.Files.RemoteFileState(ctx, f)
+		if err != nil {
+			return false, err
+		}
+		if state == exchange.RemoteClaimed {
+			return false, nil
+		}
+		return false, pl.after(ctx, c, p, f)
 	}
 	local, sum, err := pl.download(c, partner, remote, fi.Size(), wantSum)
 	if err != nil {
-		_, _ = pl.Pool.Exec(ctx, `UPDATE remote_files SET last_error = $5, claimed_at = now() - make_interval(secs => $6)
-			WHERE partner_id = $1 AND remote_path = $2 AND size = $3 AND mtime = $4`, partner, remote, fi.Size(), mtime, err.Error(), staleClaim.Seconds())
+		_ = pl.Files.ReleaseRemoteFile(ctx, f, err.Error(), staleClaim)
 		return false, err
 	}
-	if _, err := pl.Pool.Exec(ctx, `UPDATE remote_files SET state = 'taken', sha256 = $5 WHERE partner_id = $1 AND remote_path = $2 AND size = $3 AND mtime = $4`,
-		partner, remote, fi.Size(), mtime, sum); err != nil {
+	if err := pl.Files.RemoteFileTaken(ctx, f, sum); err != nil {
 		return false, err
 	}
 	if pl.Publish != nil {
 		pl.Publish(partner, local, mailbox.PulledBy+remote)
 	}
 	pl.Log.Info("pulled", "partner", partner, "file", remote, "bytes", fi.Size(), "sha256", hex.EncodeToString(sum))
-	return true, pl.after(ctx, c, partner, p, remote, fi.Size(), mtime)
+	return true, pl.after(ctx, c, p, f)
 }
 
 // download copies remote into the partner's inbox, checking its size and,
@@ -218,7 +227,8 @@ func (pl *Puller) download(c *Conn, partner, remote string, size int64, wantSum 
 
 // after deletes or moves the remote file (and its done file), then marks
 // the claim done.
-func (pl *Puller) after(ctx context.Context, c *Conn, partner string, p *exchange.Pull, remote string, size int64, mtime time.Time) error {
+func (pl *Puller) after(ctx context.Context, c *Conn, p *exchange.Pull, f exchange.RemoteFile) error {
+	remote := f.Path
 	var err error
 	switch p.After {
 	case "delete":
@@ -234,8 +244,7 @@ func (pl *Puller) after(ctx context.Context, c *Conn, partner string, p *exchang
 		return fmt.Errorf("%s after taking it: %w", p.After, err)
 	}
 	_ = c.SFTP.Remove(remote + mailbox.DoneSuffix)
-	_, err = pl.Pool.Exec(ctx, `UPDATE remote_files SET state = 'done', done_at = now() WHERE partner_id = $1 AND remote_path = $2 AND size = $3 AND mtime = $4`,
-		partner, remote, size, mtime)
-	_, _ = pl.Pool.Exec(ctx, `DELETE FROM remote_observations WHERE partner_id = $1 AND (remote_path = $2 OR seen_at < now() - interval '7 days')`, partner, remote)
+	err = pl.Files.RemoteFileDone(ctx, f)
+	_ = pl.Files.ForgetObservations(ctx, f.Partner, remote)
 	return err
 }

@@ -12,14 +12,28 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/clearhouse/clearhouse/internal/exchange"
 )
+
+// Deliveries is what a push records of the files it delivers: each under
+// one remote name, retried with backoff until delivered (store.Queries
+// keeps them in the database).
+type Deliveries interface {
+	// AddDelivery queues local under remoteName; false when the file or
+	// the name is queued already.
+	AddDelivery(ctx context.Context, partner, local, remoteName string, size int64, sha256 []byte) (bool, error)
+	// DueDeliveries lists the partner's pending deliveries due now, oldest first.
+	DueDeliveries(ctx context.Context, partner string) ([]exchange.Delivery, error)
+	// DeliveryFailed records a failed attempt and backs the next one off.
+	DeliveryFailed(ctx context.Context, id int64, lastError string) error
+	// Delivered records that the delivery is on the partner's server.
+	Delivered(ctx context.Context, id int64) error
+}
 
 // Enqueue records a delivery for each file of dir not yet recorded: the
 // remote name is fixed here, once, so a file is never delivered under two
 // names. It returns how many were added.
-func Enqueue(ctx context.Context, pool *pgxpool.Pool, partner, dir string) (int, error) {
+func Enqueue(ctx context.Context, d Deliveries, partner, dir string) (int, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return 0, err
@@ -34,12 +48,13 @@ func Enqueue(ctx context.Context, pool *pgxpool.Pool, partner, dir string) (int,
 		if err != nil {
 			return added, err
 		}
-		tag, err := pool.Exec(ctx, `INSERT INTO deliveries (partner_id, local_path, remote_name, size, sha256) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT DO NOTHING`, partner, p, e.Name(), size, sum)
+		ok, err := d.AddDelivery(ctx, partner, p, e.Name(), size, sum)
 		if err != nil {
 			return added, err
 		}
-		added += int(tag.RowsAffected())
+		if ok {
+			added++
+		}
 	}
 	return added, nil
 }
@@ -48,22 +63,9 @@ func Enqueue(ctx context.Context, pool *pgxpool.Pool, partner, dir string) (int,
 type PushResult struct{ Delivered, Failed int }
 
 // Push delivers the partner's due deliveries into remote folder dir.
-func Push(ctx context.Context, pool *pgxpool.Pool, c *Conn, partner, dir string, log *slog.Logger) (PushResult, error) {
+func Push(ctx context.Context, d Deliveries, c *Conn, partner, dir string, log *slog.Logger) (PushResult, error) {
 	var res PushResult
-	rows, err := pool.Query(ctx, `SELECT id, local_path, remote_name, size FROM deliveries
-		WHERE partner_id = $1 AND state = 'pending' AND next_at <= now() ORDER BY id`, partner)
-	if err != nil {
-		return res, err
-	}
-	type job struct {
-		id         int64
-		local, rem string
-		size       int64
-	}
-	jobs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (job, error) {
-		var j job
-		return j, r.Scan(&j.id, &j.local, &j.rem, &j.size)
-	})
+	jobs, err := d.DueDeliveries(ctx, partner)
 	if err != nil {
 		return res, err
 	}
@@ -72,23 +74,21 @@ func Push(ctx context.Context, pool *pgxpool.Pool, c *Conn, partner, dir string,
 			return res, ctx.Err()
 		}
 		start := time.Now()
-		err := deliver(c, j.local, path.Join(dir, j.rem), j.size)
+		err := deliver(c, j.LocalPath, path.Join(dir, j.RemoteName), j.Size)
 		if err != nil {
 			res.Failed++
-			log.Warn("push failed; retried later", "partner", partner, "file", j.rem, "err", err)
+			log.Warn("push failed; retried later", "partner", partner, "file", j.RemoteName, "err", err)
 			// Backoff: 30 s after the first failure, doubling, at most an hour.
-			_, dbErr := pool.Exec(ctx, `UPDATE deliveries SET attempts = attempts + 1, last_error = $2,
-				next_at = now() + least(interval '1 hour', interval '30 seconds' * power(2, least(attempts, 12))) WHERE id = $1`, j.id, err.Error())
-			if dbErr != nil {
+			if dbErr := d.DeliveryFailed(ctx, j.ID, err.Error()); dbErr != nil {
 				return res, dbErr
 			}
 			continue
 		}
-		if _, err := pool.Exec(ctx, `UPDATE deliveries SET state = 'delivered', delivered_at = now(), attempts = attempts + 1, last_error = NULL WHERE id = $1`, j.id); err != nil {
+		if err := d.Delivered(ctx, j.ID); err != nil {
 			return res, err
 		}
 		res.Delivered++
-		log.Info("pushed", "partner", partner, "file", j.rem, "bytes", j.size, "seconds", time.Since(start).Seconds())
+		log.Info("pushed", "partner", partner, "file", j.RemoteName, "bytes", j.Size, "seconds", time.Since(start).Seconds())
 	}
 	return res, nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/clearhouse/clearhouse/internal/exchange"
 	"github.com/clearhouse/clearhouse/internal/pgtest"
 	"github.com/clearhouse/clearhouse/internal/sftpc"
+	"github.com/clearhouse/clearhouse/internal/store"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -87,7 +88,7 @@ func TestPullTakesCompleteFilesOnce(t *testing.T) {
 	_ = os.WriteFile(filepath.Join(in, "a_declarations.csv"), []byte("A"), 0o644)
 	_ = os.WriteFile(filepath.Join(in, "b_declarations.csv.part"), []byte("B"), 0o644)
 	pub := &published{}
-	pl := &sftpc.Puller{Pool: pool, DataDir: data, Publish: pub.add}
+	pl := &sftpc.Puller{Files: store.New(pool), DataDir: data, Publish: pub.add}
 	c := dial(t, s, r)
 	cfg := &exchange.Pull{Dir: path.Join(s.Base, "out"), Complete: "temp_name", After: "delete"}
 	res, err := pl.Pull(context.Background(), c, "telco-fr", cfg)
@@ -114,7 +115,7 @@ func TestPullTakesCompleteFilesOnce(t *testing.T) {
 		path.Join(cfg.Dir, "c_declarations.csv"), fi.ModTime().UTC().Truncate(time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	pl2 := &sftpc.Puller{Pool: pool, DataDir: data, Publish: pub.add}
+	pl2 := &sftpc.Puller{Files: store.New(pool), DataDir: data, Publish: pub.add}
 	res, err = pl2.Pull(context.Background(), c, "telco-fr", cfg)
 	if err != nil || res.Taken != 1 || res.Cleaned != 1 {
 		t.Fatalf("%+v %v", res, err)
@@ -139,7 +140,7 @@ func TestPullStableAcrossInstances(t *testing.T) {
 	cfg := &exchange.Pull{Dir: path.Join(s.Base, "out"), Complete: "stable", StableFor: "1s", After: "delete"}
 	c := dial(t, s, r)
 	data := t.TempDir()
-	first := &sftpc.Puller{Pool: pool, DataDir: data, Log: slogDiscard()}
+	first := &sftpc.Puller{Files: store.New(pool), DataDir: data, Log: slogDiscard()}
 	if res, err := first.Pull(context.Background(), c, "telco-fr", cfg); err != nil || res.Waiting != 1 || res.Taken != 0 {
 		t.Fatalf("first sight: %+v %v", res, err)
 	}
@@ -156,7 +157,7 @@ func TestPullStableAcrossInstances(t *testing.T) {
 	}
 	time.Sleep(500 * time.Millisecond)
 	pub := &published{}
-	second := &sftpc.Puller{Pool: pool, DataDir: data, Publish: pub.add, Log: slogDiscard()}
+	second := &sftpc.Puller{Files: store.New(pool), DataDir: data, Publish: pub.add, Log: slogDiscard()}
 	if res, err := second.Pull(context.Background(), c, "telco-fr", cfg); err != nil || res.Taken != 1 {
 		t.Fatalf("another instance, after stable_for: %+v %v", res, err)
 	}
@@ -178,7 +179,7 @@ func TestPullDoneFileChecksum(t *testing.T) {
 	_ = os.WriteFile(filepath.Join(in, "d.csv.done"), []byte(hex.EncodeToString(make([]byte, 32))+"\n"), 0o644)
 	_ = os.WriteFile(filepath.Join(in, "e.csv"), body, 0o644) // no done file yet
 	pub := &published{}
-	pl := &sftpc.Puller{Pool: pool, DataDir: t.TempDir(), Publish: pub.add}
+	pl := &sftpc.Puller{Files: store.New(pool), DataDir: t.TempDir(), Publish: pub.add}
 	c := dial(t, s, r)
 	cfg := &exchange.Pull{Dir: path.Join(s.Base, "out"), Complete: "done_file", After: "move", MoveTo: path.Join(s.Base, "done")}
 	if _, err := pl.Pull(context.Background(), c, "isp-de", cfg); err == nil {
@@ -212,7 +213,7 @@ func TestPullSurvivesTheServerGoingAway(t *testing.T) {
 	data := t.TempDir()
 	partner := filepath.Join(data, "partners", "telco-fr")
 	pub := &published{}
-	pl := &sftpc.Puller{Pool: pool, DataDir: data, Publish: pub.add, Log: slogDiscard()}
+	pl := &sftpc.Puller{Files: store.New(pool), DataDir: data, Publish: pub.add, Log: slogDiscard()}
 	cfg := &exchange.Pull{Dir: path.Join(s.Base, "out"), Complete: "temp_name", After: "delete"}
 	c := dial(t, s, r)
 	stopped := make(chan struct{})
@@ -274,7 +275,7 @@ func TestPushSurvivesTheServerGoingAway(t *testing.T) {
 	big := bytes.Repeat([]byte("0123456789abcdef"), 16<<20/16*4) // 64 MiB
 	_ = os.WriteFile(filepath.Join(outbox, "fulfillment_secureco_1.csv"), big, 0o644)
 	_ = os.WriteFile(filepath.Join(outbox, "fulfillment_secureco_2.csv"), []byte("small"), 0o644)
-	if n, err := sftpc.Enqueue(ctx, pool, "secureco", outbox); err != nil || n != 2 {
+	if n, err := sftpc.Enqueue(ctx, store.New(pool), "secureco", outbox); err != nil || n != 2 {
 		t.Fatalf("enqueue: %d %v", n, err)
 	}
 	remote := filepath.Join(s.Local, "in")
@@ -291,7 +292,7 @@ func TestPushSurvivesTheServerGoingAway(t *testing.T) {
 			}
 		}
 	}()
-	res, _ := sftpc.Push(ctx, pool, c, "secureco", path.Join(s.Base, "in"), slogDiscard())
+	res, _ := sftpc.Push(ctx, store.New(pool), c, "secureco", path.Join(s.Base, "in"), slogDiscard())
 	<-stopped
 	if res.Delivered == 2 {
 		t.Skip("the push finished before the server could be stopped")
@@ -302,7 +303,7 @@ func TestPushSurvivesTheServerGoingAway(t *testing.T) {
 	s.Restart()
 	_, _ = pool.Exec(ctx, `UPDATE deliveries SET next_at = now()`)
 	c2 := dial(t, s, r)
-	res, err := sftpc.Push(ctx, pool, c2, "secureco", path.Join(s.Base, "in"), slogDiscard())
+	res, err := sftpc.Push(ctx, store.New(pool), c2, "secureco", path.Join(s.Base, "in"), slogDiscard())
 	if err != nil || res.Failed != 0 {
 		var last string
 		_ = pool.QueryRow(ctx, `SELECT string_agg(last_error, '; ') FROM deliveries`).Scan(&last)
@@ -316,7 +317,7 @@ func TestPushSurvivesTheServerGoingAway(t *testing.T) {
 	if len(entries) != 2 {
 		t.Fatalf("the remote folder holds %d files", len(entries))
 	}
-	if n, _ := sftpc.Enqueue(ctx, pool, "secureco", outbox); n != 0 {
+	if n, _ := sftpc.Enqueue(ctx, store.New(pool), "secureco", outbox); n != 0 {
 		t.Fatal("a delivered file was queued again")
 	}
 	var pending int
@@ -324,7 +325,7 @@ func TestPushSurvivesTheServerGoingAway(t *testing.T) {
 	if pending != 0 {
 		t.Fatalf("%d deliveries pending", pending)
 	}
-	res, err = sftpc.Push(ctx, pool, c2, "secureco", path.Join(s.Base, "in"), slogDiscard())
+	res, err = sftpc.Push(ctx, store.New(pool), c2, "secureco", path.Join(s.Base, "in"), slogDiscard())
 	if err != nil || res.Delivered+res.Failed != 0 {
 		t.Fatalf("second round: %+v %v", res, err)
 	}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
+	"github.com/clearhouse/clearhouse/internal/exchange"
 	"github.com/clearhouse/clearhouse/internal/pgtest"
 	"github.com/clearhouse/clearhouse/internal/store"
 )
@@ -80,5 +82,30 @@ func TestQueriesTranslateConstraints(t *testing.T) {
 	err = q.InsertPostings(ctx, id, []store.Posting{{AccountID: eur, Amount: 1, Currency: "USD"}})
 	if !errors.Is(err, store.ErrCurrencyMismatch) {
 		t.Fatalf("a posting in another currency than its account's: %v", err)
+	}
+}
+
+// TestTransferRecordsOfUnknownPartner: a pull's or a push's record of a
+// partner the database does not have reads as exchange.ErrUnknownPartner,
+// and still names its constraint.
+func TestTransferRecordsOfUnknownPartner(t *testing.T) {
+	t.Parallel()
+	q := store.New(pgtest.New(t))
+	ctx := context.Background()
+	f := exchange.RemoteFile{Partner: "nobody", Path: "/out/a.csv", Size: 1, MTime: time.Unix(0, 0).UTC()}
+	_, err := q.AddDelivery(ctx, "nobody", "/data/a.csv", "a.csv", 1, []byte{0})
+	_, cerr := q.ClaimRemoteFile(ctx, f, time.Minute)
+	_, oerr := q.ObserveRemoteFile(ctx, f, time.Minute)
+	for name, tc := range map[string]struct {
+		err        error
+		constraint string
+	}{
+		"delivery":    {err, "deliveries_partner_id_fkey"},
+		"claim":       {cerr, "remote_files_partner_id_fkey"},
+		"observation": {oerr, "remote_observations_partner_id_fkey"},
+	} {
+		if !errors.Is(tc.err, exchange.ErrUnknownPartner) || store.Constraint(tc.err) != tc.constraint {
+			t.Errorf("%s: %v (constraint %q), want exchange.ErrUnknownPartner on %s", name, tc.err, store.Constraint(tc.err), tc.constraint)
+		}
 	}
 }
