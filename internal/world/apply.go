@@ -155,6 +155,10 @@ func Apply(ctx context.Context, db DB, w *World) (*Result, error) {
 			if exists {
 				for i := t.NKey; i < len(t.Cols); i++ {
 					if !same(t, i, old[i], r[i]) {
+						if t.secret[t.Cols[i]] {
+							detail = append(detail, settingsDiff(t.Cols[i], old[i], r[i])...)
+							continue
+						}
 						detail = append(detail, fmt.Sprintf("%s %s → %s", t.Cols[i], t.show(i, old), t.show(i, r)))
 					}
 				}
@@ -385,4 +389,77 @@ func syncKeys(ctx context.Context, db DB, w *World, res *Result) error {
 		res.Changes = append(res.Changes, Change{Op: op, What: "sftp key " + id, Detail: detail})
 	}
 	return nil
+}
+
+// settingsDiff says which fields of a JSON settings column changed
+// ("sftp.fulfillment.every 1m → 2m"), never showing a secret's value (a
+// password hash, a key's material): those are "(updated)".
+func settingsDiff(col string, a, b *string) []string {
+	flat := func(v *string) map[string]string {
+		out := map[string]string{}
+		if v == nil {
+			return out
+		}
+		var doc any
+		if json.Unmarshal([]byte(*v), &doc) != nil {
+			return out
+		}
+		var walk func(prefix string, x any)
+		walk = func(prefix string, x any) {
+			switch t := x.(type) {
+			case map[string]any:
+				for k, v := range t {
+					walk(prefix+"."+k, v)
+				}
+			case nil:
+				// unset
+			default:
+				if t == "" {
+					return // unset
+				}
+				b, _ := json.Marshal(t)
+				out[prefix] = string(b)
+			}
+		}
+		walk(col, doc)
+		return out
+	}
+	before, after := flat(a), flat(b)
+	var paths []string
+	for p := range before {
+		if before[p] != after[p] {
+			paths = append(paths, p)
+		}
+	}
+	for p := range after {
+		if _, ok := before[p]; !ok {
+			paths = append(paths, p)
+		}
+	}
+	sort.Strings(paths)
+	var out []string
+	for _, p := range paths {
+		if secretPath(p) {
+			out = append(out, p+" (updated)")
+			continue
+		}
+		bv, av := before[p], after[p]
+		if bv == "" {
+			bv = "(none)"
+		}
+		if av == "" {
+			av = "(none)"
+		}
+		out = append(out, fmt.Sprintf("%s %s → %s", p, bv, av))
+	}
+	if len(out) == 0 {
+		out = append(out, col+" (updated)")
+	}
+	return out
+}
+
+// secretPath: settings whose values are never printed.
+func secretPath(p string) bool {
+	p = strings.ToLower(p)
+	return strings.Contains(p, "password") || strings.Contains(p, "hash") || strings.Contains(p, "secret")
 }

@@ -388,3 +388,30 @@ func TestUploadCompletionSetting(t *testing.T) {
 		t.Fatalf("settings %+v %v", st, err)
 	}
 }
+
+// TestSettingsChangeSaysWhichField (outside trial of issue 13): a change
+// inside a partner's settings names the field and its values, never a
+// secret's: not "sftp (updated) → (updated)".
+func TestSettingsChangeSaysWhichField(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.New(t)
+	if _, err := apply(t, pool, sampleConfig); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, f := range []string{"publishers.yaml", "resellers.yaml", "catalogs.yaml", "be-2026_tarifs.csv"} {
+		b, _ := os.ReadFile(filepath.Join(sampleConfig, f))
+		s := strings.Replace(string(b), `fulfillment: {schedule: "0 6-20 * * 1-5", timezone: Europe/Paris}`, `fulfillment: {every: 2m}`, 1)
+		_ = os.WriteFile(filepath.Join(dir, f), []byte(s), 0o644)
+	}
+	res, err := apply(t, pool, dir)
+	if err != nil || len(res.Changes) != 1 {
+		t.Fatalf("%v %v", res, err)
+	}
+	got := res.Changes[0].String()
+	for _, want := range []string{`sftp.fulfillment.Every (none) → "2m"`, `sftp.fulfillment.Schedule "0 6-20 * * 1-5" → (none)`} {
+		if !strings.Contains(got, want) {
+			t.Fatalf("change %q lacks %q", got, want)
+		}
+	}
+}
