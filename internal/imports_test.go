@@ -30,6 +30,8 @@ type rule struct {
 	// who are the packages the rule is about (relative to the module);
 	// nil: every package.
 	who []string
+	// except are packages the rule is not about (with who nil).
+	except []string
 	// deps judges everything a package links (go list's Deps: tests not
 	// included), not only what it imports itself.
 	deps bool
@@ -59,6 +61,14 @@ var rules = []rule{
 		who:  []string{"internal/tabular", "internal/schema"},
 		deps: true,
 		bad:  isPgx,
+	},
+	{
+		// One layer speaks SQL: the others pass store.Pool and store.Tx and
+		// call store's typed queries. pgserver starts the local cluster
+		// (admin connections); pgtest is for tests.
+		name:   "only store (and pgserver, pgtest) import pgx",
+		except: []string{"internal/store", "internal/pgserver", "internal/pgtest"},
+		bad:    isPgx,
 	},
 	{
 		name: "pgtest is for tests only: no package links it",
@@ -92,7 +102,7 @@ func violations(pkgs []pkg) []string {
 	for _, r := range rules {
 		for _, p := range pkgs {
 			rel := strings.TrimPrefix(p.ImportPath, module)
-			if r.who != nil && !slices.Contains(r.who, rel) {
+			if (r.who != nil && !slices.Contains(r.who, rel)) || slices.Contains(r.except, rel) {
 				continue
 			}
 			imps := p.Imports
@@ -158,7 +168,10 @@ func TestImportRulesCatch(t *testing.T) {
 		p    pkg
 		want string // "" for none
 	}{
-		{pkg{ImportPath: m("internal/sftpd"), Imports: []string{m("internal/mailbox"), m("internal/exchange"), "github.com/jackc/pgx/v5"}}, ""},
+		{pkg{ImportPath: m("internal/sftpd"), Imports: []string{m("internal/mailbox"), m("internal/exchange")}}, ""},
+		{pkg{ImportPath: m("internal/sftpd"), Imports: []string{m("internal/mailbox"), "github.com/jackc/pgx/v5"}}, "only store (and pgserver, pgtest) import pgx: internal/sftpd imports github.com/jackc/pgx/v5"},
+		{pkg{ImportPath: m("internal/jobs"), Imports: []string{m("internal/store"), "github.com/jackc/pgx/v5/pgxpool"}}, "only store (and pgserver, pgtest) import pgx: internal/jobs imports github.com/jackc/pgx/v5/pgxpool"},
+		{pkg{ImportPath: m("internal/store"), Imports: []string{"github.com/jackc/pgx/v5", "github.com/jackc/pgx/v5/pgxpool"}}, ""},
 		{pkg{ImportPath: m("internal/sftpd"), Imports: []string{m("internal/world")}}, "transports (sftpd, sftpc) import only mailbox and leaves: internal/sftpd imports internal/world"},
 		{pkg{ImportPath: m("internal/sftpc"), Imports: []string{m("internal/sftpd")}}, "transports (sftpd, sftpc) import only mailbox and leaves: internal/sftpc imports internal/sftpd"},
 		{pkg{ImportPath: m("internal/sftpc"), Imports: []string{m("internal/exchange")}, Deps: []string{m("internal/exchange"), "github.com/jackc/pgx/v5/pgxpool"}}, "transports (sftpd, sftpc) never link pgx: internal/sftpc imports github.com/jackc/pgx/v5/pgxpool"},

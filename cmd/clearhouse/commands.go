@@ -10,8 +10,6 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/clearhouse/clearhouse/internal/ingest"
 	"github.com/clearhouse/clearhouse/internal/ledger"
 	"github.com/clearhouse/clearhouse/internal/money"
@@ -76,7 +74,7 @@ var errDryRun = errors.New("dry run")
 
 func applyWorld(ctx context.Context, e *env, w *world.World, dry bool) (*world.Result, error) {
 	var res *world.Result
-	err := pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
+	err := store.BeginFunc(ctx, e.pool, func(tx store.Tx) error {
 		var err error
 		if res, err = world.Apply(ctx, store.New(tx), w); err != nil {
 			return err

@@ -16,8 +16,6 @@ import (
 	"syscall"
 
 	"github.com/alecthomas/kong"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/clearhouse/clearhouse/internal/declare"
 	"github.com/clearhouse/clearhouse/internal/ingest"
@@ -186,7 +184,7 @@ func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) 
 
 // env is a connected database plus the local server, if one was started.
 type env struct {
-	pool   *pgxpool.Pool
+	pool   *store.Pool
 	server *pgserver.Server
 	url    string
 	svc    *ingest.Service
@@ -276,17 +274,7 @@ func (g *Globals) startLocal(ctx context.Context, create bool) (*pgserver.Server
 }
 
 func ensureDatabase(ctx context.Context, adminURL, name string) error {
-	c, err := pgx.Connect(ctx, adminURL)
-	if err != nil {
-		return err
-	}
-	defer c.Close(ctx)
-	var exists bool
-	if err := c.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil || exists {
-		return err
-	}
-	_, err = c.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
-	return err
+	return store.EnsureDatabase(ctx, adminURL, name)
 }
 
 func (g *Globals) service(e *env) *ingest.Service {

@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/clearhouse/clearhouse/internal/archive"
 	"github.com/clearhouse/clearhouse/internal/mailbox"
 	"github.com/clearhouse/clearhouse/internal/money"
@@ -69,7 +67,7 @@ func (s *Service) WriteAck(ctx context.Context, id int64) error {
 	if err != nil {
 		return err
 	}
-	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+	err = store.BeginFunc(ctx, s.Pool, func(tx store.Tx) error {
 		if err := store.LockAnswers(ctx, tx, a.Partner, a.Name); err != nil {
 			return err
 		}

@@ -11,8 +11,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/clearhouse/clearhouse/internal/archive"
 	"github.com/clearhouse/clearhouse/internal/problem"
 	"github.com/clearhouse/clearhouse/internal/render"
@@ -161,7 +159,7 @@ func moreProblems(line, n int) string {
 // it (and the count of warnings) on the file in tx. A file with warnings
 // only has none: its warnings are listed in <file>.warnings.csv, from the
 // problems.
-func (e *echo) finish(ctx context.Context, tx pgx.Tx, made *archive.Store, probs []*problem.Problem, whole bool, d render.Dialect) error {
+func (e *echo) finish(ctx context.Context, tx store.Tx, made *archive.Store, probs []*problem.Problem, whole bool, d render.Dialect) error {
 	errs, warns := 0, 0
 	for _, p := range probs {
 		if p.Severity == problem.Warning {

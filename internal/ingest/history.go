@@ -3,8 +3,6 @@ package ingest
 import (
 	"context"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/clearhouse/clearhouse/internal/declare"
 	"github.com/clearhouse/clearhouse/internal/store"
 )
@@ -13,7 +11,7 @@ import (
 // the posting transaction guarantees no other file of the reseller commits
 // while a file is checked. Its pool forbids the planner anything but the
 // primary keys' probes (see lookupPool).
-type history struct{ pool *pgxpool.Pool }
+type history struct{ pool *store.Pool }
 
 // Ranges reads the first and last ids in index order: two index probes.
 func (h history) Ranges(ctx context.Context, reseller string) (decl, cust declare.Range, err error) {

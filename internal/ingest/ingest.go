@@ -18,9 +18,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/clearhouse/clearhouse/internal/archive"
 	"github.com/clearhouse/clearhouse/internal/declare"
 	"github.com/clearhouse/clearhouse/internal/mailbox"
@@ -50,7 +47,7 @@ var ErrUnknownPartner = errors.New("unknown reseller")
 
 // Service runs files through the pipeline.
 type Service struct {
-	Pool    *pgxpool.Pool
+	Pool    *store.Pool
 	Archive *archive.Store
 	// DataDir holds the partners' outboxes (mailbox.Layout).
 	DataDir string
@@ -66,7 +63,7 @@ type Service struct {
 	// Finished, when set, is called in the transaction that finishes a
 	// file (posted, rejected or duplicate): serve queues the file's ack job
 	// there, so the ack follows whatever happens to this process.
-	Finished func(ctx context.Context, tx pgx.Tx, fileID int64, partner string) error
+	Finished func(ctx context.Context, tx store.Tx, fileID int64, partner string) error
 	// Stage, when set, is told how long each stage of a file took:
 	// archive, register, the stages of posting (check+copy, entry,
 	// subscriptions, customers, outbox, commit) and ack.
@@ -81,7 +78,7 @@ type Service struct {
 	PrescanBytes int64
 
 	lookupsOnce sync.Once
-	lookups     *pgxpool.Pool
+	lookups     *store.Pool
 	lookupsErr  error
 }
 
@@ -89,21 +86,9 @@ type Service struct {
 // Pool: a file's transaction holds a connection (and the reseller lock)
 // while its rows are looked up, so sharing one pool would let concurrent
 // files exhaust it and wait on each other forever.
-func (s *Service) lookupPool(ctx context.Context) (*pgxpool.Pool, error) {
+func (s *Service) lookupPool(ctx context.Context) (*store.Pool, error) {
 	s.lookupsOnce.Do(func() {
-		cfg := s.Pool.Config().Copy()
-		cfg.MaxConns = max(4, cfg.MaxConns/2)
-		cfg.MinConns = 0
-		// Look-ups probe the primary key once per id. The planner must not
-		// choose otherwise: during a big file the table's statistics predate
-		// the file's own COPY, and any plan that walks the reseller's rows (a
-		// seq scan, or the index on reseller_id alone with the ids as a
-		// filter) visits every row the COPY added so far, once per batch:
-		// quadratic. These sessions run nothing else.
-		for k, v := range map[string]string{"enable_seqscan": "off", "enable_hashjoin": "off", "enable_mergejoin": "off", "enable_bitmapscan": "off", "enable_material": "off"} {
-			cfg.ConnConfig.RuntimeParams[k] = v
-		}
-		s.lookups, s.lookupsErr = pgxpool.NewWithConfig(context.WithoutCancel(ctx), cfg)
+		s.lookups, s.lookupsErr = store.LookupPool(context.WithoutCancel(ctx), s.Pool)
 	})
 	return s.lookups, s.lookupsErr
 }
@@ -294,7 +279,7 @@ func (s *Service) Ingest(ctx context.Context, req Request) (*Outcome, error) {
 	return s.Outcome(ctx, reg.id)
 }
 
-func (s *Service) finished(ctx context.Context, tx pgx.Tx, fileID int64, partner string) error {
+func (s *Service) finished(ctx context.Context, tx store.Tx, fileID int64, partner string) error {
 	if s.Finished == nil {
 		return nil
 	}
@@ -376,7 +361,7 @@ func (s *Service) register(ctx context.Context, req Request, blob archive.Blob) 
 	var reg registration
 	nf := store.NewFile{Partner: req.Partner, Kind: req.Kind, Name: req.Name, Size: blob.Size, SHA256: blob.SHA256[:],
 		Uploader: req.Uploader, Sheet: req.Sheet, UploadKey: req.UploadKey}
-	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+	err := store.BeginFunc(ctx, s.Pool, func(tx store.Tx) error {
 		if kind, err := store.PartnerKind(ctx, tx, req.Partner); err != nil || kind != "reseller" {
 			return fmt.Errorf("%w %q (is it in the configuration you applied?)", ErrUnknownPartner, req.Partner)
 		}

@@ -9,8 +9,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/clearhouse/clearhouse/internal/archive"
 	"github.com/clearhouse/clearhouse/internal/declare"
 	"github.com/clearhouse/clearhouse/internal/problem"
@@ -172,12 +170,12 @@ func (s *Service) spoolWorkbook(ctx context.Context, req Request, blob archive.B
 // recordRejected marks a file rejected whole, with its problems, in its own
 // transaction: nothing of the file was posted.
 func (s *Service) recordRejected(ctx context.Context, fileID int64, r *declare.Reseller, sum declare.Summary, rep *problem.Report, e *echo) error {
-	return pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+	return store.BeginFunc(ctx, s.Pool, func(tx store.Tx) error {
 		return s.finishFile(ctx, tx, fileID, r, sum, rep, "rejected", e)
 	})
 }
 
-func (s *Service) finishFile(ctx context.Context, tx pgx.Tx, fileID int64, r *declare.Reseller, sum declare.Summary, rep *problem.Report, state string, e *echo) error {
+func (s *Service) finishFile(ctx context.Context, tx store.Tx, fileID int64, r *declare.Reseller, sum declare.Summary, rep *problem.Report, state string, e *echo) error {
 	o := &Outcome{}
 	o.fill(sum, rep, state == "rejected")
 	if err := store.AddProblems(ctx, tx, fileID, rep.Problems); err != nil {
@@ -197,7 +195,7 @@ func (s *Service) finishFile(ctx context.Context, tx pgx.Tx, fileID int64, r *de
 // poster writes one file's accepted records inside the file's transaction.
 type poster struct {
 	s        *Service
-	tx       pgx.Tx
+	tx       store.Tx
 	fileID   int64
 	reseller *declare.Reseller
 	echo     *echo

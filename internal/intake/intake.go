@@ -15,8 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/clearhouse/clearhouse/internal/exchange"
 	"github.com/clearhouse/clearhouse/internal/ingest"
 	"github.com/clearhouse/clearhouse/internal/mailbox"
@@ -27,7 +25,7 @@ import (
 // durable queue (Enqueue); the queue's workers call Take.
 type Intake struct {
 	Service *ingest.Service
-	Pool    *pgxpool.Pool
+	Pool    *store.Pool
 	DataDir string
 	Log     *slog.Logger
 	// Enqueue records that a file waits (a unique job per file version):

@@ -15,13 +15,12 @@ import (
 	"os"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/clearhouse/clearhouse/internal/intake"
+	"github.com/clearhouse/clearhouse/internal/store"
 )
 
 // Queues.
@@ -92,7 +91,7 @@ func (AckArgs) InsertOpts() river.InsertOpts {
 
 // Config configures a Runner.
 type Config struct {
-	Pool   *pgxpool.Pool
+	Pool   *store.Pool
 	Intake *intake.Intake
 	// Exchange pulls or pushes (op) for a partner; nil: exchange jobs fail.
 	Exchange func(ctx context.Context, partner, op string, log *slog.Logger) error
@@ -126,7 +125,7 @@ type Runner struct {
 	cfg    Config
 	ID     string // this instance, as recorded on the jobs it works
 	host   string
-	Client *river.Client[pgx.Tx]
+	Client *river.Client[store.Tx]
 	slot   *slot
 	stop   context.CancelFunc
 	done   chan struct{}
@@ -239,9 +238,7 @@ func (r *Runner) beat(ctx context.Context) error {
 	if r.slot != nil {
 		slot = r.slot.key
 	}
-	_, err := r.cfg.Pool.Exec(ctx, `INSERT INTO instances (id, host, pid, slot) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()`, r.ID, r.host, os.Getpid(), slot)
-	return err
+	return store.Beat(ctx, r.cfg.Pool, r.ID, r.host, os.Getpid(), slot)
 }
 
 // Rescue records this instance's heartbeat and puts back in the queue the
@@ -252,16 +249,7 @@ func (r *Runner) Rescue(ctx context.Context) (int64, error) {
 	if err := r.beat(ctx); err != nil {
 		return 0, err
 	}
-	tag, err := r.cfg.Pool.Exec(ctx, `
-		UPDATE river_job SET state = 'available', scheduled_at = now()
-		WHERE state = 'running' AND attempted_by IS NOT NULL
-		  AND attempted_by[array_length(attempted_by, 1)] NOT IN (
-		      SELECT id FROM instances WHERE heartbeat_at > now() - make_interval(secs => $1))`, r.cfg.DeadAfter.Seconds())
-	if err != nil {
-		return 0, err
-	}
-	_, _ = r.cfg.Pool.Exec(ctx, `DELETE FROM instances WHERE heartbeat_at < now() - interval '5 minutes'`)
-	return tag.RowsAffected(), nil
+	return store.RequeueSilent(ctx, r.cfg.Pool, r.cfg.DeadAfter)
 }
 
 // Stop stops fetching jobs and waits for running ones until ctx ends, then
@@ -271,7 +259,7 @@ func (r *Runner) Stop(ctx context.Context) error {
 		if r.stop != nil {
 			r.stop()
 			<-r.done
-			_, _ = r.cfg.Pool.Exec(context.WithoutCancel(ctx), `DELETE FROM instances WHERE id = $1`, r.ID)
+			store.DeleteInstance(context.WithoutCancel(ctx), r.cfg.Pool, r.ID)
 		}
 		r.slot.release()
 	}()

@@ -6,11 +6,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/clearhouse/clearhouse/internal/ingest"
 	"github.com/clearhouse/clearhouse/internal/money"
+	"github.com/clearhouse/clearhouse/internal/store"
 )
 
 // Metrics of jobs, schedules and the files they process.
@@ -127,12 +127,12 @@ func (c *amountCounter) Collect(ch chan<- prometheus.Metric) {
 // at each scrape: jobs by queue and state, and the age of the oldest job
 // waiting to be worked.
 type QueueCollector struct {
-	Pool  *pgxpool.Pool
+	Pool  *store.Pool
 	depth *prometheus.Desc
 	age   *prometheus.Desc
 }
 
-func NewQueueCollector(pool *pgxpool.Pool) *QueueCollector {
+func NewQueueCollector(pool *store.Pool) *QueueCollector {
 	return &QueueCollector{Pool: pool,
 		depth: prometheus.NewDesc("clearhouse_job_queue_jobs", "Jobs in the queue, by queue and state (available, scheduled, retryable, running).", []string{"queue", "state"}, nil),
 		age:   prometheus.NewDesc("clearhouse_job_queue_oldest_age_seconds", "Age of the oldest job due and not yet worked, by queue.", []string{"queue"}, nil),
@@ -144,25 +144,16 @@ func (c *QueueCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.depth; c
 func (c *QueueCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	rows, err := c.Pool.Query(ctx, `SELECT queue, state::text, count(*),
-		coalesce(extract(epoch FROM now() - min(scheduled_at) FILTER (WHERE state IN ('available', 'retryable') AND scheduled_at <= now())), 0)
-		FROM river_job WHERE state IN ('available', 'scheduled', 'retryable', 'running') GROUP BY queue, state`)
+	depths, err := store.QueueDepths(ctx, c.Pool)
 	if err != nil {
 		return
 	}
-	defer rows.Close()
 	age := map[string]float64{QueueIntake: 0, QueueExchange: 0}
 	seen := map[[2]string]bool{}
-	for rows.Next() {
-		var queue, state string
-		var n int64
-		var oldest float64
-		if rows.Scan(&queue, &state, &n, &oldest) != nil {
-			return
-		}
-		seen[[2]string{queue, state}] = true
-		ch <- prometheus.MustNewConstMetric(c.depth, prometheus.GaugeValue, float64(n), queue, state)
-		age[queue] = max(age[queue], oldest)
+	for _, d := range depths {
+		seen[[2]string{d.Queue, d.State}] = true
+		ch <- prometheus.MustNewConstMetric(c.depth, prometheus.GaugeValue, float64(d.Jobs), d.Queue, d.State)
+		age[d.Queue] = max(age[d.Queue], d.OldestDue)
 	}
 	for _, q := range []string{QueueIntake, QueueExchange} {
 		for _, st := range []string{"available", "scheduled", "retryable", "running"} {
@@ -183,7 +174,7 @@ func (c *QueueCollector) Collect(ch chan<- prometheus.Metric) {
 // leads, or queueing fails. Alerts are on these, not on the time since a
 // run: a cron schedule outside its hours (nights, weekends) has no tick due.
 type ScheduleCollector struct {
-	Pool *pgxpool.Pool
+	Pool *store.Pool
 	// List is the scheduler's: the schedules configured now.
 	List func(ctx context.Context) ([]Schedule, error)
 	// Now is the clock (time.Now when nil).
@@ -192,7 +183,7 @@ type ScheduleCollector struct {
 	due  *prometheus.Desc
 }
 
-func NewScheduleCollector(pool *pgxpool.Pool, list func(ctx context.Context) ([]Schedule, error)) *ScheduleCollector {
+func NewScheduleCollector(pool *store.Pool, list func(ctx context.Context) ([]Schedule, error)) *ScheduleCollector {
 	return &ScheduleCollector{Pool: pool, List: list,
 		next: prometheus.NewDesc("clearhouse_schedule_next_tick_timestamp_seconds",
 			"When each schedule's next tick that has not run is due (Unix time; in the past while a tick is overdue).", []string{"schedule"}, nil),
@@ -223,11 +214,11 @@ func (c *ScheduleCollector) Collect(ch chan<- prometheus.Metric) {
 		if !ok {
 			continue // first seen at the leader's next tick, which counts from then
 		}
-		next, n := sc.Sched.Next(k.last), int64(0)
-		if k.spec != sc.Spec {
+		next, n := sc.Sched.Next(k.Last), int64(0)
+		if k.Spec != sc.Spec {
 			next = sc.Sched.Next(now) // a changed schedule counts from its change (Tick)
 		} else {
-			n, _ = overdue(sc.Sched, k.last, now)
+			n, _ = overdue(sc.Sched, k.Last, now)
 		}
 		ch <- prometheus.MustNewConstMetric(c.next, prometheus.GaugeValue, float64(next.Unix()), sc.Name)
 		ch <- prometheus.MustNewConstMetric(c.due, prometheus.GaugeValue, float64(n), sc.Name)

@@ -6,12 +6,11 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/clearhouse/clearhouse/internal/intake"
+	"github.com/clearhouse/clearhouse/internal/store"
 )
 
 // Queue puts work in the durable queue; it works none (an insert-only River
@@ -19,12 +18,12 @@ import (
 // ingest's finishing transaction, the exchanges) and what works it (Runner)
 // are built in order, with nothing patched after construction.
 type Queue struct {
-	client *river.Client[pgx.Tx]
+	client *river.Client[store.Tx]
 	log    *slog.Logger
 }
 
 // NewQueue returns a queue on pool.
-func NewQueue(pool *pgxpool.Pool, log *slog.Logger) (*Queue, error) {
+func NewQueue(pool *store.Pool, log *slog.Logger) (*Queue, error) {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -52,7 +51,7 @@ func (q *Queue) EnqueueFile(ctx context.Context, f intake.File) error {
 // finished the file (ingest.Service.Finished): the one writer of acks in
 // serve (ingest writes the ack at once through the same code; whichever
 // comes second finds it written).
-func (q *Queue) Finished(ctx context.Context, tx pgx.Tx, fileID int64, partner string) error {
+func (q *Queue) Finished(ctx context.Context, tx store.Tx, fileID int64, partner string) error {
 	if _, err := q.client.InsertTx(ctx, tx, AckArgs{FileID: fileID, Partner: partner}, nil); err != nil {
 		return fmt.Errorf("queueing the ack of file %d: %w", fileID, err)
 	}
@@ -67,7 +66,7 @@ func (q *Queue) PushSoon(ctx context.Context, partner string) error {
 }
 
 // InsertTx queues args in tx (the scheduler's ticks) and returns the job's id.
-func (q *Queue) InsertTx(ctx context.Context, tx pgx.Tx, args river.JobArgs) (int64, error) {
+func (q *Queue) InsertTx(ctx context.Context, tx store.Tx, args river.JobArgs) (int64, error) {
 	res, err := q.client.InsertTx(ctx, tx, args, nil)
 	if err != nil {
 		return 0, err

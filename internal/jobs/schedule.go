@@ -7,8 +7,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/clearhouse/clearhouse/internal/store"
 	"github.com/riverqueue/river"
 	"github.com/robfig/cron/v3"
 )
@@ -26,7 +25,7 @@ type Schedule struct {
 // schedule's row lock and last tick make a tick run once even if two
 // instances briefly both believe they lead.
 type Scheduler struct {
-	Pool    *pgxpool.Pool
+	Pool    *store.Pool
 	Queue   *Queue
 	List    func(ctx context.Context) ([]Schedule, error)
 	Log     *slog.Logger
@@ -62,25 +61,20 @@ func (s *Scheduler) Run(ctx context.Context) {
 // lead holds one connection with the advisory lock while it leads; if the
 // connection dies, PostgreSQL releases the lock and another instance leads.
 func (s *Scheduler) lead(ctx context.Context) {
-	conn, err := s.Pool.Acquire(ctx)
-	if err != nil {
-		return
-	}
-	defer conn.Release()
-	var got bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, leaderKey).Scan(&got); err != nil || !got {
+	l, err := store.TryLead(ctx, s.Pool, leaderKey)
+	if err != nil || l == nil {
 		return
 	}
 	s.Log.Info("scheduler: this instance leads")
 	s.Metrics.isLeader.Set(1)
 	defer func() {
 		s.Metrics.isLeader.Set(0)
-		_, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, leaderKey)
+		l.Release(context.WithoutCancel(ctx), leaderKey)
 	}()
 	t := time.NewTicker(s.Every)
 	defer t.Stop()
 	for {
-		if err := conn.Ping(ctx); err != nil {
+		if err := l.Ping(ctx); err != nil {
 			return // lost the connection, hence the lock
 		}
 		if err := s.Tick(ctx, time.Now()); err != nil && ctx.Err() == nil {
@@ -127,7 +121,7 @@ func (s *Scheduler) Tick(ctx context.Context, now time.Time) error {
 	}
 	var errs []error
 	for _, sc := range list {
-		if k, ok := known[sc.Name]; ok && k.spec == sc.Spec && sc.Sched.Next(k.last).After(now) {
+		if k, ok := known[sc.Name]; ok && k.Spec == sc.Spec && sc.Sched.Next(k.Last).After(now) {
 			continue // not due
 		}
 		if err := s.tickOne(ctx, sc, now); err != nil {
@@ -139,22 +133,18 @@ func (s *Scheduler) Tick(ctx context.Context, now time.Time) error {
 }
 
 func (s *Scheduler) tickOne(ctx context.Context, sc Schedule, now time.Time) error {
-	return pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
-		var last time.Time
-		var spec string
-		err := tx.QueryRow(ctx, `SELECT last_tick, spec FROM schedules WHERE name = $1 FOR UPDATE`, sc.Name).Scan(&last, &spec)
-		if errors.Is(err, pgx.ErrNoRows) {
-			_, err = tx.Exec(ctx, `INSERT INTO schedules (name, spec, last_tick) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING`, sc.Name, sc.Spec, now)
-			return err
-		}
+	return store.BeginFunc(ctx, s.Pool, func(tx store.Tx) error {
+		st, found, err := store.LockSchedule(ctx, tx, sc.Name)
 		if err != nil {
 			return err
 		}
-		if spec != sc.Spec { // the schedule changed: count from now
-			_, err = tx.Exec(ctx, `UPDATE schedules SET spec = $2, last_tick = $3 WHERE name = $1`, sc.Name, sc.Spec, now)
-			return err
+		if !found {
+			return store.StartSchedule(ctx, tx, sc.Name, sc.Spec, now)
 		}
-		n, due := overdue(sc.Sched, last, now)
+		if st.Spec != sc.Spec { // the schedule changed: count from now
+			return store.RespecSchedule(ctx, tx, sc.Name, sc.Spec, now)
+		}
+		n, due := overdue(sc.Sched, st.Last, now)
 		if n == 0 {
 			return nil
 		}
@@ -166,8 +156,7 @@ func (s *Scheduler) tickOne(ctx context.Context, sc Schedule, now time.Time) err
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE schedules SET last_tick = $2, last_run_at = now(), runs = runs + 1, missed = missed + $3 WHERE name = $1`,
-			sc.Name, due, missed); err != nil {
+		if err := store.RecordTick(ctx, tx, sc.Name, due, missed); err != nil {
 			return err
 		}
 		s.Metrics.runs.WithLabelValues(sc.Name).Inc()
@@ -181,23 +170,7 @@ func (s *Scheduler) tickOne(ctx context.Context, sc Schedule, now time.Time) err
 	})
 }
 
-// scheduleState is a schedule's row: its spec and last tick.
-type scheduleState struct {
-	spec string
-	last time.Time
-}
-
 // scheduleStates reads every schedule's state, by name.
-func scheduleStates(ctx context.Context, pool *pgxpool.Pool) (map[string]scheduleState, error) {
-	rows, err := pool.Query(ctx, `SELECT name, spec, last_tick FROM schedules`)
-	if err != nil {
-		return nil, err
-	}
-	known := map[string]scheduleState{}
-	var name string
-	var st scheduleState
-	if _, err := pgx.ForEachRow(rows, []any{&name, &st.spec, &st.last}, func() error { known[name] = st; return nil }); err != nil {
-		return nil, err
-	}
-	return known, nil
+func scheduleStates(ctx context.Context, pool *store.Pool) (map[string]store.ScheduleState, error) {
+	return store.ScheduleStates(ctx, pool)
 }

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/clearhouse/clearhouse/internal/store"
 )
 
 // maxSlots bounds the instances that may share one data folder on one host.
@@ -57,32 +59,11 @@ func (r *Runner) takeOver(ctx context.Context) (int64, error) {
 	if r.slot == nil {
 		return 0, nil
 	}
-	rows, err := r.cfg.Pool.Query(ctx, `DELETE FROM instances WHERE slot = $1 AND id <> $2 RETURNING id`, r.slot.key, r.ID)
-	if err != nil {
-		return 0, err
-	}
-	var dead []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		dead = append(dead, id)
-	}
-	if err := rows.Err(); err != nil {
-		return 0, err
-	}
-	if len(dead) == 0 {
-		return 0, nil
-	}
-	tag, err := r.cfg.Pool.Exec(ctx, `
-		UPDATE river_job SET state = 'available', scheduled_at = now()
-		 WHERE state = 'running' AND attempted_by IS NOT NULL AND attempted_by[array_length(attempted_by, 1)] = ANY($1)`, dead)
-	if err != nil {
+	dead, n, err := store.ForgetSlot(ctx, r.cfg.Pool, r.slot.key, r.ID)
+	if err != nil || len(dead) == 0 {
 		return 0, err
 	}
 	r.cfg.Log.Warn("this instance's slot was held by an instance that died: its running jobs are back in the queue",
-		"slot", r.slot.key, "dead_instances", dead, "jobs", tag.RowsAffected())
-	return tag.RowsAffected(), nil
+		"slot", r.slot.key, "dead_instances", dead, "jobs", n)
+	return n, nil
 }

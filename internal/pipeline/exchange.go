@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"golang.org/x/crypto/ssh"
 
@@ -22,7 +21,7 @@ import (
 
 // exchanger pulls from and pushes to partners' servers, as scheduled jobs.
 type exchanger struct {
-	pool    *pgxpool.Pool
+	pool    *store.Pool
 	svc     *ingest.Service
 	dataDir string
 	log     *slog.Logger

@@ -17,8 +17,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -45,8 +43,8 @@ type Ingest struct {
 // NewService builds the ingest service on pool and dataDir. finished, when
 // set, is called in the transaction that finishes a file (serve queues its
 // ack job there); the CLI passes nil and acks what an earlier run left.
-func NewService(pool *pgxpool.Pool, dataDir string, log *slog.Logger, s Ingest,
-	finished func(ctx context.Context, tx pgx.Tx, fileID int64, partner string) error, stage func(string, float64)) *ingest.Service {
+func NewService(pool *store.Pool, dataDir string, log *slog.Logger, s Ingest,
+	finished func(ctx context.Context, tx store.Tx, fileID int64, partner string) error, stage func(string, float64)) *ingest.Service {
 	return &ingest.Service{
 		Pool: pool, Archive: &archive.Store{Dir: filepath.Join(dataDir, "archive")}, DataDir: dataDir, Log: log, Limits: s.Limits,
 		MaxFileBytes: s.MaxFileBytes, MaxProblems: s.MaxProblems, PrescanBytes: s.PrescanBytes, Finished: finished, Stage: stage,
@@ -83,7 +81,7 @@ type Server struct {
 // NewServer builds the service in order — the queue, then what queues work
 // (ingest, intake, the exchanges), then the workers and the schedules — and
 // opens its listeners.
-func NewServer(pool *pgxpool.Pool, dataDir string, log *slog.Logger, settings Ingest, cfg Serve) (*Server, error) {
+func NewServer(pool *store.Pool, dataDir string, log *slog.Logger, settings Ingest, cfg Serve) (*Server, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	jm := jobs.NewMetrics(reg)
@@ -128,7 +126,7 @@ func NewServer(pool *pgxpool.Pool, dataDir string, log *slog.Logger, settings In
 
 // mux serves /metrics, /healthz and /readyz (ready when the database
 // answers and the SFTP listener accepts).
-func (s *Server) mux(pool *pgxpool.Pool, reg *prometheus.Registry) *http.ServeMux {
+func (s *Server) mux(pool *store.Pool, reg *prometheus.Registry) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
