@@ -16,6 +16,13 @@ func ValidIBAN(s string) bool {
 	if len(s) < 15 || len(s) > 34 {
 		return false
 	}
+	return countryChecked(s) && mod97(s[4:]+s[:4]) == 1
+}
+
+// countryChecked tells whether s has the shape IBANs and creditor
+// identifiers share: 2 letters (the country), 2 check digits, then letters
+// and digits.
+func countryChecked(s string) bool {
 	for i, c := range s {
 		letter := c >= 'A' && c <= 'Z'
 		digit := c >= '0' && c <= '9'
@@ -23,7 +30,7 @@ func ValidIBAN(s string) bool {
 			return false
 		}
 	}
-	return mod97(s[4:]+s[:4]) == 1
+	return true
 }
 
 // ValidBIC checks a BIC's shape (ISO 9362): 4 letters, 2 letters, 2 alphanumerics, optional 3.
@@ -54,14 +61,7 @@ func ValidCreditorID(s string) bool {
 	if len(s) < 8 || len(s) > 35 {
 		return false
 	}
-	for i, c := range s {
-		letter := c >= 'A' && c <= 'Z'
-		digit := c >= '0' && c <= '9'
-		if (i < 2 && !letter) || (i >= 2 && i < 4 && !digit) || (!letter && !digit) {
-			return false
-		}
-	}
-	return mod97(s[7:]+s[:4]) == 1
+	return countryChecked(s) && mod97(s[7:]+s[:4]) == 1
 }
 
 // mod97 is the ISO 7064 mod 97-10 remainder of s, a string of digits and
