@@ -14,6 +14,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/clearhouse/clearhouse/internal/ledger"
@@ -197,15 +198,19 @@ func (w *inotify) next(prefix string) string {
 
 func fileRecords(t *testing.T, pool *pgxpool.Pool, partner string) []string {
 	t.Helper()
-	rows, err := pool.Query(context.Background(), `SELECT format('%s %s %s %s', id, name, state, coalesce(status, '')) FROM files WHERE partner_id = $1 ORDER BY id`, partner)
+	return texts(t, pool, `SELECT format('%s %s %s %s', id, name, state, coalesce(status, '')) FROM files WHERE partner_id = $1 ORDER BY id`, partner)
+}
+
+// texts runs a query of one text column and returns its values.
+func texts(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) []string {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), sql, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []string
-	for rows.Next() {
-		var s string
-		_ = rows.Scan(&s)
-		out = append(out, s)
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
 	}
 	return out
 }

@@ -141,17 +141,7 @@ func (w uploadWorld) records(t *testing.T) []string { return fileRecords(t, w.po
 // problemCodes lists the codes of the file's problems.
 func (w uploadWorld) problemCodes(t *testing.T, name string) []string {
 	t.Helper()
-	rows, err := w.pool.Query(context.Background(), `SELECT p.code FROM file_problems p JOIN files f ON f.id = p.file_id WHERE f.name = $1 ORDER BY p.seq`, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var codes []string
-	for rows.Next() {
-		var c string
-		_ = rows.Scan(&c)
-		codes = append(codes, c)
-	}
-	return codes
+	return texts(t, w.pool, `SELECT p.code FROM file_problems p JOIN files f ON f.id = p.file_id WHERE f.name = $1 ORDER BY p.seq`, name)
 }
 
 const bigRows = 160_000 // 20.5 MB at 128 bytes a line
