@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/clearhouse/clearhouse/internal/ledger"
-	"github.com/clearhouse/clearhouse/internal/pgtest"
 	"github.com/clearhouse/clearhouse/internal/samplegen"
 	"github.com/clearhouse/clearhouse/internal/store"
 )
@@ -28,14 +27,8 @@ func TestKilledAtRandomMomentsDuringIngest(t *testing.T) {
 	if v := os.Getenv("CLEARHOUSE_CRASH_KILLS"); v != "" {
 		kills, _ = strconv.Atoi(v)
 	}
-	pool := pgtest.WithWorld(t, "../../samples/bench/config")
-	ctx := context.Background()
-	url := pool.Config().ConnString()
-	data := t.TempDir()
-	inbox := filepath.Join(data, "partners", "bench-telco", "inbox")
-	if err := os.MkdirAll(inbox, 0o750); err != nil {
-		t.Fatal(err)
-	}
+	w := newTelcoWorld(t)
+	pool, ctx, url, data, inbox := w.pool, context.Background(), w.url, w.data, w.inbox
 	f, err := os.Create(filepath.Join(inbox, "declarations_100k.csv"))
 	if err != nil {
 		t.Fatal(err)
@@ -134,10 +127,8 @@ func TestKilledAtRandomMomentsDuringIngest(t *testing.T) {
 // 100,000-row file is killed with SIGKILL mid-ingest; another finishes it:
 // one file, posted once, one ack.
 func TestKilledInstanceIsFinishedByAnother(t *testing.T) {
-	pool := pgtest.WithWorld(t, "../../samples/bench/config")
-	ctx := context.Background()
-	url := pool.Config().ConnString()
-	data := t.TempDir()
+	w := newTelcoWorld(t)
+	pool, ctx, url, data := w.pool, context.Background(), w.url, w.data
 	cmds := map[int]*exec.Cmd{}
 	logs := t.TempDir()
 	for i := range 3 {
@@ -238,12 +229,8 @@ func TestSIGTERMDrains(t *testing.T) {
 		finished bool
 	}{{"30s", true}, {"1ms", false}} {
 		t.Run("drain="+c.drain, func(t *testing.T) {
-			pool := pgtest.WithWorld(t, "../../samples/bench/config")
-			ctx := context.Background()
-			url := pool.Config().ConnString()
-			data := t.TempDir()
-			inbox := filepath.Join(data, "partners", "bench-telco", "inbox")
-			_ = os.MkdirAll(inbox, 0o750)
+			w := newTelcoWorld(t)
+			pool, ctx, url, data, inbox := w.pool, context.Background(), w.url, w.data, w.inbox
 			f, _ := os.Create(filepath.Join(inbox, "declarations_100k.csv"))
 			if err := samplegen.Write(f, samplegen.Options{Rows: 100_000}); err != nil {
 				t.Fatal(err)

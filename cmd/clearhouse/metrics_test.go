@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/clearhouse/clearhouse/internal/money"
-	"github.com/clearhouse/clearhouse/internal/pgtest"
 	"github.com/clearhouse/clearhouse/internal/samplegen"
 )
 
@@ -25,10 +24,8 @@ import (
 // in a form promtool accepts.
 func TestServeMetricsPassPromtool(t *testing.T) {
 	t.Parallel()
-	pool := pgtest.WithWorld(t, "../../samples/bench/config")
-	data := t.TempDir()
-	inbox := filepath.Join(data, "partners", "bench-telco", "inbox")
-	_ = os.MkdirAll(inbox, 0o750)
+	w := newTelcoWorld(t)
+	pool, data, inbox := w.pool, w.data, w.inbox
 	var buf bytes.Buffer
 	_ = samplegen.Write(&buf, samplegen.Options{Rows: 50})
 	_ = os.WriteFile(filepath.Join(inbox, "declarations_m.csv"), buf.Bytes(), 0o640)
