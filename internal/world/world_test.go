@@ -109,6 +109,31 @@ func apply(t *testing.T, pool *pgxpool.Pool, dir string) (*world.Result, error) 
 	return res, err
 }
 
+// sampleEdited copies the sample configuration into a new folder, each
+// file's text passed through edit.
+func sampleEdited(t *testing.T, edit func(string) string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, f := range []string{"publishers.yaml", "resellers.yaml", "catalogs.yaml", "be-2026_tarifs.csv"} {
+		b, err := os.ReadFile(filepath.Join(sampleConfig, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = os.WriteFile(filepath.Join(dir, f), []byte(edit(string(b))), 0o644)
+	}
+	return dir
+}
+
+// appliedSample is a database with the sample configuration applied.
+func appliedSample(t *testing.T) *pgxpool.Pool {
+	t.Helper()
+	pool := pgtest.New(t)
+	if _, err := apply(t, pool, sampleConfig); err != nil {
+		t.Fatal(err)
+	}
+	return pool
+}
+
 func TestApplyIsIdempotentAndReportsChanges(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.New(t)
@@ -120,13 +145,10 @@ func TestApplyIsIdempotentAndReportsChanges(t *testing.T) {
 	if err != nil || len(res.Changes) != 0 || res.Unchanged != 32 {
 		t.Fatalf("second apply: %v %v", res.Changes, err)
 	}
-	dir := t.TempDir()
-	for _, f := range []string{"publishers.yaml", "resellers.yaml", "catalogs.yaml", "be-2026_tarifs.csv"} {
-		b, _ := os.ReadFile(filepath.Join(sampleConfig, f))
-		s := strings.Replace(string(b), `credit_limit: "5000.00"`, `credit_limit: "7500"`, 1)
-		s = strings.Replace(s, `buy_price: "0.0215"`, `buy_price: "0.021500"`, 1) // same value, other spelling
-		_ = os.WriteFile(filepath.Join(dir, f), []byte(s), 0o644)
-	}
+	dir := sampleEdited(t, func(s string) string {
+		s = strings.Replace(s, `credit_limit: "5000.00"`, `credit_limit: "7500"`, 1)
+		return strings.Replace(s, `buy_price: "0.0215"`, `buy_price: "0.021500"`, 1) // same value, other spelling
+	})
 	res, err = apply(t, pool, dir)
 	if err != nil || len(res.Changes) != 1 || res.Changes[0].String() != "~ reseller telco-fr: credit_limit 5000.00 → 7500.00" {
 		t.Fatalf("%v %v", res.Changes, err)
@@ -153,10 +175,7 @@ func TestApplyIsIdempotentAndReportsChanges(t *testing.T) {
 
 func TestApplyRefusesToDropAUsedPrice(t *testing.T) {
 	t.Parallel()
-	pool := pgtest.New(t)
-	if _, err := apply(t, pool, sampleConfig); err != nil {
-		t.Fatal(err)
-	}
+	pool := appliedSample(t)
 	ctx := context.Background()
 	// A declaration priced with the January version.
 	_, err := pool.Exec(ctx, `INSERT INTO declarations (file_id, line, reseller_id, declaration_id, action, customer_id, sku, publisher_id, billing_model,
@@ -165,13 +184,10 @@ func TestApplyRefusesToDropAUsedPrice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	for _, f := range []string{"publishers.yaml", "resellers.yaml", "catalogs.yaml", "be-2026_tarifs.csv"} {
-		b, _ := os.ReadFile(filepath.Join(sampleConfig, f))
-		s := strings.Replace(string(b), `{valid_from: 2026-01-01, valid_to: 2026-06-30, buy_price: "24.90", resale_price: "39.99", publisher_share: "70%"}`,
+	dir := sampleEdited(t, func(s string) string {
+		return strings.Replace(s, `{valid_from: 2026-01-01, valid_to: 2026-06-30, buy_price: "24.90", resale_price: "39.99", publisher_share: "70%"}`,
 			`{valid_from: 2026-02-01, valid_to: 2026-06-30, buy_price: "24.90", resale_price: "39.99", publisher_share: "70%"}`, 1)
-		_ = os.WriteFile(filepath.Join(dir, f), []byte(s), 0o644)
-	}
+	})
 	if _, err := apply(t, pool, dir); err == nil || !strings.Contains(err.Error(), "declarations were priced with it") {
 		t.Fatalf("%v", err)
 	}
@@ -394,16 +410,10 @@ func TestUploadCompletionSetting(t *testing.T) {
 // secret's: not "sftp (updated) → (updated)".
 func TestSettingsChangeSaysWhichField(t *testing.T) {
 	t.Parallel()
-	pool := pgtest.New(t)
-	if _, err := apply(t, pool, sampleConfig); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	for _, f := range []string{"publishers.yaml", "resellers.yaml", "catalogs.yaml", "be-2026_tarifs.csv"} {
-		b, _ := os.ReadFile(filepath.Join(sampleConfig, f))
-		s := strings.Replace(string(b), `fulfillment: {schedule: "0 6-20 * * 1-5", timezone: Europe/Paris}`, `fulfillment: {every: 2m}`, 1)
-		_ = os.WriteFile(filepath.Join(dir, f), []byte(s), 0o644)
-	}
+	pool := appliedSample(t)
+	dir := sampleEdited(t, func(s string) string {
+		return strings.Replace(s, `fulfillment: {schedule: "0 6-20 * * 1-5", timezone: Europe/Paris}`, `fulfillment: {every: 2m}`, 1)
+	})
 	res, err := apply(t, pool, dir)
 	if err != nil || len(res.Changes) != 1 {
 		t.Fatalf("%v %v", res, err)
