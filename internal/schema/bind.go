@@ -26,6 +26,7 @@ const (
 	CodeExtraValues     problem.Code = "EXTRA_VALUES"
 	CodeRequired        problem.Code = "REQUIRED"
 	CodeTooLong         problem.Code = "TOO_LONG"
+	CodeInvalidText     problem.Code = "INVALID_TEXT"
 	CodeInvalidValue    problem.Code = "INVALID_VALUE"
 	CodeInvalidEmail    problem.Code = "INVALID_EMAIL"
 	CodeInvalidCountry  problem.Code = "INVALID_COUNTRY"
@@ -326,6 +327,11 @@ func (b *Binding) checkValue(c *Column, i int, s string, line int, v *Values) *p
 	}
 	switch c.Type {
 	case Text:
+		if i := controlAt(s); i >= 0 {
+			r, _ := utf8.DecodeRuneInString(s[i:])
+			return bad(CodeInvalidText, ErrFormat, "%s holds a control character (\\x%02x at character %d) that no program reading it expects: remove it",
+				c.Name, r, utf8.RuneCountInString(s[:i])+1)
+		}
 	case Enum:
 		u := strings.ToUpper(s)
 		for _, val := range c.Values {
@@ -514,4 +520,21 @@ func validEmail(s string) bool {
 		start = i + 1
 	}
 	return labels >= 2 && utf8.ValidString(domain)
+}
+
+// controlAt is the byte offset of the first control character of s (C0
+// but tab, line feed and carriage return; DEL; C1), or -1. Text with one
+// (a BEL, a backspace, an escape sequence) would reach the ledger and the
+// publishers' files as it is.
+func controlAt(s string) int {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c < 0x20 && c != '\t' && c != '\n' && c != '\r', c == 0x7f:
+			return i
+		case c == 0xc2 && i+1 < len(s) && s[i+1] < 0xa0:
+			return i
+		}
+	}
+	return -1
 }

@@ -234,3 +234,25 @@ func TestImpossibleDateSaysTheDayDoesNotExist(t *testing.T) {
 		}
 	}
 }
+
+// TestControlCharactersInTextAreRefused: a BEL, a backspace, an escape or a
+// C1 control in a text value is a row problem that names it; tabs and line
+// breaks (a note over two lines) are text.
+func TestControlCharactersInTextAreRefused(t *testing.T) {
+	t.Parallel()
+	l := MustLoad("declarations")
+	header := []string{"declaration_id", "action", "customer_id", "customer_email", "customer_name", "sku", "quantity", "start_date"}
+	for name, want := range map[string]string{
+		"Lars\aBecker": `customer_name holds a control character (\x07 at character 5)`, "x\b": `(\x08 at character 2)`,
+		"\x1b[31mred": `(\x1b at character 1)`, "Zo\u0085ë": `(\x85 at character 3)`, "a\tb": "", "two\nlines": "", "Zoë": "",
+	} {
+		b, _ := l.Bind(header, problem.Position{File: "f.csv"})
+		var msgs []string
+		b.Check(tabular.Row{Line: 2, Fields: []string{"D1", "NEW", "C1", "a@b.fr", name, "SKU", "1", "2026-03-06"}}, b.NewValues(),
+			func(p *problem.Problem) { msgs = append(msgs, string(p.Code)+" "+p.Message) })
+		got := strings.Join(msgs, "; ")
+		if (want == "") != (got == "") || !strings.Contains(got, want) || (want != "" && !strings.HasPrefix(got, "INVALID_TEXT ")) {
+			t.Errorf("%q: %q, want %q", name, got, want)
+		}
+	}
+}
