@@ -207,3 +207,46 @@ func TestThreeInstancesPostEachFileOnce(t *testing.T) {
 		t.Fatalf("only %d instance worked", instances)
 	}
 }
+
+// TestRemovedScheduleIsForgotten (outside trial of issue 13): a schedule no
+// longer configured (a partner's server removed from the config) leaves the
+// schedules table at the leader's next tick, so status stops listing it.
+func TestRemovedScheduleIsForgotten(t *testing.T) {
+	t.Parallel()
+	pool := setup(t)
+	ctx := context.Background()
+	queue, err := jobs.NewQueue(pool, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	every, _ := cron.ParseStandard("@every 1m")
+	names := []string{"pull telco-fr", "push telco-fr"}
+	list := func(context.Context) ([]jobs.Schedule, error) {
+		var out []jobs.Schedule
+		for _, n := range names {
+			out = append(out, jobs.Schedule{Name: n, Spec: "@every 1m", Sched: every, Job: func(tick time.Time) river.JobArgs {
+				return jobs.ExchangeArgs{Partner: "telco-fr", Op: "pull", Schedule: n, Tick: tick}
+			}})
+		}
+		return out, nil
+	}
+	s := &jobs.Scheduler{Pool: pool, Queue: queue, List: list, Log: quiet()}
+	now := time.Date(2026, 11, 23, 4, 0, 0, 0, time.UTC)
+	if err := s.Tick(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	names = names[:1]
+	if err := s.Tick(ctx, now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	rows, _ := pool.Query(ctx, `SELECT name FROM schedules ORDER BY name`)
+	for rows.Next() {
+		var n string
+		_ = rows.Scan(&n)
+		left = append(left, n)
+	}
+	if len(left) != 1 || left[0] != "pull telco-fr" {
+		t.Fatalf("schedules left: %v", left)
+	}
+}

@@ -120,6 +120,25 @@ func (s *Scheduler) Tick(ctx context.Context, now time.Time) error {
 		return err
 	}
 	var errs []error
+	listed := map[string]bool{}
+	for _, sc := range list {
+		listed[sc.Name] = true
+	}
+	// A schedule no longer configured (a partner's server removed) is
+	// forgotten, so status and the metrics stop showing it.
+	var gone []string
+	for name := range known {
+		if !listed[name] {
+			gone = append(gone, name)
+		}
+	}
+	if len(gone) > 0 {
+		if err := store.ForgetSchedules(ctx, s.Pool, gone); err != nil {
+			errs = append(errs, err)
+		} else {
+			s.Log.Info("scheduler: schedules no longer configured are forgotten", "schedules", gone)
+		}
+	}
 	for _, sc := range list {
 		if k, ok := known[sc.Name]; ok && k.Spec == sc.Spec && sc.Sched.Next(k.Last).After(now) {
 			continue // not due

@@ -134,6 +134,14 @@ func ScheduleStates(ctx context.Context, pool *Pool) (map[string]ScheduleState, 
 	return known, nil
 }
 
+// ForgetSchedules deletes the rows of schedules no longer configured.
+func ForgetSchedules(ctx context.Context, pool *Pool, names []string) error {
+	if _, err := pool.Exec(ctx, `DELETE FROM schedules WHERE name = ANY($1)`, names); err != nil {
+		return fmt.Errorf("forgetting schedules %v: %w", names, err)
+	}
+	return nil
+}
+
 // LockSchedule reads a schedule's row for update in tx; found is false for
 // a schedule never ticked.
 func LockSchedule(ctx context.Context, tx Tx, name string) (st ScheduleState, found bool, err error) {
