@@ -39,10 +39,7 @@ func TestScheduleRunsOncePerTickAcrossInstances(t *testing.T) {
 	t.Parallel()
 	pool := setup(t)
 	ctx := context.Background()
-	queue, err := jobs.NewQueue(pool, quiet()) // insert-only
-	if err != nil {
-		t.Fatal(err)
-	}
+	queue := newQueue(t, pool)
 	every, _ := cron.ParseStandard("@every 1m")
 	paris, _ := cron.ParseStandard("CRON_TZ=Europe/Paris 0 6 * * *")
 	list := func(context.Context) ([]jobs.Schedule, error) {
@@ -106,10 +103,7 @@ func TestScheduleRunsOncePerTickAcrossInstances(t *testing.T) {
 // intake and workers, sharing the database and the data folder.
 func instance(t *testing.T, pool *pgxpool.Pool, data string) (*jobs.Runner, *intake.Intake) {
 	t.Helper()
-	queue, err := jobs.NewQueue(pool, quiet())
-	if err != nil {
-		t.Fatal(err)
-	}
+	queue := newQueue(t, pool)
 	svc := &ingest.Service{Pool: pool, Archive: &archive.Store{Dir: filepath.Join(data, "archive")}, DataDir: data, Finished: queue.Finished}
 	t.Cleanup(svc.Close)
 	in := &intake.Intake{Service: svc, Pool: pool, DataDir: data, Log: quiet(), Enqueue: queue.EnqueueFile}
@@ -215,10 +209,7 @@ func TestRemovedScheduleIsForgotten(t *testing.T) {
 	t.Parallel()
 	pool := setup(t)
 	ctx := context.Background()
-	queue, err := jobs.NewQueue(pool, quiet())
-	if err != nil {
-		t.Fatal(err)
-	}
+	queue := newQueue(t, pool)
 	every, _ := cron.ParseStandard("@every 1m")
 	names := []string{"pull telco-fr", "push telco-fr"}
 	list := func(context.Context) ([]jobs.Schedule, error) {
@@ -249,4 +240,14 @@ func TestRemovedScheduleIsForgotten(t *testing.T) {
 	if len(left) != 1 || left[0] != "pull telco-fr" {
 		t.Fatalf("schedules left: %v", left)
 	}
+}
+
+// newQueue is an insert-only job queue on pool.
+func newQueue(t *testing.T, pool *pgxpool.Pool) *jobs.Queue {
+	t.Helper()
+	q, err := jobs.NewQueue(pool, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q
 }

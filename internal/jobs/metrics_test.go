@@ -50,10 +50,7 @@ func TestScheduleDueTicksAreOffAtNightAndWeekends(t *testing.T) {
 	t.Parallel()
 	pool := setup(t)
 	ctx := context.Background()
-	queue, err := jobs.NewQueue(pool, quiet()) // insert-only
-	if err != nil {
-		t.Fatal(err)
-	}
+	queue := newQueue(t, pool)
 	const office = "CRON_TZ=Europe/Paris 0 6-20 * * 1-5"
 	hours, _ := cron.ParseStandard(office)
 	every, _ := cron.ParseStandard("@every 5m")
