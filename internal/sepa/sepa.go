@@ -3,7 +3,10 @@
 // nothing of Clearhouse's.
 package sepa
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // CompactIBAN is an IBAN as it is stored and written: upper case, without
 // the spaces of its printed form.
@@ -76,4 +79,36 @@ func mod97(s string) int {
 		}
 	}
 	return rem
+}
+
+// CreditorReference makes an ISO 11649 structured creditor reference
+// ("RF" + two check digits + ref) from ref, up to 21 letters and digits
+// (others are dropped): the payment reference of a pay-now invoice.
+func CreditorReference(ref string) string {
+	var b strings.Builder
+	for _, c := range strings.ToUpper(ref) {
+		if (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') {
+			b.WriteRune(c)
+		}
+	}
+	s := b.String()
+	if len(s) > 21 {
+		s = s[len(s)-21:]
+	}
+	check := 98 - mod97(s+"RF00")
+	return fmt.Sprintf("RF%02d%s", check, s)
+}
+
+// ValidCreditorReference checks an ISO 11649 reference (mod 97 = 1).
+func ValidCreditorReference(s string) bool {
+	s = strings.ReplaceAll(strings.ToUpper(s), " ", "")
+	if len(s) < 5 || len(s) > 25 || !strings.HasPrefix(s, "RF") {
+		return false
+	}
+	for _, c := range s {
+		if !((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z')) {
+			return false
+		}
+	}
+	return mod97(s[4:]+s[:4]) == 1
 }

@@ -62,3 +62,18 @@ func TestCreditorID(t *testing.T) {
 		}
 	}
 }
+
+func TestCreditorReference(t *testing.T) {
+	// ISO 11649's own example: RF18 5390 0754 7034.
+	if got := sepa.CreditorReference("539007547034"); got != "RF18539007547034" {
+		t.Fatalf("CreditorReference = %s, want RF18539007547034", got)
+	}
+	for _, ref := range []string{"CH-2026-000042", "cn-2027-000001", "X"} {
+		if r := sepa.CreditorReference(ref); !sepa.ValidCreditorReference(r) {
+			t.Errorf("%s: %s does not check", ref, r)
+		}
+	}
+	if sepa.ValidCreditorReference("RF19539007547034") {
+		t.Error("a wrong check digit passes")
+	}
+}
