@@ -6,6 +6,10 @@ const (
 	HubRevenue   = "hub:revenue"       // the hub's margin on declarations
 	VATCollected = "tax:vat_collected" // VAT invoiced to resellers, owed to the state
 	BankClearing = "bank:clearing"     // money in transit through the hub's bank
+	// HubRounding takes what an invoice line's amount (quantity × unit
+	// price, rounded once) differs from the sum of its items' amounts (each
+	// rounded when posted or accrued), so that unbilled clears exactly.
+	HubRounding = "hub:rounding"
 )
 
 // Unbilled is a reseller's account of declared, not yet invoiced amounts.

@@ -55,6 +55,56 @@ var invariants = []invariant{
 		SELECT format('file %s: amount_total %s, declarations sum to %s; rows_accepted %s, declarations %s', f.id, f.amount_total, coalesce(d.total, 0), f.rows_accepted, coalesce(d.n, 0))
 		  FROM files f LEFT JOIN (SELECT file_id, sum(amount) AS total, count(*) AS n FROM declarations GROUP BY file_id) d ON d.file_id = f.id
 		 WHERE f.kind = 'declarations' AND f.state = 'posted' AND (f.amount_total <> coalesce(d.total, 0) OR f.rows_accepted <> coalesce(d.n, 0))`},
+	// Billing (DESIGN §7): documents, their lines, items and entries.
+	{"document totals are its lines' sums", `
+		SELECT format('%s %s: net %s, tax %s, items %s; its lines sum to net %s, items %s; its document says net %s, payable %s',
+		              i.doc_type, i.number, i.net, i.tax, i.items_amount, coalesce(l.net, 0), coalesce(l.items, 0),
+		              i.document->'totals'->>'tax_exclusive', i.document->'totals'->>'payable')
+		  FROM invoices i LEFT JOIN (SELECT invoice_id, sum(net) AS net, sum(items_amount) AS items FROM invoice_lines GROUP BY 1) l ON l.invoice_id = i.id
+		 WHERE i.net <> coalesce(l.net, 0) OR i.items_amount <> coalesce(l.items, 0)
+		    OR (i.document->'totals'->>'tax_exclusive')::bigint <> i.net OR (i.document->'totals'->>'payable')::bigint <> i.payable
+		    OR (i.document->>'number') <> i.number`},
+	{"every invoiced item belongs to one line, which sums its items", `
+		SELECT format('document %s line %s: quantity %s, items amount %s, share %s, %s items; its items sum to %s, %s, %s, %s',
+		              l.invoice_id, l.line_no, l.quantity, l.items_amount, l.publisher_amount, l.items,
+		              coalesce(it.q, 0), coalesce(it.a, 0), coalesce(it.p, 0), coalesce(it.n, 0))
+		  FROM invoice_lines l LEFT JOIN (SELECT invoice_id, line_no, sum(quantity) AS q, sum(amount) AS a, sum(publisher_amount) AS p, count(*) AS n
+		                                   FROM invoice_items GROUP BY 1, 2) it USING (invoice_id, line_no)
+		 WHERE (l.quantity, l.items_amount, l.publisher_amount, l.items::bigint) IS DISTINCT FROM (it.q, it.a, it.p, it.n)`},
+	{"an invoiced item is a declaration of its reseller", `
+		SELECT format('document %s line %s bills %s of %s, which is not a declaration of that reseller', i.invoice_id, i.line_no, i.declaration_id, i.reseller_id)
+		  FROM invoice_items i JOIN invoices v ON v.id = i.invoice_id
+		  LEFT JOIN declarations d ON d.reseller_id = i.reseller_id AND d.declaration_id = i.declaration_id
+		 WHERE d.declaration_id IS NULL OR v.reseller_id <> i.reseller_id`},
+	{"a document's entry posts its totals", `
+		SELECT format('%s %s: entry %s posts %s to receivable and %s to VAT; the document is %s with VAT %s',
+		              i.doc_type, i.number, i.entry_id, coalesce(r.amount, 0), coalesce(v.amount, 0), i.gross, i.tax)
+		  FROM invoices i
+		  JOIN accounts ra ON ra.code = 'reseller:' || i.reseller_id || ':receivable' AND ra.currency = i.currency
+		  JOIN accounts va ON va.code = 'tax:vat_collected' AND va.currency = i.currency
+		  LEFT JOIN postings r ON r.entry_id = i.entry_id AND r.account_id = ra.id
+		  LEFT JOIN postings v ON v.entry_id = i.entry_id AND v.account_id = va.id
+		 WHERE coalesce(r.amount, 0) <> CASE WHEN i.doc_type = 'invoice' THEN i.gross ELSE -i.gross END
+		    OR coalesce(v.amount, 0) <> CASE WHEN i.doc_type = 'invoice' THEN -i.tax ELSE i.tax END`},
+	{"unbilled is what is posted and not invoiced", `
+		WITH pending AS (
+			SELECT d.reseller_id, d.currency, sum(d.amount) AS amount FROM declarations d
+			 WHERE d.amount <> 0 AND NOT EXISTS (SELECT 1 FROM invoice_items i WHERE i.reseller_id = d.reseller_id
+			                                       AND i.declaration_id = d.declaration_id AND i.kind = 'sale')
+			 GROUP BY 1, 2)
+		SELECT format('%s %s: unbilled balance %s, declarations posted and not invoiced %s', a.code, a.currency, a.balance, coalesce(p.amount, 0))
+		  FROM accounts a LEFT JOIN pending p ON p.reseller_id = a.partner_id AND p.currency = a.currency
+		 WHERE a.code = 'reseller:' || a.partner_id || ':unbilled' AND a.balance <> coalesce(p.amount, 0)`},
+	{"credit applied never exceeds a document", `
+		SELECT format('%s %s: %s applied of %s', i.doc_type, i.number, s.total, i.gross)
+		  FROM invoices i JOIN (SELECT invoice_id AS id, sum(amount) AS total FROM settlements GROUP BY 1
+		                        UNION ALL SELECT credit_id, sum(amount) FROM settlements GROUP BY 1) s ON s.id = i.id
+		 WHERE s.total > i.gross`},
+	{"numbers are gapless per type and year", `
+		SELECT format('%s %s: %s documents numbered up to %s (counter at %s)', doc_type, year, count(*), max(seq),
+		              (SELECT last FROM document_counters c WHERE c.doc_type = i.doc_type AND c.year = i.year))
+		  FROM invoices i GROUP BY doc_type, year
+		HAVING count(*) <> max(seq) OR max(seq) <> (SELECT last FROM document_counters c WHERE c.doc_type = i.doc_type AND c.year = i.year)`},
 }
 
 // Invariants is what Check needs from the database.

@@ -292,7 +292,8 @@ func ensureAccounts(ctx context.Context, db DB, w *World) error {
 	var want []acct
 	for _, r := range w.Resellers {
 		want = append(want, acct{ledger.Unbilled(r.ID), r.Currency, r.ID}, acct{ledger.Receivable(r.ID), r.Currency, r.ID},
-			acct{ledger.HubRevenue, r.Currency, ""}, acct{ledger.VATCollected, r.Currency, ""}, acct{ledger.BankClearing, r.Currency, ""})
+			acct{ledger.HubRevenue, r.Currency, ""}, acct{ledger.VATCollected, r.Currency, ""}, acct{ledger.BankClearing, r.Currency, ""},
+			acct{ledger.HubRounding, r.Currency, ""})
 	}
 	for _, c := range w.Catalogs {
 		for _, it := range c.Items {
