@@ -1,7 +1,9 @@
 // Package ubl writes an issued document (invoice.Document) as a UBL 2.1
 // Invoice or CreditNote that conforms to EN 16931 and Peppol BIS Billing
-// 3.0. It writes what the document says and computes nothing: the
-// arithmetic is invoice.Document.Finish's.
+// 3.0, and validates such files: the UBL 2.1 XSD (xmllint), the CEN EN 16931
+// rules (their XSLT, run by Saxon) and a few Peppol rules the CEN rules do
+// not contain (PeppolCheck). It writes what the document says and computes
+// nothing: the arithmetic is invoice.Document.Finish's.
 package ubl
 
 import (

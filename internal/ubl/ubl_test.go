@@ -2,6 +2,7 @@ package ubl
 
 import (
 	"bytes"
+	"context"
 	"encoding/xml"
 	"errors"
 	"flag"
@@ -12,12 +13,17 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/clearhouse/clearhouse/internal/invoice"
 	"github.com/clearhouse/clearhouse/internal/money"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
+
+// testRules is the copy of the validation artefacts kept with the tests,
+// so they do not depend on shared/ being anywhere.
+const testRules = "testdata/einvoice"
 
 // write is Write into bytes; the examples are always writable.
 func write(t *testing.T, d *invoice.Document) []byte {
@@ -38,6 +44,195 @@ func example(t *testing.T, number string) *invoice.Document {
 	}
 	t.Fatalf("no example %s", number)
 	return nil
+}
+
+// replaceOnce replaces old, which must occur exactly once, by new.
+func replaceOnce(t *testing.T, data []byte, old, new string) []byte {
+	t.Helper()
+	if n := bytes.Count(data, []byte(old)); n != 1 {
+		t.Fatalf("%q occurs %d times, want once", old, n)
+	}
+	return bytes.Replace(data, []byte(old), []byte(new), 1)
+}
+
+func ids(as []Assert) []string {
+	var out []string
+	for _, a := range as {
+		out = append(out, a.ID)
+	}
+	return out
+}
+
+// TestValidate runs one Validate (one JVM) over every example, tampered
+// copies that must fail, files that are not UBL, and official EN 16931
+// test documents, then judges each result.
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	type file struct {
+		name  string
+		data  []byte
+		judge func(t *testing.T, r Result)
+	}
+	valid := func(t *testing.T, r Result) {
+		if !r.Valid() || len(r.Warnings) > 0 {
+			t.Errorf("%s: schema errors %q, fatal %v, warnings %v", r.Path, r.SchemaErrors, r.Fatal, r.Warnings)
+		}
+	}
+	var files []file
+	for _, d := range invoice.Examples() {
+		data := write(t, d)
+		files = append(files, file{d.Number + ".xml", data, func(t *testing.T, r Result) {
+			valid(t, r)
+			if p := PeppolCheck(data); len(p) > 0 {
+				t.Errorf("Peppol: %q", p)
+			}
+		}})
+	}
+
+	wallet := example(t, "CH-2026-000041")
+	wxml := write(t, wallet)
+	payable := fmt.Sprintf(`<cbc:PayableAmount currencyID="EUR">%s</cbc:PayableAmount>`, wallet.Amount(wallet.Totals.Payable))
+	files = append(files, file{"tampered-payable.xml",
+		replaceOnce(t, wxml, payable, `<cbc:PayableAmount currencyID="EUR">1.00</cbc:PayableAmount>`),
+		func(t *testing.T, r Result) {
+			if len(r.SchemaErrors) > 0 || !slices.Contains(ids(r.Fatal), "BR-CO-16") {
+				t.Errorf("PayableAmount 1.00: schema errors %q, fatal %v; want BR-CO-16 only among fatal", r.SchemaErrors, ids(r.Fatal))
+			}
+			if len(r.Fatal) != 1 || r.Fatal[0].Location != "/Invoice[1]/LegalMonetaryTotal[1]" || !strings.HasPrefix(r.Fatal[0].Text, "Amount due for payment (BT-115)") {
+				t.Errorf("fatal %+v, want BR-CO-16 on /Invoice[1]/LegalMonetaryTotal[1]", r.Fatal)
+			}
+		}})
+	l1 := wallet.Lines[0]
+	net := fmt.Sprintf(`<cbc:LineExtensionAmount currencyID="EUR">%s</cbc:LineExtensionAmount>`, wallet.Amount(l1.Net))
+	offByOne := replaceOnce(t, wxml, net, fmt.Sprintf(`<cbc:LineExtensionAmount currencyID="EUR">%s</cbc:LineExtensionAmount>`, wallet.Amount(l1.Net+100)))
+	files = append(files, file{"tampered-line-net.xml", offByOne, func(t *testing.T, r Result) {
+		// The sum of the lines no longer is the document's (BR-CO-10), and
+		// the line is not quantity × price (Peppol R120).
+		if !slices.Contains(ids(r.Fatal), "BR-CO-10") {
+			t.Errorf("line 1 net off by 1.00: fatal %v, want BR-CO-10", ids(r.Fatal))
+		}
+		p := PeppolCheck(offByOne)
+		if len(p) != 1 || !strings.HasPrefix(p[0], "PEPPOL-EN16931-R120: line 1: ") {
+			t.Errorf("Peppol: %q, want R120 on line 1", p)
+		}
+	}})
+	files = append(files,
+		file{"not-a-number.xml", replaceOnce(t, wxml, payable, `<cbc:PayableAmount currencyID="EUR">abc</cbc:PayableAmount>`),
+			func(t *testing.T, r Result) {
+				// The XSD refuses it and the rules cannot run: never valid.
+				if len(r.SchemaErrors) == 0 || !slices.Contains(ids(r.Fatal), "XSLT") {
+					t.Errorf("PayableAmount abc: schema errors %q, fatal %v; want both", r.SchemaErrors, r.Fatal)
+				}
+			}},
+		file{"truncated.xml", wxml[:len(wxml)/2], func(t *testing.T, r Result) {
+			if len(r.SchemaErrors) != 1 || !strings.HasPrefix(r.SchemaErrors[0], "not well-formed XML") || r.Fatal != nil {
+				t.Errorf("truncated: schema errors %q, fatal %v", r.SchemaErrors, r.Fatal)
+			}
+		}},
+		file{"order.xml", []byte(`<Order xmlns="urn:oasis:names:specification:ubl:schema:xsd:Order-2"/>`), func(t *testing.T, r Result) {
+			if len(r.SchemaErrors) != 1 || !strings.Contains(r.SchemaErrors[0], "is not a UBL 2.1 Invoice or CreditNote") {
+				t.Errorf("an Order: schema errors %q", r.SchemaErrors)
+			}
+		}},
+	)
+	// The element order is the XSD's: the same document with two elements
+	// swapped is refused.
+	dueType := "<cbc:DueDate>2026-12-31</cbc:DueDate>\n  <cbc:InvoiceTypeCode>380</cbc:InvoiceTypeCode>"
+	files = append(files, file{"swapped.xml", replaceOnce(t, wxml, dueType, "<cbc:InvoiceTypeCode>380</cbc:InvoiceTypeCode>\n  <cbc:DueDate>2026-12-31</cbc:DueDate>"),
+		func(t *testing.T, r Result) {
+			if len(r.SchemaErrors) == 0 || !strings.Contains(r.SchemaErrors[0], "DueDate") {
+				t.Errorf("DueDate after InvoiceTypeCode: schema errors %q, want one naming DueDate", r.SchemaErrors)
+			}
+		}})
+	// A credit note with a due date: a UBL CreditNote has no DueDate, so
+	// BT-9 goes to the payment means.
+	due := example(t, "CN-2026-000007")
+	due.DueDate = due.IssueDate + 30
+	dueXML := write(t, due)
+	if !bytes.Contains(dueXML, []byte("<cbc:PaymentDueDate>2026-12-31</cbc:PaymentDueDate>")) {
+		t.Errorf("credit note due date not written as PaymentDueDate:\n%s", dueXML)
+	}
+	files = append(files, file{"credit-note-due.xml", dueXML, valid})
+	official, err := filepath.Glob("testdata/official/*.xml")
+	if err != nil || len(official) != 2 {
+		t.Fatalf("official examples: %v %v", official, err)
+	}
+	for _, p := range official {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, file{"official-" + filepath.Base(p), data, func(t *testing.T, r Result) {
+			valid(t, r)
+			if strings.Contains(p, "BIS3") {
+				if p := PeppolCheck(data); len(p) > 0 {
+					t.Errorf("Peppol: %q", p)
+				}
+			}
+		}})
+	}
+
+	var paths []string
+	for _, f := range files {
+		p := filepath.Join(dir, f.name)
+		if err := os.WriteFile(p, f.data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	start := time.Now()
+	results, err := Validator{Dir: testRules}.Validate(context.Background(), paths...)
+	if err != nil {
+		t.Fatalf("Validate: %v", err) // ErrTools names the Debian packages to install
+	}
+	t.Logf("Validate of %d files: %v", len(paths), time.Since(start).Round(10*time.Millisecond))
+	if len(results) != len(files) {
+		t.Fatalf("%d results for %d files", len(results), len(files))
+	}
+	for i, f := range files {
+		t.Run(f.name, func(t *testing.T) {
+			if results[i].Path != paths[i] {
+				t.Fatalf("result %d is of %s, want %s", i, results[i].Path, paths[i])
+			}
+			f.judge(t, results[i])
+		})
+	}
+}
+
+// TestValidateWithoutTools: a missing tool is an error that says what to install.
+func TestValidateWithoutTools(t *testing.T) {
+	t.Parallel()
+	_, err := Validator{Dir: testRules, Saxon: filepath.Join(t.TempDir(), "Saxon-HE.jar")}.Validate(context.Background(), "x.xml")
+	if !errors.Is(err, ErrTools) || !strings.Contains(err.Error(), "default-jre-headless libsaxonhe-java libxml2-utils") || !strings.Contains(err.Error(), "Saxon-HE.jar") {
+		t.Errorf("got %v, want ErrTools naming the jar and the packages", err)
+	}
+}
+
+// TestFindRules: the artefacts are found in a worktree's ../shared, and a
+// folder without them is ErrRules.
+func TestFindRules(t *testing.T) {
+	t.Parallel()
+	top := t.TempDir()
+	rules := filepath.Join(top, "shared", "external", "einvoice")
+	for _, f := range []string{invoiceXSD, creditNoteXSD, rulesXSLT} {
+		if err := os.MkdirAll(filepath.Join(rules, filepath.Dir(f)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(rules, f), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wd := filepath.Join(top, "wt-ubl", "internal", "ubl")
+	if got, err := findRules(wd); err != nil || got != rules {
+		t.Errorf("findRules(%s) = %s, %v; want %s", wd, got, err, rules)
+	}
+	if err := hasRules(filepath.Join(top, "wt-ubl")); !errors.Is(err, ErrRules) {
+		t.Errorf("hasRules of a folder without them: %v", err)
+	}
+	if err := hasRules(testRules); err != nil {
+		t.Errorf("the test copy: %v", err)
+	}
 }
 
 // TestGolden: each example is written to the same bytes, twice in a row
@@ -420,6 +615,50 @@ func TestSEPACreditor(t *testing.T) {
 	}
 	if debits < 2 {
 		t.Errorf("%d direct debit examples", debits)
+	}
+}
+
+// TestPeppolCheckCatches: each rule finds what it forbids in an otherwise
+// valid document.
+func TestPeppolCheckCatches(t *testing.T) {
+	t.Parallel()
+	wallet := example(t, "CH-2026-000041")
+	w := string(write(t, wallet))
+	cn := string(write(t, example(t, "CN-2026-000007")))
+	sub := func(s, old, new string) string {
+		t.Helper()
+		if !strings.Contains(s, old) {
+			t.Fatalf("%q not in the document", old)
+		}
+		return strings.Replace(s, old, new, 1)
+	}
+	taxTotal := w[strings.Index(w, "<cac:TaxTotal>"):strings.Index(w, "<cac:LegalMonetaryTotal>")]
+	for _, tc := range []struct {
+		name, xml, want string
+	}{
+		{"two notes", sub(w, "<cbc:Note>TVA 20 %</cbc:Note>", "<cbc:Note>a</cbc:Note><cbc:Note>b</cbc:Note>"), "PEPPOL-EN16931-R002: "},
+		{"no buyer reference", sub(w, "<cbc:BuyerReference>telco-fr</cbc:BuyerReference>", ""), "PEPPOL-EN16931-R003: "},
+		{"customization", sub(w, "poacc:billing:3.0<", "poacc:billing:2.0<"), "PEPPOL-EN16931-R004: "},
+		{"profile", sub(w, "billing:01:1.0", "billing:1:1.0"), "PEPPOL-EN16931-R007: "},
+		{"empty element", sub(w, "<cbc:PostalZone>75002</cbc:PostalZone>", "<cbc:PostalZone> </cbc:PostalZone>"), "PEPPOL-EN16931-R008: document MUST not contain empty elements: /Invoice/AccountingSupplierParty/Party/PostalAddress/PostalZone is empty"},
+		{"buyer endpoint scheme", sub(w, `<cbc:EndpointID schemeID="0009">84512378500014`, `<cbc:EndpointID>84512378500014`), "PEPPOL-EN16931-R010: "},
+		{"seller endpoint", sub(w, `<cbc:EndpointID schemeID="0009">73282932000017</cbc:EndpointID>`, ""), "PEPPOL-EN16931-R020: "},
+		{"two tax totals", sub(w, taxTotal, taxTotal+taxTotal), "PEPPOL-EN16931-R053: only one tax total with tax subtotals MUST be provided; there are 2"},
+		{"no mandate", sub(w, "<cbc:ID>TFR-SDD-0001</cbc:ID>", ""), "PEPPOL-EN16931-R061: "},
+		{"price", sub(w, `<cbc:PriceAmount currencyID="EUR">26.90</cbc:PriceAmount>`, `<cbc:PriceAmount currencyID="EUR">26.89</cbc:PriceAmount>`), "PEPPOL-EN16931-R120: line 3: net 672.50 is not quantity 25 × price 26.89 / base quantity 1 (±allowances, charges) within 0.02: 672.250000"},
+		{"base quantity", sub(w, `<cbc:PriceAmount currencyID="EUR">26.90</cbc:PriceAmount>`, `<cbc:PriceAmount currencyID="EUR">269.00</cbc:PriceAmount><cbc:BaseQuantity unitCode="C62">10</cbc:BaseQuantity>`), ""},
+		{"within 0.02", sub(w, `<cbc:PriceAmount currencyID="EUR">0.0215</cbc:PriceAmount>`, `<cbc:PriceAmount currencyID="EUR">0.02151</cbc:PriceAmount>`), ""},
+		{"Belgian number", sub(cn, `<cbc:EndpointID schemeID="0208">0477472701`, `<cbc:EndpointID schemeID="0208">0477472702`), `PEPPOL-COMMON-R043: /CreditNote/AccountingCustomerParty/Party/EndpointID "0477472702" is not a Belgian enterprise number (10 digits, mod 97)`},
+		{"not UBL", "<Order/>", "the root element Order is not a UBL 2.1 Invoice or CreditNote"},
+	} {
+		got := PeppolCheck([]byte(tc.xml))
+		ok := len(got) == 0 && tc.want == ""
+		if len(got) == 1 && tc.want != "" {
+			ok = strings.HasPrefix(got[0], tc.want)
+		}
+		if !ok {
+			t.Errorf("%s: got %q, want one starting %q", tc.name, got, tc.want)
+		}
 	}
 }
 
