@@ -52,6 +52,17 @@ var rules = []rule{
 		bad:  isPgx,
 	},
 	{
+		name: "document writers (invoicepdf) import only leaves and invoice",
+		who:  []string{"internal/invoicepdf"},
+		bad:  internalBut(slices.Concat(leaves, []string{"internal/invoice"})...),
+	},
+	{
+		name: "document writers (invoicepdf) never link pgx",
+		who:  []string{"internal/invoicepdf"},
+		deps: true,
+		bad:  isPgx,
+	},
+	{
 		name: "leaves import nothing of Clearhouse's",
 		who:  leaves,
 		bad:  internalBut(),
@@ -181,6 +192,9 @@ func TestImportRulesCatch(t *testing.T) {
 		{pkg{ImportPath: m("internal/tabular"), Imports: []string{m("internal/problem")}, Deps: []string{"github.com/jackc/pgx/v5/pgconn"}}, "readers (tabular, schema) never touch the database: internal/tabular imports github.com/jackc/pgx/v5/pgconn"},
 		{pkg{ImportPath: m("cmd/clearhouse"), Deps: []string{m("internal/pgtest"), "testing"}}, "pgtest is for tests only: no package links it: cmd/clearhouse imports internal/pgtest"},
 		{pkg{ImportPath: m("internal/ingest"), Imports: []string{m("internal/store")}, Deps: []string{"github.com/jackc/pgx/v5"}}, ""},
+		{pkg{ImportPath: m("internal/invoicepdf"), Imports: []string{m("internal/invoice"), m("internal/money"), m("internal/civil")}}, ""},
+		{pkg{ImportPath: m("internal/invoicepdf"), Imports: []string{m("internal/invoice"), m("internal/render")}}, "document writers (invoicepdf) import only leaves and invoice: internal/invoicepdf imports internal/render"},
+		{pkg{ImportPath: m("internal/invoicepdf"), Imports: []string{m("internal/invoice")}, Deps: []string{m("internal/invoice"), "github.com/jackc/pgx/v5"}}, "document writers (invoicepdf) never link pgx: internal/invoicepdf imports github.com/jackc/pgx/v5"},
 	} {
 		got := strings.Join(violations([]pkg{tc.p}), "\n")
 		if got != tc.want {
