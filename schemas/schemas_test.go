@@ -11,6 +11,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/clearhouse/clearhouse/internal/fulfil"
+	"github.com/clearhouse/clearhouse/internal/invoice"
 	"github.com/clearhouse/clearhouse/schemas"
 )
 
@@ -69,5 +71,48 @@ func TestEveryProblemCodeIsDocumented(t *testing.T) {
 	sort.Strings(unused)
 	if len(missing)+len(unused) > 0 {
 		t.Fatalf("undocumented codes %v; documented but never raised %v", missing, unused)
+	}
+}
+
+// TestWrittenFilesAreDocumented: the columns a schema file documents for a
+// file Clearhouse writes are the header its writer writes, in order.
+func TestWrittenFilesAreDocumented(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		schema, file string
+		header       []string
+	}{
+		{"fulfillment.yaml", "fulfillment_<publisher>_<timestamp>_<seq>.csv", fulfil.Header},
+		{"invoice.yaml", "<number>.csv", invoice.LinesHeader},
+		{"invoice.yaml", "<number>_detail.csv", invoice.DetailHeader},
+	} {
+		data, err := fs.ReadFile(schemas.FS, tc.schema)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct {
+			Files map[string]struct {
+				Description string `yaml:"description"`
+				Columns     []struct {
+					Name        string `yaml:"name"`
+					Description string `yaml:"description"`
+				} `yaml:"columns"`
+			} `yaml:"files"`
+		}
+		if err := yaml.Unmarshal(data, &doc); err != nil {
+			t.Fatalf("%s: %v", tc.schema, err)
+		}
+		f, ok := doc.Files[tc.file]
+		if !ok || f.Description == "" {
+			t.Errorf("%s does not describe %s", tc.schema, tc.file)
+			continue
+		}
+		var names []string
+		for _, c := range f.Columns {
+			names = append(names, c.Name)
+		}
+		if strings.Join(names, ",") != strings.Join(tc.header, ",") {
+			t.Errorf("%s %s documents the columns\n  %v\nits writer writes\n  %v", tc.schema, tc.file, names, tc.header)
+		}
 	}
 }

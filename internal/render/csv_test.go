@@ -22,6 +22,12 @@ func TestCellNeverAFormula(t *testing.T) {
 	if b.String() != "'=1+1,\"ok, with comma\"\n" {
 		t.Fatalf("%q", b.String())
 	}
+	b.Reset()
+	_ = c.WriteTrusted(Cell("=1+1"), "-0.01")
+	_ = c.Flush()
+	if b.String() != "'=1+1,-0.01\n" {
+		t.Fatalf("trusted: %q", b.String())
+	}
 }
 
 // TestUnguardGivesTheValueBack: whatever a value starts with, taking off the

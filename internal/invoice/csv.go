@@ -1,0 +1,147 @@
+package invoice
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/clearhouse/clearhouse/internal/money"
+	"github.com/clearhouse/clearhouse/internal/render"
+)
+
+// The document CSVs (schemas/invoice.yaml): <number>.csv, the lines of a
+// document, and <number>_detail.csv, every item it bills. Both are opened
+// in spreadsheets, so text cells carry render's guard; amounts are plain
+// decimals with the currency's digits, positive on credit notes as on the
+// document.
+
+// LinesHeader is the header of <number>.csv.
+var LinesHeader = []string{"document_type", "number", "issue_date", "billing_month", "line", "sku", "name",
+	"publisher", "billing_model", "service_month", "period_start", "period_end", "quantity", "unit_price",
+	"net", "vat_category", "vat_rate", "publisher_share", "hub_margin", "credits_invoice", "currency"}
+
+// DetailHeader is the header of <number>_detail.csv.
+var DetailHeader = []string{"document_type", "number", "line", "declaration_id", "customer_id", "sku",
+	"service_month", "quantity", "unit_price", "amount", "publisher_amount", "kind", "file_id", "file_name",
+	"file_line", "currency"}
+
+// WriteLinesCSV writes <number>.csv: the header, then one row per line of d.
+func WriteLinesCSV(w io.Writer, d *Document) error {
+	cur, err := money.ParseCurrency(d.Currency)
+	if err != nil {
+		return fmt.Errorf("writing the lines of %s: %w: %v", d.Number, ErrDocument, err)
+	}
+	c := render.NewCSV(w)
+	if err := c.WriteTrusted(LinesHeader...); err != nil {
+		return fmt.Errorf("writing the lines of %s: %w", d.Number, err)
+	}
+	g := render.Cell // text cells are guarded; the numbers and dates formatted here are not
+	for _, l := range d.Lines {
+		err := c.WriteTrusted(
+			g(string(d.Type)), g(d.Number), d.IssueDate.String(), g(d.BillingMonth),
+			strconv.Itoa(l.No), g(l.SKU), g(l.Name), g(l.Publisher), g(l.BillingModel), g(l.ServiceMonth),
+			l.PeriodStart.String(), l.PeriodEnd.String(), strconv.FormatInt(l.Quantity, 10), l.UnitPrice,
+			money.Format(l.Net, cur), g(l.VATCategory), l.VATRate, money.Format(l.PublisherAmount, cur),
+			money.Format(l.Margin(), cur), g(l.Credits), g(d.Currency))
+		if err != nil {
+			return fmt.Errorf("writing line %d of %s: %w", l.No, d.Number, err)
+		}
+	}
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("writing the lines of %s: %w", d.Number, err)
+	}
+	return nil
+}
+
+// DetailItem is one billed item of a document, with where it came from:
+// the declaration, and the file and line the reseller sent it in (the
+// lineage from a reseller's row to an invoice line).
+type DetailItem struct {
+	DocumentType    string // invoice or credit_note
+	Number          string // the document's
+	Line            int    // the document line that bills it
+	DeclarationID   string
+	CustomerID      string
+	SKU             string
+	ServiceMonth    string // YYYY-MM
+	Quantity        int64
+	UnitPrice       string // decimal
+	Amount          int64  // minor units of Currency, positive (on a credit note too)
+	PublisherAmount int64  // the publisher's share of Amount
+	Kind            string // fee, sale, usage or credit
+	FileID          int64  // 0: not from a file
+	FileName        string
+	FileLine        int // 1-based physical line in the file; 0: unknown
+	Currency        string
+}
+
+var detailKinds = map[string]bool{"fee": true, "sale": true, "usage": true, "credit": true}
+
+// DetailCSV writes <number>_detail.csv a row at a time, so a document of
+// many items is never held whole.
+type DetailCSV struct {
+	c      *render.CSV
+	header bool
+}
+
+// NewDetailCSV returns a writer of the detail CSV on w. Close writes what
+// is buffered (and the header, even when no item was written).
+func NewDetailCSV(w io.Writer) *DetailCSV { return &DetailCSV{c: render.NewCSV(w)} }
+
+func (d *DetailCSV) writeHeader() error {
+	if d.header {
+		return nil
+	}
+	d.header = true
+	return d.c.WriteTrusted(DetailHeader...)
+}
+
+// Write writes one item.
+func (d *DetailCSV) Write(it DetailItem) error {
+	cur, err := money.ParseCurrency(it.Currency)
+	if err != nil {
+		return fmt.Errorf("detail of %s line %d: %w: %v", it.Number, it.Line, ErrDocument, err)
+	}
+	if t := Type(it.DocumentType); t != TypeInvoice && t != TypeCreditNote {
+		return fmt.Errorf("detail of %s line %d: %w: document type %q", it.Number, it.Line, ErrDocument, it.DocumentType)
+	}
+	if !detailKinds[it.Kind] {
+		return fmt.Errorf("detail of %s line %d: %w: kind %q is not fee, sale, usage or credit", it.Number, it.Line, ErrDocument, it.Kind)
+	}
+	if it.Amount < 0 || it.PublisherAmount < 0 {
+		return fmt.Errorf("detail of %s line %d, declaration %s: %w: a document's amounts are positive, a credit note's too",
+			it.Number, it.Line, it.DeclarationID, ErrDocument)
+	}
+	if err := d.writeHeader(); err != nil {
+		return fmt.Errorf("detail of %s: %w", it.Number, err)
+	}
+	g := render.Cell
+	err = d.c.WriteTrusted(
+		g(it.DocumentType), g(it.Number), strconv.Itoa(it.Line), g(it.DeclarationID), g(it.CustomerID), g(it.SKU),
+		g(it.ServiceMonth), strconv.FormatInt(it.Quantity, 10), it.UnitPrice, money.Format(it.Amount, cur),
+		money.Format(it.PublisherAmount, cur), g(it.Kind), optional(it.FileID), g(it.FileName),
+		optional(int64(it.FileLine)), g(it.Currency))
+	if err != nil {
+		return fmt.Errorf("detail of %s line %d, declaration %s: %w", it.Number, it.Line, it.DeclarationID, err)
+	}
+	return nil
+}
+
+// Close writes the header if no item was written and flushes.
+func (d *DetailCSV) Close() error {
+	if err := d.writeHeader(); err != nil {
+		return fmt.Errorf("writing a detail CSV: %w", err)
+	}
+	if err := d.c.Close(); err != nil {
+		return fmt.Errorf("writing a detail CSV: %w", err)
+	}
+	return nil
+}
+
+// optional writes a positive id or number, and nothing for 0 (none).
+func optional(n int64) string {
+	if n == 0 {
+		return ""
+	}
+	return strconv.FormatInt(n, 10)
+}

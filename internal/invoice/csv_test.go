@@ -1,0 +1,182 @@
+package invoice_test
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/clearhouse/clearhouse/internal/invoice"
+	"github.com/clearhouse/clearhouse/internal/money"
+)
+
+func readCSV(t *testing.T, b []byte) [][]string {
+	t.Helper()
+	recs, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
+	if err != nil {
+		t.Fatalf("reading back: %v\n%s", err, b)
+	}
+	return recs
+}
+
+// TestLinesCSVOfEveryExample: the header, then one row per line whose cells
+// are the line's, amounts with the currency's digits; a credit note's rows
+// say credit_note, carry positive amounts and name the invoice credited.
+func TestLinesCSVOfEveryExample(t *testing.T) {
+	t.Parallel()
+	for _, d := range invoice.Examples() {
+		var b bytes.Buffer
+		if err := invoice.WriteLinesCSV(&b, d); err != nil {
+			t.Fatalf("%s: %v", d.Number, err)
+		}
+		recs := readCSV(t, b.Bytes())
+		if !slices.Equal(recs[0], invoice.LinesHeader) {
+			t.Fatalf("%s: header %v", d.Number, recs[0])
+		}
+		if len(recs)-1 != len(d.Lines) {
+			t.Fatalf("%s: %d rows for %d lines", d.Number, len(recs)-1, len(d.Lines))
+		}
+		col := func(rec []string, name string) string { return rec[slices.Index(invoice.LinesHeader, name)] }
+		f := func(minor int64) string { return money.Format(minor, d.Cur()) }
+		for i, l := range d.Lines {
+			rec := recs[i+1]
+			for name, want := range map[string]string{
+				"document_type": string(d.Type), "number": d.Number, "issue_date": d.IssueDate.String(),
+				"billing_month": d.BillingMonth, "line": strconv.Itoa(l.No), "sku": l.SKU, "name": l.Name,
+				"publisher": l.Publisher, "billing_model": l.BillingModel, "service_month": l.ServiceMonth,
+				"period_start": l.PeriodStart.String(), "period_end": l.PeriodEnd.String(),
+				"quantity": strconv.FormatInt(l.Quantity, 10), "unit_price": l.UnitPrice, "net": f(l.Net),
+				"vat_category": l.VATCategory, "vat_rate": l.VATRate, "publisher_share": f(l.PublisherAmount),
+				"hub_margin": f(l.Net - l.PublisherAmount), "credits_invoice": l.Credits, "currency": d.Currency,
+			} {
+				if got := col(rec, name); got != want {
+					t.Errorf("%s line %d: %s = %q, want %q", d.Number, l.No, name, got, want)
+				}
+			}
+			if d.Type == invoice.TypeCreditNote {
+				for _, name := range []string{"net", "publisher_share", "hub_margin"} {
+					if strings.HasPrefix(col(rec, name), "-") {
+						t.Errorf("%s line %d: %s %s is negative on a credit note", d.Number, l.No, name, col(rec, name))
+					}
+				}
+				if col(rec, "document_type") != "credit_note" || col(rec, "credits_invoice") == "" {
+					t.Errorf("%s line %d: %v", d.Number, l.No, rec)
+				}
+			}
+		}
+	}
+}
+
+// TestLinesCSVRow pins one row as written.
+func TestLinesCSVRow(t *testing.T) {
+	t.Parallel()
+	var b bytes.Buffer
+	if err := invoice.WriteLinesCSV(&b, invoice.Examples()[0]); err != nil {
+		t.Fatal(err)
+	}
+	row := strings.Split(b.String(), "\n")[1]
+	want := "invoice,CH-2026-000041,2026-12-01,2026-11,1,TFR-VPN-M,VPN mensuel,secureco,monthly,2026-11,2026-11-01,2026-11-30,412,3.99,1643.88,S,20,1153.60,490.28,,EUR"
+	if row != want {
+		t.Fatalf("\n got %s\nwant %s", row, want)
+	}
+}
+
+// TestLinesCSVGuardsText: a name a spreadsheet would run is written with the
+// guard's apostrophe; a number, even a negative margin, is not touched.
+func TestLinesCSVGuardsText(t *testing.T) {
+	t.Parallel()
+	d := invoice.Examples()[0]
+	d.Lines[0].Name = `=HYPERLINK("http://evil.example","click")`
+	d.Lines[0].Publisher = "@publisher"
+	d.Lines[1].PublisherAmount = d.Lines[1].Net + 1 // the line's net rounded below its items' shares
+	var b bytes.Buffer
+	if err := invoice.WriteLinesCSV(&b, d); err != nil {
+		t.Fatal(err)
+	}
+	recs := readCSV(t, b.Bytes())
+	if got := recs[1][6]; got != `'=HYPERLINK("http://evil.example","click")` {
+		t.Errorf("name %q", got)
+	}
+	if got := recs[1][7]; got != "'@publisher" {
+		t.Errorf("publisher %q", got)
+	}
+	if got := recs[2][slices.Index(invoice.LinesHeader, "hub_margin")]; got != "-0.01" {
+		t.Errorf("a negative margin is written %q", got)
+	}
+}
+
+func TestLinesCSVUnknownCurrency(t *testing.T) {
+	t.Parallel()
+	d := invoice.Examples()[0]
+	d.Currency = "XXX"
+	if err := invoice.WriteLinesCSV(&bytes.Buffer{}, d); !errors.Is(err, invoice.ErrDocument) {
+		t.Fatalf("%v", err)
+	}
+}
+
+// TestDetailCSV: items stream out as rows after the header, text guarded,
+// a missing file id and line left empty; a detail with no item is its
+// header alone.
+func TestDetailCSV(t *testing.T) {
+	t.Parallel()
+	var b bytes.Buffer
+	w := invoice.NewDetailCSV(&b)
+	items := []invoice.DetailItem{
+		{DocumentType: "invoice", Number: "CH-2026-000041", Line: 1, DeclarationID: "D-100", CustomerID: "C-7", SKU: "TFR-VPN-M",
+			ServiceMonth: "2026-11", Quantity: 2, UnitPrice: "3.99", Amount: 798, PublisherAmount: 559, Kind: "fee",
+			FileID: 42, FileName: "declarations_2026-11.csv", FileLine: 17, Currency: "EUR"},
+		{DocumentType: "credit_note", Number: "CN-2026-000007", Line: 2, DeclarationID: "D-9", CustomerID: "+33 1 23", SKU: "CBE-VPN-M",
+			ServiceMonth: "2026-10", Quantity: 1, UnitPrice: "4.20", Amount: 420, PublisherAmount: 280, Kind: "credit",
+			FileName: "=cmd|' /C calc'!A0", Currency: "EUR"},
+	}
+	for _, it := range items {
+		if err := w.Write(it); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Join(invoice.DetailHeader, ",") + "\n" +
+		"invoice,CH-2026-000041,1,D-100,C-7,TFR-VPN-M,2026-11,2,3.99,7.98,5.59,fee,42,declarations_2026-11.csv,17,EUR\n" +
+		`credit_note,CN-2026-000007,2,D-9,'+33 1 23,CBE-VPN-M,2026-10,1,4.20,4.20,2.80,credit,,'=cmd|' /C calc'!A0,,EUR` + "\n"
+	if b.String() != want {
+		t.Fatalf("\n got %s\nwant %s", b.String(), want)
+	}
+
+	b.Reset()
+	if err := invoice.NewDetailCSV(&b).Close(); err != nil || b.String() != strings.Join(invoice.DetailHeader, ",")+"\n" {
+		t.Fatalf("empty detail: %v %q", err, b.String())
+	}
+}
+
+// TestDetailCSVRefuses: an item that cannot be on a document is an
+// ErrDocument, naming it, and nothing of it is written.
+func TestDetailCSVRefuses(t *testing.T) {
+	t.Parallel()
+	good := invoice.DetailItem{DocumentType: "credit_note", Number: "CN-2026-000007", Line: 1, DeclarationID: "D-9",
+		Quantity: 1, UnitPrice: "4.20", Amount: 420, PublisherAmount: 280, Kind: "credit", Currency: "EUR"}
+	for name, edit := range map[string]func(*invoice.DetailItem){
+		"negative amount":  func(it *invoice.DetailItem) { it.Amount = -420 },
+		"negative share":   func(it *invoice.DetailItem) { it.PublisherAmount = -1 },
+		"unknown kind":     func(it *invoice.DetailItem) { it.Kind = "refund" },
+		"unknown type":     func(it *invoice.DetailItem) { it.DocumentType = "creditnote" },
+		"unknown currency": func(it *invoice.DetailItem) { it.Currency = "" },
+	} {
+		it := good
+		edit(&it)
+		var b bytes.Buffer
+		w := invoice.NewDetailCSV(&b)
+		err := w.Write(it)
+		if !errors.Is(err, invoice.ErrDocument) || !strings.Contains(err.Error(), "CN-2026-000007") {
+			t.Errorf("%s: %v", name, err)
+		}
+		_ = w.Close()
+		if strings.Count(b.String(), "\n") != 1 {
+			t.Errorf("%s: written %q", name, b.String())
+		}
+	}
+}

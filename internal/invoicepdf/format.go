@@ -1,0 +1,182 @@
+package invoicepdf
+
+import (
+	"strings"
+	"time"
+
+	"github.com/clearhouse/clearhouse/internal/civil"
+	"github.com/clearhouse/clearhouse/internal/invoice"
+	"github.com/clearhouse/clearhouse/internal/money"
+)
+
+// nbsp joins the parts of a value that a line must never split: the groups
+// of an amount, an IBAN, a date.
+const nbsp = "\u00a0"
+
+// amount writes minor units for people: the currency's digits, a point,
+// thousands in groups of three ("1 643.88"), the SI style, which reads the
+// same to French, German and English readers.
+func amount(minor int64, cur money.Currency) string {
+	return group(money.Format(minor, cur))
+}
+
+// withCurrency is an amount followed by its currency ("1 643.88 EUR").
+func withCurrency(minor int64, cur money.Currency) string {
+	return amount(minor, cur) + nbsp + string(cur)
+}
+
+// decimal writes a decimal string ("3.99", "0.0215", "0") for people with at
+// least digits decimal places, grouped like an amount. Text that is not a
+// plain decimal is shown as it is.
+func decimal(s string, digits int) string {
+	sign, body := "", s
+	if strings.HasPrefix(body, "-") {
+		sign, body = "-", body[1:]
+	}
+	whole, frac, _ := strings.Cut(body, ".")
+	if whole == "" || strings.Trim(whole+frac, "0123456789") != "" {
+		return s
+	}
+	for len(frac) < digits {
+		frac += "0"
+	}
+	if frac != "" {
+		frac = "." + frac
+	}
+	return group(sign + whole + frac)
+}
+
+// group puts a no-break space between each three digits of the whole part
+// of a plain decimal ("-1234567.5" → "-1 234 567.5").
+func group(s string) string {
+	sign, body := "", s
+	if strings.HasPrefix(body, "-") {
+		sign, body = "-", body[1:]
+	}
+	whole, frac, hasFrac := strings.Cut(body, ".")
+	var b strings.Builder
+	b.WriteString(sign)
+	for i, c := range whole {
+		if i > 0 && (len(whole)-i)%3 == 0 {
+			b.WriteString(nbsp)
+		}
+		b.WriteRune(c)
+	}
+	if hasFrac {
+		b.WriteString("." + frac)
+	}
+	return b.String()
+}
+
+// percent writes a VAT rate ("20 %").
+func percent(rate string) string { return rate + nbsp + "%" }
+
+// date writes a day as a person reads it ("1 December 2026").
+func date(d civil.Date) string {
+	return d.Time().Format("2" + nbsp + "January" + nbsp + "2006")
+}
+
+// month writes a billing month YYYY-MM as "November 2026" (the text as it
+// is when it is not one).
+func month(ym string) string {
+	t, err := time.Parse("2006-01", ym)
+	if err != nil {
+		return ym
+	}
+	return t.Format("January" + nbsp + "2006")
+}
+
+// period writes a line's service period as briefly as it reads clearly: a
+// whole calendar month is "November 2026", one day is its date, days of
+// one month "2–28 November 2026", anything else "from – to".
+func period(start, end civil.Date) string {
+	s, e := start.Time(), end.Time()
+	switch {
+	case start == end:
+		return date(start)
+	case s.Year() == e.Year() && s.Month() == e.Month():
+		if s.Day() == 1 && e.AddDate(0, 0, 1).Day() == 1 {
+			return s.Format("January" + nbsp + "2006")
+		}
+		return s.Format("2") + "–" + e.Format("2"+nbsp+"January"+nbsp+"2006")
+	}
+	return date(start) + " – " + date(end)
+}
+
+// iban writes an account number in groups of four, as it is printed.
+func iban(s string) string {
+	s = strings.ReplaceAll(s, " ", "")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && i%4 == 0 {
+			b.WriteString(nbsp)
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// maskedIBAN shows the country, check digits and last four characters of
+// an account and hides the rest ("FR76 **** … ***0 189").
+func maskedIBAN(s string) string {
+	s = strings.ReplaceAll(s, " ", "")
+	if len(s) <= 8 {
+		return iban(s)
+	}
+	return iban(s[:4] + strings.Repeat("*", len(s)-8) + s[len(s)-4:])
+}
+
+// reference writes a payment reference: an ISO 11649 creditor reference in
+// groups of four as the standard prints it ("RF18 5390 0754 7034"), any
+// other reference as it is.
+func reference(s string) string {
+	if strings.HasPrefix(s, "RF") && !strings.Contains(s, " ") {
+		return iban(s)
+	}
+	return s
+}
+
+// country names the countries of Clearhouse's parties (SEPA); another code
+// is shown as it is.
+func country(code string) string {
+	if n, ok := countries[code]; ok {
+		return n
+	}
+	return code
+}
+
+var countries = map[string]string{
+	"AT": "Austria", "BE": "Belgium", "BG": "Bulgaria", "CH": "Switzerland", "CY": "Cyprus",
+	"CZ": "Czechia", "DE": "Germany", "DK": "Denmark", "EE": "Estonia", "ES": "Spain",
+	"FI": "Finland", "FR": "France", "GB": "United Kingdom", "GR": "Greece", "HR": "Croatia",
+	"HU": "Hungary", "IE": "Ireland", "IS": "Iceland", "IT": "Italy", "LI": "Liechtenstein",
+	"LT": "Lithuania", "LU": "Luxembourg", "LV": "Latvia", "MC": "Monaco", "MT": "Malta",
+	"NL": "Netherlands", "NO": "Norway", "PL": "Poland", "PT": "Portugal", "RO": "Romania",
+	"SE": "Sweden", "SI": "Slovenia", "SK": "Slovakia",
+}
+
+// companyLabel names a legal registration by its ISO 6523 scheme.
+func companyLabel(scheme string) string {
+	switch scheme {
+	case "0002":
+		return "SIREN"
+	case "0009":
+		return "SIRET"
+	case "0208":
+		return "Enterprise no."
+	}
+	return "Company id"
+}
+
+// categoryName names a VAT category (UNCL5305) for people.
+func categoryName(cat string) string {
+	switch cat {
+	case invoice.VATStandard:
+		return "Standard rate"
+	case invoice.VATReverseCharge:
+		return "Reverse charge"
+	case invoice.VATExempt:
+		return "Exempt"
+	}
+	return "VAT category " + cat
+}

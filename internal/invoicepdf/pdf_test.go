@@ -1,0 +1,260 @@
+package invoicepdf_test
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/clearhouse/clearhouse/internal/civil"
+	"github.com/clearhouse/clearhouse/internal/invoice"
+	"github.com/clearhouse/clearhouse/internal/invoicepdf"
+	"github.com/clearhouse/clearhouse/internal/money"
+)
+
+var pdfDir = flag.String("pdfdir", "", "also write each PDF rendered by the tests into this folder, to look at")
+
+// render writes d as a PDF, and into -pdfdir when it is given.
+func render(t testing.TB, d *invoice.Document) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := invoicepdf.Write(&b, d); err != nil {
+		t.Fatalf("%s: %v", d.Number, err)
+	}
+	if *pdfDir != "" {
+		if err := os.WriteFile(filepath.Join(*pdfDir, d.Number+".pdf"), b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b.Bytes()
+}
+
+// text is what a reader sees of pdf, as `pdftotext -layout` extracts it,
+// with the no-break spaces inside amounts and dates read as spaces.
+func text(t *testing.T, pdf []byte) string {
+	t.Helper()
+	bin, err := exec.LookPath("pdftotext")
+	if err != nil {
+		t.Fatalf("pdftotext is needed to read the PDFs back: install the Debian package poppler-utils (%v)", err)
+	}
+	cmd := exec.Command(bin, "-layout", "-enc", "UTF-8", "-", "-")
+	cmd.Stdin = bytes.NewReader(pdf)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("pdftotext: %v\n%s", err, stderr.String())
+	}
+	return strings.ReplaceAll(string(out), "\u00a0", " ")
+}
+
+// Independent spellings of what the document must show, so the test does
+// not read the writer's own formatting back.
+func day(d civil.Date) string { return d.Time().Format("2 January 2006") }
+
+func amt(d *invoice.Document, minor int64) string {
+	whole, frac, ok := strings.Cut(money.Format(minor, d.Cur()), ".")
+	if ok {
+		return thousands(whole) + "." + frac
+	}
+	return thousands(whole)
+}
+
+// thousands groups the digits of a whole number by three.
+func thousands(s string) string {
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + " " + s[i:]
+	}
+	return s
+}
+
+func cur(d *invoice.Document, minor int64) string { return amt(d, minor) + " " + d.Currency }
+
+func grouped4(s string) string {
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && i%4 == 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// lineRow matches the table row of a line: its number, SKU, quantity, unit
+// price, net and VAT rate on one line of text, in that order.
+func lineRow(d *invoice.Document, l invoice.Line) *regexp.Regexp {
+	price := l.UnitPrice
+	if !strings.Contains(price, ".") {
+		price += "." + strings.Repeat("0", d.Cur().Exponent())
+	}
+	q := func(s string) string { return regexp.QuoteMeta(s) }
+	return regexp.MustCompile(`(?m)^\s*` + strconv.Itoa(l.No) + `\s+` + q(l.SKU) + `\s.*\s` +
+		q(thousands(strconv.FormatInt(l.Quantity, 10))) + `\s+` + q(price) + `\s+` + q(amt(d, l.Net)) + `\s+` + q(l.VATRate) + `\s*%`)
+}
+
+// TestEveryExampleReads: each example, read back as text, shows what the
+// document says: who, when, every line, the VAT, the totals and how it is
+// paid.
+func TestEveryExampleReads(t *testing.T) {
+	t.Parallel()
+	for _, d := range invoice.Examples() {
+		t.Run(d.Number, func(t *testing.T) {
+			t.Parallel()
+			got := text(t, render(t, d))
+			flat := regexp.MustCompile(`\s+`).ReplaceAllString(got, " ")
+			want := []string{
+				d.Number, day(d.IssueDate), "Billing period", must(time.Parse("2006-01", d.BillingMonth)).Format("January 2006"),
+				d.BuyerReference, d.Seller.Name, d.Seller.VATID, d.Seller.CompanyID, d.Buyer.Name, d.Buyer.Address.Street,
+				d.Buyer.Address.PostalCode + " " + d.Buyer.Address.City, d.Buyer.VATID,
+				"Total net " + cur(d, d.Totals.TaxExclusive), "Page 1 of 1",
+			}
+			if d.Type == invoice.TypeInvoice {
+				want = append(want, "Invoice", "Due date "+day(d.DueDate), "Amount due "+cur(d, d.Totals.Payable),
+					"Total "+cur(d, d.Totals.TaxInclusive))
+			} else {
+				want = append(want, "Credit note", "Total credited "+cur(d, d.Totals.TaxInclusive), "Reason: "+d.Reason)
+				for _, r := range d.References {
+					want = append(want, r.Number+" "+day(r.IssueDate)+" "+amt(d, r.Amount))
+				}
+			}
+			if d.Totals.Prepaid > 0 {
+				want = append(want, "Credit applied -"+cur(d, d.Totals.Prepaid))
+			}
+			for _, v := range d.VAT {
+				// pdftotext reads "0 %" as "0%" in some columns.
+				if !regexp.MustCompile(regexp.QuoteMeta(v.Rate) + `\s*% ` + regexp.QuoteMeta(amt(d, v.Taxable)+" "+amt(d, v.Tax))).MatchString(flat) {
+					t.Errorf("the PDF does not give the VAT of %s %s %%: %s on %s", v.Category, v.Rate, amt(d, v.Tax), amt(d, v.Taxable))
+				}
+				if v.ExemptionReason != "" {
+					want = append(want, v.ExemptionReason)
+				}
+				if v.Category == invoice.VATReverseCharge {
+					want = append(want, "Seller's VAT ID "+d.Seller.VATID+", customer's VAT ID "+d.Buyer.VATID)
+				}
+			}
+			want = append(want, d.Notes...)
+			p := d.Payment
+			switch {
+			case d.Type == invoice.TypeCreditNote:
+			case len(p.SettledBy) > 0:
+				want = append(want, "Settled by credit note "+p.SettledBy[0]+": nothing to pay")
+			case p.Means == invoice.PayDirectDebit:
+				want = append(want, fmt.Sprintf("The amount of %s will be debited on %s from account %s under mandate %s, creditor identifier %s.",
+					cur(d, d.Totals.Payable), day(p.DebitDate), grouped4(p.DebtorIBAN[:4]+strings.Repeat("*", len(p.DebtorIBAN)-8)+p.DebtorIBAN[len(p.DebtorIBAN)-4:]),
+					p.MandateID, p.CreditorID))
+			default:
+				want = append(want, "IBAN "+grouped4(p.IBAN), "BIC "+p.BIC, "Account holder "+p.AccountName, "Reference "+grouped4(p.Reference),
+					"Please transfer "+cur(d, d.Totals.Payable)+" by "+day(d.DueDate))
+			}
+			for _, s := range want {
+				if !strings.Contains(flat, s) {
+					t.Errorf("the PDF does not say %q", s)
+				}
+			}
+			for _, l := range d.Lines {
+				if !lineRow(d, l).MatchString(got) {
+					t.Errorf("line %d (%s, %d × %s = %s) is not a row of the table", l.No, l.SKU, l.Quantity, l.UnitPrice, amt(d, l.Net))
+				}
+				if l.Credits != "" && !strings.Contains(flat, "credits invoice "+l.Credits) {
+					t.Errorf("line %d does not name the invoice it credits, %s", l.No, l.Credits)
+				}
+			}
+			if t.Failed() {
+				t.Log(got)
+			}
+		})
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// long is the wallet example with n lines, each with a net of its own.
+func long(n int) *invoice.Document {
+	d := invoice.Examples()[0]
+	first := d.Lines[0]
+	d.Number = fmt.Sprintf("CH-2026-%06d", 900000+n)
+	d.Lines = d.Lines[:0]
+	for i := 1; i <= n; i++ {
+		l := first
+		l.No, l.Quantity, l.UnitPrice = i, int64(i), "3.99"
+		l.Net = int64(i) * 399
+		l.SKU = fmt.Sprintf("TFR-SKU-%03d", i)
+		l.Name = fmt.Sprintf("Service n°%d", i)
+		if i%7 == 0 {
+			l.Name += ", a name long enough to wrap in its column"
+		}
+		d.Lines = append(d.Lines, l)
+	}
+	if err := d.Finish(0, invoice.Exemption); err != nil {
+		panic(err)
+	}
+	return d
+}
+
+// TestLongInvoicePaginates: 300 lines run over pages whose table header is
+// repeated, each numbered "Page i of n", and each line's row is there once.
+func TestLongInvoicePaginates(t *testing.T) {
+	t.Parallel()
+	d := long(300)
+	got := text(t, render(t, d))
+	pages := strings.Split(strings.TrimRight(got, "\f"), "\f")
+	if len(pages) < 5 {
+		t.Fatalf("300 lines on %d pages", len(pages))
+	}
+	for i, p := range pages {
+		if !strings.Contains(p, fmt.Sprintf("Page %d of %d", i+1, len(pages))) {
+			t.Errorf("page %d does not say it is page %d of %d", i+1, i+1, len(pages))
+		}
+		if i < len(pages)-1 && !regexp.MustCompile(`No\.\s+SKU\s+Description\s+Service period\s+Quantity`).MatchString(p) {
+			t.Errorf("page %d has no table header", i+1)
+		}
+	}
+	for _, l := range d.Lines {
+		if n := len(lineRow(d, l).FindAllString(got, -1)); n != 1 {
+			t.Errorf("line %d: %d rows", l.No, n)
+		}
+	}
+	if !strings.Contains(pages[len(pages)-1], "Amount due") {
+		t.Error("the totals are not on the last page")
+	}
+}
+
+// TestSameDocumentSameBytes: rendering is deterministic (the PDF's dates
+// are the issue date), so a document written again is the same file.
+func TestSameDocumentSameBytes(t *testing.T) {
+	t.Parallel()
+	for _, d := range append(invoice.Examples(), long(40)) {
+		a, b := render(t, d), render(t, d)
+		if !bytes.Equal(a, b) {
+			t.Errorf("%s: two renderings differ (%d and %d bytes)", d.Number, len(a), len(b))
+		}
+		if !bytes.Contains(a, []byte("D:"+d.IssueDate.Time().Format("20060102"))) {
+			t.Errorf("%s: the PDF is not dated by its issue date", d.Number)
+		}
+	}
+}
+
+// TestUnwritableDocument: a document the writer cannot render is refused
+// with invoice.ErrDocument, not written half.
+func TestUnwritableDocument(t *testing.T) {
+	t.Parallel()
+	d := invoice.Examples()[0]
+	d.Currency = "XXX"
+	var b bytes.Buffer
+	if err := invoicepdf.Write(&b, d); err == nil || b.Len() > 0 {
+		t.Fatalf("currency XXX: %v, %d bytes", err, b.Len())
+	}
+}

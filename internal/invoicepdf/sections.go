@@ -1,0 +1,370 @@
+package invoicepdf
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/clearhouse/clearhouse/internal/civil"
+	"github.com/clearhouse/clearhouse/internal/invoice"
+)
+
+// The sections of a document, in the order they are written.
+
+// heading writes the seller (top left), the title and the document's
+// data (top right).
+func (w *writer) heading() {
+	d := w.d
+	y := marginTop
+	w.font("B", 13, ink)
+	yl := w.block(marginX, y, 100, 6, d.Seller.Name)
+	w.font("", 8.5, muted)
+	yl = w.block(marginX, yl+1.5, 100, 4, partyLines(d.Seller)...)
+
+	w.font("B", 22, accent)
+	w.at(rightX, y-1.5, rightW, 9, title(d), "R")
+	yr := y + 11
+	facts := [][2]string{{"Number", d.Number}, {"Issue date", date(d.IssueDate)}}
+	if d.Type == invoice.TypeInvoice && d.DueDate != 0 {
+		facts = append(facts, [2]string{"Due date", date(d.DueDate)})
+	}
+	facts = append(facts, [2]string{"Billing period", month(d.BillingMonth)})
+	if d.BuyerReference != "" {
+		facts = append(facts, [2]string{"Buyer reference", d.BuyerReference})
+	}
+	const labelW, lh = 28.0, 4.8
+	for _, f := range facts {
+		w.font("", 8.5, muted)
+		w.at(rightX, yr, labelW, lh, f[0], "L")
+		w.font("B", 8.5, ink)
+		w.at(rightX+labelW, yr, rightW-labelW, lh, f[1], "R")
+		yr += lh
+	}
+	w.pdf.SetY(max(yl, yr) + 9)
+}
+
+// block writes lines of text from x, y, each wrapped to wd, and returns
+// the height below them.
+func (w *writer) block(x, y, wd, lh float64, lines ...string) float64 {
+	for _, s := range lines {
+		for _, l := range w.wrap(s, wd) {
+			w.at(x, y, wd, lh, l, "L")
+			y += lh
+		}
+	}
+	return y
+}
+
+// partyLines are a party's address and identifiers, a line each.
+func partyLines(p invoice.Party) []string {
+	a := p.Address
+	out := []string{a.Street}
+	if a.Additional != "" {
+		out = append(out, a.Additional)
+	}
+	out = append(out, strings.TrimSpace(a.PostalCode+" "+a.City))
+	if a.Subdivision != "" {
+		out = append(out, a.Subdivision)
+	}
+	out = append(out, country(a.Country))
+	if p.VATID != "" {
+		out = append(out, "VAT ID "+p.VATID)
+	}
+	if p.CompanyID != "" {
+		out = append(out, companyLabel(p.CompanyIDScheme)+" "+p.CompanyID)
+	}
+	if p.Email != "" {
+		out = append(out, p.Email)
+	}
+	return out
+}
+
+// parties writes the buyer (left) and, beside it, the amount the document
+// comes to and when.
+func (w *writer) parties() {
+	d := w.d
+	y := w.pdf.GetY()
+	w.font("B", 7, muted)
+	w.at(marginX, y, 100, 4, "CUSTOMER", "L")
+	w.font("B", 10.5, ink)
+	yl := w.block(marginX, y+4.5, 100, 5.5, d.Buyer.Name)
+	w.font("", 8.5, ink)
+	yl = w.block(marginX, yl+0.5, 100, 4.2, partyLines(d.Buyer)...)
+
+	label, sum, sub := "Amount due", d.Totals.Payable, ""
+	switch {
+	case d.Type == invoice.TypeCreditNote:
+		label, sum, sub = "Total credited", d.Totals.TaxInclusive, "Credited to your account"
+	case d.Totals.Payable == 0:
+		sub = "Nothing to pay"
+	case d.Payment.Means == invoice.PayDirectDebit:
+		sub = "Debited on " + date(w.debitDate())
+	case d.DueDate != 0:
+		sub = "Due by " + date(d.DueDate)
+	}
+	const boxH = 25.0
+	w.fill(rightX, y, rightW, boxH, band)
+	w.font("B", 7, muted)
+	w.at(rightX+4, y+3.5, rightW-8, 4, strings.ToUpper(label), "L")
+	w.font("B", 16, accent)
+	w.at(rightX+4, y+8.5, rightW-8, 8, withCurrency(sum, w.cur), "L")
+	w.font("", 8.5, ink)
+	w.at(rightX+4, y+18, rightW-8, 4, sub, "L")
+	w.pdf.SetY(max(yl, y+boxH) + 9)
+}
+
+// debitDate is when a direct debit is collected: the document's date, or
+// its due date when it has none.
+func (w *writer) debitDate() civil.Date {
+	if w.d.Payment.DebitDate != 0 {
+		return w.d.Payment.DebitDate
+	}
+	return w.d.DueDate
+}
+
+// credited writes, on a credit note, the invoices it credits and why.
+func (w *writer) credited() {
+	d := w.d
+	if len(d.References) == 0 && d.Reason == "" {
+		return
+	}
+	w.section("Invoices credited")
+	t := &table{x: marginX, cols: []column{
+		{"Invoice", 40, "L"}, {"Issue date", 40, "L"}, {"Amount credited (" + string(w.cur) + ")", 40, "R"},
+	}}
+	if len(d.References) > 0 {
+		t.header(w)
+		for _, r := range d.References {
+			t.row(w, []cell{{text: r.Number}, {text: date(r.IssueDate)}, {text: amount(r.Amount, w.cur)}})
+		}
+		w.pdf.SetY(w.pdf.GetY() + 3)
+	}
+	if d.Reason != "" {
+		w.font("", 8.5, ink)
+		w.para(marginX, contentW, 4.2, "Reason: "+d.Reason)
+	}
+	w.pdf.SetY(w.pdf.GetY() + 6)
+}
+
+// section writes a section's heading, kept with at least a few lines of
+// what follows.
+func (w *writer) section(s string) {
+	w.need(6 + 3*4.2)
+	w.font("B", 9.5, accent)
+	w.at(marginX, w.pdf.GetY(), contentW, 5, s, "L")
+	w.pdf.SetY(w.pdf.GetY() + 6)
+}
+
+// lineTable is the lines table; its unit price and net are in cur.
+func lineTable(cur string) *table {
+	return &table{x: marginX, cols: []column{
+		{"No.", 10, "R"}, {"SKU", 21, "L"}, {"Description", 41, "L"}, {"Service period", 32, "L"},
+		{"Quantity", 16, "R"}, {"Unit price\n(" + cur + ")", 18, "R"}, {"Net\n(" + cur + ")", 22, "R"}, {"VAT", 14, "R"},
+	}}
+}
+
+// lines writes the lines table, its header repeated on each page it runs
+// over.
+func (w *writer) lines() {
+	t := lineTable(string(w.cur))
+	t.header(w)
+	w.repeat = t
+	for _, l := range w.d.Lines {
+		var note string
+		if l.Credits != "" {
+			note = "credits invoice " + l.Credits
+		}
+		t.row(w, []cell{
+			{text: strconv.Itoa(l.No)},
+			{text: l.SKU},
+			{text: l.Name, note: note},
+			{text: period(l.PeriodStart, l.PeriodEnd)},
+			{text: group(strconv.FormatInt(l.Quantity, 10))},
+			{text: decimal(l.UnitPrice, w.cur.Exponent())},
+			{text: amount(l.Net, w.cur)},
+			{text: vatLabel(l.VATCategory, l.VATRate)},
+		})
+	}
+	w.repeat = nil
+	w.pdf.SetY(w.pdf.GetY() + 7)
+}
+
+// vatLabel is a line's VAT: its rate, with the category when it is not
+// the standard one ("0 % AE").
+func vatLabel(cat, rate string) string {
+	if cat == invoice.VATStandard {
+		return percent(rate)
+	}
+	return percent(rate) + nbsp + cat
+}
+
+// summary writes the VAT breakdown (left) and the totals (right), kept on
+// one page.
+func (w *writer) summary() {
+	d := w.d
+	cur := string(w.cur)
+	t := &table{x: marginX, cols: []column{
+		{"Category", 38, "L"}, {"Rate", 14, "R"}, {"Taxable\n(" + cur + ")", 24, "R"}, {"VAT\n(" + cur + ")", 22, "R"},
+	}}
+	rows := w.totalRows()
+	const totalLine = 6.0
+	w.need(max(t.height(len(d.VAT)), float64(len(rows))*totalLine+2))
+	y := w.pdf.GetY()
+	t.header(w)
+	for _, v := range d.VAT {
+		name := categoryName(v.Category)
+		if v.Category != invoice.VATStandard {
+			name += " (" + v.Category + ")"
+		}
+		t.row(w, []cell{{text: name}, {text: percent(v.Rate)}, {text: amount(v.Taxable, w.cur)}, {text: amount(v.Tax, w.cur)}})
+	}
+	yl := w.pdf.GetY()
+
+	yr := y
+	for _, r := range rows {
+		if r.strong {
+			w.fill(rightX, yr, rightW, totalLine, band)
+			w.font("B", 9, ink)
+		} else {
+			w.font("", 8.5, ink)
+		}
+		w.at(rightX+3, yr+0.8, rightW/2, totalLine-1.6, r.label, "L")
+		w.at(rightX+rightW/2, yr+0.8, rightW/2-3, totalLine-1.6, r.value, "R")
+		yr += totalLine
+		if !r.strong {
+			w.rule(rightX, yr, rightW, line)
+		}
+	}
+	w.pdf.SetY(max(yl, yr) + 6)
+}
+
+type totalRow struct {
+	label, value string
+	strong       bool
+}
+
+// totalRows are the document totals as written: net, VAT, total, then on
+// an invoice the credit applied at issue and the amount due.
+func (w *writer) totalRows() []totalRow {
+	t := w.d.Totals
+	rows := []totalRow{
+		{label: "Total net", value: withCurrency(t.TaxExclusive, w.cur)},
+		{label: "VAT", value: withCurrency(t.Tax, w.cur)},
+	}
+	if w.d.Type == invoice.TypeCreditNote {
+		return append(rows, totalRow{label: "Total credited", value: withCurrency(t.TaxInclusive, w.cur), strong: true})
+	}
+	rows = append(rows, totalRow{label: "Total", value: withCurrency(t.TaxInclusive, w.cur)})
+	if t.Prepaid > 0 {
+		rows = append(rows, totalRow{label: "Credit applied", value: withCurrency(-t.Prepaid, w.cur)})
+	}
+	return append(rows, totalRow{label: "Amount due", value: withCurrency(t.Payable, w.cur), strong: true})
+}
+
+// mentions writes, under the breakdown, the reason of each category that
+// is not the standard rate; a reverse charge names both VAT ids.
+func (w *writer) mentions() {
+	w.font("", 8, ink)
+	for _, v := range w.d.VAT {
+		if v.Category == invoice.VATStandard {
+			continue
+		}
+		s := v.ExemptionReason
+		if v.Category == invoice.VATReverseCharge {
+			if s == "" {
+				s = "Reverse charge: VAT to be paid by the customer"
+			}
+			s = strings.TrimSuffix(s, ".") + ". Seller's VAT ID " + w.d.Seller.VATID + ", customer's VAT ID " + w.d.Buyer.VATID + "."
+		}
+		if s == "" {
+			continue
+		}
+		if name := categoryName(v.Category); !strings.HasPrefix(strings.ToLower(s), strings.ToLower(name)) {
+			s = name + " (" + v.Category + "): " + s
+		}
+		w.para(marginX, contentW, 4, s)
+		w.pdf.SetY(w.pdf.GetY() + 1)
+	}
+	w.pdf.SetY(w.pdf.GetY() + 5)
+}
+
+// payment writes how the document is paid: the SEPA pre-notification of a
+// direct debit, the account and reference of a transfer, or that there is
+// nothing to pay; on a credit note, what it credits.
+func (w *writer) payment() {
+	d, p := w.d, w.d.Payment
+	due := withCurrency(d.Totals.Payable, w.cur)
+	var head, say string
+	var account [][2]string
+	switch {
+	case d.Type == invoice.TypeCreditNote:
+		head, say = "Credit", "This credit note credits "+withCurrency(d.Totals.TaxInclusive, w.cur)+" to your account."
+	case len(p.SettledBy) > 0:
+		head, say = "Payment", settledBy(p.SettledBy)
+	case d.Totals.Payable == 0:
+		head, say = "Payment", "Nothing to pay."
+	case p.Means == invoice.PayDirectDebit:
+		from := "your account"
+		if p.DebtorIBAN != "" {
+			from = "account " + maskedIBAN(p.DebtorIBAN)
+		}
+		head = "Payment by SEPA direct debit"
+		say = "The amount of " + due + " will be debited on " + date(w.debitDate()) + " from " + from +
+			" under mandate " + p.MandateID + ", creditor identifier " + p.CreditorID + "."
+	default:
+		head = "Payment by bank transfer"
+		say = "Please transfer " + due
+		if d.DueDate != 0 {
+			say += " by " + date(d.DueDate)
+		}
+		say += " to the account below, quoting the reference " + reference(p.Reference) + "."
+		account = [][2]string{{"Account holder", p.AccountName}, {"IBAN", iban(p.IBAN)}, {"BIC", p.BIC}, {"Reference", reference(p.Reference)}}
+	}
+	w.section(head)
+	w.font("", 9, ink)
+	w.para(marginX, contentW, 4.6, say)
+	if len(account) > 0 {
+		w.pdf.SetY(w.pdf.GetY() + 1.5)
+		w.need(float64(len(account)) * 4.8)
+		y := w.pdf.GetY()
+		for _, a := range account {
+			if a[1] == "" {
+				continue
+			}
+			w.font("", 9, muted)
+			w.at(marginX, y, 32, 4.8, a[0], "L")
+			w.font("B", 9, ink)
+			w.at(marginX+32, y, contentW-32, 4.8, a[1], "L")
+			y += 4.8
+		}
+		w.pdf.SetY(y)
+	}
+	if terms := p.Terms; terms != "" && terms+"." != say {
+		w.pdf.SetY(w.pdf.GetY() + 1.5)
+		w.font("", 8, muted)
+		if d.Type == invoice.TypeInvoice {
+			terms = "Payment terms: " + terms
+		}
+		w.para(marginX, contentW, 4, terms)
+	}
+	w.pdf.SetY(w.pdf.GetY() + 6)
+}
+
+// settledBy says that credit notes cover the whole invoice.
+func settledBy(numbers []string) string {
+	if len(numbers) == 1 {
+		return "Settled by credit note " + numbers[0] + ": nothing to pay."
+	}
+	return "Settled by credit notes " + strings.Join(numbers, ", ") + ": nothing to pay."
+}
+
+// notes writes the document's notes (BT-22), a paragraph each.
+func (w *writer) notes() {
+	if len(w.d.Notes) == 0 {
+		return
+	}
+	w.section("Notes")
+	w.font("", 8.5, ink)
+	for _, n := range w.d.Notes {
+		w.para(marginX, contentW, 4.2, n)
+	}
+}
