@@ -23,10 +23,7 @@ import (
 // (CLEARHOUSE_CRASH_KILLS), restarted each time. Afterwards: one file
 // posted, one posting per declaration, the ledger balanced, one ack.
 func TestKilledAtRandomMomentsDuringIngest(t *testing.T) {
-	kills := 20
-	if v := os.Getenv("CLEARHOUSE_CRASH_KILLS"); v != "" {
-		kills, _ = strconv.Atoi(v)
-	}
+	kills := envInt(t, "CLEARHOUSE_CRASH_KILLS", 20)
 	w := newTelcoWorld(t)
 	pool, ctx, url, data, inbox := w.pool, context.Background(), w.url, w.data, w.inbox
 	f, err := os.Create(filepath.Join(inbox, "declarations_100k.csv"))

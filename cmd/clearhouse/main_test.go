@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -40,6 +41,21 @@ type cleanup struct {
 func (c cleanup) Run() int {
 	defer os.RemoveAll(c.dir)
 	return c.m.Run()
+}
+
+// envInt is the number in the environment variable name (a run's size or
+// count, set by hand or by make), def when it is not set.
+func envInt(t testing.TB, name string, def int) int {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return n
 }
 
 type result struct {

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -31,10 +30,7 @@ import (
 //	latency                 one file a second uploaded by SFTP for a minute:
 //	                        upload complete → ack written, p50 and p99
 func BenchmarkServe(b *testing.B) {
-	files := 10_000
-	if v := os.Getenv("CLEARHOUSE_BENCH_SERVE_FILES"); v != "" {
-		files, _ = strconv.Atoi(v)
-	}
+	files := envInt(b, "CLEARHOUSE_BENCH_SERVE_FILES", 10_000)
 	for _, n := range []int{1, 2} {
 		b.Run(fmt.Sprintf("throughput/instances=%d", n), func(b *testing.B) {
 			for range b.N {

@@ -67,6 +67,15 @@ func (c *copyRow) textOrNull(s string) {
 	c.text(s)
 }
 
+// contact writes the columns that describe a customer, in the order every
+// customer-carrying table has them: name, country, language, each NULL when
+// empty.
+func (c *copyRow) contact(name, country, language string) {
+	c.textOrNull(name)
+	c.textOrNull(country)
+	c.textOrNull(language)
+}
+
 func (c *copyRow) int(n int64) {
 	c.sep()
 	c.num = strconv.AppendInt(c.num[:0], n, 10)

@@ -28,7 +28,6 @@ import (
 	"github.com/clearhouse/clearhouse/internal/pgtest"
 	"github.com/clearhouse/clearhouse/internal/problem"
 	"github.com/clearhouse/clearhouse/internal/store"
-	"github.com/clearhouse/clearhouse/internal/world"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -39,20 +38,10 @@ const samples = "../../samples"
 // checks the ledger's invariants when the test ends.
 func setup(t *testing.T, configDirs ...string) (*ingest.Service, *pgxpool.Pool) {
 	t.Helper()
-	pool := pgtest.New(t)
-	ctx := context.Background()
 	if len(configDirs) == 0 {
 		configDirs = []string{filepath.Join(samples, "config")}
 	}
-	for _, dir := range configDirs {
-		w, err := world.Load(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { _, err := world.Apply(ctx, store.New(tx), w); return err }); err != nil {
-			t.Fatal(err)
-		}
-	}
+	pool := pgtest.WithWorld(t, configDirs...)
 	data := t.TempDir()
 	svc := &ingest.Service{Pool: pool, Archive: &archive.Store{Dir: filepath.Join(data, "archive")}, DataDir: data}
 	t.Cleanup(svc.Close)

@@ -37,23 +37,10 @@ func setup(t *testing.T) *pgxpool.Pool {
 // into one run; a cron schedule fires in its own time zone.
 func TestScheduleRunsOncePerTickAcrossInstances(t *testing.T) {
 	t.Parallel()
-	pool := setup(t)
+	sc := newSchedules(t, pullSchedule(t, "pull telco-fr", "@every 1m"), pullSchedule(t, "paris", "CRON_TZ=Europe/Paris 0 6 * * *"))
+	pool := sc.pool
 	ctx := context.Background()
-	queue := newQueue(t, pool)
-	every, _ := cron.ParseStandard("@every 1m")
-	paris, _ := cron.ParseStandard("CRON_TZ=Europe/Paris 0 6 * * *")
-	list := func(context.Context) ([]jobs.Schedule, error) {
-		mk := func(name, spec string, s cron.Schedule) jobs.Schedule {
-			return jobs.Schedule{Name: name, Spec: spec, Sched: s, Job: func(tick time.Time) river.JobArgs {
-				return jobs.ExchangeArgs{Partner: "telco-fr", Op: "pull", Schedule: name, Tick: tick}
-			}}
-		}
-		return []jobs.Schedule{mk("pull telco-fr", "@every 1m", every), mk("paris", "CRON_TZ=Europe/Paris 0 6 * * *", paris)}, nil
-	}
-	scheds := make([]*jobs.Scheduler, 3)
-	for i := range scheds {
-		scheds[i] = &jobs.Scheduler{Pool: pool, Queue: queue, List: list, Log: quiet()}
-	}
+	scheds := []*jobs.Scheduler{sc.scheduler(), sc.scheduler(), sc.scheduler()}
 	t0 := time.Date(2026, 11, 23, 4, 0, 0, 0, time.UTC)
 	tickAll := func(now time.Time) {
 		var wg sync.WaitGroup
@@ -207,31 +194,19 @@ func TestThreeInstancesPostEachFileOnce(t *testing.T) {
 // schedules table at the leader's next tick, so status stops listing it.
 func TestRemovedScheduleIsForgotten(t *testing.T) {
 	t.Parallel()
-	pool := setup(t)
+	sc := newSchedules(t, pullSchedule(t, "pull telco-fr", "@every 1m"), pullSchedule(t, "push telco-fr", "@every 1m"))
 	ctx := context.Background()
-	queue := newQueue(t, pool)
-	every, _ := cron.ParseStandard("@every 1m")
-	names := []string{"pull telco-fr", "push telco-fr"}
-	list := func(context.Context) ([]jobs.Schedule, error) {
-		var out []jobs.Schedule
-		for _, n := range names {
-			out = append(out, jobs.Schedule{Name: n, Spec: "@every 1m", Sched: every, Job: func(tick time.Time) river.JobArgs {
-				return jobs.ExchangeArgs{Partner: "telco-fr", Op: "pull", Schedule: n, Tick: tick}
-			}})
-		}
-		return out, nil
-	}
-	s := &jobs.Scheduler{Pool: pool, Queue: queue, List: list, Log: quiet()}
+	s := sc.scheduler()
 	now := time.Date(2026, 11, 23, 4, 0, 0, 0, time.UTC)
 	if err := s.Tick(ctx, now); err != nil {
 		t.Fatal(err)
 	}
-	names = names[:1]
+	sc.list = sc.list[:1] // push telco-fr no longer configured
 	if err := s.Tick(ctx, now.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	var left []string
-	rows, _ := pool.Query(ctx, `SELECT name FROM schedules ORDER BY name`)
+	rows, _ := sc.pool.Query(ctx, `SELECT name FROM schedules ORDER BY name`)
 	for rows.Next() {
 		var n string
 		_ = rows.Scan(&n)
@@ -240,6 +215,42 @@ func TestRemovedScheduleIsForgotten(t *testing.T) {
 	if len(left) != 1 || left[0] != "pull telco-fr" {
 		t.Fatalf("schedules left: %v", left)
 	}
+}
+
+// schedules are a test's configured schedules, on a database of its own;
+// the schedulers made from them share one queue and read the list as it is
+// at each tick.
+type schedules struct {
+	pool  *pgxpool.Pool
+	queue *jobs.Queue
+	list  []jobs.Schedule
+}
+
+func newSchedules(t *testing.T, list ...jobs.Schedule) *schedules {
+	t.Helper()
+	pool := setup(t)
+	return &schedules{pool: pool, queue: newQueue(t, pool), list: list}
+}
+
+// List is the configuration as a scheduler or a collector reads it.
+func (s *schedules) List(context.Context) ([]jobs.Schedule, error) { return s.list, nil }
+
+// scheduler is one instance's scheduler of the schedules.
+func (s *schedules) scheduler() *jobs.Scheduler {
+	return &jobs.Scheduler{Pool: s.pool, Queue: s.queue, List: s.List, Log: quiet()}
+}
+
+// pullSchedule is a schedule named name, on spec, that queues a pull from
+// telco-fr at each tick.
+func pullSchedule(t *testing.T, name, spec string) jobs.Schedule {
+	t.Helper()
+	s, err := cron.ParseStandard(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return jobs.Schedule{Name: name, Spec: spec, Sched: s, Job: func(tick time.Time) river.JobArgs {
+		return jobs.ExchangeArgs{Partner: "telco-fr", Op: "pull", Schedule: name, Tick: tick}
+	}}
 }
 
 // newQueue is an insert-only job queue on pool.

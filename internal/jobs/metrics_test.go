@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/riverqueue/river"
-	"github.com/robfig/cron/v3"
 
 	"github.com/clearhouse/clearhouse/internal/ingest"
 	"github.com/clearhouse/clearhouse/internal/jobs"
@@ -48,22 +46,10 @@ func gauges(t *testing.T, reg *prometheus.Registry) map[string]map[string]float6
 // schedule has ticks due whenever the scheduler stops.
 func TestScheduleDueTicksAreOffAtNightAndWeekends(t *testing.T) {
 	t.Parallel()
-	pool := setup(t)
+	sc := newSchedules(t, pullSchedule(t, "pull office", "CRON_TZ=Europe/Paris 0 6-20 * * 1-5"), pullSchedule(t, "push every", "@every 5m"))
 	ctx := context.Background()
-	queue := newQueue(t, pool)
-	const office = "CRON_TZ=Europe/Paris 0 6-20 * * 1-5"
-	hours, _ := cron.ParseStandard(office)
-	every, _ := cron.ParseStandard("@every 5m")
-	list := func(context.Context) ([]jobs.Schedule, error) {
-		mk := func(name, spec string, s cron.Schedule) jobs.Schedule {
-			return jobs.Schedule{Name: name, Spec: spec, Sched: s, Job: func(tick time.Time) river.JobArgs {
-				return jobs.ExchangeArgs{Partner: "telco-fr", Op: "pull", Schedule: name, Tick: tick}
-			}}
-		}
-		return []jobs.Schedule{mk("pull office", office, hours), mk("push every", "@every 5m", every)}, nil
-	}
-	sched := &jobs.Scheduler{Pool: pool, Queue: queue, List: list, Log: quiet()}
-	coll := jobs.NewScheduleCollector(pool, list)
+	sched := sc.scheduler()
+	coll := jobs.NewScheduleCollector(sc.pool, sc.List)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(coll)
 	paris, _ := time.LoadLocation("Europe/Paris")

@@ -109,27 +109,19 @@ func ToMinor(d decimal.Decimal, exp int) (int64, error) {
 
 // LineAmount is round_half_even(quantity × unitPrice) in minor units of exp digits.
 func LineAmount(quantity int64, unitPrice decimal.Decimal, exp int) (int64, error) {
-	q, err := decimal.New(quantity, 0)
+	p, err := times(quantity, unitPrice)
 	if err != nil {
-		return 0, ErrOverflow
-	}
-	p, err := q.Mul(unitPrice)
-	if err != nil {
-		return 0, ErrOverflow
+		return 0, err
 	}
 	return ToMinor(p, exp)
 }
 
-// Share splits a line amount: the publisher's part of amount given a percent
-// (0–100, decimal), rounded half to even to the minor unit.
+// PercentOf splits a line amount: the publisher's part of amount given a
+// percent (0–100, decimal), rounded half to even to the minor unit.
 func PercentOf(amount int64, percent decimal.Decimal) (int64, error) {
-	a, err := decimal.New(amount, 0)
+	p, err := times(amount, percent)
 	if err != nil {
-		return 0, ErrOverflow
-	}
-	p, err := a.Mul(percent)
-	if err != nil {
-		return 0, ErrOverflow
+		return 0, err
 	}
 	hundred := decimal.MustNew(100, 0)
 	q, err := p.Quo(hundred)
@@ -137,4 +129,17 @@ func PercentOf(amount int64, percent decimal.Decimal) (int64, error) {
 		return 0, ErrOverflow
 	}
 	return ToMinor(q, 0)
+}
+
+// times is n × d; ErrOverflow when it does not fit a decimal.
+func times(n int64, d decimal.Decimal) (decimal.Decimal, error) {
+	a, err := decimal.New(n, 0)
+	if err != nil {
+		return decimal.Decimal{}, ErrOverflow
+	}
+	p, err := a.Mul(d)
+	if err != nil {
+		return decimal.Decimal{}, ErrOverflow
+	}
+	return p, nil
 }

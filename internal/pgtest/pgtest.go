@@ -113,18 +113,27 @@ func New(t testing.TB) *pgxpool.Pool {
 	return pool
 }
 
-// WithWorld is New with the configuration in dir (samples/config, say)
-// applied.
-func WithWorld(t testing.TB, dir string) *pgxpool.Pool {
+// WithWorld is New with the configuration in each of dirs (samples/config,
+// say) applied, in order.
+func WithWorld(t testing.TB, dirs ...string) *pgxpool.Pool {
 	t.Helper()
 	pool := New(t)
-	ctx := context.Background()
-	w, err := world.Load(dir)
-	if err != nil {
-		t.Fatal(err)
+	for _, dir := range dirs {
+		w, err := world.Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		Apply(t, pool, w)
 	}
+	return pool
+}
+
+// Apply applies the configuration w (loaded, and perhaps edited by the
+// test) to pool's database in one transaction, as clearhouse apply does.
+func Apply(t testing.TB, pool *pgxpool.Pool, w *world.World) {
+	t.Helper()
+	ctx := context.Background()
 	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { _, err := world.Apply(ctx, store.New(tx), w); return err }); err != nil {
 		t.Fatal(err)
 	}
-	return pool
 }

@@ -14,7 +14,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"golang.org/x/crypto/ssh"
 
 	"github.com/clearhouse/clearhouse/internal/exchange"
@@ -65,9 +64,7 @@ func BenchmarkSFTP(b *testing.B) {
 			r.SFTP.Keys = []*world.SFTPKey{{Name: "bench", Key: string(ssh.MarshalAuthorizedKey(signer.PublicKey()))}}
 		}
 	}
-	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { _, err := world.Apply(ctx, store.New(tx), w); return err }); err != nil {
-		b.Fatal(err)
-	}
+	pgtest.Apply(b, pool, w)
 	data := filepath.Join(work, "data")
 	srv, err := sftpd.New(sftpd.Config{Addr: "127.0.0.1:0", DataDir: data, HostKeyPath: filepath.Join(work, "host_key"), MaxUploadBytes: 1 << 40},
 		store.Partners{Pool: pool}, func(_, p, _ string) { _ = os.Remove(p) }, sftpd.NewMetrics(nil), slogDiscard())

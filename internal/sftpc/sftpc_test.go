@@ -42,6 +42,17 @@ func dial(t *testing.T, s *sshd, r *exchange.Remote) *sftpc.Conn {
 	return c
 }
 
+// folder makes the folder name in the server's writable one: its path on
+// disk, and the same folder as the client sees it.
+func folder(t *testing.T, s *sshd, name string) (local, remote string) {
+	t.Helper()
+	local = filepath.Join(s.Local, name)
+	if err := os.MkdirAll(local, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return local, path.Join(s.Base, name)
+}
+
 func TestHostKeyIsPinned(t *testing.T) {
 	t.Parallel()
 	_, s, r := setup(t)
@@ -83,14 +94,13 @@ func TestPullTakesCompleteFilesOnce(t *testing.T) {
 	t.Parallel()
 	pool, s, r := setup(t)
 	data := t.TempDir()
-	in := filepath.Join(s.Local, "out")
-	_ = os.MkdirAll(in, 0o755)
+	in, out := folder(t, s, "out")
 	_ = os.WriteFile(filepath.Join(in, "a_declarations.csv"), []byte("A"), 0o644)
 	_ = os.WriteFile(filepath.Join(in, "b_declarations.csv.part"), []byte("B"), 0o644)
 	pub := &published{}
 	pl := &sftpc.Puller{Files: store.New(pool), DataDir: data, Publish: pub.add}
 	c := dial(t, s, r)
-	cfg := &exchange.Pull{Dir: path.Join(s.Base, "out"), Complete: "temp_name", After: "delete"}
+	cfg := &exchange.Pull{Dir: out, Complete: "temp_name", After: "delete"}
 	res, err := pl.Pull(context.Background(), c, "telco-fr", cfg)
 	if err != nil || res.Taken != 1 {
 		t.Fatalf("%+v %v", res, err)
@@ -134,10 +144,9 @@ func TestPullTakesCompleteFilesOnce(t *testing.T) {
 func TestPullStableAcrossInstances(t *testing.T) {
 	t.Parallel()
 	pool, s, r := setup(t)
-	in := filepath.Join(s.Local, "out")
-	_ = os.MkdirAll(in, 0o755)
+	in, out := folder(t, s, "out")
 	_ = os.WriteFile(filepath.Join(in, "s_declarations.csv"), []byte("S"), 0o644)
-	cfg := &exchange.Pull{Dir: path.Join(s.Base, "out"), Complete: "stable", StableFor: "1s", After: "delete"}
+	cfg := &exchange.Pull{Dir: out, Complete: "stable", StableFor: "1s", After: "delete"}
 	c := dial(t, s, r)
 	data := t.TempDir()
 	first := &sftpc.Puller{Files: store.New(pool), DataDir: data, Log: slogDiscard()}
@@ -171,9 +180,8 @@ func TestPullStableAcrossInstances(t *testing.T) {
 func TestPullDoneFileChecksum(t *testing.T) {
 	t.Parallel()
 	pool, s, r := setup(t)
-	in, done := filepath.Join(s.Local, "out"), filepath.Join(s.Local, "done")
-	_ = os.MkdirAll(in, 0o755)
-	_ = os.MkdirAll(done, 0o755)
+	in, out := folder(t, s, "out")
+	done, moveTo := folder(t, s, "done")
 	body := []byte("declaration_id\n")
 	_ = os.WriteFile(filepath.Join(in, "d.csv"), body, 0o644)
 	_ = os.WriteFile(filepath.Join(in, "d.csv.done"), []byte(hex.EncodeToString(make([]byte, 32))+"\n"), 0o644)
@@ -181,7 +189,7 @@ func TestPullDoneFileChecksum(t *testing.T) {
 	pub := &published{}
 	pl := &sftpc.Puller{Files: store.New(pool), DataDir: t.TempDir(), Publish: pub.add}
 	c := dial(t, s, r)
-	cfg := &exchange.Pull{Dir: path.Join(s.Base, "out"), Complete: "done_file", After: "move", MoveTo: path.Join(s.Base, "done")}
+	cfg := &exchange.Pull{Dir: out, Complete: "done_file", After: "move", MoveTo: moveTo}
 	if _, err := pl.Pull(context.Background(), c, "isp-de", cfg); err == nil {
 		t.Fatal("a checksum mismatch was taken")
 	}
@@ -206,15 +214,14 @@ func TestPullSurvivesTheServerGoingAway(t *testing.T) {
 	t.Parallel()
 	pool, s, r := setup(t)
 	ctx := context.Background()
-	in := filepath.Join(s.Local, "out")
-	_ = os.MkdirAll(in, 0o755)
+	in, out := folder(t, s, "out")
 	big := bytes.Repeat([]byte("0123456789abcdef"), 64<<20/16) // 64 MiB
 	_ = os.WriteFile(filepath.Join(in, "big_declarations.csv"), big, 0o644)
 	data := t.TempDir()
 	partner := filepath.Join(data, "partners", "telco-fr")
 	pub := &published{}
 	pl := &sftpc.Puller{Files: store.New(pool), DataDir: data, Publish: pub.add, Log: slogDiscard()}
-	cfg := &exchange.Pull{Dir: path.Join(s.Base, "out"), Complete: "temp_name", After: "delete"}
+	cfg := &exchange.Pull{Dir: out, Complete: "temp_name", After: "delete"}
 	c := dial(t, s, r)
 	stopped := make(chan struct{})
 	go func() {
@@ -278,8 +285,7 @@ func TestPushSurvivesTheServerGoingAway(t *testing.T) {
 	if n, err := sftpc.Enqueue(ctx, store.New(pool), "secureco", outbox); err != nil || n != 2 {
 		t.Fatalf("enqueue: %d %v", n, err)
 	}
-	remote := filepath.Join(s.Local, "in")
-	_ = os.MkdirAll(remote, 0o755)
+	remote, in := folder(t, s, "in")
 	c := dial(t, s, r)
 	// Kill the server once the temporary file has started growing.
 	stopped := make(chan struct{})
@@ -292,7 +298,7 @@ func TestPushSurvivesTheServerGoingAway(t *testing.T) {
 			}
 		}
 	}()
-	res, _ := sftpc.Push(ctx, store.New(pool), c, "secureco", path.Join(s.Base, "in"), slogDiscard())
+	res, _ := sftpc.Push(ctx, store.New(pool), c, "secureco", in, slogDiscard())
 	<-stopped
 	if res.Delivered == 2 {
 		t.Skip("the push finished before the server could be stopped")
@@ -303,7 +309,7 @@ func TestPushSurvivesTheServerGoingAway(t *testing.T) {
 	s.Restart()
 	_, _ = pool.Exec(ctx, `UPDATE deliveries SET next_at = now()`)
 	c2 := dial(t, s, r)
-	res, err := sftpc.Push(ctx, store.New(pool), c2, "secureco", path.Join(s.Base, "in"), slogDiscard())
+	res, err := sftpc.Push(ctx, store.New(pool), c2, "secureco", in, slogDiscard())
 	if err != nil || res.Failed != 0 {
 		var last string
 		_ = pool.QueryRow(ctx, `SELECT string_agg(last_error, '; ') FROM deliveries`).Scan(&last)
@@ -325,7 +331,7 @@ func TestPushSurvivesTheServerGoingAway(t *testing.T) {
 	if pending != 0 {
 		t.Fatalf("%d deliveries pending", pending)
 	}
-	res, err = sftpc.Push(ctx, store.New(pool), c2, "secureco", path.Join(s.Base, "in"), slogDiscard())
+	res, err = sftpc.Push(ctx, store.New(pool), c2, "secureco", in, slogDiscard())
 	if err != nil || res.Delivered+res.Failed != 0 {
 		t.Fatalf("second round: %+v %v", res, err)
 	}

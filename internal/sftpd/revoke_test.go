@@ -1,18 +1,16 @@
 package sftpd_test
 
 import (
-	"context"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/clearhouse/clearhouse/internal/pgtest"
 	"github.com/clearhouse/clearhouse/internal/sftpd"
-	"github.com/clearhouse/clearhouse/internal/store"
 	"github.com/clearhouse/clearhouse/internal/world"
 )
 
@@ -50,10 +48,7 @@ func TestRevokedKeyLosesItsOpenSessions(t *testing.T) {
 			r.SFTP.Keys = append(r.SFTP.Keys, &world.SFTPKey{Name: u, Key: strings.TrimSpace(string(ssh.MarshalAuthorizedKey(e.signers[u].PublicKey())))})
 		}
 	}
-	ctx := context.Background()
-	if err := pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error { _, err := world.Apply(ctx, store.New(tx), w); return err }); err != nil {
-		t.Fatal(err)
-	}
+	pgtest.Apply(t, e.pool, w)
 	waitUntil(t, func() bool { _, err := robot.ReadDir("/outbox"); return err != nil })
 	time.Sleep(300 * time.Millisecond) // several rechecks
 	if _, err := anna.ReadDir("/outbox"); err != nil {

@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -115,9 +114,7 @@ func start(t *testing.T, tune func(*sftpd.Config, *world.World)) *env {
 		t.Fatal(errs)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	if err := pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error { _, err := world.Apply(ctx, store.New(tx), w); return err }); err != nil {
-		t.Fatal(err)
-	}
+	pgtest.Apply(t, e.pool, w)
 	queue, err := jobs.NewQueue(e.pool, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

@@ -99,11 +99,7 @@ func Acked(ctx context.Context, q Querier, id int64) (bool, error) {
 
 // UnackedFiles lists a partner's finished files whose ack is not written, in order.
 func UnackedFiles(ctx context.Context, q Querier, partner string) ([]int64, error) {
-	rows, err := q.Query(ctx, unackedSQL, partner)
-	if err != nil {
-		return nil, fmt.Errorf("listing the unacknowledged files of %s: %w", partner, err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	ids, err := queryRows(ctx, q, pgx.RowTo[int64], unackedSQL, partner)
 	if err != nil {
 		return nil, fmt.Errorf("listing the unacknowledged files of %s: %w", partner, err)
 	}

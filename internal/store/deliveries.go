@@ -37,14 +37,9 @@ func (q *Queries) AddDelivery(ctx context.Context, partner, local, remoteName st
 
 // DueDeliveries lists the partner's pending deliveries due now, oldest first.
 func (q *Queries) DueDeliveries(ctx context.Context, partner string) ([]exchange.Delivery, error) {
-	rows, err := q.db.Query(ctx, dueDeliveriesSQL, partner)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (exchange.Delivery, error) {
-		var d exchange.Delivery
-		return d, r.Scan(&d.ID, &d.LocalPath, &d.RemoteName, &d.Size)
-	})
+	return collect(ctx, q.db, dueDeliveriesSQL, func(r pgx.Row, d *exchange.Delivery) error {
+		return r.Scan(&d.ID, &d.LocalPath, &d.RemoteName, &d.Size)
+	}, partner)
 }
 
 // CountDueDeliveries counts the partner's pending deliveries due now.

@@ -252,17 +252,17 @@ func AddProblems(ctx context.Context, tx pgx.Tx, id int64, probs []*problem.Prob
 
 // FileProblems reads a file's problems in the order they were recorded.
 func FileProblems(ctx context.Context, q Querier, id int64) ([]*problem.Problem, error) {
-	rows, err := q.Query(ctx, fileProblemsSQL, id)
-	if err != nil {
-		return nil, fmt.Errorf("reading the problems of file %d: %w", id, err)
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (*problem.Problem, error) {
+	ps, err := queryRows(ctx, q, func(r pgx.CollectableRow) (*problem.Problem, error) {
 		p := &problem.Problem{}
 		var code, sev, scope string
 		err := r.Scan(&p.Pos.Line, &p.Pos.Sheet, &p.Pos.Column, &code, &sev, &scope, &p.Value, &p.Message, &p.Pos.File)
 		p.Code, p.Severity, p.Scope = problem.Code(code), problem.Severity(sev), problem.Scope(scope)
 		return p, err
-	})
+	}, fileProblemsSQL, id)
+	if err != nil {
+		return nil, fmt.Errorf("reading the problems of file %d: %w", id, err)
+	}
+	return ps, nil
 }
 
 // FileSummary is what a file's record says happened to it ("" and 0 for

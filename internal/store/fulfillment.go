@@ -46,13 +46,9 @@ func (q *Queries) BatchPending(ctx context.Context, publisher string, name func(
 	err := pgx.BeginFunc(ctx, q.db, func(tx pgx.Tx) error {
 		var files []int64
 		var records int
-		rows, err := tx.Query(ctx, pendingOutboxSQL, publisher)
-		if err != nil {
-			return err
-		}
 		var id int64
 		var n int
-		if _, err := pgx.ForEachRow(rows, []any{&id, &n}, func() error { files = append(files, id); records += n; return nil }); err != nil {
+		if err := forEachRow(ctx, tx, pendingOutboxSQL, []any{publisher}, []any{&id, &n}, func() error { files = append(files, id); records += n; return nil }); err != nil {
 			return err
 		}
 		if len(files) == 0 {
@@ -66,7 +62,7 @@ func (q *Queries) BatchPending(ctx context.Context, publisher string, name func(
 		if err := tx.QueryRow(ctx, insertBatchSQL, publisher, name(seq), records).Scan(&batch); err != nil {
 			return translate(err, fulfillmentConstraints)
 		}
-		_, err = tx.Exec(ctx, assignBatchSQL, publisher, batch, files)
+		_, err := tx.Exec(ctx, assignBatchSQL, publisher, batch, files)
 		taken = len(files)
 		return err
 	})
@@ -82,11 +78,7 @@ type FulfillmentBatch struct {
 // UnwrittenBatches lists the publisher's batches whose file is not written
 // yet, oldest first.
 func (q *Queries) UnwrittenBatches(ctx context.Context, publisher string) ([]FulfillmentBatch, error) {
-	rows, err := q.db.Query(ctx, unwrittenSQL, publisher)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, pgx.RowToStructByPos[FulfillmentBatch])
+	return queryRows(ctx, q.db, pgx.RowToStructByPos[FulfillmentBatch], unwrittenSQL, publisher)
 }
 
 // MarkBatchWritten records that a batch's file is written.
@@ -110,12 +102,7 @@ type FulfillmentRecord struct {
 // BatchRecords calls fn with each declaration of batch (activations and
 // cancellations), in file and line order.
 func (q *Queries) BatchRecords(ctx context.Context, batch int64, fn func(FulfillmentRecord) error) error {
-	rows, err := q.db.Query(ctx, batchRecordsSQL, batch)
-	if err != nil {
-		return err
-	}
 	var r FulfillmentRecord
-	_, err = pgx.ForEachRow(rows, []any{&r.Reseller, &r.Declaration, &r.Action, &r.PublisherSKU, &r.Quantity, &r.BillingModel, &r.SubscriptionRef,
+	return forEachRow(ctx, q.db, batchRecordsSQL, []any{batch}, []any{&r.Reseller, &r.Declaration, &r.Action, &r.PublisherSKU, &r.Quantity, &r.BillingModel, &r.SubscriptionRef,
 		&r.Email, &r.Name, &r.Country, &r.Language, &r.StartDate, &r.ProcessedAt}, func() error { return fn(r) })
-	return err
 }

@@ -56,38 +56,19 @@ type PriorDeclaration struct {
 // PriorDeclarations calls each for every id among ids that the reseller
 // declared before.
 func PriorDeclarations(ctx context.Context, q Querier, reseller string, ids []string, each func(id string, p PriorDeclaration)) error {
-	rows, err := q.Query(ctx, PriorDeclarationsSQL, reseller, ids)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id string
-		var p PriorDeclaration
-		var days int32
-		if err := rows.Scan(&id, &p.Action, &p.SKU, &p.CustomerID, &p.BillingModel, &p.SubState, &days); err != nil {
-			return err
-		}
+	var id string
+	var p PriorDeclaration
+	var days int32
+	return forEachRow(ctx, q, PriorDeclarationsSQL, []any{reseller, ids}, []any{&id, &p.Action, &p.SKU, &p.CustomerID, &p.BillingModel, &p.SubState, &days}, func() error {
 		p.Start = civil.Date(days)
 		each(id, p)
-	}
-	return rows.Err()
+		return nil
+	})
 }
 
 // KnownCustomers calls each for every id among ids that is a customer of
 // the reseller.
 func KnownCustomers(ctx context.Context, q Querier, reseller string, ids []string, each func(id string)) error {
-	rows, err := q.Query(ctx, KnownCustomersSQL, reseller, ids)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return err
-		}
-		each(id)
-	}
-	return rows.Err()
+	var id string
+	return forEachRow(ctx, q, KnownCustomersSQL, []any{reseller, ids}, []any{&id}, func() error { each(id); return nil })
 }

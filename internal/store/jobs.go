@@ -66,13 +66,12 @@ func RequeueSilent(ctx context.Context, pool *Pool, deadAfter time.Duration) (in
 // they are dead) and puts the jobs they were running back in the queue. It
 // returns the dead instances and how many jobs went back.
 func ForgetSlot(ctx context.Context, pool *Pool, slot, self string) ([]string, int64, error) {
-	rows, err := pool.Query(ctx, forgetSlotSQL, slot, self)
+	dead, err := queryRows(ctx, pool, pgx.RowTo[string], forgetSlotSQL, slot, self)
 	if err != nil {
 		return nil, 0, fmt.Errorf("forgetting slot %s: %w", slot, err)
 	}
-	dead, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil || len(dead) == 0 {
-		return nil, 0, err
+	if len(dead) == 0 {
+		return nil, 0, nil
 	}
 	tag, err := pool.Exec(ctx, requeueOfSQL, dead)
 	if err != nil {
@@ -121,14 +120,14 @@ type ScheduleState struct {
 
 // ScheduleStates reads every schedule's state, by name.
 func ScheduleStates(ctx context.Context, pool *Pool) (map[string]ScheduleState, error) {
-	rows, err := pool.Query(ctx, `SELECT name, spec, last_tick FROM schedules`)
-	if err != nil {
-		return nil, fmt.Errorf("reading the schedules: %w", err)
-	}
 	known := map[string]ScheduleState{}
 	var name string
 	var st ScheduleState
-	if _, err := pgx.ForEachRow(rows, []any{&name, &st.Spec, &st.Last}, func() error { known[name] = st; return nil }); err != nil {
+	err := forEachRow(ctx, pool, `SELECT name, spec, last_tick FROM schedules`, nil, []any{&name, &st.Spec, &st.Last}, func() error {
+		known[name] = st
+		return nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("reading the schedules: %w", err)
 	}
 	return known, nil
@@ -178,17 +177,14 @@ type QueueDepth struct {
 	OldestDue    float64 // seconds
 }
 
+const queueDepthsSQL = `SELECT queue, state::text, count(*),
+	coalesce(extract(epoch FROM now() - min(scheduled_at) FILTER (WHERE state IN ('available', 'retryable') AND scheduled_at <= now())), 0)
+	FROM river_job WHERE state IN ('available', 'scheduled', 'retryable', 'running') GROUP BY queue, state`
+
 // QueueDepths reads River's queue as the metrics show it.
 func QueueDepths(ctx context.Context, pool *Pool) ([]QueueDepth, error) {
-	rows, err := pool.Query(ctx, `SELECT queue, state::text, count(*),
-		coalesce(extract(epoch FROM now() - min(scheduled_at) FILTER (WHERE state IN ('available', 'retryable') AND scheduled_at <= now())), 0)
-		FROM river_job WHERE state IN ('available', 'scheduled', 'retryable', 'running') GROUP BY queue, state`)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (QueueDepth, error) {
-		var q QueueDepth
-		return q, r.Scan(&q.Queue, &q.State, &q.Jobs, &q.OldestDue)
+	return collect(ctx, pool, queueDepthsSQL, func(r pgx.Row, q *QueueDepth) error {
+		return r.Scan(&q.Queue, &q.State, &q.Jobs, &q.OldestDue)
 	})
 }
 

@@ -125,19 +125,11 @@ type AccountBalance struct {
 // AccountBalances lists the balances of every account, by code and
 // currency; with a partner, only that partner's.
 func (q *Queries) AccountBalances(ctx context.Context, partner string) ([]AccountBalance, error) {
-	rows, err := q.db.Query(ctx, balancesSQL, partner)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, pgx.RowToStructByPos[AccountBalance])
+	return queryRows(ctx, q.db, pgx.RowToStructByPos[AccountBalance], balancesSQL, partner)
 }
 
 // Violations runs an invariant: a query returning one text row per
 // violation, of which it reads at most limit.
 func (q *Queries) Violations(ctx context.Context, invariant string, limit int) ([]string, error) {
-	rows, err := q.db.Query(ctx, fmt.Sprintf("%s LIMIT %d", invariant, limit))
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, pgx.RowTo[string])
+	return queryRows(ctx, q.db, pgx.RowTo[string], fmt.Sprintf("%s LIMIT %d", invariant, limit))
 }

@@ -4,14 +4,12 @@ import (
 	"context"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// DB is what queries run on: a pool, a connection or a transaction.
+// DB is what queries run on: a pool, a connection or a transaction; a
+// Querier that copies and begins transactions too.
 type DB interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Querier
 	CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error)
 	Begin(ctx context.Context) (pgx.Tx, error)
 }
@@ -25,6 +23,34 @@ type Queries struct{ db DB }
 // New returns the queries on db. On a transaction they run inside it, so a
 // caller's statements and the domain's commit or roll back together.
 func New(db DB) *Queries { return &Queries{db: db} }
+
+// queryRows runs sql and reads every row with to (pgx.RowTo[T],
+// pgx.RowToStructByPos[T] or a function of the caller's).
+func queryRows[T any](ctx context.Context, q Querier, to pgx.RowToFunc[T], sql string, args ...any) ([]T, error) {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, to)
+}
+
+// collect runs sql and scans each row into a T.
+func collect[T any](ctx context.Context, q Querier, sql string, scan func(pgx.Row, *T) error, args ...any) ([]T, error) {
+	return queryRows(ctx, q, func(r pgx.CollectableRow) (T, error) {
+		var v T
+		return v, scan(r, &v)
+	}, sql, args...)
+}
+
+// forEachRow runs sql and, for every row, scans it into scans and calls fn.
+func forEachRow(ctx context.Context, q Querier, sql string, args []any, scans []any, fn func() error) error {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return err
+	}
+	_, err = pgx.ForEachRow(rows, scans, fn)
+	return err
+}
 
 // translated is a database error that violated a known constraint: it reads
 // as the database's error, and errors.Is finds both the domain's sentinel and

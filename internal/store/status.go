@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // The operator's view (clearhouse status): recent files, the job queue,
@@ -61,7 +60,7 @@ const (
 
 // ReadStatus reads the operator's view: the last limit files (of partner,
 // or all when ""), the queue, the schedules and the instances.
-func ReadStatus(ctx context.Context, pool *pgxpool.Pool, partner string, limit int) (*Status, error) {
+func ReadStatus(ctx context.Context, pool *Pool, partner string, limit int) (*Status, error) {
 	var st Status
 	var err error
 	if st.Files, err = collect(ctx, pool, statusFiles, func(r pgx.Row, f *FileRow) error {
@@ -87,20 +86,8 @@ func ReadStatus(ctx context.Context, pool *pgxpool.Pool, partner string, limit i
 	return &st, nil
 }
 
-// collect runs sql and scans each row into a T.
-func collect[T any](ctx context.Context, pool *pgxpool.Pool, sql string, scan func(pgx.Row, *T) error, args ...any) ([]T, error) {
-	rows, err := pool.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) {
-		var v T
-		return v, scan(r, &v)
-	})
-}
-
 // PartnerExists tells whether a partner id is in the applied configuration.
-func PartnerExists(ctx context.Context, pool *pgxpool.Pool, id string) (bool, error) {
+func PartnerExists(ctx context.Context, pool *Pool, id string) (bool, error) {
 	var ok bool
 	err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM partners WHERE id = $1)`, id).Scan(&ok)
 	if err != nil {
@@ -119,7 +106,7 @@ type StoredFile struct {
 }
 
 // FileByID reads a received file's record.
-func FileByID(ctx context.Context, pool *pgxpool.Pool, id int64) (*StoredFile, error) {
+func FileByID(ctx context.Context, pool *Pool, id int64) (*StoredFile, error) {
 	var f StoredFile
 	err := pool.QueryRow(ctx, `SELECT partner_id, name, kind, state, sha256, uploader FROM files WHERE id = $1`, id).
 		Scan(&f.Partner, &f.Name, &f.Kind, &f.State, &f.SHA256, &f.Uploader)

@@ -113,15 +113,9 @@ type PartnerKey struct {
 
 // PartnerKeys lists the keys of the partners.
 func (q *Queries) PartnerKeys(ctx context.Context, partners []string) ([]PartnerKey, error) {
-	rows, err := q.db.Query(ctx, partnerKeysSQL, partners)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (PartnerKey, error) {
-		var k PartnerKey
-		err := r.Scan(&k.Partner, &k.Name, &k.Fingerprint)
-		return k, err
-	})
+	return collect(ctx, q.db, partnerKeysSQL, func(r pgx.Row, k *PartnerKey) error {
+		return r.Scan(&k.Partner, &k.Name, &k.Fingerprint)
+	}, partners)
 }
 
 // DeletePartnerKey revokes a partner's key by name.

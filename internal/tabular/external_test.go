@@ -1,14 +1,10 @@
 package tabular
 
 import (
-	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/clearhouse/clearhouse/internal/problem"
 )
 
 const external = "../../../shared/external/csv"
@@ -55,29 +51,12 @@ func TestMessyFilesReadOrAreLocated(t *testing.T) {
 			}
 			rows := 0
 			var second []string
-			for {
-				row, err := r.Next()
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				var p *problem.Problem
-				if errors.As(err, &p) {
-					if p.Pos.File == "" || (p.Scope == problem.ScopeRow && p.Pos.Line == 0) {
-						t.Fatalf("unlocated problem %v", p)
-					}
-					if p.Scope == problem.ScopeFile {
-						break
-					}
-					continue
-				}
-				if err != nil {
-					t.Fatalf("unlocated error %v", err)
-				}
+			readLocated(t, r, 0, func(row Row) {
 				rows++
 				if rows == 2 {
 					second = append([]string(nil), row.Fields...)
 				}
-			}
+			})
 			if want, ok := pinned[rel]; ok && (rows != want.rows || len(second) == 0 || second[0] != want.first) {
 				t.Fatalf("%d rows, second record %q; want %d rows starting %q", rows, second, want.rows, want.first)
 			}

@@ -72,30 +72,28 @@ var DefaultLimits = Limits{
 	MaxSharedStrings: 2_000_000,
 }
 
+// withDefaults is l with the default of every limit it does not set (zero
+// or less); a part held in memory is never larger than a whole workbook.
 func (l Limits) withDefaults() Limits {
 	d := DefaultLimits
-	if l.MaxRecordBytes > 0 {
-		d.MaxRecordBytes = l.MaxRecordBytes
-	}
-	if l.MaxFields > 0 {
-		d.MaxFields = l.MaxFields
-	}
-	if l.MaxFieldBytes > 0 {
-		d.MaxFieldBytes = l.MaxFieldBytes
-	}
-	if l.MaxRows > 0 {
-		d.MaxRows = l.MaxRows
-	}
-	if l.MaxUnzipBytes > 0 {
-		d.MaxUnzipBytes = l.MaxUnzipBytes
-	}
-	if l.MaxSharedStrings > 0 {
-		d.MaxSharedStrings = l.MaxSharedStrings
-	}
+	d.MaxRecordBytes = setOr(l.MaxRecordBytes, d.MaxRecordBytes)
+	d.MaxFields = setOr(l.MaxFields, d.MaxFields)
+	d.MaxFieldBytes = setOr(l.MaxFieldBytes, d.MaxFieldBytes)
+	d.MaxRows = setOr(l.MaxRows, d.MaxRows)
+	d.MaxUnzipBytes = setOr(l.MaxUnzipBytes, d.MaxUnzipBytes)
+	d.MaxSharedStrings = setOr(l.MaxSharedStrings, d.MaxSharedStrings)
 	if l.MaxXMLBytes > 0 {
 		d.MaxXMLBytes = min(l.MaxXMLBytes, d.MaxUnzipBytes)
 	}
 	return d
+}
+
+// setOr is limit when it is set (above zero), else def.
+func setOr[T int | int64](limit, def T) T {
+	if limit > 0 {
+		return limit
+	}
+	return def
 }
 
 // Row is one record. Fields are valid UTF-8; the next call to Next reuses
