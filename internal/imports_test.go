@@ -22,7 +22,7 @@ import (
 const module = "github.com/clearhouse/clearhouse/"
 
 // leaves are the packages that import nothing of Clearhouse's.
-var leaves = []string{"internal/money", "internal/problem", "internal/civil", "internal/exchange", "internal/mailbox", "internal/sepa", "internal/render"}
+var leaves = []string{"internal/money", "internal/problem", "internal/civil", "internal/exchange", "internal/mailbox", "internal/sepa", "internal/render", "internal/taxid"}
 
 // rule is one import rule.
 type rule struct {

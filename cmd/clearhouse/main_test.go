@@ -109,8 +109,8 @@ func TestCommandsAndExitCodes(t *testing.T) {
 			t.Fatalf("exit %d (want %d), output lacks %q:\n%s%s", r.code, code, want, r.stdout, r.stderr)
 		}
 	}
-	expect(run(t, env, "apply", "-f", "samples/config"), 0, "applied: 32 change(s), 0 unchanged")
-	expect(run(t, env, "apply", "-f", "samples/config", "--dry-run"), 0, "would apply (dry run): 0 change(s), 32 unchanged")
+	expect(run(t, env, "apply", "-f", "samples/config"), 0, "applied: 37 change(s), 0 unchanged")
+	expect(run(t, env, "apply", "-f", "samples/config", "--dry-run"), 0, "would apply (dry run): 0 change(s), 37 unchanged")
 	bad := t.TempDir()
 	_ = os.WriteFile(filepath.Join(bad, "x.yaml"), []byte("resellers:\n  - id: X\n"), 0o644)
 	expect(run(t, env, "apply", "-f", bad), 2, "nothing changed")

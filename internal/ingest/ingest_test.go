@@ -317,8 +317,10 @@ func TestDuplicateDeclarationInAnotherFileIsRejected(t *testing.T) {
 func TestCreditLimitInFileOrderAndExactlyAtLimit(t *testing.T) {
 	t.Parallel()
 	cfg := t.TempDir()
-	base, _ := os.ReadFile(filepath.Join(samples, "config", "publishers.yaml"))
-	_ = os.WriteFile(filepath.Join(cfg, "publishers.yaml"), base, 0o644)
+	for _, f := range []string{"hub.yaml", "publishers.yaml"} {
+		b, _ := os.ReadFile(filepath.Join(samples, "config", f))
+		_ = os.WriteFile(filepath.Join(cfg, f), b, 0o644)
+	}
 	cat, _ := os.ReadFile(filepath.Join(samples, "config", "catalogs.yaml"))
 	_ = os.WriteFile(filepath.Join(cfg, "catalogs.yaml"), []byte(strings.Split(string(cat), "  - id: de-main")[0]), 0o644)
 	_ = os.WriteFile(filepath.Join(cfg, "resellers.yaml"), []byte(`resellers:
@@ -330,6 +332,10 @@ func TestCreditLimitInFileOrderAndExactlyAtLimit(t *testing.T) {
     credit_limit: "49.80"
     payment: {method: pay_now}
     file_policy: accept_valid_rows
+    billing:
+      address: {street: 5 avenue Félix Faure, city: Lyon, postal_code: "69003", country: FR}
+      vat_id: FR14845123785
+      emails: [factures@telco-fr.example]
 `), 0o644)
 	svc, pool := setup(t, cfg)
 	h := "declaration_id,action,customer_id,customer_email,sku,quantity,start_date\n"
@@ -363,7 +369,7 @@ func TestCreditLimitInFileOrderAndExactlyAtLimit(t *testing.T) {
 func TestExactlyAtCreditLimitIsAccepted(t *testing.T) {
 	t.Parallel()
 	cfg := t.TempDir()
-	for _, f := range []string{"publishers.yaml", "catalogs.yaml", "be-2026_tarifs.csv"} {
+	for _, f := range []string{"hub.yaml", "publishers.yaml", "catalogs.yaml", "be-2026_tarifs.csv"} {
 		b, _ := os.ReadFile(filepath.Join(samples, "config", f))
 		_ = os.WriteFile(filepath.Join(cfg, f), b, 0o644)
 	}
@@ -1132,7 +1138,7 @@ func TestNULRowIsEchoedLikeAnyRejectedRow(t *testing.T) {
 // with its real prices, cannot raise).
 func TestAmountTooLarge(t *testing.T) {
 	dir := t.TempDir()
-	for _, f := range []string{"publishers.yaml", "resellers.yaml", "catalogs.yaml", "be-2026_tarifs.csv"} {
+	for _, f := range []string{"hub.yaml", "publishers.yaml", "resellers.yaml", "catalogs.yaml", "be-2026_tarifs.csv"} {
 		b, _ := os.ReadFile(filepath.Join(samples, "config", f))
 		if f == "catalogs.yaml" {
 			b = bytes.Replace(b, []byte(`buy_price: "22.00", resale_price: "34.95"`), []byte(`buy_price: "99999999.00", resale_price: "99999999.00"`), 1)

@@ -1,7 +1,7 @@
 // Package store owns the connection to PostgreSQL: the pgx pool, the
 // embedded migrations, the typed queries of the domain packages (Queries,
 // grouped by table or aggregate: files, acks, ledger, fulfillment, world,
-// partners, remote_files, remote_observations, deliveries, status), and the translation of database errors into domain
+// billing_profiles, partners, remote_files, remote_observations, deliveries, status), and the translation of database errors into domain
 // errors by constraint name. It imports leaves only, never a domain package.
 package store
 

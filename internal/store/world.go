@@ -36,7 +36,7 @@ type Table struct {
 }
 
 // touched are the tables with an updated_at column, set on every change.
-var touched = map[string]bool{"partners": true}
+var touched = map[string]bool{"partners": true, "hub": true, "billing_profiles": true}
 
 // TableRows reads every row of t, its values as text.
 func (q *Queries) TableRows(ctx context.Context, t Table) ([][]*string, error) {

@@ -48,6 +48,8 @@ type table struct {
 	minor map[string]int
 	// secret columns are shown as "(updated)" in changes: they may hold hashes.
 	secret map[string]bool
+	// one: the table has one row, its changes named by the label alone.
+	one bool
 }
 
 var tables = []table{
@@ -67,6 +69,8 @@ var tables = []table{
 		Cols:  []string{"reseller_id", "sku", "valid_from", "valid_to", "buy_price", "resale_price", "share_kind", "share_value"},
 		Types: []string{"text", "text", "date", "date", "numeric", "numeric", "text", "numeric"}},
 		label: "price", num: map[string]bool{"buy_price": true, "resale_price": true, "share_value": true}},
+	hubTable,
+	billingProfilesTable,
 }
 
 // row is an entity as column values in text form; nil is NULL.
@@ -98,6 +102,14 @@ func (w *World) rows() map[string][]row {
 		}
 		out["resellers"] = append(out["resellers"], row{s(r.ID), s(fmt.Sprint(r.OEMEligible)), s(cur), s(r.VAT.Treatment), s(rate), s(r.VAT.Mention),
 			s(limit), s(r.Payment.Method), opt(sepa.CompactIBAN(r.Payment.IBAN)), opt(r.Payment.BIC), opt(r.Payment.MandateID), opt(r.Payment.MandateSignedOn), s(r.FilePolicy), s(formatJSON(r.FileFormat))})
+	}
+	if w.Hub != nil {
+		out["hub"] = []row{w.Hub.row()}
+	}
+	for _, r := range w.Resellers {
+		if r.Billing != nil {
+			out["billing_profiles"] = append(out["billing_profiles"], r.billingRow(w.Hub))
+		}
 	}
 	for _, c := range w.Catalogs {
 		out["catalogs"] = append(out["catalogs"], row{s(c.Reseller), s(c.ID), s(c.Name), s(c.Currency)})
@@ -179,7 +191,11 @@ func Apply(ctx context.Context, db DB, w *World) (*Result, error) {
 			if exists {
 				op = "~"
 			}
-			res.Changes = append(res.Changes, Change{Op: op, What: t.label + " " + k, Detail: strings.Join(detail, ", ")})
+			what := t.label + " " + k
+			if t.one {
+				what = t.label
+			}
+			res.Changes = append(res.Changes, Change{Op: op, What: what, Detail: strings.Join(detail, ", ")})
 		}
 		if t.Name == "price_versions" {
 			if err := removeStalePrices(ctx, db, have, seen, w, res); err != nil {

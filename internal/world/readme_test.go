@@ -15,19 +15,6 @@ import (
 	"github.com/clearhouse/clearhouse/internal/world"
 )
 
-// minimalReseller is the world a fragment of a reseller's sftp section is
-// put into; SFTP is indented as a reseller's field.
-const minimalReseller = `resellers:
-  - id: readme
-    name: README
-    oem_eligible: true
-    currency: EUR
-    vat: {treatment: reverse_charge, mention: Reverse charge}
-    credit_limit: "100"
-    payment: {method: pay_now}
-    file_policy: reject_file
-`
-
 var yamlBlock = regexp.MustCompile("(?ms)^```ya?ml\n(.*?)^```")
 
 // readmeYAML returns every ```yaml block of the READMEs, by file and line.
@@ -69,17 +56,17 @@ func dedent(s string) string {
 }
 
 // asWorld completes a README block into a world: a whole world stays as it
-// is, a partner's sftp section goes into a minimal reseller.
+// is, a partner's sftp section goes into smallWorld's last reseller, isp-de.
 func asWorld(t *testing.T, where, block string) string {
 	t.Helper()
 	b := dedent(block)
 	first := strings.TrimSpace(strings.SplitN(strings.TrimLeft(b, "\n"), "\n", 2)[0])
 	switch {
-	case strings.HasPrefix(first, "publishers:"), strings.HasPrefix(first, "resellers:"), strings.HasPrefix(first, "catalogs:"):
+	case strings.HasPrefix(first, "hub:"), strings.HasPrefix(first, "publishers:"), strings.HasPrefix(first, "resellers:"), strings.HasPrefix(first, "catalogs:"):
 		return b
 	case strings.HasPrefix(first, "sftp:"):
 		var sb strings.Builder
-		sb.WriteString(minimalReseller)
+		sb.WriteString(smallWorld)
 		for _, l := range strings.Split(b, "\n") {
 			sb.WriteString("    " + l + "\n")
 		}
@@ -117,7 +104,7 @@ func TestEveryREADMEYAMLApplies(t *testing.T) {
 			}
 			// What the scheduler reads (serve's schedules): the stored settings.
 			var js string
-			if err := pool.QueryRow(context.Background(), `SELECT sftp FROM partners WHERE id = 'readme'`).Scan(&js); err != nil {
+			if err := pool.QueryRow(context.Background(), `SELECT sftp FROM partners WHERE id = 'isp-de'`).Scan(&js); err != nil {
 				t.Fatal(err)
 			}
 			st, err := exchange.ParseSettings(js)

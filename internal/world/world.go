@@ -1,6 +1,7 @@
-// Package world is the configured world of Clearhouse: publishers, resellers
-// (eligibility, currency, VAT, credit line, payment method, file policy) and
-// their catalogs of effective-dated prices. It reads the YAML files of a
+// Package world is the configured world of Clearhouse: the hub (the seller
+// on every invoice), publishers, resellers (eligibility, currency, VAT,
+// credit line, payment method, file policy, billing profile) and their
+// catalogs of effective-dated prices. It reads the YAML files of a
 // folder, checks them with file/line/field errors, and applies them to the
 // database as an idempotent upsert that reports what changed.
 package world
@@ -30,6 +31,8 @@ import (
 
 // World is everything declared in a config folder.
 type World struct {
+	// Hub is the operator's identity, declared once across the folder.
+	Hub        *Hub         `yaml:"hub"`
 	Publishers []*Publisher `yaml:"publishers"`
 	Resellers  []*Reseller  `yaml:"resellers"`
 	Catalogs   []*Catalog   `yaml:"catalogs"`
@@ -50,9 +53,10 @@ type Where struct {
 func (w Where) String() string { return fmt.Sprintf("%s:%d", w.File, w.Line) }
 
 // of is the position of one of the entry's fields (the entry's own when the
-// field was not written).
+// field was not written); a field named with its section ("vat.rate",
+// "billing.address.city") is the entry's key after the last dot.
 func (w Where) of(field string) Where {
-	if l, ok := w.keys[field]; ok {
+	if l, ok := w.keys[field[strings.LastIndex(field, ".")+1:]]; ok {
 		w.Line = l
 	}
 	return w
@@ -104,6 +108,9 @@ type Reseller struct {
 	FilePolicy  string     `yaml:"file_policy"`
 	FileFormat  FileFormat `yaml:"file_format"`
 	SFTP        SFTP       `yaml:"sftp"`
+	// Billing is the reseller as the buyer on its invoices: required when it
+	// is OEM-eligible or its VAT treatment is reverse charge.
+	Billing *Billing `yaml:"billing"`
 }
 
 // FileFormat is how a reseller's files are written; absent fields are
@@ -290,6 +297,15 @@ func Load(dir string) (*World, error) {
 			}
 		}
 		errs = append(errs, setFile(&part, f)...)
+		if part.Hub != nil {
+			part.Hub.Line = keyLine(data, "hub", part.Hub.Line)
+		}
+		if part.Hub != nil && w.Hub != nil {
+			errs = append(errs, &FieldError{Where: part.Hub.Where, Field: "hub",
+				Msg: fmt.Sprintf("is already declared at %s: the hub is one identity, declared once across the configuration folder", w.Hub.Where)})
+		} else if part.Hub != nil {
+			w.Hub = part.Hub
+		}
 		w.Publishers = append(w.Publishers, part.Publishers...)
 		w.Resellers = append(w.Resellers, part.Resellers...)
 		w.Catalogs = append(w.Catalogs, part.Catalogs...)
@@ -303,6 +319,22 @@ func Load(dir string) (*World, error) {
 		return nil, errs
 	}
 	return w, nil
+}
+
+// keyLine is the line of the top-level key of a YAML document (def when
+// there is none): the line an entry that is a top-level key starts at.
+func keyLine(data []byte, key string, def int) int {
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 {
+		return def
+	}
+	m := doc.Content[0]
+	for k := 0; m.Kind == yaml.MappingNode && k+1 < len(m.Content); k += 2 {
+		if m.Content[k].Value == key {
+			return m.Content[k].Line
+		}
+	}
+	return def
 }
 
 func lineOf(err error) int {
@@ -330,6 +362,9 @@ func setFile(w *World, f string) Errors {
 
 // eachWhere calls fn with the position of every entry and sub-entry.
 func (w *World) eachWhere(fn func(*Where)) {
+	if w.Hub != nil {
+		w.Hub.eachWhere(fn)
+	}
 	for _, p := range w.Publishers {
 		fn(&p.Where)
 		p.SFTP.eachWhere(fn)
@@ -340,6 +375,10 @@ func (w *World) eachWhere(fn func(*Where)) {
 		fn(&r.Payment.Where)
 		fn(&r.FileFormat.Where)
 		r.SFTP.eachWhere(fn)
+		if r.Billing != nil {
+			fn(&r.Billing.Where)
+			r.Billing.Party.eachWhere(fn)
+		}
 	}
 	for _, c := range w.Catalogs {
 		fn(&c.Where)
@@ -394,12 +433,14 @@ func (w *World) Check() Errors {
 			bad(p.Where, "name", "is required")
 		}
 	}
+	w.checkHub(bad)
 	res := map[string]*Reseller{}
 	for _, r := range w.Resellers {
 		checkID(r.Where, r.ID)
 		res[r.ID] = r
 		r.check(bad)
 		r.SFTP.check(bad, fps)
+		r.checkBilling(bad, w.Hub)
 	}
 	catIDs := map[string]Where{}
 	skus := map[string]Where{}
@@ -430,7 +471,22 @@ func (w *World) Check() Errors {
 	return errs
 }
 
-func (r *Reseller) check(bad func(Where, string, string, ...any)) {
+// checkHub reports the problems of the hub, and its absence when a
+// reseller is OEM-eligible: the hub is the seller on its invoices.
+func (w *World) checkHub(bad badFunc) {
+	wallet := slices.ContainsFunc(w.Resellers, func(r *Reseller) bool { return r.Payment.Method == "wallet" })
+	if w.Hub != nil {
+		w.Hub.check(bad, wallet)
+		return
+	}
+	if i := slices.IndexFunc(w.Resellers, func(r *Reseller) bool { return r.OEMEligible }); i >= 0 {
+		r := w.Resellers[i]
+		bad(r.Where.of("oem_eligible"), "hub", "is required: %s is OEM-eligible and the hub is the seller on its invoices; "+
+			"add a top-level hub (legal_name, address, vat_id, sepa_creditor_id, collection_account) as in samples/config/hub.yaml", r.ID)
+	}
+}
+
+func (r *Reseller) check(bad badFunc) {
 	if r.Name == "" {
 		bad(r.Where, "name", "is required")
 	}

@@ -114,7 +114,7 @@ func apply(t *testing.T, pool *pgxpool.Pool, dir string) (*world.Result, error) 
 func sampleEdited(t *testing.T, edit func(string) string) string {
 	t.Helper()
 	dir := t.TempDir()
-	for _, f := range []string{"publishers.yaml", "resellers.yaml", "catalogs.yaml", "be-2026_tarifs.csv"} {
+	for _, f := range []string{"hub.yaml", "publishers.yaml", "resellers.yaml", "catalogs.yaml", "be-2026_tarifs.csv"} {
 		b, err := os.ReadFile(filepath.Join(sampleConfig, f))
 		if err != nil {
 			t.Fatal(err)
@@ -138,11 +138,11 @@ func TestApplyIsIdempotentAndReportsChanges(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.New(t)
 	res, err := apply(t, pool, sampleConfig)
-	if err != nil || len(res.Changes) != 32 {
+	if err != nil || len(res.Changes) != 37 {
 		t.Fatalf("%v %v", res, err)
 	}
 	res, err = apply(t, pool, sampleConfig)
-	if err != nil || len(res.Changes) != 0 || res.Unchanged != 32 {
+	if err != nil || len(res.Changes) != 0 || res.Unchanged != 37 {
 		t.Fatalf("second apply: %v %v", res.Changes, err)
 	}
 	dir := sampleEdited(t, func(s string) string {
@@ -234,7 +234,7 @@ func TestPriceListIsReadInTheResellersDialect(t *testing.T) {
 func TestBadPriceListNamesLineAndColumn(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	for _, f := range []string{"publishers.yaml", "resellers.yaml"} {
+	for _, f := range []string{"hub.yaml", "publishers.yaml", "resellers.yaml"} {
 		b, _ := os.ReadFile(filepath.Join(sampleConfig, f))
 		_ = os.WriteFile(filepath.Join(dir, f), b, 0o644)
 	}
@@ -272,7 +272,7 @@ func TestBadPriceListNamesLineAndColumn(t *testing.T) {
 func TestPriceListWorkbook(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	for _, f := range []string{"publishers.yaml", "resellers.yaml"} {
+	for _, f := range []string{"hub.yaml", "publishers.yaml", "resellers.yaml"} {
 		b, _ := os.ReadFile(filepath.Join(sampleConfig, f))
 		_ = os.WriteFile(filepath.Join(dir, f), []byte(strings.Replace(string(b), "skip_lines: 2", "skip_lines: 1", 1)), 0o644)
 	}
