@@ -17,6 +17,7 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/clearhouse/clearhouse/internal/billing"
 	"github.com/clearhouse/clearhouse/internal/declare"
 	"github.com/clearhouse/clearhouse/internal/ingest"
 	"github.com/clearhouse/clearhouse/internal/pgserver"
@@ -86,6 +87,9 @@ type CLI struct {
 	Samples  SamplesCmd  `cmd:"" help:"Sample data: generate large valid declaration files."`
 	Run      RunCmd      `cmd:"" help:"Start everything on the sample world and process its drops (make run)."`
 	Serve    ServeCmd    `cmd:"" help:"Run the service: SFTP server for partners, intake, pulls and pushes, /metrics."`
+	Bill     BillCmd     `cmd:"" help:"Bill a month: invoices and credit notes per reseller (earlier months never billed first); --dry-run previews."`
+	Invoices InvoicesCmd `cmd:"" help:"List issued invoices and credit notes, with what is open."`
+	Invoice  InvoiceCmd  `cmd:"" help:"One document: credit it, show it, write its files again."`
 	Status   StatusCmd   `cmd:"" help:"Recent files with their state and last error, the job queue, schedules and running instances."`
 	Health   HealthCmd   `cmd:"" help:"Ask a running serve whether it is ready (GET /readyz): exit 0 if so, 1 if not (the container's health check)."`
 	Replay   ReplayCmd   `cmd:"" help:"Process an archived file again, from the archive (idempotent: a finished file is left as it is)."`
@@ -146,6 +150,9 @@ func main() {
 	case errors.Is(err, errNoDatabase), isUsage(err):
 		fmt.Fprintln(os.Stderr, "clearhouse:", err)
 		os.Exit(exitUsage)
+	case errors.Is(err, store.ErrNoHub):
+		fmt.Fprintln(os.Stderr, "clearhouse:", err)
+		os.Exit(2) // a configuration with problems
 	case err != nil:
 		fmt.Fprintln(os.Stderr, "clearhouse:", err)
 		os.Exit(exitFailure)
@@ -156,7 +163,9 @@ func main() {
 // that is not there) from a failure of the system: exit 64, not 3.
 func isUsage(err error) bool {
 	return errors.Is(err, declare.ErrUnknownReseller) || errors.Is(err, ingest.ErrUnknownPartner) || errors.Is(err, ingest.ErrUnknownFile) ||
-		errors.Is(err, world.ErrNoConfig) || errors.Is(err, errUnknownPartner) || errors.Is(err, errNoKeys)
+		errors.Is(err, world.ErrNoConfig) || errors.Is(err, errUnknownPartner) || errors.Is(err, errNoKeys) ||
+		errors.Is(err, billing.ErrPeriod) || errors.Is(err, billing.ErrUnknownReseller) || errors.Is(err, errUnknownDocument) ||
+		errors.Is(err, billing.ErrNotAnInvoice) || errors.Is(err, billing.ErrNothingToCredit) || errors.Is(err, billing.ErrNoReason)
 }
 
 // errUnknownPartner: a --partner or --reseller that the applied configuration lacks.

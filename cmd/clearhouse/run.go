@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/clearhouse/clearhouse/internal/billing"
 	"github.com/clearhouse/clearhouse/internal/fulfil"
 	"github.com/clearhouse/clearhouse/internal/ingest"
 	"github.com/clearhouse/clearhouse/internal/ledger"
@@ -23,6 +24,10 @@ import (
 type RunCmd struct {
 	Samples string `default:"samples" type:"existingdir" help:"Sample world: config/ (YAML) and drops/<reseller>/<file>."`
 	Serve   bool   `help:"Then serve (SFTP, intake, /metrics) until Ctrl-C, as clearhouse serve does."`
+	// The sample months: everything up to the first after the drops, then
+	// the late drops (samples/late), then the second.
+	BillFirst string `default:"2026-10" placeholder:"YYYY-MM" help:"Bill up to this month after the drops."`
+	BillThen  string `default:"2026-11" placeholder:"YYYY-MM" help:"Then take samples/late/<reseller>/ and bill up to this month."`
 
 	ServeFlags `embed:""`
 }
@@ -47,25 +52,17 @@ func (c *RunCmd) Run(ctx context.Context, g *Globals) error {
 	printApply(res, false)
 
 	svc := g.service(e)
-	drops := filepath.Join(c.Samples, "drops")
-	resellers, err := os.ReadDir(drops)
-	if err != nil {
+	if err := ingestDrops(ctx, svc, filepath.Join(c.Samples, "drops"), "drops"); err != nil {
 		return err
 	}
-	for _, r := range resellers {
-		if !r.IsDir() {
-			continue
-		}
-		files, _ := filepath.Glob(filepath.Join(drops, r.Name(), "*"))
-		sort.Strings(files)
-		fmt.Printf("\n== drops of %s\n", r.Name())
-		for _, f := range files {
-			o, err := svc.Ingest(ctx, ingest.Request{Partner: r.Name(), Path: f, Uploader: "sample-drop"})
-			if err != nil {
-				return fmt.Errorf("%s: %w", f, err)
-			}
-			fmt.Println(summaryLine(o))
-		}
+	if err := runBilling(ctx, g, e, c.BillFirst); err != nil {
+		return err
+	}
+	if err := ingestDrops(ctx, svc, filepath.Join(c.Samples, "late"), "late drops (arriving in November, after the October run)"); err != nil {
+		return err
+	}
+	if err := runBilling(ctx, g, e, c.BillThen); err != nil {
+		return err
 	}
 
 	fmt.Printf("\n== fulfillment files (serve makes them on each publisher's schedule, every 15 minutes by default)\n")
@@ -105,12 +102,15 @@ func (c *RunCmd) Run(ctx context.Context, g *Globals) error {
 	fmt.Printf(`
 Where to look:
   acks and rejects:   %s/   (e.g. isp-de/outbox/01_sales_2026-03.csv.rejects.csv)
+  invoices:           the same outboxes: <number>.pdf, .xml (UBL), .csv, _detail.csv (clearhouse invoices lists them)
   fulfillment files:  %s/
   raw files archived: %s/archive/sha256/
   database:           psql "%s"%s
 Next:
   clearhouse validate --reseller isp-de samples/drops/isp-de/01_sales_2026-03.csv
   clearhouse ledger balances --reseller telco-fr
+  clearhouse invoices --reseller isp-de  the documents issued, with what is open
+  clearhouse bill --period 2026-11 --dry-run   a rerun: nothing to bill
   clearhouse status                      recent files, the job queue, schedules, instances
 Running make run again re-sends the same drops: posted files come back DUPLICATE, nothing is posted twice.
 `, l.Outbox("<reseller>"), l.Outbox("<publisher>"), abs, e.url, dbNote)
@@ -134,6 +134,49 @@ Ctrl-C stops.
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return serve(ctx, g, e, c.ServeFlags, os.Stdout)
+}
+
+// ingestDrops takes every <dir>/<reseller>/<file> as that reseller's
+// upload, in name order.
+func ingestDrops(ctx context.Context, svc *ingest.Service, dir, what string) error {
+	resellers, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, r := range resellers {
+		if !r.IsDir() {
+			continue
+		}
+		files, _ := filepath.Glob(filepath.Join(dir, r.Name(), "*"))
+		sort.Strings(files)
+		fmt.Printf("\n== %s of %s\n", what, r.Name())
+		for _, f := range files {
+			o, err := svc.Ingest(ctx, ingest.Request{Partner: r.Name(), Path: f, Uploader: "sample-drop"})
+			if err != nil {
+				return fmt.Errorf("%s: %w", f, err)
+			}
+			fmt.Println(summaryLine(o))
+		}
+	}
+	return nil
+}
+
+// runBilling bills up to month and prints what was issued.
+func runBilling(ctx context.Context, g *Globals, e *env, month string) error {
+	period, err := billing.ParsePeriod(month)
+	if err != nil {
+		return err
+	}
+	fmt.Println()
+	rep, err := g.biller(e).Run(ctx, billing.Request{Period: period})
+	if err != nil {
+		return err
+	}
+	printReport(rep, g.DataDir)
+	if f := rep.Failed(); len(f) > 0 {
+		return fmt.Errorf("billing %s: %s: %w", month, f[0].Reseller, f[0].Err)
+	}
+	return nil
 }
 
 // redact hides a password in a database URL for printing.

@@ -100,6 +100,10 @@ type Config struct {
 	Ack func(ctx context.Context, fileID int64, partner string, log *slog.Logger) error
 	// Fulfil makes a publisher's fulfillment file; nil: fulfil jobs fail.
 	Fulfil func(ctx context.Context, publisher string, tick time.Time, log *slog.Logger) error
+	// Bill runs the billing of the month before tick; Documents writes an
+	// issued document's files. nil: those jobs fail.
+	Bill      func(ctx context.Context, tick time.Time, log *slog.Logger) error
+	Documents func(ctx context.Context, invoiceID int64, partner string, log *slog.Logger) error
 	// Workers is how many files are processed at once by this instance.
 	Workers int
 	// JobTimeout bounds one job; RescueAfter is when a job still running
@@ -166,10 +170,13 @@ func New(cfg Config) (*Runner, error) {
 	river.AddWorker(workers, &exchangeWorker{r: r})
 	river.AddWorker(workers, &fulfilWorker{r: r})
 	river.AddWorker(workers, &ackWorker{r: r})
+	river.AddWorker(workers, &billWorker{r: r})
+	river.AddWorker(workers, &documentsWorker{r: r})
 	client, err := river.NewClient(riverpgxv5.New(cfg.Pool), &river.Config{
 		Queues: map[string]river.QueueConfig{
 			QueueIntake:   {MaxWorkers: cfg.Workers},
 			QueueExchange: {MaxWorkers: 2},
+			QueueBilling:  {MaxWorkers: 1},
 		},
 		ID:                   r.ID,
 		Workers:              workers,

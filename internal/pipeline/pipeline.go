@@ -23,6 +23,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/clearhouse/clearhouse/internal/archive"
+	"github.com/clearhouse/clearhouse/internal/billing"
 	"github.com/clearhouse/clearhouse/internal/ingest"
 	"github.com/clearhouse/clearhouse/internal/intake"
 	"github.com/clearhouse/clearhouse/internal/jobs"
@@ -99,12 +100,23 @@ func NewServer(pool *store.Pool, dataDir string, log *slog.Logger, settings Inge
 	}
 	x := &exchanger{pool: pool, svc: svc, dataDir: dataDir, log: log, key: clientKey, queue: queue,
 		puller: &sftpc.Puller{Files: store.New(pool), DataDir: dataDir, Log: log, Publish: in.Publish}}
-	runner, err := jobs.New(jobs.Config{Pool: pool, Intake: in, Exchange: x.run, Fulfil: x.fulfil, Ack: x.ack, Workers: cfg.Workers,
+	bj := &billingJobs{pool: pool, docs: &billing.Documents{Pool: pool, DataDir: dataDir}, x: x, log: log,
+		biller: &billing.Biller{Pool: pool, Log: log, Issued: queue.Issued}}
+	schedules := func(ctx context.Context) ([]jobs.Schedule, error) {
+		out, err := x.schedules(ctx)
+		if err != nil {
+			return nil, err
+		}
+		b, err := bj.schedules(ctx)
+		return append(out, b...), err
+	}
+	runner, err := jobs.New(jobs.Config{Pool: pool, Intake: in, Exchange: x.run, Fulfil: x.fulfil, Ack: x.ack,
+		Bill: bj.run, Documents: bj.documents, Workers: cfg.Workers,
 		JobTimeout: cfg.JobTimeout, RescueAfter: cfg.RescueAfter, DeadAfter: cfg.DeadAfter, Log: log, Metrics: jm, DataDir: dataDir})
 	if err != nil {
 		return nil, err
 	}
-	reg.MustRegister(jobs.NewScheduleCollector(pool, x.schedules))
+	reg.MustRegister(jobs.NewScheduleCollector(pool, schedules))
 	sc := cfg.SFTP
 	sc.DataDir, sc.HostKeyPath = dataDir, filepath.Join(dataDir, "sftp", "host_ed25519_key")
 	srv, err := sftpd.New(sc, store.Partners{Pool: pool}, in.Publish, sftpd.NewMetrics(reg), log)
@@ -119,7 +131,7 @@ func NewServer(pool *store.Pool, dataDir string, log *slog.Logger, settings Inge
 		return nil, fmt.Errorf("http: %w", err)
 	}
 	s := &Server{Service: svc, Intake: in, Runner: runner, ClientKey: clientKey, cfg: cfg, log: log, sftp: srv, ln: ln,
-		sched: &jobs.Scheduler{Pool: pool, Queue: queue, List: x.schedules, Log: log, Metrics: jm}}
+		sched: &jobs.Scheduler{Pool: pool, Queue: queue, List: schedules, Log: log, Metrics: jm}}
 	s.http = &http.Server{Handler: s.mux(pool, reg), ReadHeaderTimeout: 10 * time.Second}
 	return s, nil
 }

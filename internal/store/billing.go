@@ -51,18 +51,13 @@ const billingResellersSQL = `
 // BillingResellers lists the resellers to bill (one when only is set), in
 // byte order of their ids: the order numbers are taken in.
 func BillingResellers(ctx context.Context, q Querier, only string) ([]BillingReseller, error) {
-	rows, err := q.Query(ctx, billingResellersSQL, only)
-	if err != nil {
-		return nil, fmt.Errorf("reading the resellers to bill: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (BillingReseller, error) {
-		var b BillingReseller
+	out, err := collect(ctx, q, billingResellersSQL, func(r pgx.Row, b *BillingReseller) error {
 		var signed int32
 		err := r.Scan(&b.ID, &b.Name, &b.Currency, &b.VATTreatment, &b.VATRate, &b.VATMention, &b.PaymentMethod,
 			&b.IBAN, &b.BIC, &b.MandateID, &signed, &b.HasMandate, &b.TaxCategories)
 		b.MandateSignedOn = civil.Date(signed)
-		return b, err
-	})
+		return err
+	}, only)
 	if err != nil {
 		return nil, fmt.Errorf("reading the resellers to bill: %w", err)
 	}
@@ -315,14 +310,13 @@ type Unpriced struct{ DeclarationID, SKU, Month, VATCategory string }
 // UnpricedItems lists (up to 20) staged items that have no price version
 // valid on their date, or a tax category the VAT map does not know.
 func UnpricedItems(ctx context.Context, tx Tx) ([]Unpriced, error) {
-	rows, err := tx.Query(ctx, unpricedSQL)
+	us, err := collect(ctx, tx, unpricedSQL, func(r pgx.Row, u *Unpriced) error {
+		return r.Scan(&u.DeclarationID, &u.SKU, &u.Month, &u.VATCategory)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("checking the staged prices: %w", err)
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Unpriced, error) {
-		var u Unpriced
-		return u, r.Scan(&u.DeclarationID, &u.SKU, &u.Month, &u.VATCategory)
-	})
+	return us, nil
 }
 
 // StagedLine is one line of the staged items.
@@ -347,19 +341,18 @@ func StagedLines(ctx context.Context, tx Tx, reseller string) ([]StagedLine, err
 	if _, err := tx.Exec(ctx, keyLinesSQL); err != nil {
 		return nil, fmt.Errorf("grouping the staged items: %w", err)
 	}
-	rows, err := tx.Query(ctx, stagedLinesSQL, reseller)
-	if err != nil {
-		return nil, fmt.Errorf("grouping the staged items: %w", err)
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (StagedLine, error) {
-		var l StagedLine
+	ls, err := collect(ctx, tx, stagedLinesSQL, func(r pgx.Row, l *StagedLine) error {
 		var month, from, to, issued int32
 		err := r.Scan(&l.Key, &l.Credit, &l.CreditedInvoice, &l.CreditedNumber, &l.SKU, &l.Name, &l.Publisher, &l.Model, &l.UnitPrice,
 			&month, &l.VATCategory, &l.VATRate, &l.Quantity, &l.Amount, &l.Share, &from, &to, &l.Items, &l.Fees, &issued)
 		l.CreditedIssue = civil.Date(issued)
 		l.ServiceMonth, l.PeriodStart, l.PeriodEnd = civil.Date(month), civil.Date(from), civil.Date(to)
-		return l, err
-	})
+		return err
+	}, reseller)
+	if err != nil {
+		return nil, fmt.Errorf("grouping the staged items: %w", err)
+	}
+	return ls, nil
 }
 
 // StagedPublisher is what the staged items of a kind owe one publisher.
@@ -371,14 +364,13 @@ type StagedPublisher struct {
 // StagedPublishers sums the staged items by kind and publisher: the
 // postings of the accrual and of a credit note.
 func StagedPublishers(ctx context.Context, tx Tx) ([]StagedPublisher, error) {
-	rows, err := tx.Query(ctx, stagedPublishersSQL)
+	ps, err := collect(ctx, tx, stagedPublishersSQL, func(r pgx.Row, p *StagedPublisher) error {
+		return r.Scan(&p.Kind, &p.Publisher, &p.Amount, &p.Share)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("summing the staged items: %w", err)
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (StagedPublisher, error) {
-		var p StagedPublisher
-		return p, r.Scan(&p.Kind, &p.Publisher, &p.Amount, &p.Share)
-	})
+	return ps, nil
 }
 
 // WriteItems writes the staged items of the lines keyed as keys (numbered
@@ -500,14 +492,11 @@ type OpenDoc struct {
 }
 
 func opens(ctx context.Context, tx Tx, sql, reseller, currency string) ([]OpenDoc, error) {
-	rows, err := tx.Query(ctx, sql, reseller, currency)
+	os, err := collect(ctx, tx, sql, func(r pgx.Row, o *OpenDoc) error { return r.Scan(&o.ID, &o.Number, &o.Left) }, reseller, currency)
 	if err != nil {
 		return nil, fmt.Errorf("reading the open documents of %s: %w", reseller, err)
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (OpenDoc, error) {
-		var o OpenDoc
-		return o, r.Scan(&o.ID, &o.Number, &o.Left)
-	})
+	return os, nil
 }
 
 // CreditLeft lists a reseller's credit notes with credit not applied yet.
@@ -590,14 +579,8 @@ type ListedInvoice struct {
 // Invoices lists issued documents, of one reseller and period when set
 // (period 0: every period).
 func Invoices(ctx context.Context, q Querier, reseller string, period civil.Date) ([]ListedInvoice, error) {
-	rows, err := q.Query(ctx, listInvoicesSQL, reseller, int32(period))
-	if err != nil {
-		return nil, fmt.Errorf("listing the documents: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ListedInvoice, error) {
-		var li ListedInvoice
-		return li, scanInvoice(r, &li.Invoice, &li.Left)
-	})
+	out, err := collect(ctx, q, listInvoicesSQL, func(r pgx.Row, li *ListedInvoice) error { return scanInvoice(r, &li.Invoice, &li.Left) },
+		reseller, int32(period))
 	if err != nil {
 		return nil, fmt.Errorf("listing the documents: %w", err)
 	}
@@ -620,22 +603,10 @@ type DetailRow struct {
 
 // InvoiceDetail streams a document's items to each, by line.
 func InvoiceDetail(ctx context.Context, q Querier, invoiceID int64, each func(DetailRow) error) error {
-	rows, err := q.Query(ctx, invoiceDetailSQL, invoiceID)
-	if err != nil {
-		return fmt.Errorf("reading the items of document %d: %w", invoiceID, err)
-	}
-	defer rows.Close()
 	var d DetailRow
-	for rows.Next() {
-		if err := rows.Scan(&d.Line, &d.DeclarationID, &d.CustomerID, &d.SKU, &d.ServiceMonth, &d.Quantity, &d.UnitPrice,
-			&d.Amount, &d.PublisherAmount, &d.Kind, &d.FileID, &d.FileName, &d.FileLine); err != nil {
-			return fmt.Errorf("reading the items of document %d: %w", invoiceID, err)
-		}
-		if err := each(d); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
+	err := forEachRow(ctx, q, invoiceDetailSQL, []any{invoiceID}, []any{&d.Line, &d.DeclarationID, &d.CustomerID, &d.SKU, &d.ServiceMonth,
+		&d.Quantity, &d.UnitPrice, &d.Amount, &d.PublisherAmount, &d.Kind, &d.FileID, &d.FileName, &d.FileLine}, func() error { return each(d) })
+	if err != nil {
 		return fmt.Errorf("reading the items of document %d: %w", invoiceID, err)
 	}
 	return nil

@@ -1,0 +1,271 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/clearhouse/clearhouse/internal/billing"
+	"github.com/clearhouse/clearhouse/internal/civil"
+	"github.com/clearhouse/clearhouse/internal/invoice"
+	"github.com/clearhouse/clearhouse/internal/store"
+)
+
+// BillCmd is `clearhouse bill`: a billing run from the command line.
+type BillCmd struct {
+	Period   string `required:"" placeholder:"YYYY-MM" help:"The month to bill (it must be over in the hub's time zone); earlier months never billed are billed first, in order."`
+	Reseller string `help:"Only this reseller."`
+	DryRun   bool   `name:"dry-run" help:"Show what would be issued (lines, VAT, totals) and change nothing: no number is taken."`
+}
+
+func (c *BillCmd) Run(ctx context.Context, g *Globals) error {
+	period, err := billing.ParsePeriod(c.Period)
+	if err != nil {
+		return err
+	}
+	e, err := g.connect(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	if err := knownPartner(ctx, e, c.Reseller); err != nil {
+		return err
+	}
+	b := g.biller(e)
+	rep, err := b.Run(ctx, billing.Request{Period: period, Reseller: c.Reseller, DryRun: c.DryRun})
+	if err != nil {
+		return err
+	}
+	printReport(rep, g.DataDir)
+	if len(rep.Failed()) > 0 {
+		return exitCode(1)
+	}
+	return nil
+}
+
+// biller is the CLI's biller: it writes the documents' files itself, after
+// each commit (serve queues a job for it instead).
+func (g *Globals) biller(e *env) *billing.Biller {
+	docs := &billing.Documents{Pool: e.pool, DataDir: g.DataDir}
+	return &billing.Biller{Pool: e.pool, Log: g.log, Write: docs.Write}
+}
+
+func printReport(rep *billing.Report, dataDir string) {
+	what := "billed"
+	if rep.DryRun {
+		what = "preview (dry run: nothing issued, no number taken; the numbers shown are the next free ones)"
+	}
+	fmt.Printf("== billing up to %s, issue date %s: %s\n", billing.PeriodText(rep.Period), rep.Issue, what)
+	if len(rep.Billed) == 0 {
+		fmt.Println("  nothing to bill: no reseller has anything declared")
+	}
+	for _, b := range rep.Billed {
+		head := fmt.Sprintf("  %s %s:", b.Reseller, billing.PeriodText(b.Period))
+		switch {
+		case b.Err != nil:
+			fmt.Printf("%s FAILED: %v\n", head, b.Err)
+		case b.Already:
+			fmt.Printf("%s already billed: nothing to do\n", head)
+		case len(b.Documents) == 0:
+			fmt.Printf("%s nothing to bill (the period counts as billed)\n", head)
+		default:
+			for _, d := range b.Documents {
+				fmt.Printf("%s %s\n", head, docLine(d))
+				if rep.DryRun {
+					printDocument(os.Stdout, d)
+				}
+				// Its files: number.pdf, and the others beside it.
+				for _, f := range b.Files {
+					if filepath.Base(f) == d.Number+".pdf" {
+						rel, err := filepath.Rel(dataDir, f)
+						if err != nil {
+							rel = f
+						}
+						fmt.Printf("      %s (and .xml, .csv, _detail.csv)\n", rel)
+					}
+				}
+			}
+		}
+	}
+}
+
+func kind(d *invoice.Document) string {
+	if d.Type == invoice.TypeCreditNote {
+		return "credit note"
+	}
+	return "invoice"
+}
+
+func docLine(d *invoice.Document) string {
+	s := fmt.Sprintf("%s %s: %d lines, net %s, VAT %s, total %s %s", kind(d), d.Number, len(d.Lines),
+		d.Amount(d.Totals.TaxExclusive), d.Amount(d.Totals.Tax), d.Amount(d.Totals.TaxInclusive), d.Currency)
+	if d.Totals.Prepaid > 0 {
+		s += fmt.Sprintf(", credit applied %s, due %s", d.Amount(d.Totals.Prepaid), d.Amount(d.Totals.Payable))
+	}
+	return s
+}
+
+// printDocument prints what the reseller would get: lines, VAT, totals.
+func printDocument(out *os.File, d *invoice.Document) {
+	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "      LINE\tSKU\tMONTH\tQUANTITY\tUNIT PRICE\tNET\tVAT\tCREDITS\t")
+	for _, l := range d.Lines {
+		fmt.Fprintf(tw, "      %d\t%s\t%s\t%d\t%s\t%s\t%s %s%%\t%s\t\n", l.No, l.SKU, l.ServiceMonth, l.Quantity, l.UnitPrice, d.Amount(l.Net), l.VATCategory, l.VATRate, l.Credits)
+	}
+	tw.Flush()
+	for _, v := range d.VAT {
+		fmt.Fprintf(out, "      VAT %s %s%%: on %s, %s %s\n", v.Category, v.Rate, d.Amount(v.Taxable), d.Amount(v.Tax), v.ExemptionReason)
+	}
+	fmt.Fprintf(out, "      total %s %s, due %s (%s)\n", d.Amount(d.Totals.TaxInclusive), d.Currency, d.Amount(d.Totals.Payable), d.Payment.Terms)
+}
+
+// InvoicesCmd lists issued documents.
+type InvoicesCmd struct {
+	Reseller string `help:"Only this reseller's."`
+	Period   string `placeholder:"YYYY-MM" help:"Only this billing month's."`
+}
+
+func (c *InvoicesCmd) Run(ctx context.Context, g *Globals) error {
+	var period civil.Date
+	if c.Period != "" {
+		var err error
+		if period, err = billing.ParsePeriod(c.Period); err != nil {
+			return err
+		}
+	}
+	e, err := g.connect(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	if err := knownPartner(ctx, e, c.Reseller); err != nil {
+		return err
+	}
+	list, err := store.Invoices(ctx, e.pool, c.Reseller, period)
+	if err != nil {
+		return err
+	}
+	if len(list) == 0 {
+		fmt.Println("no documents issued")
+		return nil
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "NUMBER\tTYPE\tRESELLER\tMONTH\tISSUED\tDUE\tNET\tVAT\tTOTAL\tOPEN\tCURRENCY\t")
+	for _, li := range list {
+		d := &invoice.Document{Currency: li.Currency}
+		due := "-"
+		if li.DueDate != 0 {
+			due = li.DueDate.String()
+		}
+		typ := "invoice"
+		if li.DocType == billing.DocCreditNote {
+			typ = "credit note"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", li.Number, typ, li.ResellerID, billing.PeriodText(li.Period),
+			li.IssueDate, due, d.Amount(li.Net), d.Amount(li.Tax), d.Amount(li.Gross), d.Amount(li.Left), li.Currency)
+	}
+	tw.Flush()
+	fmt.Println("OPEN: an invoice's amount not yet settled by credit (payments come with collection); a credit note's credit not yet applied")
+	return nil
+}
+
+// InvoiceCmd groups the commands on one document.
+type InvoiceCmd struct {
+	Credit InvoiceCreditCmd `cmd:"" help:"Issue a credit note for an invoice (whole, or chosen lines) that reverses what it credits."`
+	Show   InvoiceShowCmd   `cmd:"" help:"Print a document as issued: lines, VAT, totals, payment."`
+	Write  InvoiceWriteCmd  `cmd:"" help:"Write a document's files (PDF, UBL XML, CSVs) into the reseller's outbox again, byte for byte as issued."`
+}
+
+// InvoiceCreditCmd is `clearhouse invoice credit`.
+type InvoiceCreditCmd struct {
+	Number string `arg:"" help:"The invoice number (CH-2026-000042)."`
+	Line   []int  `help:"Credit only these lines (repeat the flag); every line when absent."`
+	Reason string `required:"" help:"Why: printed on the credit note."`
+}
+
+func (c *InvoiceCreditCmd) Run(ctx context.Context, g *Globals) error {
+	e, err := g.connect(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	b := g.biller(e)
+	doc, id, err := b.Credit(ctx, c.Number, c.Line, c.Reason)
+	if err != nil {
+		return err
+	}
+	fmt.Println(docLine(doc))
+	printDocument(os.Stdout, doc)
+	files, err := b.Write(ctx, id)
+	if err != nil {
+		return fmt.Errorf("issued, but writing its files: %w (clearhouse invoice write %s)", err, doc.Number)
+	}
+	for _, f := range files {
+		fmt.Println("  ", f)
+	}
+	return nil
+}
+
+// InvoiceShowCmd is `clearhouse invoice show`.
+type InvoiceShowCmd struct {
+	Number string `arg:"" help:"The document number."`
+}
+
+func (c *InvoiceShowCmd) Run(ctx context.Context, g *Globals) error {
+	return withDocument(ctx, g, c.Number, func(_ *env, in store.Invoice) error {
+		var d invoice.Document
+		if err := json.Unmarshal(in.Document, &d); err != nil {
+			return err
+		}
+		fmt.Printf("%s, billing month %s, issued %s to %s (%s)\n", docLine(&d), d.BillingMonth, d.IssueDate, d.Buyer.Name, in.ResellerID)
+		for _, r := range d.References {
+			fmt.Printf("  credits %s of %s\n", r.Number, r.IssueDate)
+		}
+		if d.Reason != "" {
+			fmt.Printf("  reason: %s\n", d.Reason)
+		}
+		printDocument(os.Stdout, &d)
+		return nil
+	})
+}
+
+// InvoiceWriteCmd is `clearhouse invoice write`.
+type InvoiceWriteCmd struct {
+	Number string `arg:"" help:"The document number."`
+}
+
+func (c *InvoiceWriteCmd) Run(ctx context.Context, g *Globals) error {
+	return withDocument(ctx, g, c.Number, func(e *env, in store.Invoice) error {
+		files, err := (&billing.Documents{Pool: e.pool, DataDir: g.DataDir}).Write(ctx, in.ID)
+		if err != nil {
+			return err
+		}
+		fmt.Println(strings.Join(files, "\n"))
+		return nil
+	})
+}
+
+// errUnknownDocument: a number no document has.
+var errUnknownDocument = errors.New("no such document")
+
+// withDocument runs fn on the document numbered number.
+func withDocument(ctx context.Context, g *Globals, number string, fn func(*env, store.Invoice) error) error {
+	e, err := g.connect(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	in, ok, err := store.InvoiceByNumber(ctx, e.pool, number)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%w: %s (clearhouse invoices lists them)", errUnknownDocument, number)
+	}
+	return fn(e, in)
+}

@@ -1,0 +1,898 @@
+// Package billing turns the ledger into invoices (DESIGN §7): per reseller
+// and month, the subscription-months owed and not invoiced (caught up when
+// declared late), the one_time and usage declarations, and credit notes for
+// months a later termination made not owed. A period is issued in one
+// transaction: the items (each billed once, by a key in the database), the
+// lines, the document with its gapless number, the ledger entries, the
+// credit applied, the period recorded as billed, and the job that writes
+// its files. A crash leaves all of it or none; a rerun is a no-op.
+package billing
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/govalues/decimal"
+
+	"github.com/clearhouse/clearhouse/internal/civil"
+	"github.com/clearhouse/clearhouse/internal/invoice"
+	"github.com/clearhouse/clearhouse/internal/ledger"
+	"github.com/clearhouse/clearhouse/internal/money"
+	"github.com/clearhouse/clearhouse/internal/sepa"
+	"github.com/clearhouse/clearhouse/internal/store"
+)
+
+// Document types, as stored.
+const (
+	DocInvoice    = "invoice"
+	DocCreditNote = "credit_note"
+)
+
+// Entry kinds of billing.
+const (
+	KindAccrual    = "billing_accrual" // bill:<reseller>:<period>
+	KindInvoice    = "invoice"         // invoice:<number>
+	KindCreditNote = "credit_note"     // credit:<number>
+)
+
+// ErrUnpriced: an item to bill has no price version valid on its date, or
+// a tax category without a VAT category (the reseller is not billed).
+var ErrUnpriced = errors.New("items cannot be priced")
+
+// ErrNotBilled: a run found the reseller's previous period not billed
+// (periods are billed in order).
+var ErrNotBilled = errors.New("an earlier period is not billed")
+
+// ErrNoProfile: a reseller with items to bill has no billing profile.
+var ErrNoProfile = errors.New("no billing profile")
+
+// errDryRun rolls a preview back.
+var errDryRun = errors.New("dry run: rolled back")
+
+// Biller issues documents.
+type Biller struct {
+	Pool *store.Pool
+	Log  *slog.Logger
+	// Issued, when set, is called in the transaction that issues a
+	// document: serve queues the job that writes its files there. Without
+	// it (the CLI), Run writes the files itself after each commit.
+	Issued func(ctx context.Context, tx store.Tx, invoiceID int64, reseller string) error
+	// Write writes an issued document's files (Documents.Write); used
+	// when Issued is nil.
+	Write func(ctx context.Context, invoiceID int64) ([]string, error)
+	// Now is the clock (time.Now when nil): the issue date is today in the
+	// hub's time zone.
+	Now func() time.Time
+	// Fail, when set, is called at each step of issuing with its name; an
+	// error it returns aborts the issue there (tests inject failures).
+	Fail func(step string) error
+}
+
+// Request is what to bill.
+type Request struct {
+	Period   civil.Date // the month P (its first day); earlier periods never billed are billed first
+	Reseller string     // "" every reseller
+	DryRun   bool       // preview: issue in a transaction rolled back at the end
+}
+
+// Billed is what a run did for one reseller and period.
+type Billed struct {
+	Reseller  string
+	Period    civil.Date
+	Already   bool                // billed before: nothing done
+	Documents []*invoice.Document // issued (or previewed), the invoice first
+	IDs       []int64             // their ids (0 in a preview)
+	Files     []string            // files written, when Run wrote them
+	Err       error               // this reseller could not be billed
+}
+
+// Report is what a run did.
+type Report struct {
+	Period civil.Date
+	Issue  civil.Date
+	DryRun bool
+	Billed []Billed
+}
+
+// Failed lists the resellers that could not be billed.
+func (r *Report) Failed() []Billed {
+	var out []Billed
+	for _, b := range r.Billed {
+		if b.Err != nil {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+func (b *Biller) now() time.Time {
+	if b.Now != nil {
+		return b.Now()
+	}
+	return time.Now()
+}
+
+func (b *Biller) log() *slog.Logger {
+	if b.Log != nil {
+		return b.Log
+	}
+	return slog.Default()
+}
+
+func (b *Biller) fail(step string) error {
+	if b.Fail != nil {
+		if err := b.Fail(step); err != nil {
+			return fmt.Errorf("at %s: %w", step, err)
+		}
+	}
+	return nil
+}
+
+// Run bills req.Period for every reseller (or one): for each reseller, the
+// periods from the first never billed up to it, period by period, and
+// within a period in reseller id order. A reseller that cannot be billed is
+// reported (Billed.Err) and the others go on.
+func (b *Biller) Run(ctx context.Context, req Request) (*Report, error) {
+	hub, err := store.New(b.Pool).Hub(ctx)
+	if err != nil {
+		return nil, err
+	}
+	loc, err := time.LoadLocation(hub.TimeZone)
+	if err != nil {
+		return nil, fmt.Errorf("the hub's billing time zone %q: %w", hub.TimeZone, err)
+	}
+	today := Today(b.now(), loc)
+	if req.Period != Month(req.Period) {
+		return nil, fmt.Errorf("%w: %s is not the first day of a month", ErrPeriod, req.Period)
+	}
+	if NextMonth(req.Period) > today {
+		return nil, fmt.Errorf("%w: %s is not over yet in %s (today is %s): a month is billed from its end", ErrPeriod, PeriodText(req.Period), hub.TimeZone, today)
+	}
+	resellers, err := store.BillingResellers(ctx, b.Pool, req.Reseller)
+	if err != nil {
+		return nil, err
+	}
+	if req.Reseller != "" && len(resellers) == 0 {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownReseller, req.Reseller)
+	}
+	rep := &Report{Period: req.Period, Issue: today, DryRun: req.DryRun}
+	if req.DryRun {
+		// One transaction for the whole preview, rolled back: each period
+		// sees what the previous ones would have billed.
+		err := store.BeginFunc(ctx, b.Pool, func(tx store.Tx) error {
+			b.runPeriods(ctx, tx, hub, resellers, req.Period, today, rep)
+			return errDryRun
+		})
+		if !errors.Is(err, errDryRun) {
+			return rep, err
+		}
+		return rep, nil
+	}
+	b.runPeriods(ctx, nil, hub, resellers, req.Period, today, rep)
+	return rep, nil
+}
+
+// ErrUnknownReseller: --reseller names no reseller.
+var ErrUnknownReseller = errors.New("unknown reseller")
+
+// runPeriods bills every reseller's pending periods up to last, period
+// major. tx is the preview's transaction, or nil: each period then commits
+// in its own.
+func (b *Biller) runPeriods(ctx context.Context, tx store.Tx, hub store.Hub, resellers []store.BillingReseller, last, today civil.Date, rep *Report) {
+	type pending struct {
+		r    store.BillingReseller
+		next civil.Date
+		done bool
+	}
+	var ps []*pending
+	first := last
+	for _, r := range resellers {
+		var q store.Querier = b.Pool
+		if tx != nil {
+			q = tx
+		}
+		next, ok, err := nextPeriod(ctx, q, r)
+		if err != nil {
+			rep.Billed = append(rep.Billed, Billed{Reseller: r.ID, Period: last, Err: err})
+			continue
+		}
+		if !ok { // nothing ever declared, or billed up to last
+			if next > last {
+				rep.Billed = append(rep.Billed, Billed{Reseller: r.ID, Period: last, Already: true})
+			}
+			continue
+		}
+		if next > last {
+			rep.Billed = append(rep.Billed, Billed{Reseller: r.ID, Period: last, Already: true})
+			continue
+		}
+		ps = append(ps, &pending{r: r, next: next})
+		first = min(first, next)
+	}
+	for p := first; p <= last; p = NextMonth(p) {
+		for _, pr := range ps {
+			if pr.done || pr.next != p {
+				continue
+			}
+			res := Billed{Reseller: pr.r.ID, Period: p}
+			var err error
+			if tx != nil {
+				err = b.issuePeriod(ctx, tx, hub, pr.r, p, today, &res)
+			} else {
+				err = store.BeginFunc(ctx, b.Pool, func(tx store.Tx) error {
+					res = Billed{Reseller: pr.r.ID, Period: p}
+					return b.issuePeriod(ctx, tx, hub, pr.r, p, today, &res)
+				})
+				if err == nil && b.Issued == nil && b.Write != nil {
+					for _, id := range res.IDs {
+						files, werr := b.Write(ctx, id)
+						if werr != nil {
+							err = fmt.Errorf("issued, but writing its files: %w (run clearhouse invoice write %d)", werr, id)
+							break
+						}
+						res.Files = append(res.Files, files...)
+					}
+				}
+			}
+			if err != nil {
+				res.Err = err
+				pr.done = true // its later periods wait for this one
+				b.log().Error("billing failed", "reseller", pr.r.ID, "period", PeriodText(p), "err", err)
+			}
+			if !res.Already || res.Err != nil {
+				rep.Billed = append(rep.Billed, res)
+			}
+			pr.next = NextMonth(p)
+		}
+	}
+}
+
+// nextPeriod is the first period of r not billed: the month after the last
+// one billed, or the month of its first item. ok is false when it has
+// nothing ever to bill.
+func nextPeriod(ctx context.Context, q store.Querier, r store.BillingReseller) (civil.Date, bool, error) {
+	lastBilled, ok, err := store.LastBilledPeriod(ctx, q, r.ID, r.Currency)
+	if err != nil {
+		return 0, false, err
+	}
+	if ok {
+		return NextMonth(lastBilled), true, nil
+	}
+	first, ok, err := store.FirstItemMonth(ctx, q, r.ID, r.Currency)
+	return first, ok, err
+}
+
+// issuePeriod issues period p of reseller r in tx.
+func (b *Biller) issuePeriod(ctx context.Context, tx store.Tx, hub store.Hub, r store.BillingReseller, p, today civil.Date, res *Billed) error {
+	if err := store.LockBilling(ctx, tx); err != nil {
+		return err
+	}
+	// Under the lock: another instance may have billed it meanwhile.
+	lastBilled, billed, err := store.LastBilledPeriod(ctx, tx, r.ID, r.Currency)
+	if err != nil {
+		return err
+	}
+	if billed && lastBilled >= p {
+		res.Already = true
+		return nil
+	}
+	if billed && NextMonth(lastBilled) != p {
+		return fmt.Errorf("%w: %s of %s (last billed %s)", ErrNotBilled, PeriodText(p), r.ID, PeriodText(lastBilled))
+	}
+	cur, err := money.ParseCurrency(r.Currency)
+	if err != nil {
+		return err
+	}
+	exp := cur.Exponent()
+	exp10 := int64(1)
+	for range exp {
+		exp10 *= 10
+	}
+	vat, err := vatMap(r)
+	if err != nil {
+		return err
+	}
+	if err := store.ResetStage(ctx, tx); err != nil {
+		return err
+	}
+	if _, err := store.StageCharges(ctx, tx, r.ID, r.Currency, p, LastDay(p), exp10, vat); err != nil {
+		return err
+	}
+	if _, err := store.StageRunCredits(ctx, tx, r.ID, r.Currency); err != nil {
+		return err
+	}
+	if err := b.fail("staged"); err != nil {
+		return err
+	}
+	if err := unpriced(ctx, tx, r.ID); err != nil {
+		return err
+	}
+	lines, err := store.StagedLines(ctx, tx, r.ID)
+	if err != nil {
+		return err
+	}
+	var charges, credits []store.StagedLine
+	for _, l := range lines {
+		if l.Credit {
+			credits = append(credits, l)
+		} else {
+			charges = append(charges, l)
+		}
+	}
+	var invoiceID, creditID, accrualID int64
+	is := &issuer{b: b, tx: tx, hub: hub, r: r, cur: cur, today: today, period: p}
+	if len(lines) > 0 {
+		if err := is.accounts(ctx); err != nil {
+			return err
+		}
+	}
+	if len(charges) > 0 {
+		if accrualID, err = is.accrue(ctx); err != nil {
+			return err
+		}
+		doc, id, err := is.issue(ctx, DocInvoice, charges, "run", "")
+		if err != nil {
+			return err
+		}
+		invoiceID = id
+		res.Documents, res.IDs = append(res.Documents, doc), append(res.IDs, id)
+	}
+	if len(credits) > 0 {
+		doc, id, err := is.issue(ctx, DocCreditNote, credits, "run", creditReason(credits))
+		if err != nil {
+			return err
+		}
+		creditID = id
+		res.Documents, res.IDs = append(res.Documents, doc), append(res.IDs, id)
+	}
+	if err := store.InsertBilledPeriod(ctx, tx, r.ID, r.Currency, p, invoiceID, creditID, accrualID); err != nil {
+		return err
+	}
+	if err := b.fail("recorded"); err != nil {
+		return err
+	}
+	if b.Issued != nil {
+		for _, id := range res.IDs {
+			if err := b.Issued(ctx, tx, id, r.ID); err != nil {
+				return fmt.Errorf("queueing the files of document %d: %w", id, err)
+			}
+		}
+	}
+	return b.fail("queued")
+}
+
+func creditReason(lines []store.StagedLine) string {
+	return "Subscription-months invoiced that a termination declared later made not owed"
+}
+
+// vatMap gives each tax category of r's catalog its VAT category and rate:
+// the reseller's treatment decides (reverse charge AE, exempt E, standard S
+// at its rate); an item whose tax category is "exempt" is E under standard.
+func vatMap(r store.BillingReseller) (map[string][2]string, error) {
+	m := map[string][2]string{}
+	for _, c := range append(r.TaxCategories, "standard") {
+		switch {
+		case r.VATTreatment == "reverse_charge":
+			m[c] = [2]string{invoice.VATReverseCharge, "0"}
+		case r.VATTreatment == "exempt" || c == "exempt":
+			m[c] = [2]string{invoice.VATExempt, "0"}
+		case r.VATTreatment == "standard":
+			m[c] = [2]string{invoice.VATStandard, r.VATRate}
+		default:
+			return nil, fmt.Errorf("reseller %s: VAT treatment %q", r.ID, r.VATTreatment)
+		}
+	}
+	return m, nil
+}
+
+func unpriced(ctx context.Context, tx store.Tx, reseller string) error {
+	us, err := store.UnpricedItems(ctx, tx)
+	if err != nil || len(us) == 0 {
+		return err
+	}
+	var s []string
+	for _, u := range us {
+		why := "no price version valid on its date"
+		if u.VATCategory == "" {
+			why = "no VAT category for its tax category"
+		}
+		s = append(s, fmt.Sprintf("%s (SKU %s, %s): %s", u.DeclarationID, u.SKU, u.Month[:7], why))
+	}
+	return fmt.Errorf("%w for %s: %s; fix the catalog (clearhouse apply) and bill again", ErrUnpriced, reseller, strings.Join(s, "; "))
+}
+
+// issuer issues the documents of one reseller and period.
+type issuer struct {
+	b      *Biller
+	tx     store.Tx
+	hub    store.Hub
+	r      store.BillingReseller
+	cur    money.Currency
+	today  civil.Date
+	period civil.Date
+
+	profile store.BillingProfile
+	acct    struct{ unbilled, receivable, revenue, vat, rounding int64 }
+	payable map[string]int64
+}
+
+func (is *issuer) account(ctx context.Context, code, partner string) (int64, error) {
+	return ledger.Account(ctx, store.New(is.tx), code, is.cur, partner)
+}
+
+// accounts resolves the accounts the documents post to and the profile.
+func (is *issuer) accounts(ctx context.Context) error {
+	p, ok, err := store.New(is.tx).BillingProfile(ctx, is.r.ID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%w for %s: add billing to its entry in the world configuration and run clearhouse apply", ErrNoProfile, is.r.ID)
+	}
+	is.profile = p
+	for _, a := range []struct {
+		id            *int64
+		code, partner string
+	}{
+		{&is.acct.unbilled, ledger.Unbilled(is.r.ID), is.r.ID}, {&is.acct.receivable, ledger.Receivable(is.r.ID), is.r.ID},
+		{&is.acct.revenue, ledger.HubRevenue, ""}, {&is.acct.vat, ledger.VATCollected, ""}, {&is.acct.rounding, ledger.HubRounding, ""},
+	} {
+		if *a.id, err = is.account(ctx, a.code, a.partner); err != nil {
+			return err
+		}
+	}
+	is.payable = map[string]int64{}
+	return nil
+}
+
+func (is *issuer) payableOf(ctx context.Context, publisher string) (int64, error) {
+	if id, ok := is.payable[publisher]; ok {
+		return id, nil
+	}
+	id, err := is.account(ctx, ledger.Payable(publisher), publisher)
+	is.payable[publisher] = id
+	return id, err
+}
+
+// accrue posts the period's subscription-months: reseller:unbilled →
+// publisher:payable (share) + hub:revenue (margin), summed by publisher.
+func (is *issuer) accrue(ctx context.Context) (int64, error) {
+	sums, err := store.StagedPublishers(ctx, is.tx)
+	if err != nil {
+		return 0, err
+	}
+	var ps []ledger.Posting
+	for _, s := range sums {
+		if s.Kind != "fee" {
+			continue
+		}
+		pay, err := is.payableOf(ctx, s.Publisher)
+		if err != nil {
+			return 0, err
+		}
+		ps = append(ps, is.post(is.acct.unbilled, s.Amount), is.post(pay, -s.Share), is.post(is.acct.revenue, -(s.Amount-s.Share)))
+	}
+	if len(ps) == 0 {
+		return 0, nil
+	}
+	id, _, err := ledger.Post(ctx, store.New(is.tx), &ledger.Entry{Key: fmt.Sprintf("bill:%s:%s", is.r.ID, PeriodText(is.period)), Kind: KindAccrual,
+		Description: fmt.Sprintf("subscription-months of %s up to %s", is.r.ID, PeriodText(is.period)), Postings: ps})
+	if err != nil {
+		return 0, err
+	}
+	return id, is.b.fail("accrued")
+}
+
+func (is *issuer) post(account, amount int64) ledger.Posting {
+	return ledger.Posting{AccountID: account, Amount: amount, Currency: is.cur}
+}
+
+// issue numbers, writes and posts one document of the staged lines.
+func (is *issuer) issue(ctx context.Context, docType string, staged []store.StagedLine, origin, reason string) (*invoice.Document, int64, error) {
+	doc, rows, itemsAmount, err := is.document(docType, staged, reason)
+	if err != nil {
+		return nil, 0, err
+	}
+	prefix, counter := is.hub.InvoicePrefix, DocInvoice
+	if docType == DocCreditNote {
+		prefix, counter = is.hub.CreditNotePrefix, DocCreditNote
+	}
+	year := is.today.Time().Year()
+	seq, err := store.NextNumber(ctx, is.tx, counter, year)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := is.b.fail("numbered"); err != nil {
+		return nil, 0, err
+	}
+	doc.Number = fmt.Sprintf("%s-%d-%06d", prefix, year, seq)
+	// Credit applied at issue (an invoice): the reseller's credit left.
+	var credit []store.OpenDoc
+	var prepaid int64
+	if docType == DocInvoice {
+		if credit, err = store.CreditLeft(ctx, is.tx, is.r.ID, is.r.Currency); err != nil {
+			return nil, 0, err
+		}
+		for _, c := range credit {
+			prepaid += c.Left
+		}
+	}
+	if err := doc.Finish(prepaid, is.exemption); err != nil {
+		return nil, 0, err
+	}
+	is.payment(doc, credit)
+	entryID, err := is.postDocument(ctx, doc, docType, staged, itemsAmount)
+	if err != nil {
+		return nil, 0, err
+	}
+	js, err := json.Marshal(doc)
+	if err != nil {
+		return nil, 0, err
+	}
+	rec := store.Invoice{Number: doc.Number, DocType: docType, Year: year, Seq: seq, ResellerID: is.r.ID, Currency: is.r.Currency,
+		Period: is.period, IssueDate: is.today, DueDate: doc.DueDate, Net: doc.Totals.TaxExclusive, Tax: doc.Totals.Tax,
+		Gross: doc.Totals.TaxInclusive, Prepaid: doc.Totals.Prepaid, Payable: doc.Totals.Payable, ItemsAmount: itemsAmount,
+		EntryID: entryID, Reason: reason, Origin: origin, Document: js}
+	if docType == DocCreditNote {
+		rec.DueDate = 0
+	}
+	id, err := store.InsertInvoice(ctx, is.tx, rec)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := store.InsertLines(ctx, is.tx, id, rows); err != nil {
+		return nil, 0, err
+	}
+	keys, nos := make([]string, len(staged)), make([]int32, len(staged))
+	var items int
+	for i, l := range staged {
+		keys[i], nos[i] = l.Key, int32(i+1)
+		items += l.Items
+	}
+	n, err := store.WriteItems(ctx, is.tx, id, is.r.ID, keys, nos)
+	if err != nil {
+		return nil, 0, err
+	}
+	if n != int64(items) {
+		return nil, 0, fmt.Errorf("document %s: %d items written for %d staged", doc.Number, n, items)
+	}
+	if err := is.b.fail("written"); err != nil {
+		return nil, 0, err
+	}
+	if err := is.settle(ctx, doc, docType, id, credit); err != nil {
+		return nil, 0, err
+	}
+	return doc, id, nil
+}
+
+// document builds a document (not numbered, not finished) of the staged
+// lines, and the lines' rows; itemsAmount is what its items sum to.
+func (is *issuer) document(docType string, staged []store.StagedLine, reason string) (*invoice.Document, []store.InvoiceLine, int64, error) {
+	exp := is.cur.Exponent()
+	doc := &invoice.Document{
+		Type: invoice.TypeInvoice, IssueDate: is.today, Currency: is.r.Currency, BillingMonth: PeriodText(is.period),
+		BuyerReference: is.profile.BuyerReference, Seller: hubParty(is.hub), Buyer: buyerParty(is.r, is.profile), Reason: reason,
+	}
+	if doc.BuyerReference == "" {
+		doc.BuyerReference = is.r.ID
+	}
+	if docType == DocCreditNote {
+		doc.Type = invoice.TypeCreditNote
+	} else {
+		doc.DueDate = is.today + civil.Date(is.profile.PaymentTermsDays)
+	}
+	if is.r.VATMention != "" {
+		doc.Notes = append(doc.Notes, is.r.VATMention)
+	}
+	var rows []store.InvoiceLine
+	var itemsAmount int64
+	refs := map[string]int{}
+	for i, l := range staged {
+		price, err := decimal.Parse(l.UnitPrice)
+		if err != nil {
+			return nil, nil, 0, fmt.Errorf("line %d: unit price %q: %w", i+1, l.UnitPrice, err)
+		}
+		net, err := money.LineAmount(l.Quantity, price, exp)
+		if err != nil {
+			return nil, nil, 0, fmt.Errorf("line %d of %s: %w", i+1, l.SKU, err)
+		}
+		unit := unitPrice(price, exp)
+		doc.Lines = append(doc.Lines, invoice.Line{No: i + 1, SKU: l.SKU, Name: l.Name, Publisher: l.Publisher, BillingModel: l.Model,
+			ServiceMonth: PeriodText(l.ServiceMonth), Quantity: l.Quantity, UnitPrice: unit, Net: net, PeriodStart: l.PeriodStart,
+			PeriodEnd: l.PeriodEnd, VATCategory: l.VATCategory, VATRate: l.VATRate, PublisherAmount: l.Share,
+			Credits: l.CreditedNumber, Items: l.Items})
+		rows = append(rows, store.InvoiceLine{No: int32(i + 1), SKU: l.SKU, Name: l.Name, Publisher: l.Publisher, Model: l.Model,
+			ServiceMonth: l.ServiceMonth, Quantity: l.Quantity, UnitPrice: unit, Net: net, ItemsAmount: l.Amount,
+			PublisherAmount: l.Share, VATCategory: l.VATCategory, VATRate: l.VATRate, PeriodStart: l.PeriodStart,
+			PeriodEnd: l.PeriodEnd, CreditsInvoice: l.CreditedInvoice, Items: l.Items})
+		itemsAmount += l.Amount
+		if i == 0 || l.PeriodStart < doc.PeriodStart {
+			doc.PeriodStart = l.PeriodStart
+		}
+		if l.PeriodEnd > doc.PeriodEnd {
+			doc.PeriodEnd = l.PeriodEnd
+		}
+		if l.CreditedNumber != "" {
+			k, ok := refs[l.CreditedNumber]
+			if !ok {
+				k = len(doc.References)
+				refs[l.CreditedNumber] = k
+				doc.References = append(doc.References, invoice.Reference{Number: l.CreditedNumber, IssueDate: l.CreditedIssue})
+			}
+			// What it credits of the invoice, VAT included at the line's rate.
+			rate, err := decimal.Parse(l.VATRate)
+			if err != nil {
+				return nil, nil, 0, fmt.Errorf("line %d: VAT rate %q: %w", i+1, l.VATRate, err)
+			}
+			vat, err := money.PercentOf(net, rate)
+			if err != nil {
+				return nil, nil, 0, err
+			}
+			doc.References[k].Amount += net + vat
+		}
+	}
+	return doc, rows, itemsAmount, nil
+}
+
+// unitPrice writes a unit price with at least the currency's digits and
+// no trailing zeros beyond them ("3.99", "0.0215").
+func unitPrice(p decimal.Decimal, exp int) string {
+	p = p.Trim(exp)
+	if p.Scale() < exp {
+		p = p.Pad(exp)
+	}
+	return p.String()
+}
+
+func (is *issuer) exemption(category string) (string, string) {
+	reason := is.r.VATMention
+	switch category {
+	case invoice.VATReverseCharge:
+		if reason == "" {
+			reason = "Reverse charge"
+		}
+		return reason, "VATEX-EU-AE"
+	case invoice.VATExempt:
+		if reason == "" {
+			reason = "Exempt from VAT"
+		}
+		return reason, ""
+	}
+	return "", ""
+}
+
+// payment says how the document is paid: by direct debit on the due date
+// under the reseller's mandate (the invoice is the pre-notification), or by
+// transfer to the hub's account quoting a structured reference; nothing
+// when credit covers it.
+func (is *issuer) payment(doc *invoice.Document, credit []store.OpenDoc) {
+	p := &doc.Payment
+	p.Reference = doc.Number
+	if is.r.PaymentMethod == "wallet" {
+		p.Means, p.MandateID, p.CreditorID, p.DebtorIBAN = invoice.PayDirectDebit, is.r.MandateID, is.hub.CreditorID, sepa.CompactIBAN(is.r.IBAN)
+	} else {
+		p.Means, p.IBAN, p.BIC, p.AccountName = invoice.PayCreditTransfer, is.hub.IBAN, is.hub.BIC, is.hub.AccountName
+		p.Reference = sepa.CreditorReference(doc.Number)
+	}
+	if doc.Type == invoice.TypeCreditNote {
+		p.DebitDate = 0
+		p.Terms = "Credit note: credited to your account and applied to the invoices it credits, then to open and next invoices"
+		return
+	}
+	switch {
+	case doc.Totals.Payable == 0 && doc.Totals.Prepaid > 0:
+		for _, c := range credit {
+			p.SettledBy = append(p.SettledBy, c.Number)
+		}
+		// Nothing to collect: no payment means (no debit, no transfer).
+		*p = invoice.Payment{Reference: p.Reference, SettledBy: p.SettledBy}
+		p.Terms = fmt.Sprintf("Settled by credit note %s: nothing to pay", strings.Join(p.SettledBy, ", "))
+	case p.Means == invoice.PayDirectDebit:
+		p.DebitDate = doc.DueDate
+		p.Terms = fmt.Sprintf("Direct debit of %s %s on %s (SEPA Core, mandate %s)", doc.Amount(doc.Totals.Payable), doc.Currency, doc.DueDate, p.MandateID)
+	default:
+		p.Terms = fmt.Sprintf("Payable within %d days, by %s, quoting %s", is.profile.PaymentTermsDays, doc.DueDate, p.Reference)
+	}
+}
+
+// postDocument posts the document's entry. An invoice: reseller:receivable
+// (gross) → reseller:unbilled (its items) + tax:vat_collected (VAT) ±
+// hub:rounding (lines vs items). A credit note reverses that and the
+// accrual of what it credits: publisher:payable and hub:revenue back.
+func (is *issuer) postDocument(ctx context.Context, doc *invoice.Document, docType string, staged []store.StagedLine, itemsAmount int64) (int64, error) {
+	t := doc.Totals
+	rounding := t.TaxExclusive - itemsAmount
+	ps := []ledger.Posting{is.post(is.acct.receivable, t.TaxInclusive), is.post(is.acct.unbilled, -itemsAmount),
+		is.post(is.acct.vat, -t.Tax), is.post(is.acct.rounding, -rounding)}
+	key, kind := "invoice:"+doc.Number, KindInvoice
+	if docType == DocCreditNote {
+		key, kind = "credit:"+doc.Number, KindCreditNote
+		for i := range ps {
+			ps[i].Amount = -ps[i].Amount
+		}
+		// …and the accrual of the credited items: unbilled restored by
+		// the reversal above is taken back from payable and revenue.
+		byPub := map[string][2]int64{}
+		for _, l := range staged {
+			v := byPub[l.Publisher]
+			v[0], v[1] = v[0]+l.Amount, v[1]+l.Share
+			byPub[l.Publisher] = v
+		}
+		for pub, v := range byPub {
+			pay, err := is.payableOf(ctx, pub)
+			if err != nil {
+				return 0, err
+			}
+			ps = append(ps, is.post(is.acct.unbilled, -v[0]), is.post(pay, v[1]), is.post(is.acct.revenue, v[0]-v[1]))
+		}
+	}
+	id, _, err := ledger.Post(ctx, store.New(is.tx), &ledger.Entry{Key: key, Kind: kind,
+		Description: fmt.Sprintf("%s %s of %s for %s", docType, doc.Number, is.r.ID, doc.BillingMonth), Postings: ps})
+	if err != nil {
+		return 0, err
+	}
+	return id, is.b.fail("posted")
+}
+
+// settle applies credit. An invoice takes the credit left at issue (its
+// prepaid amount), oldest credit note first. A credit note settles what
+// it credits of each invoice, then the oldest open invoices; what is left
+// waits for the next invoices.
+func (is *issuer) settle(ctx context.Context, doc *invoice.Document, docType string, id int64, credit []store.OpenDoc) error {
+	if docType == DocInvoice {
+		left := doc.Totals.Prepaid
+		for _, c := range credit {
+			a := min(left, c.Left)
+			if a <= 0 {
+				break
+			}
+			if err := store.Settle(ctx, is.tx, id, c.ID, a); err != nil {
+				return err
+			}
+			left -= a
+		}
+		return nil
+	}
+	open, err := store.OpenInvoices(ctx, is.tx, is.r.ID, is.r.Currency)
+	if err != nil {
+		return err
+	}
+	left := doc.Totals.TaxInclusive
+	apply := func(inv store.OpenDoc, want int64) error {
+		a := min(left, want, inv.Left)
+		if a <= 0 {
+			return nil
+		}
+		left -= a
+		for i := range open {
+			if open[i].ID == inv.ID {
+				open[i].Left -= a
+			}
+		}
+		return store.Settle(ctx, is.tx, inv.ID, id, a)
+	}
+	// First what it credits of each invoice it credits…
+	for _, ref := range doc.References {
+		for _, o := range open {
+			if o.Number == ref.Number {
+				if err := apply(o, ref.Amount); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	// …then the oldest open invoices.
+	for _, o := range open {
+		if err := apply(o, o.Left); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func hubParty(h store.Hub) invoice.Party {
+	return invoice.Party{Name: h.LegalName, TradingName: h.TradingName, Address: address(h.Address), VATID: h.VATID,
+		CompanyID: h.CompanyID, CompanyIDScheme: h.CompanyIDScheme, EndpointScheme: h.EndpointScheme, EndpointID: h.EndpointID, Email: h.Email}
+}
+
+func buyerParty(r store.BillingReseller, p store.BillingProfile) invoice.Party {
+	name := p.LegalName
+	if name == "" {
+		name = r.Name
+	}
+	email := ""
+	if len(p.Emails) > 0 {
+		email = p.Emails[0]
+	}
+	return invoice.Party{ID: r.ID, Name: name, Address: address(p.Address), VATID: p.VATID, CompanyID: p.CompanyID,
+		CompanyIDScheme: p.CompanyIDScheme, EndpointScheme: p.EndpointScheme, EndpointID: p.EndpointID, Email: email}
+}
+
+func address(a store.Address) invoice.Address {
+	return invoice.Address{Street: a.Street, Additional: a.Additional, City: a.City, PostalCode: a.PostalCode, Subdivision: a.Subdivision, Country: a.Country}
+}
+
+// ErrNoReason: a credit note without a reason.
+var ErrNoReason = errors.New("a credit note needs a reason (--reason): it is printed on the document")
+
+// ErrNothingToCredit: the lines named are credited already, or do not exist.
+var ErrNothingToCredit = errors.New("nothing left to credit")
+
+// ErrNotAnInvoice: the number is unknown or a credit note.
+var ErrNotAnInvoice = errors.New("not an invoice")
+
+// Credit issues a credit note for lines of an invoice (every line when
+// lines is empty) that reverses what they billed, for reason. An item
+// credited once is never credited again.
+func (b *Biller) Credit(ctx context.Context, number string, lines []int, reason string) (*invoice.Document, int64, error) {
+	if strings.TrimSpace(reason) == "" {
+		return nil, 0, ErrNoReason
+	}
+	hub, err := store.New(b.Pool).Hub(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	loc, err := time.LoadLocation(hub.TimeZone)
+	if err != nil {
+		return nil, 0, fmt.Errorf("the hub's billing time zone %q: %w", hub.TimeZone, err)
+	}
+	var doc *invoice.Document
+	var id int64
+	err = store.BeginFunc(ctx, b.Pool, func(tx store.Tx) error {
+		if err := store.LockBilling(ctx, tx); err != nil {
+			return err
+		}
+		inv, ok, err := store.InvoiceByNumber(ctx, tx, number)
+		if err != nil {
+			return err
+		}
+		if !ok || inv.DocType != DocInvoice {
+			return fmt.Errorf("%w: %s (clearhouse invoices lists them)", ErrNotAnInvoice, number)
+		}
+		rs, err := store.BillingResellers(ctx, tx, inv.ResellerID)
+		if err != nil {
+			return err
+		}
+		if len(rs) != 1 {
+			return fmt.Errorf("%w: %s", ErrUnknownReseller, inv.ResellerID)
+		}
+		nos := make([]int32, len(lines))
+		for i, l := range lines {
+			nos[i] = int32(l)
+		}
+		if err := store.ResetStage(ctx, tx); err != nil {
+			return err
+		}
+		n, err := store.StageLineCredits(ctx, tx, inv.ID, nos)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("%w on %s (lines %v): credited already, or no such line", ErrNothingToCredit, number, lines)
+		}
+		staged, err := store.StagedLines(ctx, tx, inv.ResellerID)
+		if err != nil {
+			return err
+		}
+		is := &issuer{b: b, tx: tx, hub: hub, r: rs[0], cur: money.Currency(inv.Currency), today: Today(b.now(), loc), period: inv.Period}
+		if err := is.accounts(ctx); err != nil {
+			return err
+		}
+		if doc, id, err = is.issue(ctx, DocCreditNote, staged, "manual", reason); err != nil {
+			return err
+		}
+		if b.Issued != nil {
+			return b.Issued(ctx, tx, id, inv.ResellerID)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return doc, id, nil
+}

@@ -1,0 +1,358 @@
+package billing_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/clearhouse/clearhouse/internal/archive"
+	"github.com/clearhouse/clearhouse/internal/billing"
+	"github.com/clearhouse/clearhouse/internal/ingest"
+	"github.com/clearhouse/clearhouse/internal/invoice"
+	"github.com/clearhouse/clearhouse/internal/ledger"
+	"github.com/clearhouse/clearhouse/internal/pgtest"
+	"github.com/clearhouse/clearhouse/internal/store"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// env is a sample world with an ingest service and a biller whose clock is
+// 1 December 2026, 07:00 in Paris.
+type env struct {
+	t    *testing.T
+	ctx  context.Context
+	pool *store.Pool
+	svc  *ingest.Service
+	b    *billing.Biller
+	data string
+	n    int
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	pool := pgtest.WithWorld(t, "../../samples/config")
+	data := t.TempDir()
+	svc := &ingest.Service{Pool: pool, Archive: &archive.Store{Dir: filepath.Join(data, "archive")}, DataDir: data}
+	t.Cleanup(func() { svc.Close() })
+	now := time.Date(2026, 12, 1, 6, 0, 0, 0, time.UTC)
+	return &env{t: t, ctx: context.Background(), pool: pool, svc: svc, data: data,
+		b: &billing.Biller{Pool: pool, Now: func() time.Time { return now }}}
+}
+
+const header = "declaration_id,action,customer_id,customer_email,customer_name,country,language,sku,quantity,start_date,end_date,unit_price,currency,subscription_ref"
+
+// declare posts rows (after the header) as one telco-fr (or reseller) file
+// and fails unless every row is accepted.
+func (e *env) declare(reseller string, rows ...string) {
+	e.t.Helper()
+	e.n++
+	p := filepath.Join(e.t.TempDir(), fmt.Sprintf("decl_%02d.csv", e.n))
+	if err := os.WriteFile(p, []byte(header+"\n"+strings.Join(rows, "\n")+"\n"), 0o600); err != nil {
+		e.t.Fatal(err)
+	}
+	o, err := e.svc.Ingest(e.ctx, ingest.Request{Partner: reseller, Path: p})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if o.Status != "ACCEPTED" {
+		e.t.Fatalf("%s: %s: %+v", p, o.Status, o.Problems)
+	}
+}
+
+func (e *env) bill(period string, reseller string) *billing.Report {
+	e.t.Helper()
+	p, err := billing.ParsePeriod(period)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	rep, err := e.b.Run(e.ctx, billing.Request{Period: p, Reseller: reseller})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, f := range rep.Failed() {
+		e.t.Fatalf("%s %s: %v", f.Reseller, billing.PeriodText(f.Period), f.Err)
+	}
+	return rep
+}
+
+// docs are the documents of reseller issued for period, by number.
+func (e *env) docs(reseller, period string) []*invoice.Document {
+	e.t.Helper()
+	p, _ := billing.ParsePeriod(period)
+	list, err := store.Invoices(e.ctx, e.pool, reseller, p)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var out []*invoice.Document
+	for _, li := range list {
+		var d invoice.Document
+		if err := json.Unmarshal(li.Document, &d); err != nil {
+			e.t.Fatal(err)
+		}
+		out = append(out, &d)
+	}
+	return out
+}
+
+// lines renders a document's lines as "SKU month qty×price=net" strings.
+func lines(d *invoice.Document) []string {
+	var s []string
+	for _, l := range d.Lines {
+		x := fmt.Sprintf("%s %s %d×%s=%s", l.SKU, l.ServiceMonth, l.Quantity, l.UnitPrice, d.Amount(l.Net))
+		if l.Credits != "" {
+			x += " credits " + l.Credits
+		}
+		s = append(s, x)
+	}
+	return s
+}
+
+func (e *env) check() {
+	e.t.Helper()
+	vs, err := ledger.Check(e.ctx, store.New(e.pool))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, v := range vs {
+		e.t.Error(v)
+	}
+}
+
+func want(t *testing.T, what string, got, w []string) {
+	t.Helper()
+	if strings.Join(got, "\n") != strings.Join(w, "\n") {
+		t.Fatalf("%s:\n got  %q\n want %q", what, got, w)
+	}
+}
+
+// The rules by date, on telco-fr (TFR-VPN-M: 3.99 a month, 2.80 to the
+// publisher; standard VAT 20 %).
+func TestMonthsOwedByDate(t *testing.T) {
+	e := newEnv(t)
+	e.declare("telco-fr",
+		"S-31,NEW,C-1,a@example.fr,A,FR,fr,TFR-VPN-M,1,2026-01-31,,,,",    // starts on the 31st: January owed
+		"S-ONE,NEW,C-2,b@example.fr,B,FR,fr,TFR-VPN-M,2,2026-01-10,,,,",   // starts and ends in January
+		"S-END1,NEW,C-3,c@example.fr,C,FR,fr,TFR-VPN-M,1,2026-01-15,,,,",  // ends on 1 March: March owed, April not
+		"S-EARLY,NEW,C-4,d@example.fr,D,FR,fr,TFR-VPN-M,1,2026-02-10,,,,", // terminated before its start month is billed
+	)
+	e.declare("telco-fr",
+		"T-ONE,TERMINATE,C-2,,,,,TFR-VPN-M,2,2026-01-20,,,,S-ONE",
+		"T-END1,TERMINATE,C-3,,,,,TFR-VPN-M,1,2026-03-01,,,,S-END1",
+		"T-EARLY,TERMINATE,C-4,,,,,TFR-VPN-M,1,2026-02-20,,,,S-EARLY",
+	)
+	e.bill("2026-04", "telco-fr")
+	want(t, "January", lines(e.docs("telco-fr", "2026-01")[0]), []string{"TFR-VPN-M 2026-01 4×3.99=15.96"})
+	want(t, "February", lines(e.docs("telco-fr", "2026-02")[0]), []string{"TFR-VPN-M 2026-02 3×3.99=11.97"})
+	want(t, "March", lines(e.docs("telco-fr", "2026-03")[0]), []string{"TFR-VPN-M 2026-03 2×3.99=7.98"})
+	want(t, "April", lines(e.docs("telco-fr", "2026-04")[0]), []string{"TFR-VPN-M 2026-04 1×3.99=3.99"})
+	jan := e.docs("telco-fr", "2026-01")[0]
+	if jan.Number != "CH-2026-000001" || jan.Totals.Tax != 319 || jan.Totals.Payable != 1915 || jan.IssueDate.String() != "2026-12-01" || jan.DueDate.String() != "2026-12-31" {
+		t.Fatalf("January: %s tax %d payable %d issued %s due %s", jan.Number, jan.Totals.Tax, jan.Totals.Payable, jan.IssueDate, jan.DueDate)
+	}
+	// A rerun bills nothing more.
+	rep := e.bill("2026-04", "telco-fr")
+	if len(rep.Billed) != 1 || !rep.Billed[0].Already {
+		t.Fatalf("rerun: %+v", rep.Billed)
+	}
+	e.check()
+}
+
+// A price change between months: isp-de's backup is 4.50 until June and
+// 4.90 from July; reverse charge (AE).
+func TestPriceChangeBetweenMonths(t *testing.T) {
+	e := newEnv(t)
+	e.declare("isp-de", "B-1,NEW,K-1,k@example.de,K,DE,de,IDE-BKP-M,2,2026-06-15,,,,")
+	e.bill("2026-07", "isp-de")
+	jun, jul := e.docs("isp-de", "2026-06")[0], e.docs("isp-de", "2026-07")[0]
+	want(t, "June", lines(jun), []string{"IDE-BKP-M 2026-06 2×4.50=9.00"})
+	want(t, "July", lines(jul), []string{"IDE-BKP-M 2026-07 2×4.90=9.80"})
+	if jul.VAT[0].Category != "AE" || jul.Totals.Tax != 0 || jul.VAT[0].ExemptionCode != "VATEX-EU-AE" {
+		t.Fatalf("July VAT: %+v", jul.VAT)
+	}
+	e.check()
+}
+
+// A subscription declared late is caught up with its own service months;
+// a termination declared late is credited by a credit note that names the
+// invoices it credits.
+func TestLateDeclarationsCaughtUpAndCredited(t *testing.T) {
+	e := newEnv(t)
+	e.declare("telco-fr", "S-1,NEW,C-1,a@example.fr,A,FR,fr,TFR-VPN-M,1,2026-01-15,,,,")
+	e.bill("2026-03", "telco-fr")
+	// In April: a NEW dated January, and S-1 ended on 31 January.
+	e.declare("telco-fr", "S-LATE,NEW,C-2,b@example.fr,B,FR,fr,TFR-VPN-M,3,2026-01-05,,,,",
+		"T-1,TERMINATE,C-1,,,,,TFR-VPN-M,1,2026-01-31,,,,S-1")
+	e.bill("2026-04", "telco-fr")
+	docs := e.docs("telco-fr", "2026-04")
+	if len(docs) != 2 {
+		t.Fatalf("%d documents for April", len(docs))
+	}
+	inv, cn := docs[0], docs[1]
+	want(t, "April invoice", lines(inv), []string{
+		"TFR-VPN-M 2026-01 3×3.99=11.97", "TFR-VPN-M 2026-02 3×3.99=11.97", "TFR-VPN-M 2026-03 3×3.99=11.97", "TFR-VPN-M 2026-04 3×3.99=11.97"})
+	if cn.Type != invoice.TypeCreditNote || cn.Number != "CN-2026-000001" {
+		t.Fatalf("credit note %s %s", cn.Type, cn.Number)
+	}
+	want(t, "April credit note", lines(cn), []string{
+		"TFR-VPN-M 2026-02 1×3.99=3.99 credits CH-2026-000002", "TFR-VPN-M 2026-03 1×3.99=3.99 credits CH-2026-000003"})
+	if len(cn.References) != 2 || cn.References[0].Number != "CH-2026-000002" || cn.References[1].Number != "CH-2026-000003" ||
+		cn.Totals.TaxInclusive != 958 || cn.PeriodStart.String() != "2026-02-01" || cn.PeriodEnd.String() != "2026-03-31" {
+		t.Fatalf("credit note: refs %+v totals %+v period %s–%s", cn.References, cn.Totals, cn.PeriodStart, cn.PeriodEnd)
+	}
+	// The invoice period spans its lines.
+	if inv.PeriodStart.String() != "2026-01-01" || inv.PeriodEnd.String() != "2026-04-30" || inv.BillingMonth != "2026-04" {
+		t.Fatalf("invoice period %s–%s month %s", inv.PeriodStart, inv.PeriodEnd, inv.BillingMonth)
+	}
+	e.check()
+	// What the credit settled: February's and March's invoices by what it
+	// credits of each (3.99 + 20 % = 4.79).
+	var open2, open3 int64
+	if err := e.pool.QueryRow(e.ctx, `SELECT
+		(SELECT gross - coalesce((SELECT sum(amount) FROM settlements WHERE invoice_id = i.id), 0) FROM invoices i WHERE number = 'CH-2026-000002'),
+		(SELECT gross - coalesce((SELECT sum(amount) FROM settlements WHERE invoice_id = i.id), 0) FROM invoices i WHERE number = 'CH-2026-000003')`).Scan(&open2, &open3); err != nil {
+		t.Fatal(err)
+	}
+	if open2 != 0 || open3 != 0 {
+		t.Fatalf("open after the credit: %d, %d (each was 4.79)", open2, open3)
+	}
+}
+
+// One_time and usage items are billed in the month of their date; a line
+// groups items and rounds once, the difference booked to hub:rounding.
+func TestSalesAndRounding(t *testing.T) {
+	e := newEnv(t)
+	e.declare("telco-fr",
+		"A-1,NEW,C-1,a@example.fr,A,FR,fr,TFR-AV-1Y,1,2026-02-03,,,,",
+		"A-2,NEW,C-2,b@example.fr,B,FR,fr,TFR-AV-1Y,2,2026-02-20,,,,",
+		"U-1,USAGE,C-1,,,,,TFR-BKP-GB,7,2026-02-01,2026-02-28,,,", // 7 × 0.0215 = 0.1505 → 0.15
+		"U-2,USAGE,C-2,,,,,TFR-BKP-GB,7,2026-02-01,2026-02-28,,,", // again 0.15; the line: 14 × 0.0215 = 0.301 → 0.30
+	)
+	var march []string // ten items of 1 × 0.0215 → 0.02 each; the line 10 × 0.0215 = 0.215 → 0.22
+	for i := range 10 {
+		march = append(march, fmt.Sprintf("M-%d,USAGE,C-1,,,,,TFR-BKP-GB,1,2026-03-01,2026-03-31,,,", i))
+	}
+	e.declare("telco-fr", march...)
+	e.bill("2026-02", "telco-fr")
+	feb := e.docs("telco-fr", "2026-02")[0]
+	want(t, "February", lines(feb), []string{"TFR-AV-1Y 2026-02 3×24.90=74.70", "TFR-BKP-GB 2026-02 14×0.0215=0.30"})
+	if l := feb.Lines[0]; l.PeriodStart.String() != "2026-02-03" || l.PeriodEnd.String() != "2026-02-20" {
+		t.Fatalf("one_time line period %s–%s", l.PeriodStart, l.PeriodEnd)
+	}
+	rounding := func() (b int64) {
+		if err := e.pool.QueryRow(e.ctx, `SELECT balance FROM accounts WHERE code = 'hub:rounding'`).Scan(&b); err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	if r := rounding(); r != 0 { // 0.30 line, items 0.15 + 0.15: no difference
+		t.Fatalf("rounding after February: %d", r)
+	}
+	e.bill("2026-03", "telco-fr")
+	want(t, "March", lines(e.docs("telco-fr", "2026-03")[0]), []string{"TFR-BKP-GB 2026-03 10×0.0215=0.22"})
+	if r := rounding(); r != -2 { // the line is 0.02 more than its items: credited to hub:rounding
+		t.Fatalf("rounding after March: %d, want -2", r)
+	}
+	e.check()
+}
+
+// counts are what issuing leaves behind: documents, numbers taken, journal
+// entries, billed items and periods.
+func (e *env) counts() string {
+	e.t.Helper()
+	var docs, numbers, entries, items, periods int
+	if err := e.pool.QueryRow(e.ctx, `SELECT (SELECT count(*) FROM invoices), (SELECT coalesce(sum(last), 0) FROM document_counters),
+		(SELECT count(*) FROM journal_entries WHERE kind <> 'declarations'), (SELECT count(*) FROM invoice_items), (SELECT count(*) FROM billed_periods)`).
+		Scan(&docs, &numbers, &entries, &items, &periods); err != nil {
+		e.t.Fatal(err)
+	}
+	return fmt.Sprintf("%d documents, %d numbers, %d entries, %d items, %d periods", docs, numbers, entries, items, periods)
+}
+
+// A failure at any step of issuing leaves nothing: no document, no number
+// taken, no posting, no item billed, the period not billed; the next run
+// issues it with the first number.
+func TestFailureAtEachStepLeavesNothing(t *testing.T) {
+	e := newEnv(t)
+	e.declare("telco-fr", "S-1,NEW,C-1,a@example.fr,A,FR,fr,TFR-VPN-M,1,2026-01-15,,,,",
+		"A-1,NEW,C-2,b@example.fr,B,FR,fr,TFR-AV-1Y,1,2026-01-20,,,,")
+	e.bill("2026-01", "telco-fr")
+	e.declare("telco-fr", "T-1,TERMINATE,C-1,,,,,TFR-VPN-M,1,2026-01-31,,,,S-1", // February was not billed: nothing to credit…
+		"S-2,NEW,C-3,c@example.fr,C,FR,fr,TFR-VPN-M,1,2026-02-01,,,,")
+	before := e.counts()
+	period, _ := billing.ParsePeriod("2026-02")
+	for _, step := range []string{"staged", "accrued", "numbered", "posted", "written", "recorded", "queued"} {
+		e.b.Fail = func(s string) error {
+			if s == step {
+				return fmt.Errorf("injected at %s", s)
+			}
+			return nil
+		}
+		rep, err := e.b.Run(e.ctx, billing.Request{Period: period, Reseller: "telco-fr"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f := rep.Failed(); len(f) != 1 || !strings.Contains(f[0].Err.Error(), "injected at "+step) {
+			t.Fatalf("%s: %+v", step, rep.Billed)
+		}
+		if got := e.counts(); got != before {
+			t.Fatalf("after a failure at %s: %s, before %s", step, got, before)
+		}
+	}
+	e.b.Fail = nil
+	e.bill("2026-02", "telco-fr")
+	feb := e.docs("telco-fr", "2026-02")
+	if len(feb) != 1 || feb[0].Number != "CH-2026-000002" {
+		t.Fatalf("February after the failures: %d documents, %+v", len(feb), feb)
+	}
+	want(t, "February", lines(feb[0]), []string{"TFR-VPN-M 2026-02 1×3.99=3.99"})
+	e.check()
+}
+
+// invoice credit: chosen lines, then the rest; a line credited once is
+// not credited again; the reason is on the document.
+func TestManualCreditNote(t *testing.T) {
+	e := newEnv(t)
+	e.declare("telco-fr", "S-1,NEW,C-1,a@example.fr,A,FR,fr,TFR-VPN-M,2,2026-01-15,,,,",
+		"A-1,NEW,C-2,b@example.fr,B,FR,fr,TFR-AV-1Y,3,2026-01-20,,,,")
+	e.bill("2026-01", "telco-fr")
+	jan := e.docs("telco-fr", "2026-01")[0]
+	want(t, "January", lines(jan), []string{"TFR-AV-1Y 2026-01 3×24.90=74.70", "TFR-VPN-M 2026-01 2×3.99=7.98"})
+	cn, _, err := e.b.Credit(e.ctx, jan.Number, []int{1}, "Antivirus sold twice by mistake")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(t, "credit note", lines(cn), []string{"TFR-AV-1Y 2026-01 3×24.90=74.70 credits " + jan.Number})
+	if cn.Reason != "Antivirus sold twice by mistake" || cn.Totals.TaxInclusive != 8964 || cn.References[0].Number != jan.Number {
+		t.Fatalf("credit note: %q %+v %+v", cn.Reason, cn.Totals, cn.References)
+	}
+	if _, _, err := e.b.Credit(e.ctx, jan.Number, []int{1}, "again"); !errors.Is(err, billing.ErrNothingToCredit) {
+		t.Fatalf("crediting line 1 twice: %v", err)
+	}
+	rest, _, err := e.b.Credit(e.ctx, jan.Number, nil, "Contract cancelled")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(t, "the rest", lines(rest), []string{"TFR-VPN-M 2026-01 2×3.99=7.98 credits " + jan.Number})
+	if _, _, err := e.b.Credit(e.ctx, cn.Number, nil, "a credit note"); !errors.Is(err, billing.ErrNotAnInvoice) {
+		t.Fatalf("crediting a credit note: %v", err)
+	}
+	// The invoice is settled by the two credit notes; the receivable is 0.
+	var receivable int64
+	if err := e.pool.QueryRow(e.ctx, `SELECT balance FROM accounts WHERE code = 'reseller:telco-fr:receivable'`).Scan(&receivable); err != nil {
+		t.Fatal(err)
+	}
+	if receivable != 0 {
+		t.Fatalf("receivable %d after crediting everything", receivable)
+	}
+	e.check()
+	// The documents are immutable.
+	if _, err := e.pool.Exec(e.ctx, `UPDATE invoices SET net = 0 WHERE number = $1`, jan.Number); !errors.Is(err, store.ErrImmutable) && !strings.Contains(fmt.Sprint(err), "immutable") {
+		t.Fatalf("updating an issued invoice: %v", err)
+	}
+}
