@@ -102,7 +102,11 @@ func kind(d *invoice.Document) string {
 }
 
 func docLine(d *invoice.Document) string {
-	s := fmt.Sprintf("%s %s: %d lines, net %s, VAT %s, total %s %s", kind(d), d.Number, len(d.Lines),
+	lines := "lines"
+	if len(d.Lines) == 1 {
+		lines = "line"
+	}
+	s := fmt.Sprintf("%s %s: %d %s, net %s, VAT %s, total %s %s", kind(d), d.Number, len(d.Lines), lines,
 		d.Amount(d.Totals.TaxExclusive), d.Amount(d.Totals.Tax), d.Amount(d.Totals.TaxInclusive), d.Currency)
 	if d.Totals.Prepaid > 0 {
 		s += fmt.Sprintf(", credit applied %s, due %s", d.Amount(d.Totals.Prepaid), d.Amount(d.Totals.Payable))

@@ -206,6 +206,7 @@ func TestRunOnALocalCluster(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(data, "partners", "isp-de", "outbox", "01_sales_2026-03.csv.rejects.csv")); err != nil {
 		t.Fatal(err)
 	}
+	checkSampleInvoices(t, env, data)
 	// Every drop that was posted the first time comes back DUPLICATE.
 	posted := strings.Count(r.stdout, "ACCEPTED  ") + strings.Count(r.stdout, "PARTIAL   ") + strings.Count(r.stdout, "DUPLICATE ")
 	r = run(t, env, "run")

@@ -1,0 +1,165 @@
+package main_test
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/clearhouse/clearhouse/internal/ubl"
+)
+
+// sampleInvoices are the documents make run issues for the sample world
+// (the drops, the October run, the late drops, the November run): number
+// (the year is the year they are issued in), reseller, month, net, VAT,
+// total, and what is open after the credit note settled its invoices.
+var sampleInvoices = `
+CH-YYYY-000001 invoice telco-fr 2026-01 125.09 25.02 150.11 150.11
+CH-YYYY-000002 invoice telco-fr 2026-02 3.99 0.80 4.79 4.79
+CH-YYYY-000003 invoice isp-de 2026-03 78.00 0.00 78.00 78.00
+CH-YYYY-000004 invoice telco-fr 2026-03 3.99 0.80 4.79 4.79
+CH-YYYY-000005 invoice isp-de 2026-04 4.00 0.00 4.00 4.00
+CH-YYYY-000006 invoice telco-fr 2026-04 3.99 0.80 4.79 4.79
+CH-YYYY-000007 invoice telco-fr 2026-05 3.99 0.80 4.79 4.79
+CH-YYYY-000008 invoice isp-de 2026-06 23.00 0.00 23.00 23.00
+CH-YYYY-000009 invoice telco-fr 2026-06 3.99 0.80 4.79 4.79
+CH-YYYY-000010 invoice isp-de 2026-07 4.90 0.00 4.90 4.90
+CH-YYYY-000011 invoice telco-fr 2026-07 38.87 7.77 46.64 46.64
+CH-YYYY-000012 invoice isp-de 2026-08 48.90 0.00 48.90 48.90
+CH-YYYY-000013 invoice telco-fr 2026-08 7.98 1.60 9.58 9.58
+CH-YYYY-000014 invoice cable-be 2026-09 102.40 21.50 123.90 123.90
+CH-YYYY-000015 invoice isp-de 2026-09 26.90 0.00 26.90 26.90
+CH-YYYY-000016 invoice telco-fr 2026-09 38.87 7.77 46.64 37.06
+CH-YYYY-000017 invoice cable-be 2026-10 91.50 19.22 110.72 110.72
+CH-YYYY-000018 invoice isp-de 2026-10 26.90 0.00 26.90 26.90
+CH-YYYY-000019 invoice telco-fr 2026-10 75.14 15.03 90.17 80.60
+CH-YYYY-000020 invoice cable-be 2026-11 21.00 4.41 25.41 25.41
+CH-YYYY-000021 invoice isp-de 2026-11 77.90 0.00 77.90 77.90
+CH-YYYY-000022 invoice telco-fr 2026-11 77.72 15.54 93.26 93.26
+CN-YYYY-000001 credit-note telco-fr 2026-11 15.96 3.19 19.15 0.00
+`
+
+// checkSampleInvoices checks what the resellers received from make run:
+// the documents listed with their pinned totals; each one's UBL valid
+// against the UBL 2.1 XSD and the CEN EN 16931 rules, and clean of the
+// Peppol rules we check; its PDF saying, to a reader, its number, buyer,
+// total and amount due; its CSVs summing to its net; and nothing issued
+// again by a second run.
+func checkSampleInvoices(t *testing.T, env []string, data string) {
+	t.Helper()
+	r := run(t, env, "invoices")
+	if r.code != 0 {
+		t.Fatalf("invoices: %d %s", r.code, r.stderr)
+	}
+	year := strconv.Itoa(time.Now().Year())
+	var got []string
+	docs := map[string][]string{} // number → reseller, total, open
+	for _, l := range strings.Split(r.stdout, "\n")[1:] {
+		f := strings.Fields(strings.Replace(l, "credit note", "credit-note", 1))
+		if len(f) != 11 {
+			continue
+		}
+		got = append(got, strings.Join([]string{strings.Replace(f[0], "-"+year+"-", "-YYYY-", 1), f[1], f[2], f[3], f[6], f[7], f[8], f[9]}, " "))
+		docs[f[0]] = []string{f[2], f[8], f[9], f[6]}
+	}
+	if strings.Join(got, "\n") != strings.TrimSpace(sampleInvoices) {
+		t.Fatalf("the sample documents:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.TrimSpace(sampleInvoices))
+	}
+	var xmls []string
+	for number, d := range docs {
+		base := filepath.Join(data, "partners", d[0], "outbox", number)
+		for _, ext := range []string{".xml", ".pdf", ".csv", "_detail.csv"} {
+			if _, err := os.Stat(base + ext); err != nil {
+				t.Fatalf("%s: %v", number, err)
+			}
+		}
+		xml, _ := os.ReadFile(base + ".xml")
+		if p := ubl.PeppolCheck(xml); len(p) > 0 {
+			t.Errorf("%s: Peppol: %v", number, p)
+		}
+		if !strings.Contains(string(xml), ">"+d[1]+"</cbc:TaxInclusiveAmount>") {
+			t.Errorf("%s.xml: TaxInclusiveAmount is not %s", number, d[1])
+		}
+		xmls = append(xmls, base+".xml")
+		// The PDF as a person reads it.
+		out, err := exec.Command("pdftotext", "-layout", base+".pdf", "-").Output()
+		if err != nil {
+			t.Fatalf("pdftotext (Debian poppler-utils) on %s: %v", number, err)
+		}
+		text := strings.ReplaceAll(string(out), "\u00a0", " ")
+		for _, want := range []string{number, d[1] + " EUR", "Clearhouse Services SAS"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("%s.pdf does not say %q:\n%s", number, want, text)
+			}
+		}
+		// The lines CSV sums to the net; every detail row names the file
+		// and line it came from.
+		lines := readCSV(t, base+".csv")
+		var net int64
+		for _, l := range lines[1:] {
+			net += cents(t, l[14])
+		}
+		if fmt.Sprintf("%d.%02d", net/100, net%100) != d[3] {
+			t.Errorf("%s.csv: lines sum to %d cents, the net is %s", number, net, d[3])
+		}
+		for _, row := range readCSV(t, base+"_detail.csv")[1:] {
+			if row[13] == "" || row[14] == "" || row[3] == "" {
+				t.Errorf("%s_detail.csv: a row without its lineage: %v", number, row)
+			}
+		}
+	}
+	res, err := ubl.Validator{Dir: "../../internal/ubl/testdata/einvoice"}.Validate(context.Background(), xmls...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range res {
+		if !v.Valid() {
+			t.Errorf("%s: schema %v, fatal %v", v.Path, v.SchemaErrors, v.Fatal)
+		}
+	}
+	// The credit note names the invoices it credits, in the UBL and the PDF.
+	cn := filepath.Join(data, "partners", "telco-fr", "outbox", "CN-"+year+"-000001")
+	xml, _ := os.ReadFile(cn + ".xml")
+	for _, n := range []string{"000016", "000019"} {
+		if !regexp.MustCompile(`<cac:BillingReference>\s*<cac:InvoiceDocumentReference>\s*<cbc:ID>CH-` + year + `-` + n).Match(xml) {
+			t.Errorf("the credit note does not reference CH-%s-%s:\n%s", year, n, xml)
+		}
+	}
+	// A second billing of the same months issues nothing.
+	r = run(t, env, "bill", "--period", "2026-11")
+	if r.code != 0 || strings.Contains(r.stdout, "invoice CH-") || !strings.Contains(r.stdout, "already billed") {
+		t.Fatalf("billing again: %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func readCSV(t *testing.T, path string) [][]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return rows
+}
+
+func cents(t *testing.T, s string) int64 {
+	t.Helper()
+	whole, frac, _ := strings.Cut(s, ".")
+	w, err1 := strconv.ParseInt(whole, 10, 64)
+	f, err2 := strconv.ParseInt(frac, 10, 64)
+	if err1 != nil || err2 != nil || len(frac) != 2 {
+		t.Fatalf("amount %q", s)
+	}
+	return w*100 + f
+}
