@@ -132,6 +132,32 @@ func checkSampleInvoices(t *testing.T, env []string, data string) {
 			t.Errorf("the credit note does not reference CH-%s-%s:\n%s", year, n, xml)
 		}
 	}
+	// A credit note for one line of an invoice, from the command line.
+	inv := "CH-" + year + "-000003"
+	r = run(t, env, "invoice", "credit", inv, "--line", "1", "--reason", "Duplicate sale, agreed with Beispiel Internet on 2 Dec")
+	if r.code != 0 || !strings.Contains(r.stdout, "credit note CN-"+year+"-000002") {
+		t.Fatalf("invoice credit: %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(data, "partners", "isp-de", "outbox", "CN-"+year+"-000002.pdf")); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"invoice", "credit", inv, "--line", "1", "--reason", "again"}, "nothing left to credit"},
+		{[]string{"invoice", "credit", "CH-1999-000001", "--reason", "x"}, "not an invoice"},
+		{[]string{"invoice", "credit", inv}, "--reason"},
+		{[]string{"bill", "--period", "2026-13"}, "not a month"},
+		{[]string{"bill", "--period", "2026-11", "--reseller", "nobody"}, "unknown partner"},
+	} {
+		if r := run(t, env, c.args...); r.code != 64 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("%v: exit %d, %q (want 64 and %q)", c.args, r.code, r.stderr, c.want)
+		}
+	}
+	if r := run(t, env, "ledger", "check"); r.code != 0 {
+		t.Fatalf("ledger check after the credit note: %s", r.stdout)
+	}
 	// A second billing of the same months issues nothing.
 	r = run(t, env, "bill", "--period", "2026-11")
 	if r.code != 0 || strings.Contains(r.stdout, "invoice CH-") || !strings.Contains(r.stdout, "already billed") {

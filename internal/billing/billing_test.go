@@ -356,3 +356,48 @@ func TestManualCreditNote(t *testing.T) {
 		t.Fatalf("updating an issued invoice: %v", err)
 	}
 }
+
+// --dry-run shows what would be issued, numbers included, and leaves
+// nothing: the real run then issues the same documents.
+func TestDryRunChangesNothing(t *testing.T) {
+	e := newEnv(t)
+	e.declare("telco-fr", "S-1,NEW,C-1,a@example.fr,A,FR,fr,TFR-VPN-M,1,2026-01-15,,,,",
+		"A-1,NEW,C-2,b@example.fr,B,FR,fr,TFR-AV-1Y,1,2026-02-20,,,,")
+	before := e.counts()
+	period, _ := billing.ParsePeriod("2026-02")
+	rep, err := e.b.Run(e.ctx, billing.Request{Period: period, DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var preview []string
+	for _, b := range rep.Billed {
+		for _, d := range b.Documents {
+			preview = append(preview, d.Number+" "+strings.Join(lines(d), "; "))
+		}
+	}
+	want(t, "preview", preview, []string{"CH-2026-000001 TFR-VPN-M 2026-01 1×3.99=3.99", "CH-2026-000002 TFR-AV-1Y 2026-02 1×24.90=24.90; TFR-VPN-M 2026-02 1×3.99=3.99"})
+	if got := e.counts(); got != before {
+		t.Fatalf("a dry run left %s (before: %s)", got, before)
+	}
+	e.bill("2026-02", "")
+	var issued []string
+	for _, p := range []string{"2026-01", "2026-02"} {
+		for _, d := range e.docs("telco-fr", p) {
+			issued = append(issued, d.Number+" "+strings.Join(lines(d), "; "))
+		}
+	}
+	want(t, "issued", issued, preview)
+	e.check()
+}
+
+// A month not over yet in the hub's time zone is not billed.
+func TestOpenMonthIsRefused(t *testing.T) {
+	e := newEnv(t)
+	period, _ := billing.ParsePeriod("2026-12")
+	if _, err := e.b.Run(e.ctx, billing.Request{Period: period}); !errors.Is(err, billing.ErrPeriod) {
+		t.Fatalf("billing December on 1 December: %v", err)
+	}
+	if _, err := billing.ParsePeriod("2026-13"); !errors.Is(err, billing.ErrPeriod) {
+		t.Fatalf("month 13: %v", err)
+	}
+}
