@@ -28,24 +28,30 @@ func (c *BillCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
+	return g.forReseller(ctx, c.Reseller, func(e *env) error {
+		rep, err := g.biller(e).Run(ctx, billing.Request{Period: period, Reseller: c.Reseller, DryRun: c.DryRun})
+		if err != nil {
+			return err
+		}
+		printReport(rep, g.DataDir)
+		if len(rep.Failed()) > 0 {
+			return exitCode(1)
+		}
+		return nil
+	})
+}
+
+// forReseller runs fn on the database once reseller ("": all) is known.
+func (g *Globals) forReseller(ctx context.Context, reseller string, fn func(*env) error) error {
 	e, err := g.connect(ctx, false)
 	if err != nil {
 		return err
 	}
 	defer e.close()
-	if err := knownPartner(ctx, e, c.Reseller); err != nil {
+	if err := knownPartner(ctx, e, reseller); err != nil {
 		return err
 	}
-	b := g.biller(e)
-	rep, err := b.Run(ctx, billing.Request{Period: period, Reseller: c.Reseller, DryRun: c.DryRun})
-	if err != nil {
-		return err
-	}
-	printReport(rep, g.DataDir)
-	if len(rep.Failed()) > 0 {
-		return exitCode(1)
-	}
-	return nil
+	return fn(e)
 }
 
 // biller is the CLI's biller: it writes the documents' files itself, after
@@ -142,40 +148,34 @@ func (c *InvoicesCmd) Run(ctx context.Context, g *Globals) error {
 			return err
 		}
 	}
-	e, err := g.connect(ctx, false)
-	if err != nil {
-		return err
-	}
-	defer e.close()
-	if err := knownPartner(ctx, e, c.Reseller); err != nil {
-		return err
-	}
-	list, err := store.Invoices(ctx, e.pool, c.Reseller, period)
-	if err != nil {
-		return err
-	}
-	if len(list) == 0 {
-		fmt.Println("no documents issued")
+	return g.forReseller(ctx, c.Reseller, func(e *env) error {
+		list, err := store.Invoices(ctx, e.pool, c.Reseller, period)
+		if err != nil {
+			return err
+		}
+		if len(list) == 0 {
+			fmt.Println("no documents issued")
+			return nil
+		}
+		tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "NUMBER\tTYPE\tRESELLER\tMONTH\tISSUED\tDUE\tNET\tVAT\tTOTAL\tOPEN\tCURRENCY\t")
+		for _, li := range list {
+			d := &invoice.Document{Currency: li.Currency}
+			due := "-"
+			if li.DueDate != 0 {
+				due = li.DueDate.String()
+			}
+			typ := "invoice"
+			if li.DocType == billing.DocCreditNote {
+				typ = "credit note"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", li.Number, typ, li.ResellerID, billing.PeriodText(li.Period),
+				li.IssueDate, due, d.Amount(li.Net), d.Amount(li.Tax), d.Amount(li.Gross), d.Amount(li.Left), li.Currency)
+		}
+		tw.Flush()
+		fmt.Println("OPEN: an invoice's amount not yet settled by credit (payments come with collection); a credit note's credit not yet applied")
 		return nil
-	}
-	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "NUMBER\tTYPE\tRESELLER\tMONTH\tISSUED\tDUE\tNET\tVAT\tTOTAL\tOPEN\tCURRENCY\t")
-	for _, li := range list {
-		d := &invoice.Document{Currency: li.Currency}
-		due := "-"
-		if li.DueDate != 0 {
-			due = li.DueDate.String()
-		}
-		typ := "invoice"
-		if li.DocType == billing.DocCreditNote {
-			typ = "credit note"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", li.Number, typ, li.ResellerID, billing.PeriodText(li.Period),
-			li.IssueDate, due, d.Amount(li.Net), d.Amount(li.Tax), d.Amount(li.Gross), d.Amount(li.Left), li.Currency)
-	}
-	tw.Flush()
-	fmt.Println("OPEN: an invoice's amount not yet settled by credit (payments come with collection); a credit note's credit not yet applied")
-	return nil
+	})
 }
 
 // InvoiceCmd groups the commands on one document.

@@ -89,22 +89,20 @@ func LockBilling(ctx context.Context, tx Tx) error {
 // LastBilledPeriod is the latest period billed for a reseller and
 // currency (false: none yet).
 func LastBilledPeriod(ctx context.Context, q Querier, reseller, currency string) (civil.Date, bool, error) {
-	var d *int32
-	if err := q.QueryRow(ctx, lastBilledSQL, reseller, currency).Scan(&d); err != nil {
-		return 0, false, fmt.Errorf("reading the periods billed for %s: %w", reseller, err)
-	}
-	if d == nil {
-		return 0, false, nil
-	}
-	return civil.Date(*d), true, nil
+	return maybeDate(ctx, q, lastBilledSQL, "the periods billed", reseller, currency)
 }
 
 // FirstItemMonth is the first month a reseller has anything to bill in
 // (false: nothing ever declared).
 func FirstItemMonth(ctx context.Context, q Querier, reseller, currency string) (civil.Date, bool, error) {
+	return maybeDate(ctx, q, firstItemMonthSQL, "the first month to bill", reseller, currency)
+}
+
+// maybeDate reads a reseller's date that may be NULL (false).
+func maybeDate(ctx context.Context, q Querier, sql, what, reseller, currency string) (civil.Date, bool, error) {
 	var d *int32
-	if err := q.QueryRow(ctx, firstItemMonthSQL, reseller, currency).Scan(&d); err != nil {
-		return 0, false, fmt.Errorf("reading the first month to bill for %s: %w", reseller, err)
+	if err := q.QueryRow(ctx, sql, reseller, currency).Scan(&d); err != nil {
+		return 0, false, fmt.Errorf("reading %s of %s: %w", what, reseller, err)
 	}
 	if d == nil {
 		return 0, false, nil
