@@ -401,3 +401,24 @@ func TestOpenMonthIsRefused(t *testing.T) {
 		t.Fatalf("month 13: %v", err)
 	}
 }
+
+// Dates are the hub's (Europe/Paris): at 00:30 on 1 January in Paris (23:30
+// UTC on 31 December) December is over, the issue date is 1 January and
+// the numbers are the new year's.
+func TestNewYearInTheHubsTimeZone(t *testing.T) {
+	e := newEnv(t)
+	e.declare("telco-fr", "A-1,NEW,C-1,a@example.fr,A,FR,fr,TFR-AV-1Y,1,2026-12-20,,,,")
+	now := time.Date(2026, 12, 31, 23, 30, 0, 0, time.UTC)
+	e.b.Now = func() time.Time { return now }
+	e.bill("2026-12", "telco-fr")
+	dec := e.docs("telco-fr", "2026-12")[0]
+	if dec.Number != "CH-2027-000001" || dec.IssueDate.String() != "2027-01-01" || dec.DueDate.String() != "2027-01-31" {
+		t.Fatalf("December's invoice: %s issued %s due %s", dec.Number, dec.IssueDate, dec.DueDate)
+	}
+	// One hour earlier, in Paris still 31 December: December is not over.
+	e.b.Now = func() time.Time { return now.Add(-time.Hour) }
+	period, _ := billing.ParsePeriod("2026-12")
+	if _, err := e.b.Run(e.ctx, billing.Request{Period: period}); !errors.Is(err, billing.ErrPeriod) {
+		t.Fatalf("billing December at 23:30 on 31 December in Paris: %v", err)
+	}
+}
