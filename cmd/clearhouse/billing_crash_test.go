@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -117,6 +118,41 @@ func TestBillingThreeInstancesAndAManualRun(t *testing.T) {
 	if !unique {
 		t.Fatal("invoices_run_key is not a unique index")
 	}
+	w.check(t)
+}
+
+// TestBillingCommandKilledWritingADocumentLosesNone: clearhouse bill is killed with
+// SIGKILL the instant it starts writing the files of a document it has
+// just issued (inotify on the outboxes), after the commit. The files are
+// owed by a job queued in the issuing transaction, as serve's documents'
+// are: a serve started afterwards writes them (and bills the rest). They
+// were lost: the command wrote them after the commit with nothing to
+// remember that they were owed, and a rerun found the period billed.
+func TestBillingCommandKilledWritingADocumentLosesNone(t *testing.T) {
+	w := newBillingWorld(t, 10, 300)
+	var outboxes []string
+	for _, id := range w.resellers {
+		outboxes = append(outboxes, mailbox.Layout{DataDir: w.data}.Outbox(id))
+		if err := os.MkdirAll(outboxes[len(outboxes)-1], 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	watch := watchCreates(t, outboxes...)
+	cmd := exec.Command(bin, "--database-url", w.url, "--data-dir", w.data, "bill", "--period", billing.PeriodText(w.last))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	tmp := watch.next(".CH-")
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	_ = cmd.Wait()
+	issued, files := w.count(`SELECT count(*) FROM invoices`), w.documentFiles()
+	t.Logf("killed writing %s: %d documents issued, %d of their files written", tmp, issued, files)
+	if tmp == "" || files >= 4*issued {
+		t.Fatal("the kill did not land between a document's commit and its files")
+	}
+	srv := serveFor(t, w.url, w.data)
+	w.waitDone(t, srv)
+	srv.stop()
 	w.check(t)
 }
 
