@@ -160,24 +160,26 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
 	}
 }
 
-// inotify watches a folder for created files (Linux), so that a test can
+// inotify watches folders for created files (Linux), so that a test can
 // kill a process the instant it starts writing one.
 type inotify struct{ fd int }
 
-func watchCreates(t *testing.T, dir string) *inotify {
+func watchCreates(t *testing.T, dirs ...string) *inotify {
 	t.Helper()
 	fd, err := syscall.InotifyInit1(syscall.IN_CLOEXEC)
 	if err != nil {
 		t.Skipf("no inotify here: %v", err)
 	}
-	if _, err := syscall.InotifyAddWatch(fd, dir, syscall.IN_CREATE); err != nil {
-		t.Fatal(err)
+	for _, dir := range dirs {
+		if _, err := syscall.InotifyAddWatch(fd, dir, syscall.IN_CREATE); err != nil {
+			t.Fatal(err)
+		}
 	}
 	t.Cleanup(func() { syscall.Close(fd) })
 	return &inotify{fd}
 }
 
-// next blocks until a file whose name has prefix is created in the folder.
+// next blocks until a file whose name has prefix is created in a folder.
 func (w *inotify) next(prefix string) string {
 	buf := make([]byte, 64<<10)
 	for {

@@ -13,6 +13,7 @@ import (
 	"github.com/clearhouse/clearhouse/internal/billing"
 	"github.com/clearhouse/clearhouse/internal/civil"
 	"github.com/clearhouse/clearhouse/internal/invoice"
+	"github.com/clearhouse/clearhouse/internal/pipeline"
 	"github.com/clearhouse/clearhouse/internal/store"
 )
 
@@ -29,7 +30,11 @@ func (c *BillCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	return g.forReseller(ctx, c.Reseller, func(e *env) error {
-		rep, err := g.biller(e).Run(ctx, billing.Request{Period: period, Reseller: c.Reseller, DryRun: c.DryRun})
+		b, err := g.biller(e)
+		if err != nil {
+			return err
+		}
+		rep, err := b.Run(ctx, billing.Request{Period: period, Reseller: c.Reseller, DryRun: c.DryRun})
 		if err != nil {
 			return err
 		}
@@ -54,11 +59,11 @@ func (g *Globals) forReseller(ctx context.Context, reseller string, fn func(*env
 	return fn(e)
 }
 
-// biller is the CLI's biller: it writes the documents' files itself, after
-// each commit (serve queues a job for it instead).
-func (g *Globals) biller(e *env) *billing.Biller {
-	docs := &billing.Documents{Pool: e.pool, DataDir: g.DataDir}
-	return &billing.Biller{Pool: e.pool, Log: g.log, Write: docs.Write}
+// biller is the CLI's biller (pipeline.NewBiller): it writes the
+// documents' files after each commit, and queues their job in the issuing
+// transaction so that a kill in between loses none.
+func (g *Globals) biller(e *env) (*billing.Biller, error) {
+	return pipeline.NewBiller(e.pool, g.DataDir, g.log)
 }
 
 func printReport(rep *billing.Report, dataDir string) {
@@ -198,7 +203,10 @@ func (c *InvoiceCreditCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	defer e.close()
-	b := g.biller(e)
+	b, err := g.biller(e)
+	if err != nil {
+		return err
+	}
 	doc, id, err := b.Credit(ctx, c.Number, c.Line, c.Reason)
 	if err != nil {
 		return err

@@ -101,7 +101,7 @@ func checkSampleInvoices(t *testing.T, env []string, data string) {
 		}
 		// The lines CSV sums to the net; every detail row names the file
 		// and line it came from.
-		lines := readCSV(t, base+".csv")
+		lines := readRows(t, base+".csv")
 		var net int64
 		for _, l := range lines[1:] {
 			net += cents(t, l[14])
@@ -109,7 +109,7 @@ func checkSampleInvoices(t *testing.T, env []string, data string) {
 		if fmt.Sprintf("%d.%02d", net/100, net%100) != d[3] {
 			t.Errorf("%s.csv: lines sum to %d cents, the net is %s", number, net, d[3])
 		}
-		for _, row := range readCSV(t, base+"_detail.csv")[1:] {
+		for _, row := range readRows(t, base+"_detail.csv")[1:] {
 			if row[13] == "" || row[14] == "" || row[3] == "" {
 				t.Errorf("%s_detail.csv: a row without its lineage: %v", number, row)
 			}
@@ -165,7 +165,7 @@ func checkSampleInvoices(t *testing.T, env []string, data string) {
 	}
 }
 
-func readCSV(t *testing.T, path string) [][]string {
+func readRows(t *testing.T, path string) [][]string {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {

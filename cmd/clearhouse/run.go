@@ -168,7 +168,11 @@ func runBilling(ctx context.Context, g *Globals, e *env, month string) error {
 		return err
 	}
 	fmt.Println()
-	rep, err := g.biller(e).Run(ctx, billing.Request{Period: period})
+	b, err := g.biller(e)
+	if err != nil {
+		return err
+	}
+	rep, err := b.Run(ctx, billing.Request{Period: period})
 	if err != nil {
 		return err
 	}

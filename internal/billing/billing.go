@@ -59,11 +59,13 @@ type Biller struct {
 	Pool *store.Pool
 	Log  *slog.Logger
 	// Issued, when set, is called in the transaction that issues a
-	// document: serve queues the job that writes its files there. Without
-	// it (the CLI), Run writes the files itself after each commit.
+	// document: it queues the job that writes its files, so that they are
+	// owed whatever becomes of this process after the commit.
 	Issued func(ctx context.Context, tx store.Tx, invoiceID int64, reseller string) error
-	// Write writes an issued document's files (Documents.Write); used
-	// when Issued is nil.
+	// Write, when set, writes an issued document's files (Documents.Write)
+	// at once after each commit: the command line does, serve leaves them
+	// to the job. The job writes the same bytes again if it comes second,
+	// and writes them if the command died before it could.
 	Write func(ctx context.Context, invoiceID int64) ([]string, error)
 	// Now is the clock (time.Now when nil): the issue date is today in the
 	// hub's time zone.
@@ -228,7 +230,7 @@ func (b *Biller) runPeriods(ctx context.Context, tx store.Tx, hub store.Hub, res
 					res = Billed{Reseller: pr.r.ID, Period: p}
 					return b.issuePeriod(ctx, tx, hub, pr.r, p, today, &res)
 				})
-				if err == nil && b.Issued == nil && b.Write != nil {
+				if err == nil && b.Write != nil {
 					for _, id := range res.IDs {
 						files, werr := b.Write(ctx, id)
 						if werr != nil {

@@ -28,6 +28,22 @@ type billingJobs struct {
 	log    *slog.Logger
 }
 
+// NewBiller is the command line's biller (clearhouse bill, invoice credit,
+// run). As in serve, each issued document's files job is queued in the
+// transaction that issues it; the command also writes the files at once
+// after the commit. Killed in between, it loses no document: the job
+// writes them when a serve runs. (Writing them only after the commit, with
+// nothing to remember that they were owed, lost them: a rerun found the
+// period billed and wrote nothing.)
+func NewBiller(pool *store.Pool, dataDir string, log *slog.Logger) (*billing.Biller, error) {
+	queue, err := jobs.NewQueue(pool, log)
+	if err != nil {
+		return nil, err
+	}
+	docs := &billing.Documents{Pool: pool, DataDir: dataDir}
+	return &billing.Biller{Pool: pool, Log: log, Issued: queue.Issued, Write: docs.Write}, nil
+}
+
 // BillingSchedule is the name of the monthly run's schedule.
 const BillingSchedule = "billing"
 
