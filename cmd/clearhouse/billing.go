@@ -34,6 +34,11 @@ func (c *BillCmd) Run(ctx context.Context, g *Globals) error {
 		if err != nil {
 			return err
 		}
+		if !c.DryRun {
+			if err := g.writeOwed(ctx, e); err != nil {
+				return err
+			}
+		}
 		rep, err := b.Run(ctx, billing.Request{Period: period, Reseller: c.Reseller, DryRun: c.DryRun})
 		if err != nil {
 			return err
@@ -57,6 +62,19 @@ func (g *Globals) forReseller(ctx context.Context, reseller string, fn func(*env
 		return err
 	}
 	return fn(e)
+}
+
+// writeOwed writes the files of documents an earlier command issued but
+// was killed before writing (serve does it too, when one runs).
+func (g *Globals) writeOwed(ctx context.Context, e *env) error {
+	files, err := (&billing.Documents{Pool: e.pool, DataDir: g.DataDir}).WriteOwed(ctx)
+	if len(files) > 0 {
+		fmt.Printf("== wrote %d files of documents issued earlier whose files were not written (a run was stopped)\n", len(files))
+	}
+	if err != nil {
+		return fmt.Errorf("writing the files of documents issued earlier: %w", err)
+	}
+	return nil
 }
 
 // biller is the CLI's biller (pipeline.NewBiller): it writes the

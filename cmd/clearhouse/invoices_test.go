@@ -110,7 +110,7 @@ func checkSampleInvoices(t *testing.T, env []string, data string) {
 			t.Errorf("%s.csv: lines sum to %d cents, the net is %s", number, net, d[3])
 		}
 		for _, row := range readRows(t, base+"_detail.csv")[1:] {
-			if row[13] == "" || row[14] == "" || row[3] == "" {
+			if row[12] == "" || row[13] == "" || row[3] == "" {
 				t.Errorf("%s_detail.csv: a row without its lineage: %v", number, row)
 			}
 		}

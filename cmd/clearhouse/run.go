@@ -172,6 +172,9 @@ func runBilling(ctx context.Context, g *Globals, e *env, month string) error {
 	if err != nil {
 		return err
 	}
+	if err := g.writeOwed(ctx, e); err != nil {
+		return err
+	}
 	rep, err := b.Run(ctx, billing.Request{Period: period})
 	if err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/big"
 	"strings"
 	"time"
 
@@ -527,6 +528,7 @@ func (is *issuer) issue(ctx context.Context, docType string, staged []store.Stag
 	if err := doc.Finish(prepaid, is.exemption); err != nil {
 		return nil, 0, err
 	}
+	creditedAmounts(doc)
 	is.payment(doc, credit)
 	entryID, err := is.postDocument(ctx, doc, docType, staged, itemsAmount)
 	if err != nil {
@@ -620,22 +622,10 @@ func (is *issuer) document(docType string, staged []store.StagedLine, reason str
 			doc.PeriodEnd = l.PeriodEnd
 		}
 		if l.CreditedNumber != "" {
-			k, ok := refs[l.CreditedNumber]
-			if !ok {
-				k = len(doc.References)
-				refs[l.CreditedNumber] = k
+			if _, ok := refs[l.CreditedNumber]; !ok {
+				refs[l.CreditedNumber] = len(doc.References)
 				doc.References = append(doc.References, invoice.Reference{Number: l.CreditedNumber, IssueDate: l.CreditedIssue})
 			}
-			// What it credits of the invoice, VAT included at the line's rate.
-			rate, err := decimal.Parse(l.VATRate)
-			if err != nil {
-				return nil, nil, 0, fmt.Errorf("line %d: VAT rate %q: %w", i+1, l.VATRate, err)
-			}
-			vat, err := money.PercentOf(net, rate)
-			if err != nil {
-				return nil, nil, 0, err
-			}
-			doc.References[k].Amount += net + vat
 		}
 	}
 	return doc, rows, itemsAmount, nil
@@ -795,6 +785,68 @@ func (is *issuer) settle(ctx context.Context, doc *invoice.Document, docType str
 		}
 	}
 	return nil
+}
+
+// creditedAmounts says how much of each invoice a credit note credits, VAT
+// included, so that they sum to its total: each invoice's lines, and its
+// share of the VAT of each subtotal (VAT is computed once per category and
+// rate, so a share is rounded by largest remainder).
+func creditedAmounts(doc *invoice.Document) {
+	if len(doc.References) == 0 {
+		return
+	}
+	idx := map[string]int{}
+	for i := range doc.References {
+		idx[doc.References[i].Number] = i
+		doc.References[i].Amount = 0
+	}
+	for _, st := range doc.VAT {
+		nets := make([]int64, len(doc.References))
+		for _, l := range doc.Lines {
+			if i, ok := idx[l.Credits]; ok && l.VATCategory == st.Category && l.VATRate == st.Rate {
+				nets[i] += l.Net
+			}
+		}
+		for i, tax := range apportion(st.Tax, nets) {
+			doc.References[i].Amount += nets[i] + tax
+		}
+	}
+}
+
+// apportion splits total in proportion to weights: each part rounded down,
+// the cents left to the largest remainders (the first on a tie). The parts
+// sum to total.
+func apportion(total int64, weights []int64) []int64 {
+	var sum int64
+	for _, w := range weights {
+		sum += w
+	}
+	parts := make([]int64, len(weights))
+	if sum == 0 {
+		if len(parts) > 0 {
+			parts[0] = total
+		}
+		return parts
+	}
+	rems := make([]int64, len(weights))
+	left := total
+	for i, w := range weights {
+		// total × w may not fit in 64 bits: in big integers.
+		q, r := new(big.Int).QuoRem(new(big.Int).Mul(big.NewInt(total), big.NewInt(w)), big.NewInt(sum), new(big.Int))
+		parts[i], rems[i] = q.Int64(), r.Int64()
+		left -= parts[i]
+	}
+	for ; left > 0; left-- {
+		best := 0
+		for i := range rems {
+			if rems[i] > rems[best] {
+				best = i
+			}
+		}
+		parts[best]++
+		rems[best] = -1
+	}
+	return parts
 }
 
 func hubParty(h store.Hub) invoice.Party {

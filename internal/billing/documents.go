@@ -46,6 +46,10 @@ func (d *Documents) Write(ctx context.Context, id int64) ([]string, error) {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return nil, fmt.Errorf("the outbox of %s: %w", in.ResellerID, err)
 	}
+	// What a writer killed mid-file left (its lock is free) goes first.
+	if _, err := mailbox.SweepTemps(out); err != nil {
+		return nil, fmt.Errorf("sweeping the outbox of %s: %w", in.ResellerID, err)
+	}
 	files := []struct {
 		name  string
 		write func(io.Writer) error
@@ -63,6 +67,11 @@ func (d *Documents) Write(ctx context.Context, id int64) ([]string, error) {
 		}
 		paths = append(paths, p)
 	}
+	// Written: a files job still waiting for it (the command wrote them
+	// itself) has nothing left to do.
+	if err := store.CompleteOwed(ctx, d.Pool, id); err != nil {
+		return paths, err
+	}
 	return paths, nil
 }
 
@@ -78,11 +87,31 @@ func (d *Documents) detail(ctx context.Context, w io.Writer, in store.Invoice, d
 		r.UnitPrice = unitPrice(p, exp)
 		return c.Write(invoice.DetailItem{DocumentType: string(doc.Type), Number: doc.Number, Line: r.Line, DeclarationID: r.DeclarationID,
 			CustomerID: r.CustomerID, SKU: r.SKU, ServiceMonth: r.ServiceMonth[:7], Quantity: r.Quantity, UnitPrice: r.UnitPrice,
-			Amount: r.Amount, PublisherAmount: r.PublisherAmount, Kind: r.Kind, FileID: r.FileID, FileName: r.FileName,
+			Amount: r.Amount, Kind: r.Kind, FileID: r.FileID, FileName: r.FileName,
 			FileLine: r.FileLine, Currency: doc.Currency})
 	})
 	if err != nil {
 		return err
 	}
 	return c.Close()
+}
+
+// WriteOwed writes the files of the documents whose files job is still
+// waiting (a command killed between issuing and writing; serve not
+// running), and marks those jobs done. It returns the files written.
+func (d *Documents) WriteOwed(ctx context.Context) ([]string, error) {
+	var files []string
+	for {
+		owed, err := store.OwedDocuments(ctx, d.Pool, 100)
+		if err != nil || len(owed) == 0 {
+			return files, err
+		}
+		for _, o := range owed {
+			fs, err := d.Write(ctx, o.InvoiceID)
+			if err != nil {
+				return files, err
+			}
+			files = append(files, fs...)
+		}
+	}
 }

@@ -10,7 +10,9 @@ import (
 )
 
 // The document CSVs (schemas/invoice.yaml): <number>.csv, the lines of a
-// document, and <number>_detail.csv, every item it bills. Both are opened
+// document, and <number>_detail.csv, every item it bills. They go to the
+// reseller, so they say what it owes and nothing of how the hub and the
+// publisher share it (finance's exports do). Both are opened
 // in spreadsheets, so text cells carry render's guard; amounts are plain
 // decimals with the currency's digits, positive on credit notes as on the
 // document.
@@ -18,11 +20,11 @@ import (
 // LinesHeader is the header of <number>.csv.
 var LinesHeader = []string{"document_type", "number", "issue_date", "billing_month", "line", "sku", "name",
 	"publisher", "billing_model", "service_month", "period_start", "period_end", "quantity", "unit_price",
-	"net", "vat_category", "vat_rate", "publisher_share", "hub_margin", "credits_invoice", "currency"}
+	"net", "vat_category", "vat_rate", "credits_invoice", "currency"}
 
 // DetailHeader is the header of <number>_detail.csv.
 var DetailHeader = []string{"document_type", "number", "line", "declaration_id", "customer_id", "sku",
-	"service_month", "quantity", "unit_price", "amount", "publisher_amount", "kind", "file_id", "file_name",
+	"service_month", "quantity", "unit_price", "amount", "kind", "file_id", "file_name",
 	"file_line", "currency"}
 
 // WriteLinesCSV writes <number>.csv: the header, then one row per line of d.
@@ -41,8 +43,7 @@ func WriteLinesCSV(w io.Writer, d *Document) error {
 			g(string(d.Type)), g(d.Number), d.IssueDate.String(), g(d.BillingMonth),
 			strconv.Itoa(l.No), g(l.SKU), g(l.Name), g(l.Publisher), g(l.BillingModel), g(l.ServiceMonth),
 			l.PeriodStart.String(), l.PeriodEnd.String(), strconv.FormatInt(l.Quantity, 10), l.UnitPrice,
-			money.Format(l.Net, cur), g(l.VATCategory), l.VATRate, money.Format(l.PublisherAmount, cur),
-			money.Format(l.Margin(), cur), g(l.Credits), g(d.Currency))
+			money.Format(l.Net, cur), g(l.VATCategory), l.VATRate, g(l.Credits), g(d.Currency))
 		if err != nil {
 			return fmt.Errorf("writing line %d of %s: %w", l.No, d.Number, err)
 		}
@@ -57,22 +58,21 @@ func WriteLinesCSV(w io.Writer, d *Document) error {
 // the declaration, and the file and line the reseller sent it in (the
 // lineage from a reseller's row to an invoice line).
 type DetailItem struct {
-	DocumentType    string // invoice or credit_note
-	Number          string // the document's
-	Line            int    // the document line that bills it
-	DeclarationID   string
-	CustomerID      string
-	SKU             string
-	ServiceMonth    string // YYYY-MM
-	Quantity        int64
-	UnitPrice       string // decimal
-	Amount          int64  // minor units of Currency, positive (on a credit note too)
-	PublisherAmount int64  // the publisher's share of Amount
-	Kind            string // fee, sale, usage or credit
-	FileID          int64  // 0: not from a file
-	FileName        string
-	FileLine        int // 1-based physical line in the file; 0: unknown
-	Currency        string
+	DocumentType  string // invoice or credit_note
+	Number        string // the document's
+	Line          int    // the document line that bills it
+	DeclarationID string
+	CustomerID    string
+	SKU           string
+	ServiceMonth  string // YYYY-MM
+	Quantity      int64
+	UnitPrice     string // decimal
+	Amount        int64  // minor units of Currency, positive (on a credit note too)
+	Kind          string // fee, sale, usage or credit
+	FileID        int64  // 0: not from a file
+	FileName      string
+	FileLine      int // 1-based physical line in the file; 0: unknown
+	Currency      string
 }
 
 var detailKinds = map[string]bool{"fee": true, "sale": true, "usage": true, "credit": true}
@@ -108,7 +108,7 @@ func (d *DetailCSV) Write(it DetailItem) error {
 	if !detailKinds[it.Kind] {
 		return fmt.Errorf("detail of %s line %d: %w: kind %q is not fee, sale, usage or credit", it.Number, it.Line, ErrDocument, it.Kind)
 	}
-	if it.Amount < 0 || it.PublisherAmount < 0 {
+	if it.Amount < 0 {
 		return fmt.Errorf("detail of %s line %d, declaration %s: %w: a document's amounts are positive, a credit note's too",
 			it.Number, it.Line, it.DeclarationID, ErrDocument)
 	}
@@ -119,7 +119,7 @@ func (d *DetailCSV) Write(it DetailItem) error {
 	err = d.c.WriteTrusted(
 		g(it.DocumentType), g(it.Number), strconv.Itoa(it.Line), g(it.DeclarationID), g(it.CustomerID), g(it.SKU),
 		g(it.ServiceMonth), strconv.FormatInt(it.Quantity, 10), it.UnitPrice, money.Format(it.Amount, cur),
-		money.Format(it.PublisherAmount, cur), g(it.Kind), optional(it.FileID), g(it.FileName),
+		g(it.Kind), optional(it.FileID), g(it.FileName),
 		optional(int64(it.FileLine)), g(it.Currency))
 	if err != nil {
 		return fmt.Errorf("detail of %s line %d, declaration %s: %w", it.Number, it.Line, it.DeclarationID, err)

@@ -49,15 +49,14 @@ func TestLinesCSVOfEveryExample(t *testing.T) {
 				"publisher": l.Publisher, "billing_model": l.BillingModel, "service_month": l.ServiceMonth,
 				"period_start": l.PeriodStart.String(), "period_end": l.PeriodEnd.String(),
 				"quantity": strconv.FormatInt(l.Quantity, 10), "unit_price": l.UnitPrice, "net": f(l.Net),
-				"vat_category": l.VATCategory, "vat_rate": l.VATRate, "publisher_share": f(l.PublisherAmount),
-				"hub_margin": f(l.Net - l.PublisherAmount), "credits_invoice": l.Credits, "currency": d.Currency,
+				"vat_category": l.VATCategory, "vat_rate": l.VATRate, "credits_invoice": l.Credits, "currency": d.Currency,
 			} {
 				if got := col(rec, name); got != want {
 					t.Errorf("%s line %d: %s = %q, want %q", d.Number, l.No, name, got, want)
 				}
 			}
 			if d.Type == invoice.TypeCreditNote {
-				for _, name := range []string{"net", "publisher_share", "hub_margin"} {
+				for _, name := range []string{"net"} {
 					if strings.HasPrefix(col(rec, name), "-") {
 						t.Errorf("%s line %d: %s %s is negative on a credit note", d.Number, l.No, name, col(rec, name))
 					}
@@ -78,7 +77,7 @@ func TestLinesCSVRow(t *testing.T) {
 		t.Fatal(err)
 	}
 	row := strings.Split(b.String(), "\n")[1]
-	want := "invoice,CH-2026-000041,2026-12-01,2026-11,1,TFR-VPN-M,VPN mensuel,secureco,monthly,2026-11,2026-11-01,2026-11-30,412,3.99,1643.88,S,20,1153.60,490.28,,EUR"
+	want := "invoice,CH-2026-000041,2026-12-01,2026-11,1,TFR-VPN-M,VPN mensuel,secureco,monthly,2026-11,2026-11-01,2026-11-30,412,3.99,1643.88,S,20,,EUR"
 	if row != want {
 		t.Fatalf("\n got %s\nwant %s", row, want)
 	}
@@ -91,7 +90,6 @@ func TestLinesCSVGuardsText(t *testing.T) {
 	d := invoice.Examples()[0]
 	d.Lines[0].Name = `=HYPERLINK("http://evil.example","click")`
 	d.Lines[0].Publisher = "@publisher"
-	d.Lines[1].PublisherAmount = d.Lines[1].Net + 1 // the line's net rounded below its items' shares
 	var b bytes.Buffer
 	if err := invoice.WriteLinesCSV(&b, d); err != nil {
 		t.Fatal(err)
@@ -103,8 +101,11 @@ func TestLinesCSVGuardsText(t *testing.T) {
 	if got := recs[1][7]; got != "'@publisher" {
 		t.Errorf("publisher %q", got)
 	}
-	if got := recs[2][slices.Index(invoice.LinesHeader, "hub_margin")]; got != "-0.01" {
-		t.Errorf("a negative margin is written %q", got)
+	// What the hub and the publisher get is not the reseller's business.
+	for _, col := range []string{"publisher_share", "hub_margin", "publisher_amount"} {
+		if slices.Contains(invoice.LinesHeader, col) || slices.Contains(invoice.DetailHeader, col) {
+			t.Errorf("a reseller's CSV has %s", col)
+		}
 	}
 }
 
@@ -126,10 +127,10 @@ func TestDetailCSV(t *testing.T) {
 	w := invoice.NewDetailCSV(&b)
 	items := []invoice.DetailItem{
 		{DocumentType: "invoice", Number: "CH-2026-000041", Line: 1, DeclarationID: "D-100", CustomerID: "C-7", SKU: "TFR-VPN-M",
-			ServiceMonth: "2026-11", Quantity: 2, UnitPrice: "3.99", Amount: 798, PublisherAmount: 559, Kind: "fee",
+			ServiceMonth: "2026-11", Quantity: 2, UnitPrice: "3.99", Amount: 798, Kind: "fee",
 			FileID: 42, FileName: "declarations_2026-11.csv", FileLine: 17, Currency: "EUR"},
 		{DocumentType: "credit_note", Number: "CN-2026-000007", Line: 2, DeclarationID: "D-9", CustomerID: "+33 1 23", SKU: "CBE-VPN-M",
-			ServiceMonth: "2026-10", Quantity: 1, UnitPrice: "4.20", Amount: 420, PublisherAmount: 280, Kind: "credit",
+			ServiceMonth: "2026-10", Quantity: 1, UnitPrice: "4.20", Amount: 420, Kind: "credit",
 			FileName: "=cmd|' /C calc'!A0", Currency: "EUR"},
 	}
 	for _, it := range items {
@@ -141,8 +142,8 @@ func TestDetailCSV(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := strings.Join(invoice.DetailHeader, ",") + "\n" +
-		"invoice,CH-2026-000041,1,D-100,C-7,TFR-VPN-M,2026-11,2,3.99,7.98,5.59,fee,42,declarations_2026-11.csv,17,EUR\n" +
-		`credit_note,CN-2026-000007,2,D-9,'+33 1 23,CBE-VPN-M,2026-10,1,4.20,4.20,2.80,credit,,'=cmd|' /C calc'!A0,,EUR` + "\n"
+		"invoice,CH-2026-000041,1,D-100,C-7,TFR-VPN-M,2026-11,2,3.99,7.98,fee,42,declarations_2026-11.csv,17,EUR\n" +
+		`credit_note,CN-2026-000007,2,D-9,'+33 1 23,CBE-VPN-M,2026-10,1,4.20,4.20,credit,,'=cmd|' /C calc'!A0,,EUR` + "\n"
 	if b.String() != want {
 		t.Fatalf("\n got %s\nwant %s", b.String(), want)
 	}
@@ -158,10 +159,9 @@ func TestDetailCSV(t *testing.T) {
 func TestDetailCSVRefuses(t *testing.T) {
 	t.Parallel()
 	good := invoice.DetailItem{DocumentType: "credit_note", Number: "CN-2026-000007", Line: 1, DeclarationID: "D-9",
-		Quantity: 1, UnitPrice: "4.20", Amount: 420, PublisherAmount: 280, Kind: "credit", Currency: "EUR"}
+		Quantity: 1, UnitPrice: "4.20", Amount: 420, Kind: "credit", Currency: "EUR"}
 	for name, edit := range map[string]func(*invoice.DetailItem){
 		"negative amount":  func(it *invoice.DetailItem) { it.Amount = -420 },
-		"negative share":   func(it *invoice.DetailItem) { it.PublisherAmount = -1 },
 		"unknown kind":     func(it *invoice.DetailItem) { it.Kind = "refund" },
 		"unknown type":     func(it *invoice.DetailItem) { it.DocumentType = "creditnote" },
 		"unknown currency": func(it *invoice.DetailItem) { it.Currency = "" },

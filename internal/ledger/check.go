@@ -100,6 +100,16 @@ var invariants = []invariant{
 		  FROM invoices i JOIN (SELECT invoice_id AS id, sum(amount) AS total FROM settlements GROUP BY 1
 		                        UNION ALL SELECT credit_id, sum(amount) FROM settlements GROUP BY 1) s ON s.id = i.id
 		 WHERE s.total > i.gross`},
+	{"a run's document belongs to its billed period, and periods follow each other", `
+		SELECT format('%s %s of %s for %s: its billed period is %s', i.doc_type, i.number, i.reseller_id, to_char(i.period, 'YYYY-MM'),
+		              coalesce('linked to ' || coalesce(b.invoice_id, 0) || '/' || coalesce(b.credit_note_id, 0), 'missing'))
+		  FROM invoices i LEFT JOIN billed_periods b ON b.reseller_id = i.reseller_id AND b.currency = i.currency AND b.period = i.period
+		 WHERE i.origin = 'run' AND (b.period IS NULL OR i.id NOT IN (coalesce(b.invoice_id, 0), coalesce(b.credit_note_id, 0)))
+		UNION ALL
+		SELECT format('%s %s: billed %s but not the month before', reseller_id, currency, to_char(period, 'YYYY-MM'))
+		  FROM (SELECT reseller_id, currency, period, lag(period) OVER (PARTITION BY reseller_id, currency ORDER BY period) AS prev
+		          FROM billed_periods) p
+		 WHERE prev IS NOT NULL AND prev <> (period - interval '1 month')::date`},
 	{"numbers are gapless per type and year", `
 		SELECT format('%s %s: %s documents numbered up to %s (counter at %s)', doc_type, year, count(*), max(seq),
 		              (SELECT last FROM document_counters c WHERE c.doc_type = i.doc_type AND c.year = i.year))

@@ -528,7 +528,7 @@ const (
 		ORDER BY i.id`
 	invoiceDetailSQL = `
 	SELECT it.line_no, it.declaration_id, coalesce(d.customer_id, ''), l.sku, it.service_month::text, it.quantity, it.unit_price::text,
-	       it.amount, it.publisher_amount, it.kind, coalesce(d.file_id, 0), coalesce(f.name, ''), coalesce(d.line, 0)
+	       it.amount, it.publisher_amount, CASE WHEN it.kind = 'sale' AND l.billing_model = 'usage' THEN 'usage' ELSE it.kind END, coalesce(d.file_id, 0), coalesce(f.name, ''), coalesce(d.line, 0)
 	  FROM invoice_items it
 	  JOIN invoice_lines l ON l.invoice_id = it.invoice_id AND l.line_no = it.line_no
 	  LEFT JOIN declarations d ON d.reseller_id = it.reseller_id AND d.declaration_id = it.declaration_id
@@ -606,6 +606,40 @@ func InvoiceDetail(ctx context.Context, q Querier, invoiceID int64, each func(De
 		&d.Quantity, &d.UnitPrice, &d.Amount, &d.PublisherAmount, &d.Kind, &d.FileID, &d.FileName, &d.FileLine}, func() error { return each(d) })
 	if err != nil {
 		return fmt.Errorf("reading the items of document %d: %w", invoiceID, err)
+	}
+	return nil
+}
+
+// Documents owed: the files jobs of issued documents that no instance has
+// done yet (queued in the issuing transaction; a command killed before it
+// wrote them leaves them there for serve, or for the next command).
+const (
+	owedDocumentsSQL = `
+	SELECT id, (args->>'invoice_id')::bigint FROM river_job
+	 WHERE kind = 'invoice_documents' AND state IN ('available', 'retryable', 'scheduled')
+	 ORDER BY id LIMIT $1`
+	completeOwedSQL = `
+	UPDATE river_job SET state = 'completed', finalized_at = now()
+	 WHERE kind = 'invoice_documents' AND (args->>'invoice_id')::bigint = $1 AND state IN ('available', 'retryable', 'scheduled')`
+)
+
+// OwedDocument is the job of an issued document whose files are not written.
+type OwedDocument struct{ JobID, InvoiceID int64 }
+
+// OwedDocuments lists up to limit documents whose files are owed.
+func OwedDocuments(ctx context.Context, q Querier, limit int) ([]OwedDocument, error) {
+	out, err := collect(ctx, q, owedDocumentsSQL, func(r pgx.Row, o *OwedDocument) error { return r.Scan(&o.JobID, &o.InvoiceID) }, limit)
+	if err != nil {
+		return nil, fmt.Errorf("reading the documents whose files are owed: %w", err)
+	}
+	return out, nil
+}
+
+// CompleteOwed marks the waiting files job of a document done (its files
+// were written); a job an instance has taken meanwhile is left to it.
+func CompleteOwed(ctx context.Context, q Querier, invoiceID int64) error {
+	if _, err := q.Exec(ctx, completeOwedSQL, invoiceID); err != nil {
+		return fmt.Errorf("completing the files job of document %d: %w", invoiceID, err)
 	}
 	return nil
 }
