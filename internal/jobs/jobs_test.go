@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -261,4 +262,41 @@ func newQueue(t *testing.T, pool *pgxpool.Pool) *jobs.Queue {
 		t.Fatal(err)
 	}
 	return q
+}
+
+// TestCatchUpRunsTheTickJustMissed: a monthly schedule first seen after
+// this month's tick (a deployment on the 1st at noon) runs that tick at
+// once, then waits for the next month; one without catch-up waits.
+func TestCatchUpRunsTheTickJustMissed(t *testing.T) {
+	t.Parallel()
+	monthly := pullSchedule(t, "monthly", "CRON_TZ=Europe/Paris 0 6 1 * *")
+	monthly.CatchUp = 32 * 24 * time.Hour
+	sc := newSchedules(t, monthly, pullSchedule(t, "no catch-up", "CRON_TZ=Europe/Paris 0 6 1 * *"))
+	ctx := context.Background()
+	s := sc.scheduler()
+	noon := time.Date(2026, 12, 1, 11, 0, 0, 0, time.UTC)
+	for _, now := range []time.Time{noon, noon.Add(time.Second), noon.Add(24 * time.Hour)} {
+		if err := s.Tick(ctx, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ticks := func(name string) []string {
+		var out []string
+		rows, err := sc.pool.Query(ctx, `SELECT args->>'tick' FROM river_job WHERE args->>'schedule' = $1 ORDER BY id`, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var tick string
+			_ = rows.Scan(&tick)
+			out = append(out, tick)
+		}
+		return out
+	}
+	if got := ticks("monthly"); len(got) != 1 || !got[0] != "2026-12-01T05:00:00Z" {
+		t.Fatalf("monthly with catch-up queued %v, want the tick of 1 December 06:00 Paris", got)
+	}
+	if got := ticks("no catch-up"); len(got) != 0 {
+		t.Fatalf("without catch-up queued %v", got)
+	}
 }

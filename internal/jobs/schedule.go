@@ -18,6 +18,11 @@ type Schedule struct {
 	Spec  string // as shown to operators
 	Sched cron.Schedule
 	Job   func(tick time.Time) river.JobArgs
+	// CatchUp is how far back a schedule seen for the first time (or
+	// changed) counts from: its latest tick in that window runs at once.
+	// 0: it counts from now. A monthly billing schedule first seen on the
+	// 1st at noon still bills the month just ended.
+	CatchUp time.Duration
 }
 
 // Scheduler queues scheduled runs. Every instance runs one; the one holding
@@ -103,7 +108,7 @@ func overdue(sched cron.Schedule, last, now time.Time) (n int64, latest time.Tim
 }
 
 // Tick queues each schedule's run due at now, once: a schedule seen for the
-// first time starts counting from now; a schedule whose ticks passed while
+// first time starts counting from now (less its CatchUp); a schedule whose ticks passed while
 // nothing ran gets one run, for the latest of them.
 func (s *Scheduler) Tick(ctx context.Context, now time.Time) error {
 	if s.Metrics == nil {
@@ -158,10 +163,10 @@ func (s *Scheduler) tickOne(ctx context.Context, sc Schedule, now time.Time) err
 			return err
 		}
 		if !found {
-			return store.StartSchedule(ctx, tx, sc.Name, sc.Spec, now)
+			return store.StartSchedule(ctx, tx, sc.Name, sc.Spec, now.Add(-sc.CatchUp))
 		}
-		if st.Spec != sc.Spec { // the schedule changed: count from now
-			return store.RespecSchedule(ctx, tx, sc.Name, sc.Spec, now)
+		if st.Spec != sc.Spec { // the schedule changed: count from now (less its catch-up)
+			return store.RespecSchedule(ctx, tx, sc.Name, sc.Spec, now.Add(-sc.CatchUp))
 		}
 		n, due := overdue(sc.Sched, st.Last, now)
 		if n == 0 {

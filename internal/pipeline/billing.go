@@ -103,7 +103,10 @@ func (bj *billingJobs) schedules(ctx context.Context) ([]jobs.Schedule, error) {
 		bj.log.Error("scheduler: the hub's billing schedule is invalid (apply checks it)", "err", err)
 		return nil, nil
 	}
-	return []jobs.Schedule{{Name: BillingSchedule, Spec: spec, Sched: sched, Job: func(tick time.Time) river.JobArgs {
+	// First seen (a new deployment, a changed schedule) after this
+	// month's tick: that tick still runs, so the month just ended is not
+	// left for the next one.
+	return []jobs.Schedule{{Name: BillingSchedule, Spec: spec, Sched: sched, CatchUp: 32 * 24 * time.Hour, Job: func(tick time.Time) river.JobArgs {
 		return jobs.BillArgs{Schedule: BillingSchedule, Tick: tick}
 	}}}, nil
 }
