@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -91,7 +90,7 @@ func printReport(rep *billing.Report, dataDir string) {
 	}
 	fmt.Printf("== billing up to %s, issue date %s: %s\n", billing.PeriodText(rep.Period), rep.Issue, what)
 	if len(rep.Billed) == 0 {
-		fmt.Println("  nothing to bill: no reseller has anything declared")
+		fmt.Println("  nothing to bill: nothing declared")
 	}
 	for _, b := range rep.Billed {
 		head := fmt.Sprintf("  %s %s:", b.Reseller, billing.PeriodText(b.Period))
@@ -99,7 +98,9 @@ func printReport(rep *billing.Report, dataDir string) {
 		case b.Err != nil:
 			fmt.Printf("%s FAILED: %v\n", head, b.Err)
 		case b.Already:
-			fmt.Printf("%s already billed: nothing to do\n", head)
+			fmt.Printf("%s already billed: nothing to do (what is declared since, whatever its date, is billed with %s)\n", head, billing.PeriodText(b.Next))
+		case b.NothingYet:
+			fmt.Printf("%s nothing to bill: its first declaration is dated %s\n", head, billing.PeriodText(b.Next))
 		case len(b.Documents) == 0:
 			fmt.Printf("%s nothing to bill (the period counts as billed)\n", head)
 		default:
@@ -148,13 +149,18 @@ func printDocument(out *os.File, d *invoice.Document) {
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "      LINE\tSKU\tMONTH\tQUANTITY\tUNIT PRICE\tNET\tVAT\tCREDITS\t")
 	for _, l := range d.Lines {
-		fmt.Fprintf(tw, "      %d\t%s\t%s\t%d\t%s\t%s\t%s %s%%\t%s\t\n", l.No, l.SKU, l.ServiceMonth, l.Quantity, l.UnitPrice, d.Amount(l.Net), l.VATCategory, l.VATRate, l.Credits)
+		fmt.Fprintf(tw, "      %d\t%s\t%s\t%d\t%s\t%s\t%s %s %%\t%s\t\n", l.No, printable(l.SKU, 64), l.ServiceMonth, l.Quantity, l.UnitPrice,
+			d.Amount(l.Net), l.VATCategory, l.VATRate, l.Credits)
 	}
 	tw.Flush()
 	for _, v := range d.VAT {
-		fmt.Fprintf(out, "      VAT %s %s%%: on %s, %s %s\n", v.Category, v.Rate, d.Amount(v.Taxable), d.Amount(v.Tax), v.ExemptionReason)
+		fmt.Fprintf(out, "      VAT %s %s %%: on %s, %s %s\n", v.Category, v.Rate, d.Amount(v.Taxable), d.Amount(v.Tax), printable(v.ExemptionReason, 200))
 	}
-	fmt.Fprintf(out, "      total %s %s, due %s (%s)\n", d.Amount(d.Totals.TaxInclusive), d.Currency, d.Amount(d.Totals.Payable), d.Payment.Terms)
+	if d.Type == invoice.TypeCreditNote {
+		fmt.Fprintf(out, "      total credited %s %s\n", d.Amount(d.Totals.TaxInclusive), d.Currency)
+		return
+	}
+	fmt.Fprintf(out, "      total %s %s, due %s (%s)\n", d.Amount(d.Totals.TaxInclusive), d.Currency, d.Amount(d.Totals.Payable), printable(d.Payment.Terms, 200))
 }
 
 // InvoicesCmd lists issued documents.
@@ -252,12 +258,12 @@ func (c *InvoiceShowCmd) Run(ctx context.Context, g *Globals) error {
 		if err := json.Unmarshal(in.Document, &d); err != nil {
 			return err
 		}
-		fmt.Printf("%s, billing month %s, issued %s to %s (%s)\n", docLine(&d), d.BillingMonth, d.IssueDate, d.Buyer.Name, in.ResellerID)
+		fmt.Printf("%s, billing month %s, issued %s to %s (%s)\n", docLine(&d), d.BillingMonth, d.IssueDate, printable(d.Buyer.Name, 200), in.ResellerID)
 		for _, r := range d.References {
 			fmt.Printf("  credits %s of %s\n", r.Number, r.IssueDate)
 		}
 		if d.Reason != "" {
-			fmt.Printf("  reason: %s\n", d.Reason)
+			fmt.Printf("  reason: %s\n", printable(d.Reason, 500))
 		}
 		printDocument(os.Stdout, &d)
 		return nil
@@ -280,9 +286,6 @@ func (c *InvoiceWriteCmd) Run(ctx context.Context, g *Globals) error {
 	})
 }
 
-// errUnknownDocument: a number no document has.
-var errUnknownDocument = errors.New("no such document")
-
 // withDocument runs fn on the document numbered number.
 func withDocument(ctx context.Context, g *Globals, number string, fn func(*env, store.Invoice) error) error {
 	e, err := g.connect(ctx, false)
@@ -295,7 +298,7 @@ func withDocument(ctx context.Context, g *Globals, number string, fn func(*env, 
 		return err
 	}
 	if !ok {
-		return fmt.Errorf("%w: %s (clearhouse invoices lists them)", errUnknownDocument, number)
+		return fmt.Errorf("%w: %s (clearhouse invoices lists them)", billing.ErrNoDocument, number)
 	}
 	return fn(e, in)
 }

@@ -92,7 +92,7 @@ func applyWorld(ctx context.Context, e *env, w *world.World, dry bool) (*world.R
 
 func printApply(res *world.Result, dry bool) {
 	for _, ch := range res.Changes {
-		fmt.Println(ch)
+		fmt.Println(printable(ch.String(), 1000)) // configured text reaches the terminal as text
 	}
 	verb := "applied"
 	if dry {

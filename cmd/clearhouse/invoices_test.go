@@ -146,7 +146,10 @@ func checkSampleInvoices(t *testing.T, env []string, data string) {
 		want string
 	}{
 		{[]string{"invoice", "credit", inv, "--line", "1", "--reason", "again"}, "nothing left to credit"},
-		{[]string{"invoice", "credit", "CH-1999-000001", "--reason", "x"}, "not an invoice"},
+		{[]string{"invoice", "credit", "CH-1999-000001", "--reason", "x"}, "no such document"},
+		{[]string{"invoice", "credit", "CN-" + year + "-000001", "--reason", "x"}, "only invoices are credited"},
+		{[]string{"invoice", "credit", inv, "--line", "99", "--reason", "x"}, "not 99"},
+		{[]string{"bill", "--period", "2026-11", "--reseller", "secureco"}, "not a reseller"},
 		{[]string{"invoice", "credit", inv}, "--reason"},
 		{[]string{"bill", "--period", "2026-13"}, "not a month"},
 		{[]string{"bill", "--period", "2026-11", "--reseller", "nobody"}, "unknown partner"},

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"slices"
 	"strings"
 	"time"
 
@@ -85,13 +86,17 @@ type Request struct {
 
 // Billed is what a run did for one reseller and period.
 type Billed struct {
-	Reseller  string
-	Period    civil.Date
-	Already   bool                // billed before: nothing done
-	Documents []*invoice.Document // issued (or previewed), the invoice first
-	IDs       []int64             // their ids (0 in a preview)
-	Files     []string            // files written, when Run wrote them
-	Err       error               // this reseller could not be billed
+	Reseller string
+	Period   civil.Date
+	Already  bool // billed before: nothing done
+	// NothingYet: never billed, and its first item is dated after the
+	// period (Next is its month).
+	NothingYet bool
+	Next       civil.Date          // the first period not billed
+	Documents  []*invoice.Document // issued (or previewed), the invoice first
+	IDs        []int64             // their ids (0 in a preview)
+	Files      []string            // files written, when Run wrote them
+	Err        error               // this reseller could not be billed
 }
 
 // Report is what a run did.
@@ -161,7 +166,7 @@ func (b *Biller) Run(ctx context.Context, req Request) (*Report, error) {
 		return nil, err
 	}
 	if req.Reseller != "" && len(resellers) == 0 {
-		return nil, fmt.Errorf("%w: %q", ErrUnknownReseller, req.Reseller)
+		return nil, fmt.Errorf("%w: %q is not a reseller", ErrUnknownReseller, req.Reseller)
 	}
 	rep := &Report{Period: req.Period, Issue: today, DryRun: req.DryRun}
 	if req.DryRun {
@@ -199,19 +204,17 @@ func (b *Biller) runPeriods(ctx context.Context, tx store.Tx, hub store.Hub, res
 		if tx != nil {
 			q = tx
 		}
-		next, ok, err := nextPeriod(ctx, q, r)
+		next, billed, ok, err := nextPeriod(ctx, q, r)
 		if err != nil {
 			rep.Billed = append(rep.Billed, Billed{Reseller: r.ID, Period: last, Err: err})
 			continue
 		}
-		if !ok { // nothing ever declared, or billed up to last
-			if next > last {
-				rep.Billed = append(rep.Billed, Billed{Reseller: r.ID, Period: last, Already: true})
-			}
+		if !ok { // nothing ever declared
 			continue
 		}
 		if next > last {
-			rep.Billed = append(rep.Billed, Billed{Reseller: r.ID, Period: last, Already: true})
+			// Billed up to last already, or nothing dated up to it.
+			rep.Billed = append(rep.Billed, Billed{Reseller: r.ID, Period: last, Already: billed, NothingYet: !billed, Next: next})
 			continue
 		}
 		ps = append(ps, &pending{r: r, next: next})
@@ -256,18 +259,18 @@ func (b *Biller) runPeriods(ctx context.Context, tx store.Tx, hub store.Hub, res
 }
 
 // nextPeriod is the first period of r not billed: the month after the last
-// one billed, or the month of its first item. ok is false when it has
-// nothing ever to bill.
-func nextPeriod(ctx context.Context, q store.Querier, r store.BillingReseller) (civil.Date, bool, error) {
-	lastBilled, ok, err := store.LastBilledPeriod(ctx, q, r.ID, r.Currency)
+// one billed (billed true), or the month of its first item. ok is false
+// when it has nothing ever to bill.
+func nextPeriod(ctx context.Context, q store.Querier, r store.BillingReseller) (next civil.Date, billed, ok bool, err error) {
+	lastBilled, billed, err := store.LastBilledPeriod(ctx, q, r.ID, r.Currency)
 	if err != nil {
-		return 0, false, err
+		return 0, false, false, err
 	}
-	if ok {
-		return NextMonth(lastBilled), true, nil
+	if billed {
+		return NextMonth(lastBilled), true, true, nil
 	}
 	first, ok, err := store.FirstItemMonth(ctx, q, r.ID, r.Currency)
-	return first, ok, err
+	return first, false, ok, err
 }
 
 // issuePeriod issues period p of reseller r in tx.
@@ -877,8 +880,11 @@ var ErrNoReason = errors.New("a credit note needs a reason (--reason): it is pri
 // ErrNothingToCredit: the lines named are credited already, or do not exist.
 var ErrNothingToCredit = errors.New("nothing left to credit")
 
-// ErrNotAnInvoice: the number is unknown or a credit note.
+// ErrNotAnInvoice: the number is a credit note's.
 var ErrNotAnInvoice = errors.New("not an invoice")
+
+// ErrNoDocument: no document has the number.
+var ErrNoDocument = errors.New("no such document")
 
 // Credit issues a credit note for lines of an invoice (every line when
 // lines is empty) that reverses what they billed, for reason. An item
@@ -905,8 +911,11 @@ func (b *Biller) Credit(ctx context.Context, number string, lines []int, reason 
 		if err != nil {
 			return err
 		}
-		if !ok || inv.DocType != DocInvoice {
-			return fmt.Errorf("%w: %s (clearhouse invoices lists them)", ErrNotAnInvoice, number)
+		if !ok {
+			return fmt.Errorf("%w: %s (clearhouse invoices lists them)", ErrNoDocument, number)
+		}
+		if inv.DocType != DocInvoice {
+			return fmt.Errorf("%w: %s is a credit note; only invoices are credited", ErrNotAnInvoice, number)
 		}
 		rs, err := store.BillingResellers(ctx, tx, inv.ResellerID)
 		if err != nil {
@@ -915,9 +924,16 @@ func (b *Biller) Credit(ctx context.Context, number string, lines []int, reason 
 		if len(rs) != 1 {
 			return fmt.Errorf("%w: %s", ErrUnknownReseller, inv.ResellerID)
 		}
+		have, err := store.LineNumbers(ctx, tx, inv.ID)
+		if err != nil {
+			return err
+		}
 		nos := make([]int32, len(lines))
 		for i, l := range lines {
 			nos[i] = int32(l)
+			if !slices.Contains(have, nos[i]) {
+				return fmt.Errorf("%w: %s has lines 1 to %d, not %d", ErrNothingToCredit, number, len(have), l)
+			}
 		}
 		if err := store.ResetStage(ctx, tx); err != nil {
 			return err
@@ -927,7 +943,7 @@ func (b *Biller) Credit(ctx context.Context, number string, lines []int, reason 
 			return err
 		}
 		if n == 0 {
-			return fmt.Errorf("%w on %s (lines %v): credited already, or no such line", ErrNothingToCredit, number, lines)
+			return fmt.Errorf("%w on %s (lines %v): credited already", ErrNothingToCredit, number, lines)
 		}
 		staged, err := store.StagedLines(ctx, tx, inv.ResellerID)
 		if err != nil {

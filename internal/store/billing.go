@@ -643,3 +643,13 @@ func CompleteOwed(ctx context.Context, q Querier, invoiceID int64) error {
 	}
 	return nil
 }
+
+// LineNumbers lists a document's line numbers.
+func LineNumbers(ctx context.Context, q Querier, invoiceID int64) ([]int32, error) {
+	ns, err := collect(ctx, q, `SELECT line_no FROM invoice_lines WHERE invoice_id = $1 ORDER BY line_no`,
+		func(r pgx.Row, n *int32) error { return r.Scan(n) }, invoiceID)
+	if err != nil {
+		return nil, fmt.Errorf("reading the lines of document %d: %w", invoiceID, err)
+	}
+	return ns, nil
+}
