@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/govalues/decimal"
 
@@ -25,6 +26,7 @@ import (
 	"github.com/clearhouse/clearhouse/internal/invoice"
 	"github.com/clearhouse/clearhouse/internal/ledger"
 	"github.com/clearhouse/clearhouse/internal/money"
+	"github.com/clearhouse/clearhouse/internal/render"
 	"github.com/clearhouse/clearhouse/internal/sepa"
 	"github.com/clearhouse/clearhouse/internal/store"
 )
@@ -875,7 +877,7 @@ func address(a store.Address) invoice.Address {
 }
 
 // ErrNoReason: a credit note without a reason.
-var ErrNoReason = errors.New("a credit note needs a reason (--reason): it is printed on the document")
+var ErrNoReason = errors.New("a credit note needs a reason (--reason) of printable text: it is printed on the document")
 
 // ErrNothingToCredit: the lines named are credited already, or do not exist.
 var ErrNothingToCredit = errors.New("nothing left to credit")
@@ -892,6 +894,12 @@ var ErrNoDocument = errors.New("no such document")
 func (b *Biller) Credit(ctx context.Context, number string, lines []int, reason string) (*invoice.Document, int64, error) {
 	if strings.TrimSpace(reason) == "" {
 		return nil, 0, ErrNoReason
+	}
+	if r, at, ok := render.Unprintable(reason); ok {
+		return nil, 0, fmt.Errorf("%w: the reason has the character U+%04X at character %d, which a document cannot show: write plain text", ErrNoReason, r, at)
+	}
+	if n := utf8.RuneCountInString(reason); n > 500 {
+		return nil, 0, fmt.Errorf("%w: the reason has %d characters; at most 500 are printed", ErrNoReason, n)
 	}
 	hub, err := store.New(b.Pool).Hub(ctx)
 	if err != nil {

@@ -429,3 +429,24 @@ func TestNewYearInTheHubsTimeZone(t *testing.T) {
 		t.Fatalf("billing December at 23:30 on 31 December in Paris: %v", err)
 	}
 }
+
+// A credit note's reason is printed: control characters and characters
+// that reorder text are refused before anything is issued.
+func TestCreditReasonIsPrintableText(t *testing.T) {
+	e := newEnv(t)
+	e.declare("telco-fr", "A-1,NEW,C-1,a@example.fr,A,FR,fr,TFR-AV-1Y,1,2026-01-20,,,,")
+	e.bill("2026-01", "telco-fr")
+	jan := e.docs("telco-fr", "2026-01")[0]
+	before := e.counts()
+	for _, reason := range []string{"Geste \x1b[31mcommercial", "Avoir\u202e", "   ", strings.Repeat("x", 501)} {
+		if _, _, err := e.b.Credit(e.ctx, jan.Number, nil, reason); !errors.Is(err, billing.ErrNoReason) {
+			t.Errorf("reason %q: %v", reason, err)
+		}
+	}
+	if got := e.counts(); got != before {
+		t.Fatalf("refused reasons left %s (before: %s)", got, before)
+	}
+	if _, _, err := e.b.Credit(e.ctx, jan.Number, nil, "Geste commercial 🙏"); err != nil {
+		t.Fatalf("an emoji is text: %v", err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"encoding/csv"
 	"io"
 	"strings"
+	"unicode/utf8"
 )
 
 // Cell makes a value safe to open in a spreadsheet: text that a spreadsheet
@@ -98,3 +99,24 @@ func (c *CSV) Close() error {
 // files (fulfillment, bank and e-invoice companions), never opened as a
 // spreadsheet by contract.
 func Plain(w io.Writer) *csv.Writer { return csv.NewWriter(w) }
+
+// Unprintable finds the first character of s that a reader of a document
+// cannot see or that rewrites what they see: a control character (C0, DEL,
+// C1), a bidirectional control, a zero-width or other invisible format
+// character, a line or paragraph separator, a byte order mark, or a byte
+// that is not UTF-8 (utf8.RuneError). It returns it and its position in
+// characters (1-based), or ok false.
+func Unprintable(s string) (r rune, at int, ok bool) {
+	n := 0
+	for i, c := range s {
+		n++
+		switch {
+		case c == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"),
+			c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0),
+			(c >= 0x200b && c <= 0x200f) || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069),
+			c == 0x2028 || c == 0x2029 || c == 0x2060 || c == 0xfeff:
+			return c, n, true
+		}
+	}
+	return 0, 0, false
+}

@@ -183,6 +183,15 @@ type badFunc func(Where, string, string, ...any)
 // each field named under prefix ("hub.", "billing.") at the party's
 // position at.
 func (p *Party) check(bad badFunc, at Where, prefix, who string) {
+	checkName(bad, at, prefix+"legal_name", p.LegalName, 200)
+	if a := p.Address; a != nil {
+		for _, f := range []struct {
+			name, v string
+			max     int
+		}{{"street", a.Street, 140}, {"additional", a.Additional, 140}, {"city", a.City, 100}, {"subdivision", a.Subdivision, 100}} {
+			checkName(bad, a.Where, prefix+"address."+f.name, f.v, f.max)
+		}
+	}
 	if a := p.Address; a == nil {
 		bad(at, prefix+"address", "is required: street, city, postal_code and country of %s, printed on every invoice", who)
 	} else {
@@ -235,6 +244,7 @@ func (h *Hub) check(bad badFunc, wallet bool) {
 		bad(h.Where, "hub.vat_id", "is required: the seller's VAT id is on every invoice")
 	}
 	h.Party.check(bad, h.Where, "hub.", "the hub")
+	checkName(bad, h.Where, "hub.trading_name", h.TradingName, 200)
 	if h.Email != "" && !plausibleEmail(h.Email) {
 		bad(h.Where, "hub.email", "%q is not an email address (billing@example.com)", h.Email)
 	}
@@ -267,10 +277,26 @@ func (h *Hub) check(bad badFunc, wallet bool) {
 	if _, err := time.LoadLocation(h.timezone()); err != nil {
 		bad(b.Where, "hub.billing.timezone", "%q is not an IANA time zone (Europe/Paris)", h.timezone())
 	}
-	if _, _, err := (exchange.Timing{Schedule: h.schedule()}).Spec(0); err != nil {
+	if sched, _, err := (exchange.Timing{Schedule: h.schedule()}).Spec(0); err != nil {
 		bad(b.Where, "hub.billing.schedule", "%v (minute hour day-of-month month day-of-week, in the billing timezone: \"0 6 1 * *\")", err)
+	} else if !monthly(sched) {
+		bad(b.Where, "hub.billing.schedule", "%q would not run every month (a month is billed from its end): \"0 6 1 * *\" runs on the 1st at 06:00", h.schedule())
 	}
 	checkTerms(bad, b.Where, "hub.billing.payment_terms_days", b.PaymentTermsDays)
+}
+
+// monthly tells whether a schedule runs at least once in every month of the
+// year ahead (a month is billed when it is over: one that never comes is a
+// month never billed).
+func monthly(sched interface{ Next(time.Time) time.Time }) bool {
+	now := time.Now()
+	for i := range 13 { // from each of 13 moments a month apart, a run within 32 days
+		from := now.AddDate(0, i, 0)
+		if next := sched.Next(from); next.IsZero() || next.Sub(from) > 32*24*time.Hour {
+			return false
+		}
+	}
+	return true
 }
 
 func checkTerms(bad badFunc, at Where, field string, days *int) {
@@ -296,6 +322,7 @@ func (r *Reseller) checkBilling(bad badFunc, hub *Hub) {
 		return
 	}
 	b.Party.check(bad, b.Where, "billing.", r.ID)
+	checkName(bad, b.Where, "billing.buyer_reference", b.BuyerReference, 100)
 	if reverse && b.VATID == "" {
 		bad(b.Where, "billing.vat_id", "is required: reverse charge prints the buyer's VAT id beside the seller's on every invoice")
 	}

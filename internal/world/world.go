@@ -410,6 +410,7 @@ func (w *World) Check() Errors {
 	bad := func(at Where, field, format string, args ...any) {
 		errs = append(errs, &FieldError{at.of(field), field, fmt.Sprintf(format, args...)})
 	}
+	w.checkTexts(bad)
 	ids := map[string]Where{}
 	checkID := func(at Where, id string) {
 		if !validID(id) {
@@ -490,6 +491,8 @@ func (r *Reseller) check(bad badFunc) {
 	if r.Name == "" {
 		bad(r.Where, "name", "is required")
 	}
+	checkName(bad, r.Where, "name", r.Name, 200)
+	checkName(bad, r.VAT.Where, "vat.mention", r.VAT.Mention, 300)
 	cur, err := money.ParseCurrency(r.Currency)
 	if err != nil {
 		bad(r.Where, "currency", "%q is not a supported ISO 4217 currency", r.Currency)
@@ -552,6 +555,7 @@ func (it *Item) check(bad func(Where, string, string, ...any), pubs map[string]b
 	if it.Name == "" {
 		bad(it.Where, "name", "is required")
 	}
+	checkName(bad, it.Where, "name", it.Name, 200)
 	if !pubs[it.Publisher] {
 		bad(it.Where, "publisher", "unknown publisher %q", it.Publisher)
 	}
