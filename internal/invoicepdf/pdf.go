@@ -15,6 +15,7 @@
 package invoicepdf
 
 import (
+	"bytes"
 	_ "embed"
 	"fmt"
 	"io"
@@ -59,8 +60,36 @@ var (
 	white  = rgb{255, 255, 255}
 )
 
-// Write renders d as a PDF on w.
+// Write renders d as a PDF on w. Every text is drawn as the font can draw
+// it (see printable); a document the writer cannot lay out is an error
+// wrapping invoice.ErrDocument, and nothing is written on w.
 func Write(w io.Writer, d *invoice.Document) error {
+	if d == nil {
+		return fmt.Errorf("writing a PDF: %w: no document", invoice.ErrDocument)
+	}
+	var b bytes.Buffer
+	if err := safely(d.Number, func() error { return render(&b, d) }); err != nil {
+		return err
+	}
+	if _, err := b.WriteTo(w); err != nil {
+		return fmt.Errorf("writing the PDF of %s: %w", d.Number, err)
+	}
+	return nil
+}
+
+// safely runs render, a panic in it (fpdf's, on some text it cannot draw)
+// made an error of document number.
+func safely(number string, render func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("laying out the PDF of %s: %w: the PDF library failed: %v", number, invoice.ErrDocument, r)
+		}
+	}()
+	return render()
+}
+
+// render lays out d and writes it on w.
+func render(w io.Writer, d *invoice.Document) error {
 	cur, err := money.ParseCurrency(d.Currency)
 	if err != nil {
 		return fmt.Errorf("writing the PDF of %s: %w: %v", d.Number, invoice.ErrDocument, err)
@@ -68,6 +97,11 @@ func Write(w io.Writer, d *invoice.Document) error {
 	if d.Type != invoice.TypeInvoice && d.Type != invoice.TypeCreditNote {
 		return fmt.Errorf("writing the PDF of %s: %w: type %q", d.Number, invoice.ErrDocument, d.Type)
 	}
+	glyphs, err := fontGlyphs()
+	if err != nil {
+		return fmt.Errorf("writing the PDF of %s: %w", d.Number, err)
+	}
+	d = printable(glyphs, d)
 	r := &writer{pdf: newPDF(d), d: d, cur: cur}
 	r.document()
 	if err := r.pdf.Error(); err != nil {

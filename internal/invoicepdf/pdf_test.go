@@ -258,3 +258,67 @@ func TestUnwritableDocument(t *testing.T) {
 		t.Fatalf("currency XXX: %v, %d bytes", err, b.Len())
 	}
 }
+
+// TestEmojiPanicked: a character the embedded font cannot draw (an emoji,
+// outside the BMP, made fpdf panic with "index out of range [65536]"; a
+// character of no DejaVu glyph) and control and bidi characters in any
+// text of the document render: a replacement, a space or nothing, and the
+// rest of the text as it is.
+func TestEmojiPanicked(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		edit func(d *invoice.Document)
+		want []string // in the text read back, spaces run together
+	}{
+		{"emoji in the buyer's name", func(d *invoice.Document) { d.Buyer.Name = "Smile 😀 Telecom SA" },
+			[]string{"Smile \uFFFD Telecom SA"}},
+		{"emoji in an item's name", func(d *invoice.Document) { d.Lines[0].Name = "VPN 🙏 mensuel" },
+			[]string{"VPN \uFFFD mensuel"}},
+		{"emoji in the reason", func(d *invoice.Document) { d.Reason = "Customer left 😢 on 1 August" },
+			[]string{"Reason: Customer left \uFFFD on 1 August"}},
+		{"emoji in the seller and the notes", func(d *invoice.Document) {
+			d.Seller.Name += " 🚀"
+			d.Notes = append(d.Notes, "Merci 🙏🏽!")
+		}, []string{"Clearhouse Services SAS \uFFFD", "Merci \uFFFD!"}},
+		{"no DejaVu glyph", func(d *invoice.Document) { d.Buyer.Address.City = "Bruxelles 漢字" },
+			[]string{"1000 Bruxelles \uFFFD"}},
+		{"bidi override", func(d *invoice.Document) { d.Buyer.Name = "Câble \u202Eevil\u202C SA" },
+			[]string{"Câble evil SA"}},
+		{"isolates and marks", func(d *invoice.Document) { d.Lines[1].Name = "\u2067VPN\u2069 \u200fmensuel\u200e" },
+			[]string{"VPN mensuel"}},
+		{"escape sequence", func(d *invoice.Document) { d.Buyer.Address.Street = "\x1b[31mRue Neuve 1\x1b[0m" },
+			[]string{"[31mRue Neuve 1 [0m"}},
+		{"bell, tab and newline in names", func(d *invoice.Document) {
+			d.Buyer.Name = "Câble\x07 Exemple\tBelgique\nSA"
+			d.Lines[0].Name = "VPN\nmensuel\r\nplus"
+		}, []string{"Câble Exemple Belgique SA", "VPN mensuel plus"}},
+		{"invalid UTF-8", func(d *invoice.Document) { d.Buyer.Name = "Câble \xff SA" },
+			[]string{"Câble \uFFFD SA"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			d := invoice.Examples()[2] // the credit note: it has a reason
+			tc.edit(d)
+			var b bytes.Buffer
+			if err := invoicepdf.Write(&b, d); err != nil {
+				t.Fatalf("Write: %v", err)
+			}
+			got := text(t, b.Bytes())
+			flat := regexp.MustCompile(`[ \t]+`).ReplaceAllString(got, " ")
+			for _, s := range append(tc.want, d.Number, "Total credited "+cur(d, d.Totals.TaxInclusive), "Page 1 of 1") {
+				if !strings.Contains(flat, s) {
+					t.Errorf("the PDF does not say %q", s)
+				}
+			}
+			if i := strings.IndexFunc(got, func(r rune) bool {
+				return r != '\n' && r != '\f' && (r < 0x20 || r >= 0x7f && r < 0xa0) || r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069 || r == 0x200e || r == 0x200f
+			}); i >= 0 {
+				t.Errorf("the text holds a raw control character %q: %q", got[i:i+1], got[max(0, i-20):min(len(got), i+20)])
+			}
+			if t.Failed() {
+				t.Log(got)
+			}
+		})
+	}
+}
