@@ -322,3 +322,73 @@ func TestEmojiPanicked(t *testing.T) {
 		})
 	}
 }
+
+// words is n numbered words of a prefix ("s001 s002 …"), to find back.
+func words(prefix string, n int) string {
+	w := make([]string, n)
+	for i := range w {
+		w[i] = fmt.Sprintf("%s%03d", prefix, i+1)
+	}
+	return strings.Join(w, " ")
+}
+
+// TestOverlongFieldsTookThePage: a 200-character name, a 500-character
+// street or item name filled the page with their lines and sent the rest
+// of a one-page invoice to a second page. A field of one line now takes
+// two lines at the most (a table cell four), cut with an ellipsis.
+func TestOverlongFieldsTookThePage(t *testing.T) {
+	t.Parallel()
+	d := invoice.Examples()[0]
+	d.Seller.Name = words("h", 40)                        // 200 characters
+	d.Buyer.Name = words("n", 50)                         // 200 characters
+	d.Buyer.Address.Street = words("s", 125)              // 500 characters
+	d.Buyer.Address.Additional = strings.Repeat("x", 300) // one word
+	d.BuyerReference = words("r", 20)
+	d.Lines[0].Name = words("i", 125)
+	got := text(t, render(t, d))
+	if !strings.Contains(got, "Page 1 of 1") {
+		t.Errorf("the invoice is not one page")
+	}
+	for _, f := range []struct {
+		prefix, first string
+		most          int
+	}{{"h", "h001", 2}, {"n", "n001", 2}, {"s", "s001", 2}, {"r", "r001", 2}, {"i", "i001", 4}} {
+		re := regexp.MustCompile(`\b` + f.prefix + `\d{3}\b`)
+		var lines []string
+		for _, l := range strings.Split(got, "\n") {
+			if re.MatchString(l) && !strings.Contains(l, "Page 1 of") { // the footer names the seller
+				lines = append(lines, l)
+			}
+		}
+		if len(lines) == 0 || len(lines) > f.most || !strings.Contains(lines[0], f.first) || !strings.Contains(lines[len(lines)-1], "…") {
+			t.Errorf("%s…: %d lines, want %d at the most, starting with %s and ending with an ellipsis:\n%s", f.prefix, len(lines), f.most, f.first, strings.Join(lines, "\n"))
+		}
+	}
+	if n := len(regexp.MustCompile(`(?m)^.*xxxxxxxxxx.*$`).FindAllString(got, -1)); n == 0 || n > 2 {
+		t.Errorf("a 300-character word is on %d lines", n)
+	}
+	flat := regexp.MustCompile(`\s+`).ReplaceAllString(got, " ")
+	for _, s := range []string{"69003 Lyon", "VAT ID " + d.Buyer.VATID, "Amount due " + cur(d, d.Totals.Payable), "Notes TVA 20 %"} {
+		if !strings.Contains(flat, s) {
+			t.Errorf("the PDF does not say %q", s)
+		}
+	}
+	if t.Failed() {
+		t.Log(got)
+	}
+}
+
+// TestNotesAloneOnAPage: an invoice whose payment section just filled its
+// page had its notes ("TVA 20 %") turned over to a page of their own. The
+// payment and the notes now go together to the next page.
+func TestNotesAloneOnAPage(t *testing.T) {
+	t.Parallel()
+	for n := 1; n <= 24; n++ {
+		d := long(n)
+		pages := strings.Split(strings.TrimRight(text(t, render(t, d)), "\f"), "\f")
+		last := pages[len(pages)-1]
+		if !strings.Contains(last, "Notes") || !strings.Contains(last, "Payment by SEPA direct debit") {
+			t.Errorf("%d lines: the last of %d pages does not hold both the payment and the notes:\n%s", n, len(pages), last)
+		}
+	}
+}

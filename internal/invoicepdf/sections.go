@@ -36,17 +36,19 @@ func (w *writer) heading() {
 		w.font("", 8.5, muted)
 		w.at(rightX, yr, labelW, lh, f[0], "L")
 		w.font("B", 8.5, ink)
-		w.at(rightX+labelW, yr, rightW-labelW, lh, f[1], "R")
-		yr += lh
+		for _, l := range w.atMost(2, f[1], rightW-labelW) {
+			w.at(rightX+labelW, yr, rightW-labelW, lh, l, "R")
+			yr += lh
+		}
 	}
 	w.pdf.SetY(max(yl, yr) + 9)
 }
 
-// block writes lines of text from x, y, each wrapped to wd, and returns
-// the height below them.
+// block writes lines of text from x, y, each a field of one line wrapped
+// to wd on two lines at the most, and returns the height below them.
 func (w *writer) block(x, y, wd, lh float64, lines ...string) float64 {
 	for _, s := range lines {
-		for _, l := range w.wrap(s, wd) {
+		for _, l := range w.atMost(2, s, wd) {
 			w.at(x, y, wd, lh, l, "L")
 			y += lh
 		}
@@ -127,7 +129,7 @@ func (w *writer) credited() {
 	if len(d.References) == 0 && d.Reason == "" {
 		return
 	}
-	w.section("Invoices credited")
+	w.section("Invoices credited", 3*4.2)
 	t := &table{x: marginX, cols: []column{
 		{"Invoice", 40, "L"}, {"Issue date", 40, "L"}, {"Amount credited (" + string(w.cur) + ")", 40, "R"},
 	}}
@@ -142,15 +144,6 @@ func (w *writer) credited() {
 		w.font("", 8.5, ink)
 		w.para(marginX, contentW, 4.2, "Reason: "+d.Reason)
 	}
-	w.pdf.SetY(w.pdf.GetY() + 6)
-}
-
-// section writes a section's heading, kept with at least a few lines of
-// what follows.
-func (w *writer) section(s string) {
-	w.need(6 + 3*4.2)
-	w.font("B", 9.5, accent)
-	w.at(marginX, w.pdf.GetY(), contentW, 5, s, "L")
 	w.pdf.SetY(w.pdf.GetY() + 6)
 }
 
@@ -287,10 +280,10 @@ func (w *writer) mentions() {
 	w.pdf.SetY(w.pdf.GetY() + 5)
 }
 
-// payment writes how the document is paid: the SEPA pre-notification of a
+// payment is how the document is paid: the SEPA pre-notification of a
 // direct debit, the account and reference of a transfer, or that there is
 // nothing to pay; on a credit note, what it credits.
-func (w *writer) payment() {
+func (w *writer) payment() prose {
 	d, p := w.d, w.d.Payment
 	due := withCurrency(d.Totals.Payable, w.cur)
 	var head, say string
@@ -319,34 +312,21 @@ func (w *writer) payment() {
 		say += " to the account below, quoting the reference " + reference(p.Reference) + "."
 		account = [][2]string{{"Account holder", p.AccountName}, {"IBAN", iban(p.IBAN)}, {"BIC", p.BIC}, {"Reference", reference(p.Reference)}}
 	}
-	w.section(head)
-	w.font("", 9, ink)
-	w.para(marginX, contentW, 4.6, say)
-	if len(account) > 0 {
-		w.pdf.SetY(w.pdf.GetY() + 1.5)
-		w.need(float64(len(account)) * 4.8)
-		y := w.pdf.GetY()
-		for _, a := range account {
-			if a[1] == "" {
-				continue
-			}
-			w.font("", 9, muted)
-			w.at(marginX, y, 32, 4.8, a[0], "L")
-			w.font("B", 9, ink)
-			w.at(marginX+32, y, contentW-32, 4.8, a[1], "L")
-			y += 4.8
+	s := prose{head: head, after: 6, parts: []part{{size: 9, c: ink, lh: 4.6, text: say}}}
+	gap := 1.5
+	for _, a := range account {
+		if a[1] != "" {
+			s.parts = append(s.parts, part{gap: gap, style: "B", size: 9, c: ink, lh: 4.8, label: a[0], text: a[1]})
+			gap = 0
 		}
-		w.pdf.SetY(y)
 	}
 	if terms := p.Terms; terms != "" && terms+"." != say {
-		w.pdf.SetY(w.pdf.GetY() + 1.5)
-		w.font("", 8, muted)
 		if d.Type == invoice.TypeInvoice {
 			terms = "Payment terms: " + terms
 		}
-		w.para(marginX, contentW, 4, terms)
+		s.parts = append(s.parts, part{gap: 1.5, size: 8, c: muted, lh: 4, text: terms})
 	}
-	w.pdf.SetY(w.pdf.GetY() + 6)
+	return s
 }
 
 // settledBy says that credit notes cover the whole invoice.
@@ -357,14 +337,14 @@ func settledBy(numbers []string) string {
 	return "Settled by credit notes " + strings.Join(numbers, ", ") + ": nothing to pay."
 }
 
-// notes writes the document's notes (BT-22), a paragraph each.
-func (w *writer) notes() {
+// notes are the document's notes (BT-22), a paragraph each.
+func (w *writer) notes() []prose {
 	if len(w.d.Notes) == 0 {
-		return
+		return nil
 	}
-	w.section("Notes")
-	w.font("", 8.5, ink)
+	s := prose{head: "Notes"}
 	for _, n := range w.d.Notes {
-		w.para(marginX, contentW, 4.2, n)
+		s.parts = append(s.parts, part{size: 8.5, c: ink, lh: 4.2, text: n})
 	}
+	return []prose{s}
 }
