@@ -86,21 +86,30 @@ func month(ym string) string {
 	return t.Format("January" + nbsp + "2006")
 }
 
-// period writes a line's service period as briefly as it reads clearly: a
-// whole calendar month is "November 2026", one day is its date, days of
-// one month "2–28 November 2026", anything else "from – to".
+// period writes a service period as briefly as it reads clearly: a whole
+// calendar month is "November 2026", one day is its date, days of one
+// month "2–28 November 2026", whole months "September – October 2026",
+// anything else "28 February – 3 March 2026" (the year written once when
+// it is the same). A line may break after the dash, never inside a date.
 func period(start, end civil.Date) string {
 	s, e := start.Time(), end.Time()
+	whole := s.Day() == 1 && e.AddDate(0, 0, 1).Day() == 1
 	switch {
 	case start == end:
 		return date(start)
+	case s.Year() == e.Year() && s.Month() == e.Month() && whole:
+		return s.Format("January" + nbsp + "2006")
 	case s.Year() == e.Year() && s.Month() == e.Month():
-		if s.Day() == 1 && e.AddDate(0, 0, 1).Day() == 1 {
-			return s.Format("January" + nbsp + "2006")
-		}
 		return s.Format("2") + "–" + e.Format("2"+nbsp+"January"+nbsp+"2006")
 	}
-	return date(start) + " – " + date(end)
+	from, to := "2"+nbsp+"January", "2"+nbsp+"January"+nbsp+"2006"
+	if whole {
+		from, to = "January", "January"+nbsp+"2006"
+	}
+	if s.Year() != e.Year() {
+		from = to
+	}
+	return s.Format(from) + nbsp + "– " + e.Format(to)
 }
 
 // iban writes an account number in groups of four, as it is printed.

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -339,6 +340,7 @@ func words(prefix string, n int) string {
 func TestOverlongFieldsTookThePage(t *testing.T) {
 	t.Parallel()
 	d := invoice.Examples()[0]
+	d.Number = "CH-2026-LONGFIELDS"
 	d.Seller.Name = words("h", 40)                        // 200 characters
 	d.Buyer.Name = words("n", 50)                         // 200 characters
 	d.Buyer.Address.Street = words("s", 125)              // 500 characters
@@ -390,5 +392,55 @@ func TestNotesAloneOnAPage(t *testing.T) {
 		if !strings.Contains(last, "Notes") || !strings.Contains(last, "Payment by SEPA direct debit") {
 			t.Errorf("%d lines: the last of %d pages does not hold both the payment and the notes:\n%s", n, len(pages), last)
 		}
+	}
+}
+
+// ymd is the day y-m-d, which the test knows to be valid.
+func ymd(y, m, day int) civil.Date {
+	d, ok := civil.Valid(y, m, day)
+	if !ok {
+		panic(fmt.Sprintf("%d-%d-%d is no day", y, m, day))
+	}
+	return d
+}
+
+// TestServicePeriodSplitAYear: "15–17 September 2026" was wider than its
+// column and cut inside the year ("15–17 September 20" / "26"). A period
+// now fits its column or breaks after its dash, never inside a date.
+func TestServicePeriodSplitAYear(t *testing.T) {
+	t.Parallel()
+	d := invoice.Examples()[0]
+	d.Number = "CH-2026-PERIODS"
+	periods := []struct {
+		start, end civil.Date
+		want       []string // each whole on one line of text
+	}{
+		{ymd(2026, 9, 15), ymd(2026, 9, 17), []string{"15–17 September 2026"}},
+		{ymd(2026, 9, 28), ymd(2026, 9, 30), []string{"28–30 September 2026"}},
+		{ymd(2026, 2, 28), ymd(2026, 3, 3), []string{"28 February –", "3 March 2026"}},
+		{ymd(2026, 9, 28), ymd(2026, 11, 30), []string{"28 September –", "30 November 2026"}},
+		{ymd(2026, 12, 28), ymd(2027, 1, 3), []string{"28 December 2026 –", "3 January 2027"}},
+		{ymd(2026, 9, 1), ymd(2026, 10, 31), []string{"September –", "October 2026"}},
+	}
+	d.Lines = d.Lines[:1]
+	for i, p := range periods {
+		l := d.Lines[0]
+		l.No, l.PeriodStart, l.PeriodEnd = i+1, p.start, p.end
+		d.Lines = append(d.Lines[:i], l)
+	}
+	if err := d.Finish(0, invoice.Exemption); err != nil {
+		t.Fatal(err)
+	}
+	got := text(t, render(t, d))
+	lines := strings.Split(got, "\n")
+	for _, p := range periods {
+		for _, s := range p.want {
+			if !slices.ContainsFunc(lines, func(l string) bool { return strings.Contains(l, s) }) {
+				t.Errorf("the period %s to %s: no line of text holds %q", p.start, p.end, s)
+			}
+		}
+	}
+	if t.Failed() {
+		t.Log(got)
 	}
 }

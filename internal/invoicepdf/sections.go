@@ -150,8 +150,8 @@ func (w *writer) credited() {
 // lineTable is the lines table; its unit price and net are in cur.
 func lineTable(cur string) *table {
 	return &table{x: marginX, cols: []column{
-		{"No.", 10, "R"}, {"SKU", 21, "L"}, {"Description", 41, "L"}, {"Service period", 32, "L"},
-		{"Quantity", 16, "R"}, {"Unit price\n(" + cur + ")", 18, "R"}, {"Net\n(" + cur + ")", 22, "R"}, {"VAT", 14, "R"},
+		{"No.", 9, "R"}, {"SKU", 21, "L"}, {"Description", 41, "L"}, {"Service period", 35, "L"},
+		{"Quantity", 16, "R"}, {"Unit price\n(" + cur + ")", 18, "R"}, {"Net\n(" + cur + ")", 22, "R"}, {"VAT", 12, "R"},
 	}}
 }
 
