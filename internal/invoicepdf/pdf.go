@@ -43,9 +43,11 @@ const (
 	contentW      = pageW - 2*marginX
 	contentBottom = 277.0 // the footer's rule is at footerY
 	footerY       = 283.0
-	// The right column of the first page (the document's data, the amount).
-	rightW = 70.0
+	// The right column of the first page (the document's data, the amount,
+	// the totals) and the left one (the parties), 4 mm apart.
+	rightW = 76.0
 	rightX = pageW - marginX - rightW
+	leftW  = rightX - 4 - marginX
 	// Where the content starts on the pages after the first, below a line
 	// naming the document.
 	pageTop = marginTop + 9

@@ -111,17 +111,18 @@ func TestEveryExampleReads(t *testing.T) {
 			t.Parallel()
 			got := text(t, render(t, d))
 			flat := regexp.MustCompile(`\s+`).ReplaceAllString(got, " ")
+			billing := must(time.Parse("2006-01", d.BillingMonth)).Format("January 2006")
 			want := []string{
-				d.Number, day(d.IssueDate), "Billing period", must(time.Parse("2006-01", d.BillingMonth)).Format("January 2006"),
-				d.BuyerReference, d.Seller.Name, d.Seller.VATID, d.Seller.CompanyID, d.Buyer.Name, d.Buyer.Address.Street,
+				d.Number, day(d.IssueDate), d.BuyerReference, d.Seller.Name, d.Seller.VATID, d.Seller.CompanyID, d.Buyer.Name, d.Buyer.Address.Street,
 				d.Buyer.Address.PostalCode + " " + d.Buyer.Address.City, d.Buyer.VATID,
 				"Total net " + cur(d, d.Totals.TaxExclusive), "Page 1 of 1",
 			}
 			if d.Type == invoice.TypeInvoice {
 				want = append(want, "Invoice", "Due date "+day(d.DueDate), "Amount due "+cur(d, d.Totals.Payable),
-					"Total "+cur(d, d.Totals.TaxInclusive))
+					"Total "+cur(d, d.Totals.TaxInclusive), "Billing period "+billing)
 			} else {
-				want = append(want, "Credit note", "Total credited "+cur(d, d.Totals.TaxInclusive), "Reason: "+d.Reason)
+				want = append(want, "Credit note", "Total credited "+cur(d, d.Totals.TaxInclusive), "Reason: "+d.Reason,
+					"Issued in "+billing+" billing", "Credited period")
 				for _, r := range d.References {
 					want = append(want, r.Number+" "+day(r.IssueDate)+" "+amt(d, r.Amount))
 				}
@@ -442,5 +443,56 @@ func TestServicePeriodSplitAYear(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Log(got)
+	}
+}
+
+// TestCreditNoteSaidTheBillingMonth: a credit note's header said "Billing
+// period November 2026" while it credited September and October. It now
+// says the period credited and the billing it was issued in; an invoice
+// says its billing month, and its service period when the lines reach
+// beyond the month (months caught up).
+func TestCreditNoteSaidTheBillingMonth(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name       string
+		doc        int // in invoice.Examples()
+		start, end civil.Date
+		want, not  []string
+	}{
+		{"credit note of two months", 2, 0, 0,
+			[]string{"Credited period September – October 2026", "Issued in November 2026 billing"}, []string{"Billing period"}},
+		{"credit note of days", 2, ymd(2026, 9, 15), ymd(2026, 10, 20),
+			[]string{"Credited period 15 September –", "20 October 2026", "Issued in November 2026 billing"}, []string{"Billing period"}},
+		{"invoice with a month caught up", 0, 0, 0,
+			[]string{"Billing period November 2026", "Service period October – November 2026"}, []string{"Credited period"}},
+		{"invoice with months caught up", 0, ymd(2026, 8, 1), 0,
+			[]string{"Billing period November 2026", "Service period August – November 2026"}, nil},
+		{"invoice of its month", 1, 0, 0, []string{"Billing period November 2026"}, []string{"Service period November", "Credited period"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			d := invoice.Examples()[tc.doc]
+			if tc.start != 0 {
+				d.PeriodStart = tc.start
+			}
+			if tc.end != 0 {
+				d.PeriodEnd = tc.end
+			}
+			got := text(t, render(t, d))
+			flat := regexp.MustCompile(`\s+`).ReplaceAllString(got, " ")
+			for _, s := range tc.want {
+				if !strings.Contains(flat, s) {
+					t.Errorf("the PDF does not say %q", s)
+				}
+			}
+			for _, s := range tc.not {
+				if strings.Contains(flat, s) {
+					t.Errorf("the PDF says %q", s)
+				}
+			}
+			if t.Failed() {
+				t.Log(got)
+			}
+		})
 	}
 }

@@ -3,6 +3,7 @@ package invoicepdf
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/clearhouse/clearhouse/internal/civil"
 	"github.com/clearhouse/clearhouse/internal/invoice"
@@ -16,9 +17,9 @@ func (w *writer) heading() {
 	d := w.d
 	y := marginTop
 	w.font("B", 13, ink)
-	yl := w.block(marginX, y, 100, 6, d.Seller.Name)
+	yl := w.block(marginX, y, leftW, 6, d.Seller.Name)
 	w.font("", 8.5, muted)
-	yl = w.block(marginX, yl+1.5, 100, 4, partyLines(d.Seller)...)
+	yl = w.block(marginX, yl+1.5, leftW, 4, partyLines(d.Seller)...)
 
 	w.font("B", 22, accent)
 	w.at(rightX, y-1.5, rightW, 9, title(d), "R")
@@ -27,21 +28,62 @@ func (w *writer) heading() {
 	if d.Type == invoice.TypeInvoice && d.DueDate != 0 {
 		facts = append(facts, [2]string{"Due date", date(d.DueDate)})
 	}
-	facts = append(facts, [2]string{"Billing period", month(d.BillingMonth)})
+	facts = append(facts, w.periods()...)
 	if d.BuyerReference != "" {
 		facts = append(facts, [2]string{"Buyer reference", d.BuyerReference})
 	}
-	const labelW, lh = 28.0, 4.8
+	const factW, lh = 26.0, 4.8 // the labels' width, a line
 	for _, f := range facts {
 		w.font("", 8.5, muted)
-		w.at(rightX, yr, labelW, lh, f[0], "L")
+		w.at(rightX, yr, factW, lh, f[0], "L")
 		w.font("B", 8.5, ink)
-		for _, l := range w.atMost(2, f[1], rightW-labelW) {
-			w.at(rightX+labelW, yr, rightW-labelW, lh, l, "R")
+		for _, l := range w.atMost(2, f[1], rightW-factW) {
+			w.at(rightX+factW, yr, rightW-factW, lh, l, "R")
 			yr += lh
 		}
 	}
 	w.pdf.SetY(max(yl, yr) + 9)
+}
+
+// periods are the header's facts of time. An invoice is of its billing
+// month, and says its service period too when its lines reach beyond the
+// month (months caught up). A credit note credits its service period, in
+// the billing of its month.
+func (w *writer) periods() [][2]string {
+	d := w.d
+	span := ""
+	if d.PeriodStart != 0 && d.PeriodEnd >= d.PeriodStart {
+		span = period(d.PeriodStart, d.PeriodEnd)
+	}
+	var out [][2]string
+	if d.Type == invoice.TypeCreditNote {
+		if span != "" {
+			out = append(out, [2]string{"Credited period", span})
+		}
+		if d.BillingMonth != "" {
+			out = append(out, [2]string{"Issued in", month(d.BillingMonth) + " billing"})
+		}
+		return out
+	}
+	if d.BillingMonth != "" {
+		out = append(out, [2]string{"Billing period", month(d.BillingMonth)})
+	}
+	if span != "" && beyondMonth(d.BillingMonth, d.PeriodStart, d.PeriodEnd) {
+		out = append(out, [2]string{"Service period", span})
+	}
+	return out
+}
+
+// beyondMonth tells whether start to end reaches out of the month ym
+// (YYYY-MM); any period does when ym is not a month.
+func beyondMonth(ym string, start, end civil.Date) bool {
+	t, err := time.Parse("2006-01", ym)
+	if err != nil {
+		return true
+	}
+	first := civil.FromYMD(t.Year(), t.Month(), 1)
+	last := civil.FromYMD(t.Year(), t.Month()+1, 0)
+	return start < first || end > last
 }
 
 // block writes lines of text from x, y, each a field of one line wrapped
@@ -86,11 +128,11 @@ func (w *writer) parties() {
 	d := w.d
 	y := w.pdf.GetY()
 	w.font("B", 7, muted)
-	w.at(marginX, y, 100, 4, "CUSTOMER", "L")
+	w.at(marginX, y, leftW, 4, "CUSTOMER", "L")
 	w.font("B", 10.5, ink)
-	yl := w.block(marginX, y+4.5, 100, 5.5, d.Buyer.Name)
+	yl := w.block(marginX, y+4.5, leftW, 5.5, d.Buyer.Name)
 	w.font("", 8.5, ink)
-	yl = w.block(marginX, yl+0.5, 100, 4.2, partyLines(d.Buyer)...)
+	yl = w.block(marginX, yl+0.5, leftW, 4.2, partyLines(d.Buyer)...)
 
 	label, sum, sub := "Amount due", d.Totals.Payable, ""
 	switch {
@@ -196,7 +238,7 @@ func (w *writer) summary() {
 	d := w.d
 	cur := string(w.cur)
 	t := &table{x: marginX, cols: []column{
-		{"Category", 38, "L"}, {"Rate", 14, "R"}, {"Taxable\n(" + cur + ")", 24, "R"}, {"VAT\n(" + cur + ")", 22, "R"},
+		{"Category", 34, "L"}, {"Rate", 14, "R"}, {"Taxable\n(" + cur + ")", 24, "R"}, {"VAT\n(" + cur + ")", 22, "R"},
 	}}
 	rows := w.totalRows()
 	const totalLine = 6.0
