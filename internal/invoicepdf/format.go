@@ -68,8 +68,11 @@ func group(s string) string {
 	return b.String()
 }
 
-// percent writes a VAT rate ("20 %").
-func percent(rate string) string { return rate + nbsp + "%" }
+// percent writes a VAT rate ("20 %", "0 %", "5.5 %"), the same in every
+// place. The space is an en space: the writer never breaks a line at it,
+// and text extraction reads it as a space where it drops a narrower one
+// (pdftotext reads "0 %" with a no-break space as "0%").
+func percent(rate string) string { return rate + "\u2002%" }
 
 // date writes a day as a person reads it ("1 December 2026").
 func date(d civil.Date) string {

@@ -48,6 +48,8 @@ func TestFormats(t *testing.T) {
 		{reference("CH-2026-000041"), "CH-2026-000041"},
 		{country("DE"), "Germany"},
 		{country("XK"), "XK"},
+		{percent("20"), "20\u2002%"},
+		{percent("0"), "0\u2002%"},
 	} {
 		if got := strings.ReplaceAll(tc.got, nbsp, " "); got != tc.want {
 			t.Errorf("got %q, want %q", got, tc.want)

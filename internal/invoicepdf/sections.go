@@ -203,10 +203,20 @@ func (w *writer) lines() {
 	t := lineTable(string(w.cur))
 	t.header(w)
 	w.repeat = t
+	// A line's VAT is its rate. When the document has more than one
+	// category, a line of another than the standard one has its code under
+	// the rate, as the breakdown names it ("Exempt (E)").
+	categories := map[string]bool{}
+	for _, v := range w.d.VAT {
+		categories[v.Category] = true
+	}
 	for _, l := range w.d.Lines {
-		var note string
+		var note, cat string
 		if l.Credits != "" {
 			note = "credits invoice " + l.Credits
+		}
+		if len(categories) > 1 && l.VATCategory != invoice.VATStandard {
+			cat = l.VATCategory
 		}
 		t.row(w, []cell{
 			{text: strconv.Itoa(l.No)},
@@ -216,20 +226,11 @@ func (w *writer) lines() {
 			{text: group(strconv.FormatInt(l.Quantity, 10))},
 			{text: decimal(l.UnitPrice, w.cur.Exponent())},
 			{text: amount(l.Net, w.cur)},
-			{text: vatLabel(l.VATCategory, l.VATRate)},
+			{text: percent(l.VATRate), note: cat},
 		})
 	}
 	w.repeat = nil
 	w.pdf.SetY(w.pdf.GetY() + 7)
-}
-
-// vatLabel is a line's VAT: its rate, with the category when it is not
-// the standard one ("0 % AE").
-func vatLabel(cat, rate string) string {
-	if cat == invoice.VATStandard {
-		return percent(rate)
-	}
-	return percent(rate) + nbsp + cat
 }
 
 // summary writes the VAT breakdown (left) and the totals (right), kept on

@@ -14,7 +14,7 @@ func TestFontGlyphs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range "Aé€ØßŁ–…\u00a0\uFFFD" {
+	for _, r := range "Aé€ØßŁ–…\u00a0\u2002\uFFFD" {
 		if !g.has(r) {
 			t.Errorf("DejaVu Sans draws %q (U+%04X), the set says it does not", r, r)
 		}
