@@ -148,7 +148,7 @@ func TestEveryExampleReads(t *testing.T) {
 			case len(p.SettledBy) > 0:
 				want = append(want, "Settled by credit note "+p.SettledBy[0]+": nothing to pay")
 			case p.Means == invoice.PayDirectDebit:
-				want = append(want, fmt.Sprintf("The amount of %s will be debited on %s from account %s under mandate %s, creditor identifier %s.",
+				want = append(want, fmt.Sprintf("The amount due, %s at issue, will be debited on %s from account %s under mandate %s, creditor identifier %s.",
 					cur(d, d.Totals.Payable), day(p.DebitDate), grouped4(p.DebtorIBAN[:4]+strings.Repeat("*", len(p.DebtorIBAN)-8)+p.DebtorIBAN[len(p.DebtorIBAN)-4:]),
 					p.MandateID, p.CreditorID))
 			default:
@@ -539,5 +539,28 @@ func TestVATRateWrittenThreeWays(t *testing.T) {
 				t.Log(got)
 			}
 		})
+	}
+}
+
+// TestDirectDebitPromisedTheAmount: "The amount of 46.64 EUR will be
+// debited on 31 December 2026" was contradicted by a credit note issued
+// before that date, which the debit nets. The pre-notification now gives
+// the amount due at issue and says that a credit note reduces it, with the
+// date, the account, the mandate and the creditor identifier.
+func TestDirectDebitPromisedTheAmount(t *testing.T) {
+	t.Parallel()
+	d := invoice.Examples()[0]
+	flat := regexp.MustCompile(`\s+`).ReplaceAllString(text(t, render(t, d)), " ")
+	for _, s := range []string{
+		"Payment by SEPA direct debit",
+		"The amount due, " + cur(d, d.Totals.Payable) + " at issue, will be debited on 31 December 2026 from account FR76 **** **** **** **** ***0 189 under mandate TFR-SDD-0001, creditor identifier FR18ZZZ8A4B2C.",
+		"A credit note issued before then reduces the amount debited.",
+	} {
+		if !strings.Contains(flat, s) {
+			t.Errorf("the PDF does not say %q", s)
+		}
+	}
+	if strings.Contains(flat, "The amount of") {
+		t.Errorf("the PDF still promises a fixed amount: %s", flat)
 	}
 }

@@ -343,9 +343,13 @@ func (w *writer) payment() prose {
 		if p.DebtorIBAN != "" {
 			from = "account " + maskedIBAN(p.DebtorIBAN)
 		}
+		// The pre-notification: the amount, the date, the mandate and the
+		// creditor; the amount is the one at issue, since a credit note
+		// issued before the date is netted from the debit.
 		head = "Payment by SEPA direct debit"
-		say = "The amount of " + due + " will be debited on " + date(w.debitDate()) + " from " + from +
-			" under mandate " + p.MandateID + ", creditor identifier " + p.CreditorID + "."
+		say = "The amount due, " + due + " at issue, will be debited on " + date(w.debitDate()) + " from " + from +
+			" under mandate " + p.MandateID + ", creditor identifier " + p.CreditorID + ". " +
+			"A credit note issued before then reduces the amount debited."
 	default:
 		head = "Payment by bank transfer"
 		say = "Please transfer " + due
