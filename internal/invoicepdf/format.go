@@ -1,6 +1,7 @@
 package invoicepdf
 
 import (
+	"regexp"
 	"strings"
 	"time"
 
@@ -78,6 +79,20 @@ func percent(rate string) string { return rate + "\u2002%" }
 func date(d civil.Date) string {
 	return d.Time().Format("2" + nbsp + "January" + nbsp + "2006")
 }
+
+// spellDates writes the ISO dates (2026-12-31) of a free text (payment
+// terms, a credit note's reason) as the page writes dates.
+func spellDates(s string) string {
+	return isoDate.ReplaceAllStringFunc(s, func(iso string) string {
+		d, err := civil.ParseISO(iso)
+		if err != nil {
+			return iso
+		}
+		return date(d)
+	})
+}
+
+var isoDate = regexp.MustCompile(`\b\d{4}-\d{2}-\d{2}\b`)
 
 // month writes a billing month YYYY-MM as "November 2026" (the text as it
 // is when it is not one).

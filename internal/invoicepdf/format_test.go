@@ -48,6 +48,8 @@ func TestFormats(t *testing.T) {
 		{reference("CH-2026-000041"), "CH-2026-000041"},
 		{country("DE"), "Germany"},
 		{country("XK"), "XK"},
+		{spellDates("terminated on 2026-08-31, declared on 2026-11-12"), "terminated on 31 August 2026, declared on 12 November 2026"},
+		{spellDates("CBE-2026-0193, 2026-02-30, 12026-11-12"), "CBE-2026-0193, 2026-02-30, 12026-11-12"},
 		{percent("20"), "20\u2002%"},
 		{percent("0"), "0\u2002%"},
 	} {

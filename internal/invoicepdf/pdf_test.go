@@ -76,6 +76,13 @@ func thousands(s string) string {
 	return s
 }
 
+// longDates writes the ISO dates of a text as the page does.
+func longDates(s string) string {
+	return regexp.MustCompile(`\d{4}-\d{2}-\d{2}`).ReplaceAllStringFunc(s, func(iso string) string {
+		return day(must(civil.ParseISO(iso)))
+	})
+}
+
 func cur(d *invoice.Document, minor int64) string { return amt(d, minor) + " " + d.Currency }
 
 func grouped4(s string) string {
@@ -121,7 +128,7 @@ func TestEveryExampleReads(t *testing.T) {
 				want = append(want, "Invoice", "Due date "+day(d.DueDate), "Amount due "+cur(d, d.Totals.Payable),
 					"Total "+cur(d, d.Totals.TaxInclusive), "Billing period "+billing)
 			} else {
-				want = append(want, "Credit note", "Total credited "+cur(d, d.Totals.TaxInclusive), "Reason: "+d.Reason,
+				want = append(want, "Credit note", "Total credited "+cur(d, d.Totals.TaxInclusive), "Reason: "+longDates(d.Reason),
 					"Issued in "+billing+" billing", "Credited period")
 				for _, r := range d.References {
 					want = append(want, r.Number+" "+day(r.IssueDate)+" "+amt(d, r.Amount))
@@ -562,5 +569,50 @@ func TestDirectDebitPromisedTheAmount(t *testing.T) {
 	}
 	if strings.Contains(flat, "The amount of") {
 		t.Errorf("the PDF still promises a fixed amount: %s", flat)
+	}
+}
+
+// TestPaymentTermsRepeated: under the direct debit notice, "Payment terms:
+// Direct debit of 93.26 EUR on 2026-12-31 (SEPA Core, mandate …)" said it
+// again, with an ISO date where the page writes "31 December 2026". Terms
+// are not printed under a direct debit, nor under a transfer when they
+// only repeat its amount and due date; printed, and in a credit note's
+// reason, dates read as the page's others.
+func TestPaymentTermsRepeated(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		doc   int // in invoice.Examples()
+		terms string
+		want  string // "" when the terms are not printed
+	}{
+		{"direct debit", 0, "Direct debit on 31 December 2026 (30 days)", ""},
+		{"direct debit, ISO date", 0, "Direct debit of 2825.86 EUR on 2026-12-31 (SEPA Core, mandate TFR-SDD-0001)", ""},
+		{"transfer, a term", 1, "Payable within 14 days", "Payment terms: Payable within 14 days"},
+		{"transfer, its due date", 1, "Payable by 2026-12-15", ""},
+		{"transfer, its amount and due date", 1, "154.20 EUR due on 15 December 2026 by bank transfer.", ""},
+		{"transfer, more than the due date", 1, "Payable by 2026-12-15; late payment bears interest at three times the legal rate",
+			"Payment terms: Payable by 15 December 2026; late payment bears interest at three times the legal rate"},
+		{"credit note", 2, "Applied on 2026-12-01 to the invoices credited", "Applied on 1 December 2026 to the invoices credited"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			d := invoice.Examples()[tc.doc]
+			d.Payment.Terms = tc.terms
+			got := text(t, render(t, d))
+			flat := regexp.MustCompile(`\s+`).ReplaceAllString(got, " ")
+			if tc.want != "" && !strings.Contains(flat, tc.want) {
+				t.Errorf("the PDF does not say %q", tc.want)
+			}
+			if tc.want == "" && strings.Contains(flat, "Payment terms") {
+				t.Errorf("the PDF repeats the terms %q", tc.terms)
+			}
+			if iso := regexp.MustCompile(`\b\d{4}-\d{2}-\d{2}\b`).FindAllString(got, -1); len(iso) > 0 {
+				t.Errorf("ISO dates on the page: %q", iso)
+			}
+			if t.Failed() {
+				t.Log(got)
+			}
+		})
 	}
 }

@@ -4,9 +4,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/clearhouse/clearhouse/internal/civil"
 	"github.com/clearhouse/clearhouse/internal/invoice"
+	"github.com/clearhouse/clearhouse/internal/money"
 )
 
 // The sections of a document, in the order they are written.
@@ -184,7 +186,7 @@ func (w *writer) credited() {
 	}
 	if d.Reason != "" {
 		w.font("", 8.5, ink)
-		w.para(marginX, contentW, 4.2, "Reason: "+d.Reason)
+		w.para(marginX, contentW, 4.2, "Reason: "+spellDates(d.Reason))
 	}
 	w.pdf.SetY(w.pdf.GetY() + 6)
 }
@@ -367,13 +369,59 @@ func (w *writer) payment() prose {
 			gap = 0
 		}
 	}
-	if terms := p.Terms; terms != "" && terms+"." != say {
-		if d.Type == invoice.TypeInvoice {
-			terms = "Payment terms: " + terms
-		}
+	if terms := w.terms(say); terms != "" {
 		s.parts = append(s.parts, part{gap: 1.5, size: 8, c: muted, lh: 4, text: terms})
 	}
 	return s
+}
+
+// terms is the payment terms (BT-20) as the page prints them, its dates
+// written as the page writes dates, or nothing when the sentence above
+// already says them: on an invoice paid by direct debit (the
+// pre-notification gives the amount, the date, the mandate), and on one
+// paid by transfer when they only repeat its amount and due date.
+func (w *writer) terms(say string) string {
+	d, p := w.d, w.d.Payment
+	t := spellDates(p.Terms)
+	switch {
+	case t == "" || strings.TrimSuffix(t, ".") == strings.TrimSuffix(say, "."):
+		return ""
+	case d.Type == invoice.TypeCreditNote:
+		return t
+	case p.Means == invoice.PayDirectDebit:
+		return ""
+	case d.Totals.Payable > 0 && len(p.SettledBy) == 0 && !adds(t, d.DueDate, d.Totals.Payable, w.cur):
+		return ""
+	}
+	return "Payment terms: " + t
+}
+
+// adds tells whether payment terms say more than the amount and the due
+// date of a transfer: whether words are left once those and the words
+// that only introduce them ("payable by", "due on") are taken out.
+func adds(terms string, due civil.Date, payable int64, cur money.Currency) bool {
+	t := strings.ReplaceAll(terms, nbsp, " ")
+	facts := []string{money.Format(payable, cur), amount(payable, cur), string(cur)}
+	if due != 0 {
+		facts = append(facts, date(due))
+	}
+	for _, f := range facts {
+		t = strings.ReplaceAll(t, strings.ReplaceAll(f, nbsp, " "), " ")
+	}
+	for _, word := range strings.FieldsFunc(strings.ToLower(t), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+		if !restating[word] {
+			return true
+		}
+	}
+	return false
+}
+
+// restating are the words that payment terms use to give an amount and a
+// date: "Payable by 15 December 2026", "To be paid by bank transfer".
+var restating = map[string]bool{
+	"payable": true, "pay": true, "paid": true, "payment": true, "due": true, "to": true, "be": true, "is": true,
+	"by": true, "on": true, "before": true, "until": true, "at": true, "the": true, "latest": true, "of": true,
+	"amount": true, "bank": true, "credit": true, "transfer": true, "please": true,
 }
 
 // settledBy says that credit notes cover the whole invoice.
