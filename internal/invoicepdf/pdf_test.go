@@ -56,6 +56,20 @@ func text(t *testing.T, pdf []byte) string {
 	return strings.ReplaceAll(string(out), "\u00a0", " ")
 }
 
+// flatten is text with its spaces and line breaks run together, to find
+// what a line of the page says.
+func flatten(text string) string { return regexp.MustCompile(`\s+`).ReplaceAllString(text, " ") }
+
+// says checks that flat (flattened text) says each of want.
+func says(t *testing.T, flat string, want ...string) {
+	t.Helper()
+	for _, s := range want {
+		if !strings.Contains(flat, s) {
+			t.Errorf("the PDF does not say %q", s)
+		}
+	}
+}
+
 // Independent spellings of what the document must show, so the test does
 // not read the writer's own formatting back.
 func day(d civil.Date) string { return d.Time().Format("2 January 2006") }
@@ -117,7 +131,7 @@ func TestEveryExampleReads(t *testing.T) {
 		t.Run(d.Number, func(t *testing.T) {
 			t.Parallel()
 			got := text(t, render(t, d))
-			flat := regexp.MustCompile(`\s+`).ReplaceAllString(got, " ")
+			flat := flatten(got)
 			billing := must(time.Parse("2006-01", d.BillingMonth)).Format("January 2006")
 			want := []string{
 				d.Number, day(d.IssueDate), d.BuyerReference, d.Seller.Name, d.Seller.VATID, d.Seller.CompanyID, d.Buyer.Name, d.Buyer.Address.Street,
@@ -162,11 +176,7 @@ func TestEveryExampleReads(t *testing.T) {
 				want = append(want, "IBAN "+grouped4(p.IBAN), "BIC "+p.BIC, "Account holder "+p.AccountName, "Reference "+grouped4(p.Reference),
 					"Please transfer "+cur(d, d.Totals.Payable)+" by "+day(d.DueDate))
 			}
-			for _, s := range want {
-				if !strings.Contains(flat, s) {
-					t.Errorf("the PDF does not say %q", s)
-				}
-			}
+			says(t, flat, want...)
 			for _, l := range d.Lines {
 				if !lineRow(d, l).MatchString(got) {
 					t.Errorf("line %d (%s, %d × %s = %s) is not a row of the table", l.No, l.SKU, l.Quantity, l.UnitPrice, amt(d, l.Net))
@@ -314,11 +324,7 @@ func TestEmojiPanicked(t *testing.T) {
 			}
 			got := text(t, b.Bytes())
 			flat := regexp.MustCompile(`[ \t]+`).ReplaceAllString(got, " ")
-			for _, s := range append(tc.want, d.Number, "Total credited "+cur(d, d.Totals.TaxInclusive), "Page 1 of 1") {
-				if !strings.Contains(flat, s) {
-					t.Errorf("the PDF does not say %q", s)
-				}
-			}
+			says(t, flat, append(tc.want, d.Number, "Total credited "+cur(d, d.Totals.TaxInclusive), "Page 1 of 1")...)
 			if i := strings.IndexFunc(got, func(r rune) bool {
 				return r != '\n' && r != '\f' && (r < 0x20 || r >= 0x7f && r < 0xa0) || r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069 || r == 0x200e || r == 0x200f
 			}); i >= 0 {
@@ -376,12 +382,8 @@ func TestOverlongFieldsTookThePage(t *testing.T) {
 	if n := len(regexp.MustCompile(`(?m)^.*xxxxxxxxxx.*$`).FindAllString(got, -1)); n == 0 || n > 2 {
 		t.Errorf("a 300-character word is on %d lines", n)
 	}
-	flat := regexp.MustCompile(`\s+`).ReplaceAllString(got, " ")
-	for _, s := range []string{"69003 Lyon", "VAT ID " + d.Buyer.VATID, "Amount due " + cur(d, d.Totals.Payable), "Notes TVA 20 %"} {
-		if !strings.Contains(flat, s) {
-			t.Errorf("the PDF does not say %q", s)
-		}
-	}
+	flat := flatten(got)
+	says(t, flat, "69003 Lyon", "VAT ID "+d.Buyer.VATID, "Amount due "+cur(d, d.Totals.Payable), "Notes TVA 20 %")
 	if t.Failed() {
 		t.Log(got)
 	}
@@ -485,12 +487,8 @@ func TestCreditNoteSaidTheBillingMonth(t *testing.T) {
 				d.PeriodEnd = tc.end
 			}
 			got := text(t, render(t, d))
-			flat := regexp.MustCompile(`\s+`).ReplaceAllString(got, " ")
-			for _, s := range tc.want {
-				if !strings.Contains(flat, s) {
-					t.Errorf("the PDF does not say %q", s)
-				}
-			}
+			flat := flatten(got)
+			says(t, flat, tc.want...)
 			for _, s := range tc.not {
 				if strings.Contains(flat, s) {
 					t.Errorf("the PDF says %q", s)
@@ -557,16 +555,10 @@ func TestVATRateWrittenThreeWays(t *testing.T) {
 func TestDirectDebitPromisedTheAmount(t *testing.T) {
 	t.Parallel()
 	d := invoice.Examples()[0]
-	flat := regexp.MustCompile(`\s+`).ReplaceAllString(text(t, render(t, d)), " ")
-	for _, s := range []string{
-		"Payment by SEPA direct debit",
-		"The amount due, " + cur(d, d.Totals.Payable) + " at issue, will be debited on 31 December 2026 from account FR76 **** **** **** **** ***0 189 under mandate TFR-SDD-0001, creditor identifier FR18ZZZ8A4B2C.",
-		"A credit note issued before then reduces the amount debited.",
-	} {
-		if !strings.Contains(flat, s) {
-			t.Errorf("the PDF does not say %q", s)
-		}
-	}
+	flat := flatten(text(t, render(t, d)))
+	says(t, flat, "Payment by SEPA direct debit",
+		"The amount due, "+cur(d, d.Totals.Payable)+" at issue, will be debited on 31 December 2026 from account FR76 **** **** **** **** ***0 189 under mandate TFR-SDD-0001, creditor identifier FR18ZZZ8A4B2C.",
+		"A credit note issued before then reduces the amount debited.")
 	if strings.Contains(flat, "The amount of") {
 		t.Errorf("the PDF still promises a fixed amount: %s", flat)
 	}
@@ -600,9 +592,9 @@ func TestPaymentTermsRepeated(t *testing.T) {
 			d := invoice.Examples()[tc.doc]
 			d.Payment.Terms = tc.terms
 			got := text(t, render(t, d))
-			flat := regexp.MustCompile(`\s+`).ReplaceAllString(got, " ")
-			if tc.want != "" && !strings.Contains(flat, tc.want) {
-				t.Errorf("the PDF does not say %q", tc.want)
+			flat := flatten(got)
+			if tc.want != "" {
+				says(t, flat, tc.want)
 			}
 			if tc.want == "" && strings.Contains(flat, "Payment terms") {
 				t.Errorf("the PDF repeats the terms %q", tc.terms)
