@@ -1,6 +1,7 @@
 package invoicepdf
 
 import (
+	"regexp"
 	"strings"
 	"time"
 
@@ -68,13 +69,30 @@ func group(s string) string {
 	return b.String()
 }
 
-// percent writes a VAT rate ("20 %").
-func percent(rate string) string { return rate + nbsp + "%" }
+// percent writes a VAT rate ("20 %", "0 %", "5.5 %"), the same in every
+// place. The space is an en space: the writer never breaks a line at it,
+// and text extraction reads it as a space where it drops a narrower one
+// (pdftotext reads "0 %" with a no-break space as "0%").
+func percent(rate string) string { return rate + "\u2002%" }
 
 // date writes a day as a person reads it ("1 December 2026").
 func date(d civil.Date) string {
 	return d.Time().Format("2" + nbsp + "January" + nbsp + "2006")
 }
+
+// spellDates writes the ISO dates (2026-12-31) of a free text (payment
+// terms, a credit note's reason) as the page writes dates.
+func spellDates(s string) string {
+	return isoDate.ReplaceAllStringFunc(s, func(iso string) string {
+		d, err := civil.ParseISO(iso)
+		if err != nil {
+			return iso
+		}
+		return date(d)
+	})
+}
+
+var isoDate = regexp.MustCompile(`\b\d{4}-\d{2}-\d{2}\b`)
 
 // month writes a billing month YYYY-MM as "November 2026" (the text as it
 // is when it is not one).
@@ -86,21 +104,30 @@ func month(ym string) string {
 	return t.Format("January" + nbsp + "2006")
 }
 
-// period writes a line's service period as briefly as it reads clearly: a
-// whole calendar month is "November 2026", one day is its date, days of
-// one month "2–28 November 2026", anything else "from – to".
+// period writes a service period as briefly as it reads clearly: a whole
+// calendar month is "November 2026", one day is its date, days of one
+// month "2–28 November 2026", whole months "September – October 2026",
+// anything else "28 February – 3 March 2026" (the year written once when
+// it is the same). A line may break after the dash, never inside a date.
 func period(start, end civil.Date) string {
 	s, e := start.Time(), end.Time()
+	whole := s.Day() == 1 && e.AddDate(0, 0, 1).Day() == 1
 	switch {
 	case start == end:
 		return date(start)
+	case s.Year() == e.Year() && s.Month() == e.Month() && whole:
+		return s.Format("January" + nbsp + "2006")
 	case s.Year() == e.Year() && s.Month() == e.Month():
-		if s.Day() == 1 && e.AddDate(0, 0, 1).Day() == 1 {
-			return s.Format("January" + nbsp + "2006")
-		}
 		return s.Format("2") + "–" + e.Format("2"+nbsp+"January"+nbsp+"2006")
 	}
-	return date(start) + " – " + date(end)
+	from, to := "2"+nbsp+"January", "2"+nbsp+"January"+nbsp+"2006"
+	if whole {
+		from, to = "January", "January"+nbsp+"2006"
+	}
+	if s.Year() != e.Year() {
+		from = to
+	}
+	return s.Format(from) + nbsp + "– " + e.Format(to)
 }
 
 // iban writes an account number in groups of four, as it is printed.

@@ -15,6 +15,7 @@
 package invoicepdf
 
 import (
+	"bytes"
 	_ "embed"
 	"fmt"
 	"io"
@@ -42,10 +43,15 @@ const (
 	contentW      = pageW - 2*marginX
 	contentBottom = 277.0 // the footer's rule is at footerY
 	footerY       = 283.0
-	// The right column of the first page (the document's data, the amount).
-	rightW = 70.0
+	// The right column of the first page (the document's data, the amount,
+	// the totals) and the left one (the parties), 4 mm apart.
+	rightW = 76.0
 	rightX = pageW - marginX - rightW
-	family = "dejavu"
+	leftW  = rightX - 4 - marginX
+	// Where the content starts on the pages after the first, below a line
+	// naming the document.
+	pageTop = marginTop + 9
+	family  = "dejavu"
 )
 
 type rgb struct{ r, g, b int }
@@ -59,8 +65,36 @@ var (
 	white  = rgb{255, 255, 255}
 )
 
-// Write renders d as a PDF on w.
+// Write renders d as a PDF on w. Every text is drawn as the font can draw
+// it (see printable); a document the writer cannot lay out is an error
+// wrapping invoice.ErrDocument, and nothing is written on w.
 func Write(w io.Writer, d *invoice.Document) error {
+	if d == nil {
+		return fmt.Errorf("writing a PDF: %w: no document", invoice.ErrDocument)
+	}
+	var b bytes.Buffer
+	if err := safely(d.Number, func() error { return render(&b, d) }); err != nil {
+		return err
+	}
+	if _, err := b.WriteTo(w); err != nil {
+		return fmt.Errorf("writing the PDF of %s: %w", d.Number, err)
+	}
+	return nil
+}
+
+// safely runs render, a panic in it (fpdf's, on some text it cannot draw)
+// made an error of document number.
+func safely(number string, render func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("laying out the PDF of %s: %w: the PDF library failed: %v", number, invoice.ErrDocument, r)
+		}
+	}()
+	return render()
+}
+
+// render lays out d and writes it on w.
+func render(w io.Writer, d *invoice.Document) error {
 	cur, err := money.ParseCurrency(d.Currency)
 	if err != nil {
 		return fmt.Errorf("writing the PDF of %s: %w: %v", d.Number, invoice.ErrDocument, err)
@@ -68,6 +102,11 @@ func Write(w io.Writer, d *invoice.Document) error {
 	if d.Type != invoice.TypeInvoice && d.Type != invoice.TypeCreditNote {
 		return fmt.Errorf("writing the PDF of %s: %w: type %q", d.Number, invoice.ErrDocument, d.Type)
 	}
+	glyphs, err := fontGlyphs()
+	if err != nil {
+		return fmt.Errorf("writing the PDF of %s: %w", d.Number, err)
+	}
+	d = printable(glyphs, d)
 	r := &writer{pdf: newPDF(d), d: d, cur: cur}
 	r.document()
 	if err := r.pdf.Error(); err != nil {
@@ -128,8 +167,7 @@ func (w *writer) document() {
 	w.lines()
 	w.summary()
 	w.mentions()
-	w.payment()
-	w.notes()
+	w.together(append([]prose{w.payment()}, w.notes()...)...)
 	w.footers()
 }
 
@@ -199,6 +237,41 @@ func (w *writer) fit(s string, wd float64) int {
 	return n
 }
 
+// atMost is wrap's lines of s, n at the most: the last one ends with an
+// ellipsis when some of s is left out. A field of one line (a name, a
+// street) takes a line or two, whatever its length.
+func (w *writer) atMost(n int, s string, wd float64) []string {
+	lines := w.wrap(s, wd)
+	if len(lines) <= n {
+		return lines
+	}
+	lines = lines[:n]
+	lines[n-1] = w.shorten(lines[n-1]+" "+ellipsis, wd)
+	return lines
+}
+
+// clip is s when it fits in wd, else its start with an ellipsis.
+func (w *writer) clip(s string, wd float64) string {
+	if w.pdf.GetStringWidth(s) <= wd {
+		return s
+	}
+	return w.shorten(s, wd)
+}
+
+const ellipsis = "…"
+
+// shorten is the start of s that fits in wd with an ellipsis after it,
+// cut after a word when one ends near enough.
+func (w *writer) shorten(s string, wd float64) string {
+	s = strings.TrimSuffix(strings.TrimSuffix(s, ellipsis), " ")
+	n := w.fit(s, wd-w.pdf.GetStringWidth(ellipsis))
+	cut := s[:n]
+	if i := strings.LastIndex(cut, " "); n < len(s) && s[n] != ' ' && i > len(cut)*2/3 {
+		cut = cut[:i] // the cut fell inside a word
+	}
+	return strings.TrimRight(cut, " ,;:–-") + ellipsis
+}
+
 // para writes s wrapped to wd from x at the current height, a line at a
 // time, turning the page where a line would not fit.
 func (w *writer) para(x, wd, lh float64, s string) {
@@ -224,9 +297,9 @@ func (w *writer) newPage() {
 	w.font("B", 8, muted)
 	w.at(marginX, y, contentW/2, 4, title(w.d)+" "+w.d.Number, "L")
 	w.font("", 8, muted)
-	w.at(marginX+contentW/2, y, contentW/2, 4, w.d.Buyer.Name, "R")
+	w.at(marginX+contentW/2, y, contentW/2, 4, w.clip(w.d.Buyer.Name, contentW/2), "R")
 	w.rule(marginX, y+5.5, contentW, line)
-	w.pdf.SetY(y + 9)
+	w.pdf.SetY(pageTop)
 	if w.repeat != nil {
 		w.repeat.header(w)
 	}
@@ -252,7 +325,7 @@ func (w *writer) footers() {
 		w.font("", 7, muted)
 		w.pdf.SetFontSize(7) // SetFont writes nothing to this page when the size is unchanged
 		const pageBox = 30.0
-		w.at(marginX, footerY+1.5, contentW-pageBox, 3.5, w.wrap(strings.Join(parts, "  ·  "), contentW-pageBox)[0], "L")
+		w.at(marginX, footerY+1.5, contentW-pageBox, 3.5, w.clip(strings.Join(parts, "  ·  "), contentW-pageBox), "L")
 		w.at(pageW-marginX-pageBox, footerY+1.5, pageBox, 3.5, fmt.Sprintf("Page %d of %d", i, n), "R")
 	}
 }

@@ -3,9 +3,12 @@ package invoicepdf
 import (
 	"strconv"
 	"strings"
+	"time"
+	"unicode"
 
 	"github.com/clearhouse/clearhouse/internal/civil"
 	"github.com/clearhouse/clearhouse/internal/invoice"
+	"github.com/clearhouse/clearhouse/internal/money"
 )
 
 // The sections of a document, in the order they are written.
@@ -16,9 +19,9 @@ func (w *writer) heading() {
 	d := w.d
 	y := marginTop
 	w.font("B", 13, ink)
-	yl := w.block(marginX, y, 100, 6, d.Seller.Name)
+	yl := w.block(marginX, y, leftW, 6, d.Seller.Name)
 	w.font("", 8.5, muted)
-	yl = w.block(marginX, yl+1.5, 100, 4, partyLines(d.Seller)...)
+	yl = w.block(marginX, yl+1.5, leftW, 4, partyLines(d.Seller)...)
 
 	w.font("B", 22, accent)
 	w.at(rightX, y-1.5, rightW, 9, title(d), "R")
@@ -27,26 +30,69 @@ func (w *writer) heading() {
 	if d.Type == invoice.TypeInvoice && d.DueDate != 0 {
 		facts = append(facts, [2]string{"Due date", date(d.DueDate)})
 	}
-	facts = append(facts, [2]string{"Billing period", month(d.BillingMonth)})
+	facts = append(facts, w.periods()...)
 	if d.BuyerReference != "" {
 		facts = append(facts, [2]string{"Buyer reference", d.BuyerReference})
 	}
-	const labelW, lh = 28.0, 4.8
+	const factW, lh = 26.0, 4.8 // the labels' width, a line
 	for _, f := range facts {
 		w.font("", 8.5, muted)
-		w.at(rightX, yr, labelW, lh, f[0], "L")
+		w.at(rightX, yr, factW, lh, f[0], "L")
 		w.font("B", 8.5, ink)
-		w.at(rightX+labelW, yr, rightW-labelW, lh, f[1], "R")
-		yr += lh
+		for _, l := range w.atMost(2, f[1], rightW-factW) {
+			w.at(rightX+factW, yr, rightW-factW, lh, l, "R")
+			yr += lh
+		}
 	}
 	w.pdf.SetY(max(yl, yr) + 9)
 }
 
-// block writes lines of text from x, y, each wrapped to wd, and returns
-// the height below them.
+// periods are the header's facts of time. An invoice is of its billing
+// month, and says its service period too when its lines reach beyond the
+// month (months caught up). A credit note credits its service period, in
+// the billing of its month.
+func (w *writer) periods() [][2]string {
+	d := w.d
+	span := ""
+	if d.PeriodStart != 0 && d.PeriodEnd >= d.PeriodStart {
+		span = period(d.PeriodStart, d.PeriodEnd)
+	}
+	var out [][2]string
+	if d.Type == invoice.TypeCreditNote {
+		if span != "" {
+			out = append(out, [2]string{"Credited period", span})
+		}
+		if d.BillingMonth != "" {
+			out = append(out, [2]string{"Issued in", month(d.BillingMonth) + " billing"})
+		}
+		return out
+	}
+	if d.BillingMonth != "" {
+		out = append(out, [2]string{"Billing period", month(d.BillingMonth)})
+	}
+	if span != "" && beyondMonth(d.BillingMonth, d.PeriodStart, d.PeriodEnd) {
+		out = append(out, [2]string{"Service period", span})
+	}
+	return out
+}
+
+// beyondMonth tells whether start to end reaches out of the month ym
+// (YYYY-MM); any period does when ym is not a month.
+func beyondMonth(ym string, start, end civil.Date) bool {
+	t, err := time.Parse("2006-01", ym)
+	if err != nil {
+		return true
+	}
+	first := civil.FromYMD(t.Year(), t.Month(), 1)
+	last := civil.FromYMD(t.Year(), t.Month()+1, 0)
+	return start < first || end > last
+}
+
+// block writes lines of text from x, y, each a field of one line wrapped
+// to wd on two lines at the most, and returns the height below them.
 func (w *writer) block(x, y, wd, lh float64, lines ...string) float64 {
 	for _, s := range lines {
-		for _, l := range w.wrap(s, wd) {
+		for _, l := range w.atMost(2, s, wd) {
 			w.at(x, y, wd, lh, l, "L")
 			y += lh
 		}
@@ -84,11 +130,11 @@ func (w *writer) parties() {
 	d := w.d
 	y := w.pdf.GetY()
 	w.font("B", 7, muted)
-	w.at(marginX, y, 100, 4, "CUSTOMER", "L")
+	w.at(marginX, y, leftW, 4, "CUSTOMER", "L")
 	w.font("B", 10.5, ink)
-	yl := w.block(marginX, y+4.5, 100, 5.5, d.Buyer.Name)
+	yl := w.block(marginX, y+4.5, leftW, 5.5, d.Buyer.Name)
 	w.font("", 8.5, ink)
-	yl = w.block(marginX, yl+0.5, 100, 4.2, partyLines(d.Buyer)...)
+	yl = w.block(marginX, yl+0.5, leftW, 4.2, partyLines(d.Buyer)...)
 
 	label, sum, sub := "Amount due", d.Totals.Payable, ""
 	switch {
@@ -127,7 +173,7 @@ func (w *writer) credited() {
 	if len(d.References) == 0 && d.Reason == "" {
 		return
 	}
-	w.section("Invoices credited")
+	w.section("Invoices credited", 3*4.2)
 	t := &table{x: marginX, cols: []column{
 		{"Invoice", 40, "L"}, {"Issue date", 40, "L"}, {"Amount credited (" + string(w.cur) + ")", 40, "R"},
 	}}
@@ -140,25 +186,16 @@ func (w *writer) credited() {
 	}
 	if d.Reason != "" {
 		w.font("", 8.5, ink)
-		w.para(marginX, contentW, 4.2, "Reason: "+d.Reason)
+		w.para(marginX, contentW, 4.2, "Reason: "+spellDates(d.Reason))
 	}
-	w.pdf.SetY(w.pdf.GetY() + 6)
-}
-
-// section writes a section's heading, kept with at least a few lines of
-// what follows.
-func (w *writer) section(s string) {
-	w.need(6 + 3*4.2)
-	w.font("B", 9.5, accent)
-	w.at(marginX, w.pdf.GetY(), contentW, 5, s, "L")
 	w.pdf.SetY(w.pdf.GetY() + 6)
 }
 
 // lineTable is the lines table; its unit price and net are in cur.
 func lineTable(cur string) *table {
 	return &table{x: marginX, cols: []column{
-		{"No.", 10, "R"}, {"SKU", 21, "L"}, {"Description", 41, "L"}, {"Service period", 32, "L"},
-		{"Quantity", 16, "R"}, {"Unit price\n(" + cur + ")", 18, "R"}, {"Net\n(" + cur + ")", 22, "R"}, {"VAT", 14, "R"},
+		{"No.", 9, "R"}, {"SKU", 21, "L"}, {"Description", 41, "L"}, {"Service period", 35, "L"},
+		{"Quantity", 16, "R"}, {"Unit price\n(" + cur + ")", 18, "R"}, {"Net\n(" + cur + ")", 22, "R"}, {"VAT", 12, "R"},
 	}}
 }
 
@@ -168,10 +205,20 @@ func (w *writer) lines() {
 	t := lineTable(string(w.cur))
 	t.header(w)
 	w.repeat = t
+	// A line's VAT is its rate. When the document has more than one
+	// category, a line of another than the standard one has its code under
+	// the rate, as the breakdown names it ("Exempt (E)").
+	categories := map[string]bool{}
+	for _, v := range w.d.VAT {
+		categories[v.Category] = true
+	}
 	for _, l := range w.d.Lines {
-		var note string
+		var note, cat string
 		if l.Credits != "" {
 			note = "credits invoice " + l.Credits
+		}
+		if len(categories) > 1 && l.VATCategory != invoice.VATStandard {
+			cat = l.VATCategory
 		}
 		t.row(w, []cell{
 			{text: strconv.Itoa(l.No)},
@@ -181,20 +228,11 @@ func (w *writer) lines() {
 			{text: group(strconv.FormatInt(l.Quantity, 10))},
 			{text: decimal(l.UnitPrice, w.cur.Exponent())},
 			{text: amount(l.Net, w.cur)},
-			{text: vatLabel(l.VATCategory, l.VATRate)},
+			{text: percent(l.VATRate), note: cat},
 		})
 	}
 	w.repeat = nil
 	w.pdf.SetY(w.pdf.GetY() + 7)
-}
-
-// vatLabel is a line's VAT: its rate, with the category when it is not
-// the standard one ("0 % AE").
-func vatLabel(cat, rate string) string {
-	if cat == invoice.VATStandard {
-		return percent(rate)
-	}
-	return percent(rate) + nbsp + cat
 }
 
 // summary writes the VAT breakdown (left) and the totals (right), kept on
@@ -203,7 +241,7 @@ func (w *writer) summary() {
 	d := w.d
 	cur := string(w.cur)
 	t := &table{x: marginX, cols: []column{
-		{"Category", 38, "L"}, {"Rate", 14, "R"}, {"Taxable\n(" + cur + ")", 24, "R"}, {"VAT\n(" + cur + ")", 22, "R"},
+		{"Category", 34, "L"}, {"Rate", 14, "R"}, {"Taxable\n(" + cur + ")", 24, "R"}, {"VAT\n(" + cur + ")", 22, "R"},
 	}}
 	rows := w.totalRows()
 	const totalLine = 6.0
@@ -287,10 +325,10 @@ func (w *writer) mentions() {
 	w.pdf.SetY(w.pdf.GetY() + 5)
 }
 
-// payment writes how the document is paid: the SEPA pre-notification of a
+// payment is how the document is paid: the SEPA pre-notification of a
 // direct debit, the account and reference of a transfer, or that there is
 // nothing to pay; on a credit note, what it credits.
-func (w *writer) payment() {
+func (w *writer) payment() prose {
 	d, p := w.d, w.d.Payment
 	due := withCurrency(d.Totals.Payable, w.cur)
 	var head, say string
@@ -307,9 +345,13 @@ func (w *writer) payment() {
 		if p.DebtorIBAN != "" {
 			from = "account " + maskedIBAN(p.DebtorIBAN)
 		}
+		// The pre-notification: the amount, the date, the mandate and the
+		// creditor; the amount is the one at issue, since a credit note
+		// issued before the date is netted from the debit.
 		head = "Payment by SEPA direct debit"
-		say = "The amount of " + due + " will be debited on " + date(w.debitDate()) + " from " + from +
-			" under mandate " + p.MandateID + ", creditor identifier " + p.CreditorID + "."
+		say = "The amount due, " + due + " at issue, will be debited on " + date(w.debitDate()) + " from " + from +
+			" under mandate " + p.MandateID + ", creditor identifier " + p.CreditorID + ". " +
+			"A credit note issued before then reduces the amount debited."
 	default:
 		head = "Payment by bank transfer"
 		say = "Please transfer " + due
@@ -319,34 +361,67 @@ func (w *writer) payment() {
 		say += " to the account below, quoting the reference " + reference(p.Reference) + "."
 		account = [][2]string{{"Account holder", p.AccountName}, {"IBAN", iban(p.IBAN)}, {"BIC", p.BIC}, {"Reference", reference(p.Reference)}}
 	}
-	w.section(head)
-	w.font("", 9, ink)
-	w.para(marginX, contentW, 4.6, say)
-	if len(account) > 0 {
-		w.pdf.SetY(w.pdf.GetY() + 1.5)
-		w.need(float64(len(account)) * 4.8)
-		y := w.pdf.GetY()
-		for _, a := range account {
-			if a[1] == "" {
-				continue
-			}
-			w.font("", 9, muted)
-			w.at(marginX, y, 32, 4.8, a[0], "L")
-			w.font("B", 9, ink)
-			w.at(marginX+32, y, contentW-32, 4.8, a[1], "L")
-			y += 4.8
+	s := prose{head: head, after: 6, parts: []part{{size: 9, c: ink, lh: 4.6, text: say}}}
+	gap := 1.5
+	for _, a := range account {
+		if a[1] != "" {
+			s.parts = append(s.parts, part{gap: gap, style: "B", size: 9, c: ink, lh: 4.8, label: a[0], text: a[1]})
+			gap = 0
 		}
-		w.pdf.SetY(y)
 	}
-	if terms := p.Terms; terms != "" && terms+"." != say {
-		w.pdf.SetY(w.pdf.GetY() + 1.5)
-		w.font("", 8, muted)
-		if d.Type == invoice.TypeInvoice {
-			terms = "Payment terms: " + terms
+	if terms := w.terms(say); terms != "" {
+		s.parts = append(s.parts, part{gap: 1.5, size: 8, c: muted, lh: 4, text: terms})
+	}
+	return s
+}
+
+// terms is the payment terms (BT-20) as the page prints them, its dates
+// written as the page writes dates, or nothing when the sentence above
+// already says them: on an invoice paid by direct debit (the
+// pre-notification gives the amount, the date, the mandate), and on one
+// paid by transfer when they only repeat its amount and due date.
+func (w *writer) terms(say string) string {
+	d, p := w.d, w.d.Payment
+	t := spellDates(p.Terms)
+	switch {
+	case t == "" || strings.TrimSuffix(t, ".") == strings.TrimSuffix(say, "."):
+		return ""
+	case d.Type == invoice.TypeCreditNote:
+		return t
+	case p.Means == invoice.PayDirectDebit:
+		return ""
+	case d.Totals.Payable > 0 && len(p.SettledBy) == 0 && !adds(t, d.DueDate, d.Totals.Payable, w.cur):
+		return ""
+	}
+	return "Payment terms: " + t
+}
+
+// adds tells whether payment terms say more than the amount and the due
+// date of a transfer: whether words are left once those and the words
+// that only introduce them ("payable by", "due on") are taken out.
+func adds(terms string, due civil.Date, payable int64, cur money.Currency) bool {
+	t := strings.ReplaceAll(terms, nbsp, " ")
+	facts := []string{money.Format(payable, cur), amount(payable, cur), string(cur)}
+	if due != 0 {
+		facts = append(facts, date(due))
+	}
+	for _, f := range facts {
+		t = strings.ReplaceAll(t, strings.ReplaceAll(f, nbsp, " "), " ")
+	}
+	for _, word := range strings.FieldsFunc(strings.ToLower(t), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+		if !restating[word] {
+			return true
 		}
-		w.para(marginX, contentW, 4, terms)
 	}
-	w.pdf.SetY(w.pdf.GetY() + 6)
+	return false
+}
+
+// restating are the words that payment terms use to give an amount and a
+// date: "Payable by 15 December 2026", "To be paid by bank transfer".
+var restating = map[string]bool{
+	"payable": true, "pay": true, "paid": true, "payment": true, "due": true, "to": true, "be": true, "is": true,
+	"by": true, "on": true, "before": true, "until": true, "at": true, "the": true, "latest": true, "of": true,
+	"amount": true, "bank": true, "credit": true, "transfer": true, "please": true,
 }
 
 // settledBy says that credit notes cover the whole invoice.
@@ -357,14 +432,14 @@ func settledBy(numbers []string) string {
 	return "Settled by credit notes " + strings.Join(numbers, ", ") + ": nothing to pay."
 }
 
-// notes writes the document's notes (BT-22), a paragraph each.
-func (w *writer) notes() {
+// notes are the document's notes (BT-22), a paragraph each.
+func (w *writer) notes() []prose {
 	if len(w.d.Notes) == 0 {
-		return
+		return nil
 	}
-	w.section("Notes")
-	w.font("", 8.5, ink)
+	s := prose{head: "Notes"}
 	for _, n := range w.d.Notes {
-		w.para(marginX, contentW, 4.2, n)
+		s.parts = append(s.parts, part{size: 8.5, c: ink, lh: 4.2, text: n})
 	}
+	return []prose{s}
 }

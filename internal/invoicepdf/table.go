@@ -11,6 +11,9 @@ const (
 	headSize = 7.0 // points
 	bodySize = 7.5
 	noteSize = 7.0
+	// A cell's text takes this many lines at the most, its note two: an
+	// overlong name is cut with an ellipsis rather than fill a page.
+	cellLines = 4
 )
 
 type column struct {
@@ -72,9 +75,9 @@ func (t *table) row(w *writer, cells []cell) {
 	n := 1
 	for i, c := range cells {
 		inner := t.cols[i].w - 2*cellPad
-		text[i] = w.wrap(c.text, inner)
+		text[i] = w.atMost(cellLines, c.text, inner)
 		if c.note != "" {
-			notes[i] = w.wrap(c.note, inner)
+			notes[i] = w.atMost(2, c.note, inner)
 		}
 		n = max(n, len(text[i])+len(notes[i]))
 	}
