@@ -29,7 +29,7 @@ func (c *BillCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	return g.forReseller(ctx, c.Reseller, func(e *env) error {
+	return g.forPartner(ctx, c.Reseller, func(e *env) error {
 		b, err := g.biller(e)
 		if err != nil {
 			return err
@@ -44,19 +44,6 @@ func (c *BillCmd) Run(ctx context.Context, g *Globals) error {
 		}
 		return nil
 	})
-}
-
-// forReseller runs fn on the database once reseller ("": all) is known.
-func (g *Globals) forReseller(ctx context.Context, reseller string, fn func(*env) error) error {
-	e, err := g.connect(ctx, false)
-	if err != nil {
-		return err
-	}
-	defer e.close()
-	if err := knownPartner(ctx, e, reseller); err != nil {
-		return err
-	}
-	return fn(e)
 }
 
 // biller is the CLI's biller (pipeline.NewBiller): it writes the
@@ -153,7 +140,7 @@ func (c *InvoicesCmd) Run(ctx context.Context, g *Globals) error {
 			return err
 		}
 	}
-	return g.forReseller(ctx, c.Reseller, func(e *env) error {
+	return g.forPartner(ctx, c.Reseller, func(e *env) error {
 		list, err := store.Invoices(ctx, e.pool, c.Reseller, period)
 		if err != nil {
 			return err
@@ -198,29 +185,26 @@ type InvoiceCreditCmd struct {
 }
 
 func (c *InvoiceCreditCmd) Run(ctx context.Context, g *Globals) error {
-	e, err := g.connect(ctx, false)
-	if err != nil {
-		return err
-	}
-	defer e.close()
-	b, err := g.biller(e)
-	if err != nil {
-		return err
-	}
-	doc, id, err := b.Credit(ctx, c.Number, c.Line, c.Reason)
-	if err != nil {
-		return err
-	}
-	fmt.Println(docLine(doc))
-	printDocument(os.Stdout, doc)
-	files, err := b.Write(ctx, id)
-	if err != nil {
-		return fmt.Errorf("issued, but writing its files: %w (clearhouse invoice write %s)", err, doc.Number)
-	}
-	for _, f := range files {
-		fmt.Println("  ", f)
-	}
-	return nil
+	return g.withDB(ctx, false, func(e *env) error {
+		b, err := g.biller(e)
+		if err != nil {
+			return err
+		}
+		doc, id, err := b.Credit(ctx, c.Number, c.Line, c.Reason)
+		if err != nil {
+			return err
+		}
+		fmt.Println(docLine(doc))
+		printDocument(os.Stdout, doc)
+		files, err := b.Write(ctx, id)
+		if err != nil {
+			return fmt.Errorf("issued, but writing its files: %w (clearhouse invoice write %s)", err, doc.Number)
+		}
+		for _, f := range files {
+			fmt.Println("  ", f)
+		}
+		return nil
+	})
 }
 
 // InvoiceShowCmd is `clearhouse invoice show`.
@@ -267,17 +251,14 @@ var errUnknownDocument = errors.New("no such document")
 
 // withDocument runs fn on the document numbered number.
 func withDocument(ctx context.Context, g *Globals, number string, fn func(*env, store.Invoice) error) error {
-	e, err := g.connect(ctx, false)
-	if err != nil {
-		return err
-	}
-	defer e.close()
-	in, ok, err := store.InvoiceByNumber(ctx, e.pool, number)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return fmt.Errorf("%w: %s (clearhouse invoices lists them)", errUnknownDocument, number)
-	}
-	return fn(e, in)
+	return g.withDB(ctx, false, func(e *env) error {
+		in, ok, err := store.InvoiceByNumber(ctx, e.pool, number)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("%w: %s (clearhouse invoices lists them)", errUnknownDocument, number)
+		}
+		return fn(e, in)
+	})
 }

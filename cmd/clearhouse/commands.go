@@ -57,17 +57,14 @@ func (c *ApplyCmd) Run(ctx context.Context, g *Globals) error {
 		}
 		return err
 	}
-	e, err := g.connect(ctx, false)
-	if err != nil {
-		return err
-	}
-	defer e.close()
-	res, err := applyWorld(ctx, e, w, c.DryRun)
-	if err != nil {
-		return err
-	}
-	printApply(res, c.DryRun)
-	return nil
+	return g.withDB(ctx, false, func(e *env) error {
+		res, err := applyWorld(ctx, e, w, c.DryRun)
+		if err != nil {
+			return err
+		}
+		printApply(res, c.DryRun)
+		return nil
+	})
 }
 
 var errDryRun = errors.New("dry run")
@@ -120,27 +117,24 @@ func (c *IngestCmd) Run(ctx context.Context, g *Globals) error {
 // eachFile runs one command over files in order, prints each outcome and
 // exits with the highest of their codes.
 func eachFile(ctx context.Context, g *Globals, files []string, format string, run func(*ingest.Service, ingest.Request) (*ingest.Outcome, error)) error {
-	e, err := g.connect(ctx, false)
-	if err != nil {
-		return err
-	}
-	defer e.close()
-	svc := g.service(e)
-	worst := 0
-	out := &outcomes{format: format}
-	for _, f := range files {
-		o, err := run(svc, ingest.Request{Path: f, Progress: progressLine(f)})
-		clearProgress()
-		if err != nil {
-			return fmt.Errorf("%s: %w", f, err)
+	return g.withDB(ctx, false, func(e *env) error {
+		svc := g.service(e)
+		worst := 0
+		out := &outcomes{format: format}
+		for _, f := range files {
+			o, err := run(svc, ingest.Request{Path: f, Progress: progressLine(f)})
+			clearProgress()
+			if err != nil {
+				return fmt.Errorf("%s: %w", f, err)
+			}
+			out.print(o)
+			worst = max(worst, o.ExitCode())
 		}
-		out.print(o)
-		worst = max(worst, o.ExitCode())
-	}
-	if worst != 0 {
-		return exitCode(worst)
-	}
-	return nil
+		if worst != 0 {
+			return exitCode(worst)
+		}
+		return nil
+	})
 }
 
 // ValidateCmd checks files without writing.
@@ -294,23 +288,20 @@ type LedgerCmd struct {
 type LedgerCheckCmd struct{}
 
 func (c *LedgerCheckCmd) Run(ctx context.Context, g *Globals) error {
-	e, err := g.connect(ctx, false)
-	if err != nil {
-		return err
-	}
-	defer e.close()
-	v, err := ledger.Check(ctx, store.New(e.pool))
-	if err != nil {
-		return err
-	}
-	for _, x := range v {
-		fmt.Println("VIOLATION", x)
-	}
-	if len(v) > 0 {
-		return exitCode(1)
-	}
-	fmt.Println("ledger OK: every entry balances per currency, detail rows sum to their postings, balances match postings")
-	return nil
+	return g.withDB(ctx, false, func(e *env) error {
+		v, err := ledger.Check(ctx, store.New(e.pool))
+		if err != nil {
+			return err
+		}
+		for _, x := range v {
+			fmt.Println("VIOLATION", x)
+		}
+		if len(v) > 0 {
+			return exitCode(1)
+		}
+		fmt.Println("ledger OK: every entry balances per currency, detail rows sum to their postings, balances match postings")
+		return nil
+	})
 }
 
 // LedgerBalancesCmd prints balances.
@@ -319,15 +310,7 @@ type LedgerBalancesCmd struct {
 }
 
 func (c *LedgerBalancesCmd) Run(ctx context.Context, g *Globals) error {
-	e, err := g.connect(ctx, false)
-	if err != nil {
-		return err
-	}
-	defer e.close()
-	if err := knownPartner(ctx, e, c.Reseller); err != nil {
-		return err
-	}
-	return printBalances(ctx, e, c.Reseller)
+	return g.forPartner(ctx, c.Reseller, func(e *env) error { return printBalances(ctx, e, c.Reseller) })
 }
 
 func printBalances(ctx context.Context, e *env, partner string) error {
