@@ -30,12 +30,7 @@ func TestServeMetricsPassPromtool(t *testing.T) {
 	_ = samplegen.Write(&buf, samplegen.Options{Rows: 50})
 	_ = os.WriteFile(filepath.Join(inbox, "declarations_m.csv"), buf.Bytes(), 0o640)
 	addr := freeAddr(t)
-	cmd := exec.Command(bin, "--database-url", pool.Config().ConnString(), "--data-dir", data, "serve",
-		"--sftp-addr", "127.0.0.1:0", "--http-addr", addr, "--intake-scan", "200ms")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer stopServe(cmd) // a second stop does nothing
+	srv := serveFor(t, w.url, data, "--http-addr", addr, "--intake-scan", "200ms")
 	get := func(path string) (int, string) {
 		resp, err := http.Get("http://" + addr + path)
 		if err != nil {
@@ -100,7 +95,7 @@ func TestServeMetricsPassPromtool(t *testing.T) {
 	if out, err := check.CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
 		t.Fatalf("promtool check metrics: %v\n%s", err, out)
 	}
-	stopServe(cmd)
+	srv.stop()
 	if code, out := health(); code != 1 || !strings.HasPrefix(out, "not ready: ") {
 		t.Errorf("the Dockerfile's HEALTHCHECK once serve stopped: exit %d\n%s", code, out)
 	}

@@ -340,10 +340,7 @@ func TestSystemdUnit(t *testing.T) {
 	}
 	serve := exec.Command(bin, args("ExecStart")...)
 	serve.Dir, serve.Env = "../..", append(os.Environ(), env...)
-	if err := serve.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer stopServe(serve)
+	startProc(t, serve)
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 		r := run(t, env, "health")
 		if r.code == 0 {
