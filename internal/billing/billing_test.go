@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clearhouse/clearhouse/internal/archive"
 	"github.com/clearhouse/clearhouse/internal/billing"
 	"github.com/clearhouse/clearhouse/internal/ingest"
 	"github.com/clearhouse/clearhouse/internal/invoice"
@@ -38,7 +37,7 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	pool := pgtest.WithWorld(t, "../../samples/config")
 	data := t.TempDir()
-	svc := &ingest.Service{Pool: pool, Archive: &archive.Store{Dir: filepath.Join(data, "archive")}, DataDir: data}
+	svc := ingest.New(pool, data)
 	t.Cleanup(func() { svc.Close() })
 	now := time.Date(2026, 12, 1, 6, 0, 0, 0, time.UTC)
 	return &env{t: t, ctx: context.Background(), pool: pool, svc: svc, data: data,

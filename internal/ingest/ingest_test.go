@@ -21,7 +21,6 @@ import (
 	"golang.org/x/text/encoding/charmap"
 	"gopkg.in/yaml.v3"
 
-	"github.com/clearhouse/clearhouse/internal/archive"
 	"github.com/clearhouse/clearhouse/internal/fulfil"
 	"github.com/clearhouse/clearhouse/internal/ingest"
 	"github.com/clearhouse/clearhouse/internal/ledger"
@@ -43,7 +42,7 @@ func setup(t *testing.T, configDirs ...string) (*ingest.Service, *pgxpool.Pool) 
 	}
 	pool := pgtest.WithWorld(t, configDirs...)
 	data := t.TempDir()
-	svc := &ingest.Service{Pool: pool, Archive: &archive.Store{Dir: filepath.Join(data, "archive")}, DataDir: data}
+	svc := ingest.New(pool, data)
 	t.Cleanup(svc.Close)
 	t.Cleanup(func() {
 		v, err := ledger.Check(context.Background(), store.New(pool))
@@ -743,10 +742,12 @@ func TestOutcomeDoesNotDependOnBatchesOrWorkers(t *testing.T) {
 	t.Parallel()
 	svc, pool := setup(t)
 	data := t.TempDir()
-	tiny := &ingest.Service{Pool: pool, Archive: &archive.Store{Dir: filepath.Join(data, "archive")}, DataDir: data, BatchSize: 1, Workers: 4}
+	tiny := ingest.New(pool, data)
+	tiny.BatchSize, tiny.Workers = 1, 4
 	t.Cleanup(tiny.Close)
 	// Every CSV prescanned: only the ids it repeats are remembered.
-	pre := &ingest.Service{Pool: pool, Archive: &archive.Store{Dir: filepath.Join(data, "archive")}, DataDir: data, BatchSize: 3, PrescanBytes: 1}
+	pre := ingest.New(pool, data)
+	pre.BatchSize, pre.PrescanBytes = 3, 1
 	t.Cleanup(pre.Close)
 	ingestFile(t, svc, "telco-fr", drop("telco-fr", "01_customers_2026-01.csv"))
 	ingestFile(t, svc, "telco-fr", drop("telco-fr", "02_declarations_2026-01.csv"))

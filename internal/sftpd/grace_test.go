@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clearhouse/clearhouse/internal/archive"
 	"github.com/clearhouse/clearhouse/internal/ingest"
 	"github.com/clearhouse/clearhouse/internal/intake"
 	"github.com/clearhouse/clearhouse/internal/sftpd"
@@ -96,7 +95,7 @@ func delayProxy(t *testing.T, target string, delay time.Duration) string {
 // returns the server's port; intake reports to e.got.
 func instant(e *env) string {
 	e.t.Helper()
-	svc := &ingest.Service{Pool: e.pool, Archive: &archive.Store{Dir: filepath.Join(e.data, "archive")}, DataDir: e.data}
+	svc := ingest.New(e.pool, e.data)
 	in := &intake.Intake{Service: svc, Pool: e.pool, DataDir: e.data, Done: func(partner, name string, o *ingest.Outcome, err error) {
 		s := partner + "/" + name
 		if o != nil {

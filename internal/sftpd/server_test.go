@@ -22,7 +22,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"golang.org/x/crypto/ssh"
 
-	"github.com/clearhouse/clearhouse/internal/archive"
 	"github.com/clearhouse/clearhouse/internal/ingest"
 	"github.com/clearhouse/clearhouse/internal/intake"
 	"github.com/clearhouse/clearhouse/internal/jobs"
@@ -119,7 +118,7 @@ func start(t *testing.T, tune func(*sftpd.Config, *world.World)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := &ingest.Service{Pool: e.pool, Archive: &archive.Store{Dir: filepath.Join(e.data, "archive")}, DataDir: e.data}
+	svc := ingest.New(e.pool, e.data)
 	in := &intake.Intake{Service: svc, Pool: e.pool, DataDir: e.data, Enqueue: queue.EnqueueFile, Done: func(partner, name string, o *ingest.Outcome, err error) {
 		s := partner + "/" + name
 		if o != nil {
