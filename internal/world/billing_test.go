@@ -75,11 +75,7 @@ func loadEdited(t *testing.T, edits ...string) error {
 		}
 		y = strings.Replace(y, edits[i], edits[i+1], 1)
 	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "world.yaml"), []byte(y), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	_, err := world.Load(dir)
+	_, err := world.Load(configDir(t, map[string]string{"world.yaml": y}))
 	return err
 }
 
@@ -186,9 +182,7 @@ func TestBillingChecksLocateTheirField(t *testing.T) {
 // TestASecondHubIsAProblem: the hub is declared once across the folder.
 func TestASecondHubIsAProblem(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	_ = os.WriteFile(filepath.Join(dir, "world.yaml"), []byte(smallWorld), 0o644)
-	_ = os.WriteFile(filepath.Join(dir, "zz.yaml"), []byte("# another hub\nhub:\n  legal_name: Other Hub SAS\n"), 0o644)
+	dir := configDir(t, map[string]string{"world.yaml": smallWorld, "zz.yaml": "# another hub\nhub:\n  legal_name: Other Hub SAS\n"})
 	_, err := world.Load(dir)
 	want := "zz.yaml:2: hub: is already declared at " + filepath.Join(dir, "world.yaml") + ":1: the hub is one identity"
 	if err == nil || !strings.Contains(err.Error(), want) {
