@@ -96,16 +96,7 @@ func delayProxy(t *testing.T, target string, delay time.Duration) string {
 func instant(e *env) string {
 	e.t.Helper()
 	svc := ingest.New(e.pool, e.data)
-	in := &intake.Intake{Service: svc, Pool: e.pool, DataDir: e.data, Done: func(partner, name string, o *ingest.Outcome, err error) {
-		s := partner + "/" + name
-		if o != nil {
-			s += " " + o.Status
-		}
-		if err != nil {
-			s += " error: " + err.Error()
-		}
-		e.got <- s
-	}}
+	in := &intake.Intake{Service: svc, Pool: e.pool, DataDir: e.data, Done: e.took}
 	ctx, cancel := context.WithCancel(context.Background())
 	take := func(partner, path, uploader string) {
 		fi, err := os.Stat(path)

@@ -47,9 +47,7 @@ type env struct {
 	signers    map[string]ssh.Signer
 	srv        *sftpd.Server
 	m          *sftpd.Metrics
-	mu         sync.Mutex
-	taken      []string // partner/name of each file intake took
-	got        chan string
+	got        chan string  // "partner/name STATUS" of each file intake took
 	logs       lockedBuffer // the server's JSON log
 }
 
@@ -119,19 +117,7 @@ func start(t *testing.T, tune func(*sftpd.Config, *world.World)) *env {
 		t.Fatal(err)
 	}
 	svc := ingest.New(e.pool, e.data)
-	in := &intake.Intake{Service: svc, Pool: e.pool, DataDir: e.data, Enqueue: queue.EnqueueFile, Done: func(partner, name string, o *ingest.Outcome, err error) {
-		s := partner + "/" + name
-		if o != nil {
-			s += " " + o.Status
-		}
-		if err != nil {
-			s += " error: " + err.Error()
-		}
-		e.mu.Lock()
-		e.taken = append(e.taken, s)
-		e.mu.Unlock()
-		e.got <- s
-	}}
+	in := &intake.Intake{Service: svc, Pool: e.pool, DataDir: e.data, Enqueue: queue.EnqueueFile, Done: e.took}
 	runner, err := jobs.New(jobs.Config{Pool: e.pool, Intake: in, PollInterval: 50 * time.Millisecond, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -183,6 +169,18 @@ func (e *env) sftp(user, uploader, batch string, extra ...string) (string, error
 	cmd.Stdin = strings.NewReader(batch)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
+}
+
+// took tells e.got that intake took a file, and how it went.
+func (e *env) took(partner, name string, o *ingest.Outcome, err error) {
+	s := partner + "/" + name
+	if o != nil {
+		s += " " + o.Status
+	}
+	if err != nil {
+		s += " error: " + err.Error()
+	}
+	e.got <- s
 }
 
 // wait returns the next file intake took, or fails after a while.
