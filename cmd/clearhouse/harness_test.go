@@ -36,7 +36,7 @@ type telcoWorld struct {
 // newTelcoWorld applies samples/bench/config to a fresh database.
 func newTelcoWorld(t testing.TB) telcoWorld {
 	t.Helper()
-	return telcoWorldOn(t, pgtest.WithWorld(t, "../../samples/bench/config"))
+	return telcoWorldOn(t, pgtest.WithWorld(t, filepath.Join(pgtest.Samples, "bench", "config")))
 }
 
 // telcoWorldOn is the bench reseller's world on pool (its configuration

@@ -19,7 +19,7 @@ import (
 // schedule (every second) runs once per tick across the three.
 func TestThreeServeProcesses(t *testing.T) {
 	t.Parallel()
-	pool := pgtest.WithWorld(t, "../../samples/bench/config")
+	pool := pgtest.WithWorld(t, filepath.Join(pgtest.Samples, "bench", "config"))
 	ctx := context.Background()
 	if _, err := pool.Exec(ctx, `UPDATE partners SET sftp = '{"fulfillment":{"Every":"1s"}}' WHERE id = 'benchpub'`); err != nil {
 		t.Fatal(err)

@@ -38,7 +38,7 @@ func newUploadWorld(t *testing.T, upload string, serveArgs ...string) uploadWorl
 	if err != nil {
 		t.Fatal(err)
 	}
-	yml, err := os.ReadFile("../../samples/bench/config/bench.yaml")
+	yml, err := os.ReadFile(filepath.Join(pgtest.Samples, "bench", "config", "bench.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,7 +38,7 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	pool := pgtest.WithWorld(t, "../../samples/config")
+	pool := pgtest.WithWorld(t, pgtest.SampleConfig)
 	data := t.TempDir()
 	svc := ingest.New(pool, data)
 	t.Cleanup(func() { svc.Close() })

@@ -31,14 +31,12 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-const samples = "../../samples"
-
 // setup gives a test its own database with the sample world applied, and
 // checks the ledger's invariants when the test ends.
 func setup(t *testing.T, configDirs ...string) (*ingest.Service, *pgxpool.Pool) {
 	t.Helper()
 	if len(configDirs) == 0 {
-		configDirs = []string{filepath.Join(samples, "config")}
+		configDirs = []string{filepath.Join(pgtest.Samples, "config")}
 	}
 	pool := pgtest.WithWorld(t, configDirs...)
 	data := t.TempDir()
@@ -53,7 +51,9 @@ func setup(t *testing.T, configDirs ...string) (*ingest.Service, *pgxpool.Pool) 
 	return svc, pool
 }
 
-func drop(reseller, name string) string { return filepath.Join(samples, "drops", reseller, name) }
+func drop(reseller, name string) string {
+	return filepath.Join(pgtest.Samples, "drops", reseller, name)
+}
 
 func ingestFile(t *testing.T, svc *ingest.Service, reseller, path string) *ingest.Outcome {
 	t.Helper()
@@ -317,10 +317,10 @@ func TestCreditLimitInFileOrderAndExactlyAtLimit(t *testing.T) {
 	t.Parallel()
 	cfg := t.TempDir()
 	for _, f := range []string{"hub.yaml", "publishers.yaml"} {
-		b, _ := os.ReadFile(filepath.Join(samples, "config", f))
+		b, _ := os.ReadFile(filepath.Join(pgtest.Samples, "config", f))
 		_ = os.WriteFile(filepath.Join(cfg, f), b, 0o644)
 	}
-	cat, _ := os.ReadFile(filepath.Join(samples, "config", "catalogs.yaml"))
+	cat, _ := os.ReadFile(filepath.Join(pgtest.Samples, "config", "catalogs.yaml"))
 	_ = os.WriteFile(filepath.Join(cfg, "catalogs.yaml"), []byte(strings.Split(string(cat), "  - id: de-main")[0]), 0o644)
 	_ = os.WriteFile(filepath.Join(cfg, "resellers.yaml"), []byte(`resellers:
   - id: telco-fr
@@ -369,10 +369,10 @@ func TestExactlyAtCreditLimitIsAccepted(t *testing.T) {
 	t.Parallel()
 	cfg := t.TempDir()
 	for _, f := range []string{"hub.yaml", "publishers.yaml", "catalogs.yaml", "be-2026_tarifs.csv"} {
-		b, _ := os.ReadFile(filepath.Join(samples, "config", f))
+		b, _ := os.ReadFile(filepath.Join(pgtest.Samples, "config", f))
 		_ = os.WriteFile(filepath.Join(cfg, f), b, 0o644)
 	}
-	r, _ := os.ReadFile(filepath.Join(samples, "config", "resellers.yaml"))
+	r, _ := os.ReadFile(filepath.Join(pgtest.Samples, "config", "resellers.yaml"))
 	_ = os.WriteFile(filepath.Join(cfg, "resellers.yaml"), []byte(strings.Replace(string(r), `credit_limit: "5000.00"`, `credit_limit: "49.80"`, 1)), 0o644)
 	svc, _ := setup(t, cfg)
 	h := "declaration_id,action,customer_id,customer_email,sku,quantity,start_date\n"
@@ -873,7 +873,7 @@ func TestAckIsWrittenWithoutReadingTheUploadAgain(t *testing.T) {
 	ctx := context.Background()
 	var outcomes []*ingest.Outcome
 	for _, reseller := range []string{"telco-fr", "isp-de", "cable-be"} {
-		files, _ := filepath.Glob(filepath.Join(samples, "drops", reseller, "*"))
+		files, _ := filepath.Glob(filepath.Join(pgtest.Samples, "drops", reseller, "*"))
 		for _, f := range files {
 			outcomes = append(outcomes, ingestFile(t, svc, reseller, f))
 		}
@@ -1141,7 +1141,7 @@ func TestNULRowIsEchoedLikeAnyRejectedRow(t *testing.T) {
 func TestAmountTooLarge(t *testing.T) {
 	dir := t.TempDir()
 	for _, f := range []string{"hub.yaml", "publishers.yaml", "resellers.yaml", "catalogs.yaml", "be-2026_tarifs.csv"} {
-		b, _ := os.ReadFile(filepath.Join(samples, "config", f))
+		b, _ := os.ReadFile(filepath.Join(pgtest.Samples, "config", f))
 		if f == "catalogs.yaml" {
 			b = bytes.Replace(b, []byte(`buy_price: "22.00", resale_price: "34.95"`), []byte(`buy_price: "99999999.00", resale_price: "99999999.00"`), 1)
 		}

@@ -28,7 +28,7 @@ func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 func setup(t *testing.T) *pgxpool.Pool {
 	t.Helper()
-	return pgtest.WithWorld(t, "../../samples/config")
+	return pgtest.WithWorld(t, pgtest.SampleConfig)
 }
 
 // TestScheduleRunsOncePerTickAcrossInstances: three schedulers ticking at

@@ -15,6 +15,7 @@ import (
 
 	"github.com/clearhouse/clearhouse/internal/ingest"
 	"github.com/clearhouse/clearhouse/internal/intake"
+	"github.com/clearhouse/clearhouse/internal/pgtest"
 	"github.com/clearhouse/clearhouse/internal/sftpd"
 	"github.com/clearhouse/clearhouse/internal/store"
 )
@@ -145,7 +146,7 @@ c.close()
 // each way, must exit 0, and the file be taken once, ACCEPTED.
 func TestClientsThatTouchTheFileAfterUpload(t *testing.T) {
 	t.Parallel()
-	src, _ := filepath.Abs(filepath.Join(samples, "drops", "telco-fr", "02_declarations_2026-01.csv"))
+	src, _ := filepath.Abs(filepath.Join(pgtest.Samples, "drops", "telco-fr", "02_declarations_2026-01.csv"))
 	clients := map[string]func(e *env, port string) *exec.Cmd{
 		"rclone": func(e *env, port string) *exec.Cmd {
 			cmd := exec.Command("rclone", "copy", src, "clearhouse:inbox")

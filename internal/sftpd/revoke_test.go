@@ -39,7 +39,7 @@ func TestRevokedKeyLosesItsOpenSessions(t *testing.T) {
 		}
 	}
 	// apply, with robot's key removed from telco-fr's sftp.keys.
-	w, err := world.Load(filepath.Join(samples, "config"))
+	w, err := world.Load(filepath.Join(pgtest.Samples, "config"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,8 +33,6 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-const samples = "../../samples"
-
 // env is an embedded server on a loopback port, with intake behind it, the
 // sample world, and keys for three uploaders of two resellers.
 type env struct {
@@ -91,7 +89,7 @@ func start(t *testing.T, tune func(*sftpd.Config, *world.World)) *env {
 	}
 	e := &env{t: t, pool: pgtest.New(t), data: t.TempDir(), keys: map[string]string{}, signers: map[string]ssh.Signer{}, got: make(chan string, 100)}
 	keyDir := t.TempDir()
-	w, err := world.Load(filepath.Join(samples, "config"))
+	w, err := world.Load(filepath.Join(pgtest.Samples, "config"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +205,7 @@ func (e *env) quiet() {
 func TestUploadReachesIntakeOnceAndAckComesBack(t *testing.T) {
 	t.Parallel()
 	e := start(t, nil)
-	src, _ := filepath.Abs(filepath.Join(samples, "drops", "telco-fr", "02_declarations_2026-01.csv"))
+	src, _ := filepath.Abs(filepath.Join(pgtest.Samples, "drops", "telco-fr", "02_declarations_2026-01.csv"))
 	out, err := e.sftp("telco-fr", "anna", "cd inbox\nput "+src+"\nls -1\n")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
@@ -299,7 +297,7 @@ func TestNoWayOut(t *testing.T) {
 func TestPartThenRename(t *testing.T) {
 	t.Parallel()
 	e := start(t, nil)
-	src, _ := filepath.Abs(filepath.Join(samples, "drops", "isp-de", "08_sales_2026-06_pipe.csv"))
+	src, _ := filepath.Abs(filepath.Join(pgtest.Samples, "drops", "isp-de", "08_sales_2026-06_pipe.csv"))
 	out, err := e.sftp("isp-de", "ops", "put "+src+" /inbox/sales.csv.part\nls -1 /inbox\n")
 	if err != nil || !strings.Contains(out, "sales.csv.part") {
 		t.Fatalf("%v\n%s", err, out)

@@ -210,7 +210,7 @@ func TestReverseChargeWithoutVATOrAddressIsRefusedAtApply(t *testing.T) {
 		address = `      address: {street: Müllerstraße 12, additional: Aufgang B, city: Berlin, postal_code: "13353", country: DE}` + "\n"
 		vat     = "      vat_id: DE123456789\n"
 	)
-	b, err := os.ReadFile(filepath.Join(sampleConfig, "resellers.yaml"))
+	b, err := os.ReadFile(filepath.Join(pgtest.SampleConfig, "resellers.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +254,7 @@ func TestReverseChargeWithoutVATOrAddressIsRefusedAtApply(t *testing.T) {
 func TestApplyWritesHubAndProfiles(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.New(t)
-	res, err := apply(t, pool, sampleConfig)
+	res, err := apply(t, pool, pgtest.SampleConfig)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,8 +19,6 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-const sampleConfig = "../../samples/config"
-
 func apply(t *testing.T, pool *pgxpool.Pool, dir string) (*world.Result, error) {
 	t.Helper()
 	w, err := world.Load(dir)
@@ -46,7 +44,7 @@ func sampleEdited(t *testing.T, edit func(string) string, names ...string) strin
 	}
 	files := map[string]string{}
 	for _, f := range names {
-		b, err := os.ReadFile(filepath.Join(sampleConfig, f))
+		b, err := os.ReadFile(filepath.Join(pgtest.SampleConfig, f))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -79,7 +77,7 @@ func writeFiles(t *testing.T, dir string, files map[string]string) {
 func appliedSample(t *testing.T) *pgxpool.Pool {
 	t.Helper()
 	pool := pgtest.New(t)
-	if _, err := apply(t, pool, sampleConfig); err != nil {
+	if _, err := apply(t, pool, pgtest.SampleConfig); err != nil {
 		t.Fatal(err)
 	}
 	return pool

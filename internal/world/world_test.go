@@ -19,7 +19,7 @@ import (
 
 func TestSampleConfigLoads(t *testing.T) {
 	t.Parallel()
-	w, err := world.Load(sampleConfig)
+	w, err := world.Load(pgtest.SampleConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,11 +89,11 @@ catalogs:
 func TestApplyIsIdempotentAndReportsChanges(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.New(t)
-	res, err := apply(t, pool, sampleConfig)
+	res, err := apply(t, pool, pgtest.SampleConfig)
 	if err != nil || len(res.Changes) != 37 {
 		t.Fatalf("%v %v", res, err)
 	}
-	res, err = apply(t, pool, sampleConfig)
+	res, err = apply(t, pool, pgtest.SampleConfig)
 	if err != nil || len(res.Changes) != 0 || res.Unchanged != 37 {
 		t.Fatalf("second apply: %v %v", res.Changes, err)
 	}
@@ -117,7 +117,7 @@ func TestApplyIsIdempotentAndReportsChanges(t *testing.T) {
 	}
 	// Applying another world leaves the keys of the partners it does not
 	// name (issue 13: the bench world revoked telco-fr's demo key).
-	if _, err := apply(t, pool, "../../samples/bench/config"); err != nil {
+	if _, err := apply(t, pool, filepath.Join(pgtest.Samples, "bench", "config")); err != nil {
 		t.Fatal(err)
 	}
 	var keys int
@@ -158,7 +158,7 @@ func TestApplyRefusesToDropAUsedPrice(t *testing.T) {
 // decimal commas, dd/mm/yyyy), the same as the items YAML would give.
 func TestPriceListIsReadInTheResellersDialect(t *testing.T) {
 	t.Parallel()
-	w, err := world.Load(sampleConfig)
+	w, err := world.Load(pgtest.SampleConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,7 +324,7 @@ resellers:
 // and is kept in the settings that the SFTP server and intake read.
 func TestUploadCompletionSetting(t *testing.T) {
 	t.Parallel()
-	base, err := os.ReadFile("../../samples/bench/config/bench.yaml")
+	base, err := os.ReadFile(filepath.Join(pgtest.Samples, "bench", "config", "bench.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
