@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/clearhouse/clearhouse/internal/billing"
 	"github.com/clearhouse/clearhouse/internal/civil"
@@ -114,7 +113,7 @@ func docLine(d *invoice.Document) string {
 
 // printDocument prints what the reseller would get: lines, VAT, totals.
 func printDocument(out *os.File, d *invoice.Document) {
-	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', tabwriter.AlignRight)
+	tw := amountTable(out)
 	fmt.Fprintln(tw, "      LINE\tSKU\tMONTH\tQUANTITY\tUNIT PRICE\tNET\tVAT\tCREDITS\t")
 	for _, l := range d.Lines {
 		fmt.Fprintf(tw, "      %d\t%s\t%s\t%d\t%s\t%s\t%s %s%%\t%s\t\n", l.No, l.SKU, l.ServiceMonth, l.Quantity, l.UnitPrice, d.Amount(l.Net), l.VATCategory, l.VATRate, l.Credits)
@@ -149,7 +148,7 @@ func (c *InvoicesCmd) Run(ctx context.Context, g *Globals) error {
 			fmt.Println("no documents issued")
 			return nil
 		}
-		tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', tabwriter.AlignRight)
+		tw := amountTable(os.Stdout)
 		fmt.Fprintln(tw, "NUMBER\tTYPE\tRESELLER\tMONTH\tISSUED\tDUE\tNET\tVAT\tTOTAL\tOPEN\tCURRENCY\t")
 		for _, li := range list {
 			d := &invoice.Document{Currency: li.Currency}

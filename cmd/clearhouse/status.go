@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"text/tabwriter"
 	"time"
 
 	"github.com/clearhouse/clearhouse/internal/archive"
@@ -32,7 +31,7 @@ func (c *StatusCmd) Run(ctx context.Context, g *Globals) error {
 
 // printStatus prints the files, queues, schedules and instances as tables.
 func printStatus(st *store.Status) {
-	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
+	tw := table(os.Stdout)
 	defer tw.Flush()
 	fmt.Fprintln(tw, "FILE\tPARTNER\tNAME\tSTATE\tSTATUS\tROWS\tACCEPTED\tREJECTED\tRECEIVED\tLAST ERROR\t")
 	for _, f := range st.Files {
