@@ -36,7 +36,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 func setup(t *testing.T, configDirs ...string) (*ingest.Service, *pgxpool.Pool) {
 	t.Helper()
 	if len(configDirs) == 0 {
-		configDirs = []string{filepath.Join(pgtest.Samples, "config")}
+		configDirs = []string{pgtest.SampleConfig}
 	}
 	pool := pgtest.WithWorld(t, configDirs...)
 	data := t.TempDir()
@@ -317,10 +317,10 @@ func TestCreditLimitInFileOrderAndExactlyAtLimit(t *testing.T) {
 	t.Parallel()
 	cfg := t.TempDir()
 	for _, f := range []string{"hub.yaml", "publishers.yaml"} {
-		b, _ := os.ReadFile(filepath.Join(pgtest.Samples, "config", f))
+		b, _ := os.ReadFile(filepath.Join(pgtest.SampleConfig, f))
 		_ = os.WriteFile(filepath.Join(cfg, f), b, 0o644)
 	}
-	cat, _ := os.ReadFile(filepath.Join(pgtest.Samples, "config", "catalogs.yaml"))
+	cat, _ := os.ReadFile(filepath.Join(pgtest.SampleConfig, "catalogs.yaml"))
 	_ = os.WriteFile(filepath.Join(cfg, "catalogs.yaml"), []byte(strings.Split(string(cat), "  - id: de-main")[0]), 0o644)
 	_ = os.WriteFile(filepath.Join(cfg, "resellers.yaml"), []byte(`resellers:
   - id: telco-fr
@@ -369,10 +369,10 @@ func TestExactlyAtCreditLimitIsAccepted(t *testing.T) {
 	t.Parallel()
 	cfg := t.TempDir()
 	for _, f := range []string{"hub.yaml", "publishers.yaml", "catalogs.yaml", "be-2026_tarifs.csv"} {
-		b, _ := os.ReadFile(filepath.Join(pgtest.Samples, "config", f))
+		b, _ := os.ReadFile(filepath.Join(pgtest.SampleConfig, f))
 		_ = os.WriteFile(filepath.Join(cfg, f), b, 0o644)
 	}
-	r, _ := os.ReadFile(filepath.Join(pgtest.Samples, "config", "resellers.yaml"))
+	r, _ := os.ReadFile(filepath.Join(pgtest.SampleConfig, "resellers.yaml"))
 	_ = os.WriteFile(filepath.Join(cfg, "resellers.yaml"), []byte(strings.Replace(string(r), `credit_limit: "5000.00"`, `credit_limit: "49.80"`, 1)), 0o644)
 	svc, _ := setup(t, cfg)
 	h := "declaration_id,action,customer_id,customer_email,sku,quantity,start_date\n"
@@ -1141,7 +1141,7 @@ func TestNULRowIsEchoedLikeAnyRejectedRow(t *testing.T) {
 func TestAmountTooLarge(t *testing.T) {
 	dir := t.TempDir()
 	for _, f := range []string{"hub.yaml", "publishers.yaml", "resellers.yaml", "catalogs.yaml", "be-2026_tarifs.csv"} {
-		b, _ := os.ReadFile(filepath.Join(pgtest.Samples, "config", f))
+		b, _ := os.ReadFile(filepath.Join(pgtest.SampleConfig, f))
 		if f == "catalogs.yaml" {
 			b = bytes.Replace(b, []byte(`buy_price: "22.00", resale_price: "34.95"`), []byte(`buy_price: "99999999.00", resale_price: "99999999.00"`), 1)
 		}

@@ -89,7 +89,7 @@ func start(t *testing.T, tune func(*sftpd.Config, *world.World)) *env {
 	}
 	e := &env{t: t, pool: pgtest.New(t), data: t.TempDir(), keys: map[string]string{}, signers: map[string]ssh.Signer{}, got: make(chan string, 100)}
 	keyDir := t.TempDir()
-	w, err := world.Load(filepath.Join(pgtest.Samples, "config"))
+	w, err := world.Load(pgtest.SampleConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
