@@ -41,7 +41,6 @@ func TestMonthsOwedByDate(t *testing.T) {
 	if len(rep.Billed) != 1 || !rep.Billed[0].Already {
 		t.Fatalf("rerun: %+v", rep.Billed)
 	}
-	e.check()
 }
 
 // A price change between months: isp-de's backup is 4.50 until June and
@@ -56,7 +55,6 @@ func TestPriceChangeBetweenMonths(t *testing.T) {
 	if jul.VAT[0].Category != "AE" || jul.Totals.Tax != 0 || jul.VAT[0].ExemptionCode != "VATEX-EU-AE" {
 		t.Fatalf("July VAT: %+v", jul.VAT)
 	}
-	e.check()
 }
 
 // A subscription declared late is caught up with its own service months;
@@ -139,7 +137,6 @@ func TestSalesAndRounding(t *testing.T) {
 	if r := rounding(); r != -2 { // the line is 0.02 more than its items: credited to hub:rounding
 		t.Fatalf("rounding after March: %d, want -2", r)
 	}
-	e.check()
 }
 
 // A failure at any step of issuing leaves nothing: no document, no number
@@ -179,7 +176,6 @@ func TestFailureAtEachStepLeavesNothing(t *testing.T) {
 		t.Fatalf("February after the failures: %d documents, %+v", len(feb), feb)
 	}
 	want(t, "February", lines(feb[0]), []string{"TFR-VPN-M 2026-02 1×3.99=3.99"})
-	e.check()
 }
 
 // invoice credit: chosen lines, then the rest; a line credited once is
@@ -255,7 +251,6 @@ func TestDryRunChangesNothing(t *testing.T) {
 		}
 	}
 	want(t, "issued", issued, preview)
-	e.check()
 }
 
 // A month not over yet in the hub's time zone is not billed.

@@ -25,7 +25,8 @@ import (
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // env is a sample world with an ingest service and a biller whose clock is
-// 1 December 2026, 07:00 in Paris.
+// 1 December 2026, 07:00 in Paris; the ledger's invariants are checked
+// when the test ends.
 type env struct {
 	t    *testing.T
 	ctx  context.Context
@@ -43,8 +44,10 @@ func newEnv(t *testing.T) *env {
 	svc := ingest.New(pool, data)
 	t.Cleanup(func() { svc.Close() })
 	now := time.Date(2026, 12, 1, 6, 0, 0, 0, time.UTC)
-	return &env{t: t, ctx: context.Background(), pool: pool, svc: svc, data: data,
+	e := &env{t: t, ctx: context.Background(), pool: pool, svc: svc, data: data,
 		b: &billing.Biller{Pool: pool, Now: func() time.Time { return now }}}
+	t.Cleanup(e.check)
+	return e
 }
 
 const header = "declaration_id,action,customer_id,customer_email,customer_name,country,language,sku,quantity,start_date,end_date,unit_price,currency,subscription_ref"
@@ -115,14 +118,14 @@ func lines(d *invoice.Document) []string {
 	return s
 }
 
+// check fails the test for each ledger invariant that does not hold.
 func (e *env) check() {
-	e.t.Helper()
 	vs, err := ledger.Check(e.ctx, store.New(e.pool))
 	if err != nil {
-		e.t.Fatal(err)
+		e.t.Errorf("checking the ledger: %v", err)
 	}
 	for _, v := range vs {
-		e.t.Error(v)
+		e.t.Errorf("ledger invariant: %v", v)
 	}
 }
 
