@@ -32,10 +32,12 @@ func (p Party) siret(siret string) Party {
 }
 
 // enterprise identifies a Belgian company by its enterprise number (ICD
-// and EAS 0208): its company id and its Peppol endpoint.
+// and EAS 0208): its company id, its Peppol endpoint and, prefixed BE, its
+// VAT id.
 func (p Party) enterprise(number string) Party {
 	p.CompanyID, p.CompanyIDScheme = number, "0208"
 	p.EndpointScheme, p.EndpointID = "0208", number
+	p.VATID = "BE" + number
 	return p
 }
 
@@ -162,7 +164,7 @@ func exampleCreditNote() *Document {
 		Buyer: Party{
 			ID: "cable-be", Name: "Câble Exemple Belgique SA",
 			Address: Address{Street: "Rue Neuve 1", City: "Bruxelles", PostalCode: "1000", Country: "BE"},
-			VATID:   "BE0477472701", Email: "facturation@cable-be.example",
+			Email:   "facturation@cable-be.example",
 		}.enterprise("0477472701"),
 		Lines: lines(VATStandard, "21",
 			Line{SKU: "CBE-VPN-M", Name: "VPN mensuel", Publisher: "secureco", BillingModel: "monthly",
