@@ -3,24 +3,15 @@ package main_test
 import (
 	"bytes"
 	"context"
-	"encoding/csv"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
-	"unsafe"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/clearhouse/clearhouse/internal/ledger"
-	"github.com/clearhouse/clearhouse/internal/pgtest"
 	"github.com/clearhouse/clearhouse/internal/samplegen"
-	"github.com/clearhouse/clearhouse/internal/store"
 )
 
 // ack is one ack file as the reseller reads it: column -> value.
@@ -29,16 +20,12 @@ type ack map[string]string
 // readAck reads an ack file; nil if it is not there.
 func readAck(t *testing.T, path string) ack {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if os.IsNotExist(err) {
+	if _, err := os.Stat(path); os.IsNotExist(err) {
 		return nil
 	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	recs, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
-	if err != nil || len(recs) != 2 {
-		t.Fatalf("ack %s: %d records, %v\n%s", path, len(recs), err, b)
+	recs := readRows(t, path)
+	if len(recs) != 2 {
+		t.Fatalf("ack %s: %d records: %v", path, len(recs), recs)
 	}
 	a := ack{}
 	for i, h := range recs[0] {
@@ -61,15 +48,7 @@ func wantAck(t *testing.T, a ack, fileID int64, status string, rows, accepted, r
 // dataRows counts the records of a rejects file under its header.
 func dataRows(t *testing.T, path string) int {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	recs, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return len(recs) - 1
+	return len(readRows(t, path)) - 1
 }
 
 // writeDeclarations writes n generated rows and bad rows with an unknown
@@ -90,131 +69,6 @@ func writeDeclarations(t *testing.T, path, prefix string, n, bad int) {
 	if err := os.Rename(tmp, path); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// telcoWorld is the bench reseller's world on a fresh database and data
-// folder, its inbox and outbox made.
-type telcoWorld struct {
-	pool                     *pgxpool.Pool
-	url, data, inbox, outbox string
-}
-
-func newTelcoWorld(t *testing.T) telcoWorld {
-	t.Helper()
-	pool := pgtest.WithWorld(t, "../../samples/bench/config")
-	data := t.TempDir()
-	w := telcoWorld{pool: pool, url: pool.Config().ConnString(), data: data,
-		inbox: filepath.Join(data, "partners", "bench-telco", "inbox"), outbox: filepath.Join(data, "partners", "bench-telco", "outbox")}
-	for _, d := range []string{w.inbox, w.outbox} {
-		if err := os.MkdirAll(d, 0o750); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return w
-}
-
-type serveProc struct {
-	cmd *exec.Cmd
-	log string
-}
-
-func serveFor(t *testing.T, url, data string, extra ...string) *serveProc {
-	t.Helper()
-	log := filepath.Join(t.TempDir(), "serve.log")
-	args := append([]string{"--database-url", url, "--data-dir", data, "--log-level", "info", "serve", "--sftp-addr", "127.0.0.1:0",
-		"--http-addr", "127.0.0.1:0", "--intake-scan", "300ms"}, extra...)
-	cmd := exec.Command(bin, args...)
-	cmd.Stderr, _ = os.Create(log)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &serveProc{cmd: cmd, log: log}
-	t.Cleanup(p.stop)
-	return p
-}
-
-func (p *serveProc) stop() {
-	if p.cmd.ProcessState == nil {
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		_ = p.cmd.Wait()
-	}
-}
-
-func (p *serveProc) kill() {
-	_ = p.cmd.Process.Signal(syscall.SIGKILL)
-	_ = p.cmd.Wait()
-}
-
-func (p *serveProc) logText() string {
-	b, _ := os.ReadFile(p.log)
-	return string(b)
-}
-
-// waitFor polls cond until it holds or limit passes.
-func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(limit); !cond(); time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, limit)
-		}
-	}
-}
-
-// inotify watches folders for created files (Linux), so that a test can
-// kill a process the instant it starts writing one.
-type inotify struct{ fd int }
-
-func watchCreates(t *testing.T, dirs ...string) *inotify {
-	t.Helper()
-	fd, err := syscall.InotifyInit1(syscall.IN_CLOEXEC)
-	if err != nil {
-		t.Skipf("no inotify here: %v", err)
-	}
-	for _, dir := range dirs {
-		if _, err := syscall.InotifyAddWatch(fd, dir, syscall.IN_CREATE); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Cleanup(func() { syscall.Close(fd) })
-	return &inotify{fd}
-}
-
-// next blocks until a file whose name has prefix is created in a folder.
-func (w *inotify) next(prefix string) string {
-	buf := make([]byte, 64<<10)
-	for {
-		n, err := syscall.Read(w.fd, buf)
-		if err != nil {
-			return ""
-		}
-		for off := 0; off+syscall.SizeofInotifyEvent <= n; {
-			ev := (*syscall.InotifyEvent)(unsafe.Pointer(&buf[off]))
-			name := strings.TrimRight(string(buf[off+syscall.SizeofInotifyEvent:off+syscall.SizeofInotifyEvent+int(ev.Len)]), "\x00")
-			off += syscall.SizeofInotifyEvent + int(ev.Len)
-			if strings.HasPrefix(name, prefix) {
-				return name
-			}
-		}
-	}
-}
-
-func fileRecords(t *testing.T, pool *pgxpool.Pool, partner string) []string {
-	t.Helper()
-	return texts(t, pool, `SELECT format('%s %s %s %s', id, name, state, coalesce(status, '')) FROM files WHERE partner_id = $1 ORDER BY id`, partner)
-}
-
-// texts runs a query of one text column and returns its values.
-func texts(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) []string {
-	t.Helper()
-	rows, err := pool.Query(context.Background(), sql, args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // TestRetryAfterCommitFinishesTheSameUpload (issue 11, 1 and 4): serve is
@@ -268,9 +122,7 @@ func TestRetryAfterCommitFinishesTheSameUpload(t *testing.T) {
 	if n := dataRows(t, filepath.Join(outbox, name+".rejects.csv")); n != 2_000 {
 		t.Fatalf("rejects file: %d rows", n)
 	}
-	if v, err := ledger.Check(ctx, store.New(pool)); err != nil || len(v) > 0 {
-		t.Fatalf("ledger: %v %v", v, err)
-	}
+	checkLedger(t, pool)
 	r := run(t, nil, "--database-url", url, "--data-dir", data, "status", "--partner", "bench-telco")
 	if strings.Count(r.stdout, name) != 1 {
 		t.Fatalf("status shows the upload %d times:\n%s", strings.Count(r.stdout, name), r.stdout)
@@ -323,9 +175,7 @@ func TestSameBytesUnderTwoNamesAtOnce(t *testing.T) {
 			t.Fatalf("round %d: %d records for two uploads", round, n)
 		}
 	}
-	if v, err := ledger.Check(ctx, store.New(pool)); err != nil || len(v) > 0 {
-		t.Fatalf("ledger: %v %v", v, err)
-	}
+	checkLedger(t, pool)
 }
 
 func readAckIfComplete(path string) bool {

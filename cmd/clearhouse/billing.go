@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/clearhouse/clearhouse/internal/billing"
 	"github.com/clearhouse/clearhouse/internal/civil"
@@ -28,7 +27,7 @@ func (c *BillCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	return g.forReseller(ctx, c.Reseller, func(e *env) error {
+	return g.forPartner(ctx, c.Reseller, func(e *env) error {
 		b, err := g.biller(e)
 		if err != nil {
 			return err
@@ -48,19 +47,6 @@ func (c *BillCmd) Run(ctx context.Context, g *Globals) error {
 		}
 		return nil
 	})
-}
-
-// forReseller runs fn on the database once reseller ("": all) is known.
-func (g *Globals) forReseller(ctx context.Context, reseller string, fn func(*env) error) error {
-	e, err := g.connect(ctx, false)
-	if err != nil {
-		return err
-	}
-	defer e.close()
-	if err := knownPartner(ctx, e, reseller); err != nil {
-		return err
-	}
-	return fn(e)
 }
 
 // writeOwed writes the files of documents an earlier command issued but
@@ -146,7 +132,7 @@ func docLine(d *invoice.Document) string {
 
 // printDocument prints what the reseller would get: lines, VAT, totals.
 func printDocument(out *os.File, d *invoice.Document) {
-	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', tabwriter.AlignRight)
+	tw := amountTable(out)
 	fmt.Fprintln(tw, "      LINE\tSKU\tMONTH\tQUANTITY\tUNIT PRICE\tNET\tVAT\tCREDITS\t")
 	for _, l := range d.Lines {
 		fmt.Fprintf(tw, "      %d\t%s\t%s\t%d\t%s\t%s\t%s %s %%\t%s\t\n", l.No, printable(l.SKU, 64), l.ServiceMonth, l.Quantity, l.UnitPrice,
@@ -177,7 +163,7 @@ func (c *InvoicesCmd) Run(ctx context.Context, g *Globals) error {
 			return err
 		}
 	}
-	return g.forReseller(ctx, c.Reseller, func(e *env) error {
+	return g.forPartner(ctx, c.Reseller, func(e *env) error {
 		list, err := store.Invoices(ctx, e.pool, c.Reseller, period)
 		if err != nil {
 			return err
@@ -186,7 +172,7 @@ func (c *InvoicesCmd) Run(ctx context.Context, g *Globals) error {
 			fmt.Println("no documents issued")
 			return nil
 		}
-		tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', tabwriter.AlignRight)
+		tw := amountTable(os.Stdout)
 		fmt.Fprintln(tw, "NUMBER\tTYPE\tRESELLER\tMONTH\tISSUED\tDUE\tNET\tVAT\tTOTAL\tOPEN\tCURRENCY\t")
 		for _, li := range list {
 			d := &invoice.Document{Currency: li.Currency}
@@ -222,29 +208,26 @@ type InvoiceCreditCmd struct {
 }
 
 func (c *InvoiceCreditCmd) Run(ctx context.Context, g *Globals) error {
-	e, err := g.connect(ctx, false)
-	if err != nil {
-		return err
-	}
-	defer e.close()
-	b, err := g.biller(e)
-	if err != nil {
-		return err
-	}
-	doc, id, err := b.Credit(ctx, c.Number, c.Line, c.Reason)
-	if err != nil {
-		return err
-	}
-	fmt.Println(docLine(doc))
-	printDocument(os.Stdout, doc)
-	files, err := b.Write(ctx, id)
-	if err != nil {
-		return fmt.Errorf("issued, but writing its files: %w (clearhouse invoice write %s)", err, doc.Number)
-	}
-	for _, f := range files {
-		fmt.Println("  ", f)
-	}
-	return nil
+	return g.withDB(ctx, false, func(e *env) error {
+		b, err := g.biller(e)
+		if err != nil {
+			return err
+		}
+		doc, id, err := b.Credit(ctx, c.Number, c.Line, c.Reason)
+		if err != nil {
+			return err
+		}
+		fmt.Println(docLine(doc))
+		printDocument(os.Stdout, doc)
+		files, err := b.Write(ctx, id)
+		if err != nil {
+			return fmt.Errorf("issued, but writing its files: %w (clearhouse invoice write %s)", err, doc.Number)
+		}
+		for _, f := range files {
+			fmt.Println("  ", f)
+		}
+		return nil
+	})
 }
 
 // InvoiceShowCmd is `clearhouse invoice show`.
@@ -288,17 +271,14 @@ func (c *InvoiceWriteCmd) Run(ctx context.Context, g *Globals) error {
 
 // withDocument runs fn on the document numbered number.
 func withDocument(ctx context.Context, g *Globals, number string, fn func(*env, store.Invoice) error) error {
-	e, err := g.connect(ctx, false)
-	if err != nil {
-		return err
-	}
-	defer e.close()
-	in, ok, err := store.InvoiceByNumber(ctx, e.pool, number)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return fmt.Errorf("%w: %s (clearhouse invoices lists them)", billing.ErrNoDocument, number)
-	}
-	return fn(e, in)
+	return g.withDB(ctx, false, func(e *env) error {
+		in, ok, err := store.InvoiceByNumber(ctx, e.pool, number)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("%w: %s (clearhouse invoices lists them)", billing.ErrNoDocument, number)
+		}
+		return fn(e, in)
+	})
 }

@@ -187,7 +187,7 @@ type owed struct {
 // billingWorldHub is samples/config/hub.yaml with a schedule every 2 s.
 func billingWorldHub(t *testing.T) string {
 	t.Helper()
-	b, err := os.ReadFile("../../samples/config/hub.yaml")
+	b, err := os.ReadFile(filepath.Join(pgtest.SampleConfig, "hub.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

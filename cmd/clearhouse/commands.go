@@ -6,9 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strings"
-	"text/tabwriter"
 
 	"github.com/clearhouse/clearhouse/internal/ingest"
 	"github.com/clearhouse/clearhouse/internal/ledger"
@@ -57,17 +54,14 @@ func (c *ApplyCmd) Run(ctx context.Context, g *Globals) error {
 		}
 		return err
 	}
-	e, err := g.connect(ctx, false)
-	if err != nil {
-		return err
-	}
-	defer e.close()
-	res, err := applyWorld(ctx, e, w, c.DryRun)
-	if err != nil {
-		return err
-	}
-	printApply(res, c.DryRun)
-	return nil
+	return g.withDB(ctx, false, func(e *env) error {
+		res, err := applyWorld(ctx, e, w, c.DryRun)
+		if err != nil {
+			return err
+		}
+		printApply(res, c.DryRun)
+		return nil
+	})
 }
 
 var errDryRun = errors.New("dry run")
@@ -120,27 +114,24 @@ func (c *IngestCmd) Run(ctx context.Context, g *Globals) error {
 // eachFile runs one command over files in order, prints each outcome and
 // exits with the highest of their codes.
 func eachFile(ctx context.Context, g *Globals, files []string, format string, run func(*ingest.Service, ingest.Request) (*ingest.Outcome, error)) error {
-	e, err := g.connect(ctx, false)
-	if err != nil {
-		return err
-	}
-	defer e.close()
-	svc := g.service(e)
-	worst := 0
-	out := &outcomes{format: format}
-	for _, f := range files {
-		o, err := run(svc, ingest.Request{Path: f, Progress: progressLine(f)})
-		clearProgress()
-		if err != nil {
-			return fmt.Errorf("%s: %w", f, err)
+	return g.withDB(ctx, false, func(e *env) error {
+		svc := g.service(e)
+		worst := 0
+		out := &outcomes{format: format}
+		for _, f := range files {
+			o, err := run(svc, ingest.Request{Path: f, Progress: progressLine(f)})
+			clearProgress()
+			if err != nil {
+				return fmt.Errorf("%s: %w", f, err)
+			}
+			out.print(o)
+			worst = max(worst, o.ExitCode())
 		}
-		out.print(o)
-		worst = max(worst, o.ExitCode())
-	}
-	if worst != 0 {
-		return exitCode(worst)
-	}
-	return nil
+		if worst != 0 {
+			return exitCode(worst)
+		}
+		return nil
+	})
 }
 
 // ValidateCmd checks files without writing.
@@ -228,7 +219,7 @@ func printOutcome(o *ingest.Outcome, format string, w *render.CSV) {
 			fmt.Println("  warnings: " + printable(o.WarningsPath, 300))
 		}
 		if len(o.Problems) > 0 {
-			tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
+			tw := table(os.Stdout)
 			fmt.Fprintln(tw, "  LINE\tSHEET\tCOLUMN\tCODE\tVALUE\tMESSAGE")
 			for _, p := range o.Problems {
 				code := string(p.Code)
@@ -258,32 +249,6 @@ func summaryLine(o *ingest.Outcome) string {
 	return s
 }
 
-// printable shows s on a terminal as text: control characters (C0, DEL,
-// C1) and the bidirectional and invisible format characters that could
-// rewrite a line are shown escaped (\x1b, \u202e), never sent as they are;
-// longer than n runes, it is cut with an ellipsis.
-func printable(s string, n int) string {
-	var b strings.Builder
-	runes := 0
-	for _, r := range s {
-		if runes >= n {
-			b.WriteString("…")
-			break
-		}
-		switch {
-		case r < ' ' || r == 0x7f || (r >= 0x80 && r < 0xa0):
-			fmt.Fprintf(&b, "\\x%02x", r)
-		case r == 0x200b || r == 0x200e || r == 0x200f || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) || r == 0xfeff ||
-			r == 0x2028 || r == 0x2029:
-			fmt.Fprintf(&b, "\\u%04x", r)
-		default:
-			b.WriteRune(r)
-		}
-		runes++
-	}
-	return b.String()
-}
-
 // LedgerCmd groups ledger commands.
 type LedgerCmd struct {
 	Check    LedgerCheckCmd    `cmd:"" help:"Verify every ledger invariant; exit 1 if one is broken."`
@@ -294,23 +259,20 @@ type LedgerCmd struct {
 type LedgerCheckCmd struct{}
 
 func (c *LedgerCheckCmd) Run(ctx context.Context, g *Globals) error {
-	e, err := g.connect(ctx, false)
-	if err != nil {
-		return err
-	}
-	defer e.close()
-	v, err := ledger.Check(ctx, store.New(e.pool))
-	if err != nil {
-		return err
-	}
-	for _, x := range v {
-		fmt.Println("VIOLATION", x)
-	}
-	if len(v) > 0 {
-		return exitCode(1)
-	}
-	fmt.Println("ledger OK: every entry balances per currency, detail rows sum to their postings, balances match postings")
-	return nil
+	return g.withDB(ctx, false, func(e *env) error {
+		v, err := ledger.Check(ctx, store.New(e.pool))
+		if err != nil {
+			return err
+		}
+		for _, x := range v {
+			fmt.Println("VIOLATION", x)
+		}
+		if len(v) > 0 {
+			return exitCode(1)
+		}
+		fmt.Println("ledger OK: every entry balances per currency, detail rows sum to their postings, balances match postings")
+		return nil
+	})
 }
 
 // LedgerBalancesCmd prints balances.
@@ -319,15 +281,7 @@ type LedgerBalancesCmd struct {
 }
 
 func (c *LedgerBalancesCmd) Run(ctx context.Context, g *Globals) error {
-	e, err := g.connect(ctx, false)
-	if err != nil {
-		return err
-	}
-	defer e.close()
-	if err := knownPartner(ctx, e, c.Reseller); err != nil {
-		return err
-	}
-	return printBalances(ctx, e, c.Reseller)
+	return g.forPartner(ctx, c.Reseller, func(e *env) error { return printBalances(ctx, e, c.Reseller) })
 }
 
 func printBalances(ctx context.Context, e *env, partner string) error {
@@ -335,7 +289,7 @@ func printBalances(ctx context.Context, e *env, partner string) error {
 	if err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', tabwriter.AlignRight)
+	tw := amountTable(os.Stdout)
 	fmt.Fprintln(tw, "ACCOUNT\tCURRENCY\tDEBIT\tCREDIT\t")
 	for _, b := range bs {
 		d, cr := "", ""
@@ -347,28 +301,4 @@ func printBalances(ctx context.Context, e *env, partner string) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", b.Code, b.Currency, d, cr)
 	}
 	return tw.Flush()
-}
-
-// progressLine draws "reading FILE 42% (39 of 93 MB)" on a terminal's
-// standard error for files over 8 MB; nothing when not on a terminal.
-func progressLine(path string) func(read, size int64) {
-	fi, err := os.Stderr.Stat()
-	if err != nil || fi.Mode()&os.ModeCharDevice == 0 {
-		return nil
-	}
-	if st, err := os.Stat(path); err != nil || st.Size() < 8<<20 {
-		return nil
-	}
-	name := printable(filepath.Base(path), 60)
-	return func(read, size int64) {
-		if size > 0 {
-			fmt.Fprintf(os.Stderr, "\r  reading %s %3d%% (%d of %d MB) ", name, read*100/size, read>>20, size>>20)
-		}
-	}
-}
-
-func clearProgress() {
-	if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-		fmt.Fprint(os.Stderr, "\r\033[K")
-	}
 }

@@ -5,17 +5,13 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/clearhouse/clearhouse/internal/ledger"
 	"github.com/clearhouse/clearhouse/internal/samplegen"
-	"github.com/clearhouse/clearhouse/internal/store"
 )
 
 // TestKilledAtRandomMomentsDuringIngest: clearhouse serve is killed with
@@ -34,14 +30,8 @@ func TestKilledAtRandomMomentsDuringIngest(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	start := func() *exec.Cmd {
-		cmd := exec.Command(bin, "--database-url", url, "--data-dir", data, "serve", "--sftp-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
-			"--intake-scan", "500ms", "--instance-dead-after", "3s")
-		cmd.Dir = "../.."
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return cmd
+	start := func() *serveProc {
+		return serveFor(t, url, data, "--intake-scan", "500ms", "--instance-dead-after", "3s")
 	}
 	posted := func() bool {
 		var n int
@@ -55,7 +45,7 @@ func TestKilledAtRandomMomentsDuringIngest(t *testing.T) {
 	}
 	killedMidway := 0
 	for range kills {
-		cmd := start()
+		srv := start()
 		// Wait until the file is registered (its ingest under way), then
 		// kill at a random moment of the next 1.2 s: the ingest of 100,000
 		// rows takes about 1.5 s here, so most kills land mid-ingest.
@@ -63,13 +53,11 @@ func TestKilledAtRandomMomentsDuringIngest(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 		if posted() {
-			_ = cmd.Process.Signal(syscall.SIGKILL)
-			_ = cmd.Wait()
+			srv.kill()
 			break
 		}
 		time.Sleep(time.Duration(rand.IntN(1200)) * time.Millisecond)
-		_ = cmd.Process.Signal(syscall.SIGKILL)
-		_ = cmd.Wait()
+		srv.kill()
 		if !posted() {
 			killedMidway++
 		}
@@ -78,8 +66,7 @@ func TestKilledAtRandomMomentsDuringIngest(t *testing.T) {
 	if killedMidway == 0 {
 		t.Fatal("no kill landed mid-ingest: the test proved nothing")
 	}
-	cmd := start()
-	defer func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }()
+	start()
 	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
 		if _, err := os.Stat(filepath.Join(inbox, "declarations_100k.csv")); os.IsNotExist(err) && posted() {
 			break
@@ -96,9 +83,7 @@ func TestKilledAtRandomMomentsDuringIngest(t *testing.T) {
 	if files != 1 || accepted == 0 || decls != accepted || distinct != decls {
 		t.Fatalf("files %d, rows accepted %d, declarations %d (%d distinct)", files, accepted, decls, distinct)
 	}
-	if v, err := ledger.Check(ctx, store.New(pool)); err != nil || len(v) > 0 {
-		t.Fatalf("ledger: %v %v", v, err)
-	}
+	checkLedger(t, pool)
 	acks, _ := filepath.Glob(filepath.Join(data, "partners", "bench-telco", "outbox", "*ack*"))
 	if len(acks) != 1 {
 		t.Fatalf("%d acks: %v", len(acks), acks)
@@ -125,26 +110,12 @@ func TestKilledAtRandomMomentsDuringIngest(t *testing.T) {
 // one file, posted once, one ack.
 func TestKilledInstanceIsFinishedByAnother(t *testing.T) {
 	w := newTelcoWorld(t)
-	pool, ctx, url, data := w.pool, context.Background(), w.url, w.data
-	cmds := map[int]*exec.Cmd{}
-	logs := t.TempDir()
-	for i := range 3 {
-		cmd := exec.Command(bin, "--database-url", url, "--data-dir", data, "--log-level", "info", "serve", "--sftp-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
-			"--intake-scan", "300ms", "--instance-dead-after", "3s")
-		cmd.Stderr, _ = os.Create(filepath.Join(logs, fmt.Sprintf("serve-%d.log", i)))
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		cmds[cmd.Process.Pid] = cmd
+	pool, ctx, url, data, inbox := w.pool, context.Background(), w.url, w.data, w.inbox
+	srvs := map[int]*serveProc{} // by pid
+	for range 3 {
+		srv := serveFor(t, url, data, "--instance-dead-after", "3s")
+		srvs[srv.cmd.Process.Pid] = srv
 	}
-	defer func() {
-		for _, c := range cmds {
-			_ = c.Process.Signal(syscall.SIGTERM)
-			_ = c.Wait()
-		}
-	}()
-	inbox := filepath.Join(data, "partners", "bench-telco", "inbox")
-	_ = os.MkdirAll(inbox, 0o750)
 	tmp := filepath.Join(data, "declarations_100k.csv")
 	f, _ := os.Create(tmp)
 	if err := samplegen.Write(f, samplegen.Options{Rows: 100_000}); err != nil {
@@ -166,13 +137,11 @@ func TestKilledInstanceIsFinishedByAnother(t *testing.T) {
 	}
 	parts := strings.Split(worker, "-")
 	pid, _ := strconv.Atoi(parts[len(parts)-2])
-	victim, ok := cmds[pid]
+	victim, ok := srvs[pid]
 	if !ok {
 		t.Fatalf("instance %s is not one of ours", worker)
 	}
-	_ = victim.Process.Signal(syscall.SIGKILL)
-	_ = victim.Wait()
-	delete(cmds, pid)
+	victim.kill()
 	var files, posted int
 	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
 		_ = pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE state = 'posted') FROM files WHERE partner_id = 'bench-telco'`).Scan(&files, &posted)
@@ -184,10 +153,9 @@ func TestKilledInstanceIsFinishedByAnother(t *testing.T) {
 			_ = pool.QueryRow(ctx, `SELECT string_agg(format('%s %s attempt %s by %s errors %s', id, state, attempt, attempted_by, errors), '; ') FROM river_job`).Scan(&jobs)
 			_ = pool.QueryRow(ctx, `SELECT string_agg(format('%s %s', id, now() - heartbeat_at), '; ') FROM instances`).Scan(&insts)
 			var tails strings.Builder
-			for i := range 3 {
-				b, _ := os.ReadFile(filepath.Join(logs, fmt.Sprintf("serve-%d.log", i)))
-				lines := strings.Split(string(b), "\n")
-				fmt.Fprintf(&tails, "serve-%d:\n%s\n", i, strings.Join(lines[max(0, len(lines)-15):], "\n"))
+			for pid, srv := range srvs {
+				lines := strings.Split(srv.logText(), "\n")
+				fmt.Fprintf(&tails, "serve %d:\n%s\n", pid, strings.Join(lines[max(0, len(lines)-15):], "\n"))
 			}
 			t.Fatalf("the killed instance's file was not finished by another within 2 minutes (%d files)\njobs: %s\ninstances: %s\n%s", files, jobs, insts, tails.String())
 		}
@@ -200,9 +168,7 @@ func TestKilledInstanceIsFinishedByAnother(t *testing.T) {
 	if files != 1 || finisher == worker || decls != accepted || distinct != decls {
 		t.Fatalf("files %d, finished by %s (killed %s), declarations %d (%d distinct), accepted %d", files, finisher, worker, decls, distinct, accepted)
 	}
-	if v, err := ledger.Check(ctx, store.New(pool)); err != nil || len(v) > 0 {
-		t.Fatalf("ledger: %v %v", v, err)
-	}
+	checkLedger(t, pool)
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		acks, _ := filepath.Glob(filepath.Join(data, "partners", "bench-telco", "outbox", "*ack*"))
 		if len(acks) == 1 {
@@ -233,28 +199,20 @@ func TestSIGTERMDrains(t *testing.T) {
 				t.Fatal(err)
 			}
 			f.Close()
-			start := func() *exec.Cmd {
-				cmd := exec.Command(bin, "--database-url", url, "--data-dir", data, "serve", "--sftp-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
-					"--intake-scan", "300ms", "--drain-timeout", c.drain)
-				if err := cmd.Start(); err != nil {
-					t.Fatal(err)
-				}
-				return cmd
-			}
+			start := func() *serveProc { return serveFor(t, url, data, "--drain-timeout", c.drain) }
 			state := func() string {
 				var s string
 				_ = pool.QueryRow(ctx, `SELECT coalesce(max(state), '') FROM files WHERE partner_id = 'bench-telco'`).Scan(&s)
 				return s
 			}
-			cmd := start()
+			srv := start()
 			for deadline := time.Now().Add(30 * time.Second); state() == ""; time.Sleep(5 * time.Millisecond) {
 				if time.Now().After(deadline) {
 					t.Fatal("the file was not registered within 30 s")
 				}
 			}
 			sent := time.Now()
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			_ = cmd.Wait()
+			srv.stop()
 			took := time.Since(sent)
 			if took > 25*time.Second {
 				t.Fatalf("serve took %s to exit", took)
@@ -268,8 +226,7 @@ func TestSIGTERMDrains(t *testing.T) {
 				t.Fatalf("%d jobs left running after a drain", running)
 			}
 			if !c.finished {
-				cmd := start()
-				defer func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }()
+				start()
 				for deadline := time.Now().Add(time.Minute); state() != "posted"; time.Sleep(50 * time.Millisecond) {
 					if time.Now().After(deadline) {
 						t.Fatalf("the released file was not finished after a restart (%q)", state())

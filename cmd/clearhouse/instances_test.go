@@ -5,16 +5,12 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/clearhouse/clearhouse/internal/ledger"
 	"github.com/clearhouse/clearhouse/internal/pgtest"
 	"github.com/clearhouse/clearhouse/internal/samplegen"
-	"github.com/clearhouse/clearhouse/internal/store"
 )
 
 // TestThreeServeProcesses: three clearhouse serve processes on one
@@ -23,35 +19,22 @@ import (
 // schedule (every second) runs once per tick across the three.
 func TestThreeServeProcesses(t *testing.T) {
 	t.Parallel()
-	pool := pgtest.WithWorld(t, "../../samples/bench/config")
+	pool := pgtest.WithWorld(t, filepath.Join(pgtest.Samples, "bench", "config"))
 	ctx := context.Background()
 	if _, err := pool.Exec(ctx, `UPDATE partners SET sftp = '{"fulfillment":{"Every":"1s"}}' WHERE id = 'benchpub'`); err != nil {
 		t.Fatal(err)
 	}
-	data := t.TempDir()
-	inbox := filepath.Join(data, "partners", "bench-telco", "inbox")
-	_ = os.MkdirAll(inbox, 0o750)
+	w := telcoWorldOn(t, pool)
+	data, inbox := w.data, w.inbox
 	const n = 1000
 	for i := range n {
 		var buf bytes.Buffer
 		_ = samplegen.Write(&buf, samplegen.Options{Rows: 20, Prefix: fmt.Sprintf("P%04d", i)})
 		_ = os.WriteFile(filepath.Join(inbox, fmt.Sprintf("declarations_%04d.csv", i)), buf.Bytes(), 0o640)
 	}
-	var cmds []*exec.Cmd
 	for range 3 {
-		cmd := exec.Command(bin, "--database-url", pool.Config().ConnString(), "--data-dir", data, "serve",
-			"--sftp-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--intake-scan", "1s")
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		cmds = append(cmds, cmd)
+		serveFor(t, w.url, data, "--intake-scan", "1s")
 	}
-	defer func() {
-		for _, c := range cmds {
-			_ = c.Process.Signal(syscall.SIGTERM)
-			_ = c.Wait()
-		}
-	}()
 	var posted int
 	for deadline := time.Now().Add(4 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
 		_ = pool.QueryRow(ctx, `SELECT count(*) FROM files WHERE partner_id = 'bench-telco' AND state = 'posted'`).Scan(&posted)
@@ -69,9 +52,7 @@ func TestThreeServeProcesses(t *testing.T) {
 	if files != n || decls != accepted || distinct != decls || workers < 2 {
 		t.Fatalf("files %d, declarations %d (%d distinct) for %d accepted rows, worked by %d instances", files, decls, distinct, accepted, workers)
 	}
-	if v, err := ledger.Check(ctx, store.New(pool)); err != nil || len(v) > 0 {
-		t.Fatalf("ledger: %v %v", v, err)
-	}
+	checkLedger(t, pool)
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		acks, _ := filepath.Glob(filepath.Join(data, "partners", "bench-telco", "outbox", "*ack*"))
 		if len(acks) == n {

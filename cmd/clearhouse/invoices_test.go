@@ -2,8 +2,6 @@ package main_test
 
 import (
 	"context"
-	"encoding/csv"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clearhouse/clearhouse/internal/money"
 	"github.com/clearhouse/clearhouse/internal/ubl"
 )
 
@@ -106,7 +105,7 @@ func checkSampleInvoices(t *testing.T, env []string, data string) {
 		for _, l := range lines[1:] {
 			net += cents(t, l[14])
 		}
-		if fmt.Sprintf("%d.%02d", net/100, net%100) != d[3] {
+		if money.Format(net, "EUR") != d[3] {
 			t.Errorf("%s.csv: lines sum to %d cents, the net is %s", number, net, d[3])
 		}
 		for _, row := range readRows(t, base+"_detail.csv")[1:] {
@@ -168,27 +167,12 @@ func checkSampleInvoices(t *testing.T, env []string, data string) {
 	}
 }
 
-func readRows(t *testing.T, path string) [][]string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return rows
-}
-
+// cents parses an amount as the CSVs write it: in EUR, with its two decimals.
 func cents(t *testing.T, s string) int64 {
 	t.Helper()
-	whole, frac, _ := strings.Cut(s, ".")
-	w, err1 := strconv.ParseInt(whole, 10, 64)
-	f, err2 := strconv.ParseInt(frac, 10, 64)
-	if err1 != nil || err2 != nil || len(frac) != 2 {
+	n, err := money.ParseMinor(s, "EUR")
+	if err != nil || money.Format(n, "EUR") != s {
 		t.Fatalf("amount %q", s)
 	}
-	return w*100 + f
+	return n
 }

@@ -186,6 +186,27 @@ func knownPartner(ctx context.Context, e *env, id string) error {
 	return nil
 }
 
+// withDB runs fn on the database (connect, migrated first when migrate),
+// closing it after.
+func (g *Globals) withDB(ctx context.Context, migrate bool, fn func(*env) error) error {
+	e, err := g.connect(ctx, migrate)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	return fn(e)
+}
+
+// forPartner runs fn on the database once partner ("": all) is known.
+func (g *Globals) forPartner(ctx context.Context, partner string, fn func(*env) error) error {
+	return g.withDB(ctx, false, func(e *env) error {
+		if err := knownPartner(ctx, e, partner); err != nil {
+			return err
+		}
+		return fn(e)
+	})
+}
+
 // exitCode ends the program with a status that is not a failure report.
 type exitCode int
 

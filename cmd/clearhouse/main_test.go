@@ -176,7 +176,7 @@ func TestCommandsAndExitCodes(t *testing.T) {
 		t.Fatalf("control characters reached the terminal: %q", r.stdout)
 	}
 	// (01 was posted above: a copy with one more blank line is other bytes, the same problems.)
-	b, _ := os.ReadFile("../../samples/drops/isp-de/01_sales_2026-03.csv")
+	b, _ := os.ReadFile(filepath.Join(pgtest.Samples, "drops", "isp-de", "01_sales_2026-03.csv"))
 	other := filepath.Join(t.TempDir(), "01_again.csv")
 	_ = os.WriteFile(other, append(b, '\n'), 0o644)
 	expect(run(t, append(env, "CLEARHOUSE_MAX_PROBLEMS=3"), "validate", "--reseller", "isp-de", other), 2, "TOO_MANY_PROBLEMS")

@@ -3,11 +3,9 @@ package main_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -30,12 +28,7 @@ func TestServeMetricsPassPromtool(t *testing.T) {
 	_ = samplegen.Write(&buf, samplegen.Options{Rows: 50})
 	_ = os.WriteFile(filepath.Join(inbox, "declarations_m.csv"), buf.Bytes(), 0o640)
 	addr := freeAddr(t)
-	cmd := exec.Command(bin, "--database-url", pool.Config().ConnString(), "--data-dir", data, "serve",
-		"--sftp-addr", "127.0.0.1:0", "--http-addr", addr, "--intake-scan", "200ms")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer stopServe(cmd) // a second stop does nothing
+	srv := serveFor(t, w.url, data, "--http-addr", addr, "--intake-scan", "200ms")
 	get := func(path string) (int, string) {
 		resp, err := http.Get("http://" + addr + path)
 		if err != nil {
@@ -61,16 +54,10 @@ func TestServeMetricsPassPromtool(t *testing.T) {
 		t.Fatalf("/readyz: %d %s", code, msg)
 	}
 	// The image's health check, as the image sets the listen address.
-	hc := dockerHealthcheck(t)
+	hc := dockerHealthcheck(t) // the binary under test, then its arguments
 	health := func() (int, string) {
-		c := exec.Command(hc[0], hc[1:]...)
-		c.Env = append(os.Environ(), "CLEARHOUSE_HTTP_ADDR=0.0.0.0:"+addr[strings.LastIndex(addr, ":")+1:])
-		out, err := c.CombinedOutput()
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return ee.ExitCode(), string(out)
-		}
-		return 0, string(out)
+		r := run(t, []string{"CLEARHOUSE_HTTP_ADDR=0.0.0.0:" + addr[strings.LastIndex(addr, ":")+1:]}, hc[1:]...)
+		return r.code, r.stdout + r.stderr
 	}
 	if code, out := health(); code != 0 || !strings.HasPrefix(out, "ready: ") {
 		t.Fatalf("the Dockerfile's HEALTHCHECK %q on a ready serve: exit %d\n%s", hc, code, out)
@@ -95,12 +82,10 @@ func TestServeMetricsPassPromtool(t *testing.T) {
 	} else if got, err := strconv.ParseFloat(m[1], 64); err != nil || got != want {
 		t.Errorf("/metrics: %s %s posted, want %v", m[1], cur, want)
 	}
-	check := exec.Command("promtool", "check", "metrics")
-	check.Stdin = strings.NewReader(body)
-	if out, err := check.CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
+	if out, err := promtool(body, "check", "metrics"); err != nil || len(bytes.TrimSpace(out)) > 0 {
 		t.Fatalf("promtool check metrics: %v\n%s", err, out)
 	}
-	stopServe(cmd)
+	srv.stop()
 	if code, out := health(); code != 1 || !strings.HasPrefix(out, "not ready: ") {
 		t.Errorf("the Dockerfile's HEALTHCHECK once serve stopped: exit %d\n%s", code, out)
 	}

@@ -154,6 +154,14 @@ func needPromtool(t *testing.T) {
 	}
 }
 
+// promtool runs Prometheus's promtool in the repository's root, stdin its
+// input, and returns what it printed.
+func promtool(stdin string, args ...string) ([]byte, error) {
+	cmd := exec.Command("promtool", args...)
+	cmd.Dir, cmd.Stdin = "../..", strings.NewReader(stdin)
+	return cmd.CombinedOutput()
+}
+
 // TestAlertRules: deploy/prometheus-alerts.yaml is valid and passes
 // deploy/prometheus-alerts.test.yaml; among its cases (issue 11, item 6),
 // the stale schedule alert is quiet at night and at weekends for a
@@ -166,9 +174,7 @@ func TestAlertRules(t *testing.T) {
 		{"check", "rules", "deploy/prometheus-alerts.yaml"},
 		{"test", "rules", "deploy/prometheus-alerts.test.yaml"},
 	} {
-		cmd := exec.Command("promtool", args...)
-		cmd.Dir = "../.."
-		if out, err := cmd.CombinedOutput(); err != nil {
+		if out, err := promtool("", args...); err != nil {
 			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	}
@@ -340,10 +346,7 @@ func TestSystemdUnit(t *testing.T) {
 	}
 	serve := exec.Command(bin, args("ExecStart")...)
 	serve.Dir, serve.Env = "../..", append(os.Environ(), env...)
-	if err := serve.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer stopServe(serve)
+	startProc(t, serve)
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 		r := run(t, env, "health")
 		if r.code == 0 {
@@ -392,7 +395,7 @@ func TestDashboard(t *testing.T) {
 	}
 	file := filepath.Join(t.TempDir(), "dashboard-rules.yaml")
 	_ = os.WriteFile(file, []byte(rules.String()), 0o644)
-	if out, err := exec.Command("promtool", "check", "rules", file).CombinedOutput(); err != nil {
+	if out, err := promtool("", "check", "rules", file); err != nil {
 		t.Errorf("the dashboard's queries: %v\n%s", err, out)
 	}
 

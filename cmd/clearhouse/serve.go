@@ -41,14 +41,11 @@ type ServeCmd struct {
 }
 
 func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
-	e, err := g.connect(ctx, true)
-	if err != nil {
-		return err
-	}
-	defer e.close()
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return serve(ctx, g, e, c.ServeFlags, os.Stdout)
+	return g.withDB(ctx, true, func(e *env) error {
+		ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return serve(ctx, g, e, c.ServeFlags, os.Stdout)
+	})
 }
 
 // serve runs the SFTP server, the job workers, the inbox scan, the

@@ -4,13 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"syscall"
 	"testing"
 	"time"
 
@@ -18,7 +15,6 @@ import (
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 
-	"github.com/clearhouse/clearhouse/internal/pgtest"
 	"github.com/clearhouse/clearhouse/internal/samplegen"
 	"github.com/clearhouse/clearhouse/internal/sftpd"
 )
@@ -34,19 +30,17 @@ func BenchmarkServe(b *testing.B) {
 	for _, n := range []int{1, 2} {
 		b.Run(fmt.Sprintf("throughput/instances=%d", n), func(b *testing.B) {
 			for range b.N {
-				pool, url, data := benchWorld(b)
-				inbox := filepath.Join(data, "partners", "bench-telco", "inbox")
-				_ = os.MkdirAll(inbox, 0o750)
+				w := newTelcoWorld(b)
 				for i := range files {
 					var buf bytes.Buffer
 					_ = samplegen.Write(&buf, samplegen.Options{Rows: 100, Prefix: fmt.Sprintf("S%05d", i)})
-					_ = os.WriteFile(filepath.Join(inbox, fmt.Sprintf("declarations_%05d.csv", i)), buf.Bytes(), 0o640)
+					_ = os.WriteFile(filepath.Join(w.inbox, fmt.Sprintf("declarations_%05d.csv", i)), buf.Bytes(), 0o640)
 				}
 				start := time.Now()
 				for range n {
-					defer stopServe(startServe(b, url, data, "--intake-scan", "2s"))
+					serveFor(b, w.url, w.data, "--intake-scan", "2s")
 				}
-				waitPosted(b, pool, files, 30*time.Minute)
+				waitPosted(b, w.pool, files, 30*time.Minute)
 				secs := time.Since(start).Seconds()
 				b.ReportMetric(float64(files)/secs, "files/s")
 				b.ReportMetric(float64(files*100)/secs, "rows/s")
@@ -55,18 +49,18 @@ func BenchmarkServe(b *testing.B) {
 	}
 	b.Run("latency", func(b *testing.B) {
 		for range b.N {
-			pool, url, data := benchWorld(b)
+			w := newTelcoWorld(b)
 			keyPath := filepath.Join(b.TempDir(), "clerk")
 			signer := clientKey(b, keyPath)
-			if _, err := pool.Exec(context.Background(), `INSERT INTO partner_keys (partner_id, name, fingerprint, public_key) VALUES ('bench-telco', 'bench', $1, $2)`,
+			if _, err := w.pool.Exec(context.Background(), `INSERT INTO partner_keys (partner_id, name, fingerprint, public_key) VALUES ('bench-telco', 'bench', $1, $2)`,
 				ssh.FingerprintSHA256(signer.PublicKey()), string(ssh.MarshalAuthorizedKey(signer.PublicKey()))); err != nil {
 				b.Fatal(err)
 			}
 			addr := freeAddr(b)
-			defer stopServe(startServe(b, url, data, "--sftp-addr", addr))
+			serveFor(b, w.url, w.data, "--sftp-addr", addr, "--intake-scan", "30s") // serve's default: the uploads start the work
 			conn := dialSFTP(b, addr, signer)
 			defer conn.Close()
-			outbox := filepath.Join(data, "partners", "bench-telco", "outbox")
+			outbox := w.outbox
 			var lat []time.Duration
 			tick := time.NewTicker(time.Second)
 			defer tick.Stop()
@@ -112,29 +106,6 @@ func hasMatch(dir string, re *regexp.Regexp) bool {
 	return false
 }
 
-func benchWorld(b *testing.B) (*pgxpool.Pool, string, string) {
-	pool := pgtest.WithWorld(b, "../../samples/bench/config")
-	return pool, pool.Config().ConnString(), b.TempDir()
-}
-
-func startServe(b *testing.B, url, data string, args ...string) *exec.Cmd {
-	if !slices.Contains(args, "--sftp-addr") {
-		args = append(args, "--sftp-addr", "127.0.0.1:0")
-	}
-	args = append([]string{"--database-url", url, "--data-dir", data, "serve", "--http-addr", "127.0.0.1:0"}, args...)
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = "../.."
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	return cmd
-}
-
-func stopServe(cmd *exec.Cmd) {
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	_ = cmd.Wait()
-}
-
 func waitPosted(b *testing.B, pool *pgxpool.Pool, n int, limit time.Duration) {
 	for deadline := time.Now().Add(limit); ; time.Sleep(50 * time.Millisecond) {
 		var done int
@@ -146,15 +117,6 @@ func waitPosted(b *testing.B, pool *pgxpool.Pool, n int, limit time.Duration) {
 			b.Fatalf("%d of %d files done", done, n)
 		}
 	}
-}
-
-func freeAddr(b testing.TB) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 func clientKey(b *testing.B, path string) ssh.Signer {

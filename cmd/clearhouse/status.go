@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"text/tabwriter"
 	"time"
 
 	"github.com/clearhouse/clearhouse/internal/archive"
@@ -20,19 +19,19 @@ type StatusCmd struct {
 }
 
 func (c *StatusCmd) Run(ctx context.Context, g *Globals) error {
-	e, err := g.connect(ctx, false)
-	if err != nil {
-		return err
-	}
-	defer e.close()
-	if err := knownPartner(ctx, e, c.Partner); err != nil {
-		return err
-	}
-	st, err := store.ReadStatus(ctx, e.pool, c.Partner, c.Limit)
-	if err != nil {
-		return err
-	}
-	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
+	return g.forPartner(ctx, c.Partner, func(e *env) error {
+		st, err := store.ReadStatus(ctx, e.pool, c.Partner, c.Limit)
+		if err != nil {
+			return err
+		}
+		printStatus(st)
+		return nil
+	})
+}
+
+// printStatus prints the files, queues, schedules and instances as tables.
+func printStatus(st *store.Status) {
+	tw := table(os.Stdout)
 	defer tw.Flush()
 	fmt.Fprintln(tw, "FILE\tPARTNER\tNAME\tSTATE\tSTATUS\tROWS\tACCEPTED\tREJECTED\tRECEIVED\tLAST ERROR\t")
 	for _, f := range st.Files {
@@ -51,7 +50,6 @@ func (c *StatusCmd) Run(ctx context.Context, g *Globals) error {
 	for _, i := range st.Instances {
 		fmt.Fprintf(tw, "%s\t%s\t%s ago\t\n", i.ID, i.Started.UTC().Format(time.DateTime), time.Since(i.Heartbeat).Round(time.Second))
 	}
-	return nil
 }
 
 // ReplayCmd processes an archived file again.
@@ -60,11 +58,11 @@ type ReplayCmd struct {
 }
 
 func (c *ReplayCmd) Run(ctx context.Context, g *Globals) error {
-	e, err := g.connect(ctx, true)
-	if err != nil {
-		return err
-	}
-	defer e.close()
+	return g.withDB(ctx, true, func(e *env) error { return c.replay(ctx, g, e) })
+}
+
+// replay ingests the archived file again under its own record.
+func (c *ReplayCmd) replay(ctx context.Context, g *Globals, e *env) error {
 	f, err := store.FileByID(ctx, e.pool, c.FileID)
 	if errors.Is(err, store.ErrNoFile) {
 		return fmt.Errorf("%w %d: no upload has that id (clearhouse status lists the files and their ids)", ingest.ErrUnknownFile, c.FileID)

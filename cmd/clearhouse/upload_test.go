@@ -38,7 +38,7 @@ func newUploadWorld(t *testing.T, upload string, serveArgs ...string) uploadWorl
 	if err != nil {
 		t.Fatal(err)
 	}
-	yml, err := os.ReadFile("../../samples/bench/config/bench.yaml")
+	yml, err := os.ReadFile(filepath.Join(pgtest.Samples, "bench", "config", "bench.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,13 +55,10 @@ func newUploadWorld(t *testing.T, upload string, serveArgs ...string) uploadWorl
 	if err := os.WriteFile(filepath.Join(world, "bench.yaml"), yml, 0o640); err != nil {
 		t.Fatal(err)
 	}
-	pool := pgtest.WithWorld(t, world)
-	data := t.TempDir()
-	w := uploadWorld{telcoWorld: telcoWorld{pool: pool, url: pool.Config().ConnString(), data: data,
-		inbox: filepath.Join(data, "partners", "bench-telco", "inbox"), outbox: filepath.Join(data, "partners", "bench-telco", "outbox")}, key: key}
+	w := uploadWorld{telcoWorld: telcoWorldOn(t, pgtest.WithWorld(t, world)), key: key}
 	addr := freeAddr(t)
 	w.port = addr[strings.LastIndex(addr, ":")+1:]
-	w.serve = serveFor(t, w.url, data, append([]string{"--sftp-addr", addr}, serveArgs...)...)
+	w.serve = serveFor(t, w.url, w.data, append([]string{"--sftp-addr", addr}, serveArgs...)...)
 	waitFor(t, 30*time.Second, "serve's SFTP port", func() bool { return strings.Contains(w.serve.logText(), "sftp server listening") })
 	return w
 }

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clearhouse/clearhouse/internal/archive"
 	"github.com/clearhouse/clearhouse/internal/fulfil"
 	"github.com/clearhouse/clearhouse/internal/ingest"
 	"github.com/clearhouse/clearhouse/internal/pgtest"
@@ -24,13 +23,13 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // nothing; a crash after the batch but before the file leaves the file to
 // be written by the next run, byte for byte the same.
 func TestBatchOnceWrittenAgainAfterACrash(t *testing.T) {
-	pool := pgtest.WithWorld(t, "../../samples/config")
+	pool := pgtest.WithWorld(t, pgtest.SampleConfig)
 	ctx := context.Background()
 	data := t.TempDir()
-	svc := &ingest.Service{Pool: pool, Archive: &archive.Store{Dir: filepath.Join(data, "archive")}, DataDir: data}
+	svc := ingest.New(pool, data)
 	defer svc.Close()
 	for _, f := range []string{"01_customers_2026-01.csv", "02_declarations_2026-01.csv", "03_declarations_2026-07.csv"} {
-		if _, err := svc.Ingest(ctx, ingest.Request{Partner: "telco-fr", Path: filepath.Join("../../samples/drops/telco-fr", f)}); err != nil {
+		if _, err := svc.Ingest(ctx, ingest.Request{Partner: "telco-fr", Path: filepath.Join(pgtest.Samples, "drops", "telco-fr", f)}); err != nil {
 			t.Fatal(err)
 		}
 	}

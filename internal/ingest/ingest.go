@@ -82,6 +82,17 @@ type Service struct {
 	lookupsErr  error
 }
 
+// New is a Service on pool for the data folder dataDir, its archive there
+// (ArchiveIn), every other setting at its default.
+func New(pool *store.Pool, dataDir string) *Service {
+	return &Service{Pool: pool, Archive: ArchiveIn(dataDir), DataDir: dataDir}
+}
+
+// ArchiveIn is the archive of the data folder dataDir: dataDir/archive.
+func ArchiveIn(dataDir string) *archive.Store {
+	return &archive.Store{Dir: filepath.Join(dataDir, "archive")}
+}
+
 // lookupPool returns the pool that history lookups use. It is separate from
 // Pool: a file's transaction holds a connection (and the reseller lock)
 // while its rows are looked up, so sharing one pool would let concurrent

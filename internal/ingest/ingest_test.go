@@ -21,7 +21,6 @@ import (
 	"golang.org/x/text/encoding/charmap"
 	"gopkg.in/yaml.v3"
 
-	"github.com/clearhouse/clearhouse/internal/archive"
 	"github.com/clearhouse/clearhouse/internal/fulfil"
 	"github.com/clearhouse/clearhouse/internal/ingest"
 	"github.com/clearhouse/clearhouse/internal/ledger"
@@ -32,18 +31,16 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-const samples = "../../samples"
-
 // setup gives a test its own database with the sample world applied, and
 // checks the ledger's invariants when the test ends.
 func setup(t *testing.T, configDirs ...string) (*ingest.Service, *pgxpool.Pool) {
 	t.Helper()
 	if len(configDirs) == 0 {
-		configDirs = []string{filepath.Join(samples, "config")}
+		configDirs = []string{pgtest.SampleConfig}
 	}
 	pool := pgtest.WithWorld(t, configDirs...)
 	data := t.TempDir()
-	svc := &ingest.Service{Pool: pool, Archive: &archive.Store{Dir: filepath.Join(data, "archive")}, DataDir: data}
+	svc := ingest.New(pool, data)
 	t.Cleanup(svc.Close)
 	t.Cleanup(func() {
 		v, err := ledger.Check(context.Background(), store.New(pool))
@@ -54,7 +51,9 @@ func setup(t *testing.T, configDirs ...string) (*ingest.Service, *pgxpool.Pool) 
 	return svc, pool
 }
 
-func drop(reseller, name string) string { return filepath.Join(samples, "drops", reseller, name) }
+func drop(reseller, name string) string {
+	return filepath.Join(pgtest.Samples, "drops", reseller, name)
+}
 
 func ingestFile(t *testing.T, svc *ingest.Service, reseller, path string) *ingest.Outcome {
 	t.Helper()
@@ -318,10 +317,10 @@ func TestCreditLimitInFileOrderAndExactlyAtLimit(t *testing.T) {
 	t.Parallel()
 	cfg := t.TempDir()
 	for _, f := range []string{"hub.yaml", "publishers.yaml"} {
-		b, _ := os.ReadFile(filepath.Join(samples, "config", f))
+		b, _ := os.ReadFile(filepath.Join(pgtest.SampleConfig, f))
 		_ = os.WriteFile(filepath.Join(cfg, f), b, 0o644)
 	}
-	cat, _ := os.ReadFile(filepath.Join(samples, "config", "catalogs.yaml"))
+	cat, _ := os.ReadFile(filepath.Join(pgtest.SampleConfig, "catalogs.yaml"))
 	_ = os.WriteFile(filepath.Join(cfg, "catalogs.yaml"), []byte(strings.Split(string(cat), "  - id: de-main")[0]), 0o644)
 	_ = os.WriteFile(filepath.Join(cfg, "resellers.yaml"), []byte(`resellers:
   - id: telco-fr
@@ -370,10 +369,10 @@ func TestExactlyAtCreditLimitIsAccepted(t *testing.T) {
 	t.Parallel()
 	cfg := t.TempDir()
 	for _, f := range []string{"hub.yaml", "publishers.yaml", "catalogs.yaml", "be-2026_tarifs.csv"} {
-		b, _ := os.ReadFile(filepath.Join(samples, "config", f))
+		b, _ := os.ReadFile(filepath.Join(pgtest.SampleConfig, f))
 		_ = os.WriteFile(filepath.Join(cfg, f), b, 0o644)
 	}
-	r, _ := os.ReadFile(filepath.Join(samples, "config", "resellers.yaml"))
+	r, _ := os.ReadFile(filepath.Join(pgtest.SampleConfig, "resellers.yaml"))
 	_ = os.WriteFile(filepath.Join(cfg, "resellers.yaml"), []byte(strings.Replace(string(r), `credit_limit: "5000.00"`, `credit_limit: "49.80"`, 1)), 0o644)
 	svc, _ := setup(t, cfg)
 	h := "declaration_id,action,customer_id,customer_email,sku,quantity,start_date\n"
@@ -743,10 +742,12 @@ func TestOutcomeDoesNotDependOnBatchesOrWorkers(t *testing.T) {
 	t.Parallel()
 	svc, pool := setup(t)
 	data := t.TempDir()
-	tiny := &ingest.Service{Pool: pool, Archive: &archive.Store{Dir: filepath.Join(data, "archive")}, DataDir: data, BatchSize: 1, Workers: 4}
+	tiny := ingest.New(pool, data)
+	tiny.BatchSize, tiny.Workers = 1, 4
 	t.Cleanup(tiny.Close)
 	// Every CSV prescanned: only the ids it repeats are remembered.
-	pre := &ingest.Service{Pool: pool, Archive: &archive.Store{Dir: filepath.Join(data, "archive")}, DataDir: data, BatchSize: 3, PrescanBytes: 1}
+	pre := ingest.New(pool, data)
+	pre.BatchSize, pre.PrescanBytes = 3, 1
 	t.Cleanup(pre.Close)
 	ingestFile(t, svc, "telco-fr", drop("telco-fr", "01_customers_2026-01.csv"))
 	ingestFile(t, svc, "telco-fr", drop("telco-fr", "02_declarations_2026-01.csv"))
@@ -872,7 +873,7 @@ func TestAckIsWrittenWithoutReadingTheUploadAgain(t *testing.T) {
 	ctx := context.Background()
 	var outcomes []*ingest.Outcome
 	for _, reseller := range []string{"telco-fr", "isp-de", "cable-be"} {
-		files, _ := filepath.Glob(filepath.Join(samples, "drops", reseller, "*"))
+		files, _ := filepath.Glob(filepath.Join(pgtest.Samples, "drops", reseller, "*"))
 		for _, f := range files {
 			outcomes = append(outcomes, ingestFile(t, svc, reseller, f))
 		}
@@ -1140,7 +1141,7 @@ func TestNULRowIsEchoedLikeAnyRejectedRow(t *testing.T) {
 func TestAmountTooLarge(t *testing.T) {
 	dir := t.TempDir()
 	for _, f := range []string{"hub.yaml", "publishers.yaml", "resellers.yaml", "catalogs.yaml", "be-2026_tarifs.csv"} {
-		b, _ := os.ReadFile(filepath.Join(samples, "config", f))
+		b, _ := os.ReadFile(filepath.Join(pgtest.SampleConfig, f))
 		if f == "catalogs.yaml" {
 			b = bytes.Replace(b, []byte(`buy_price: "22.00", resale_price: "34.95"`), []byte(`buy_price: "99999999.00", resale_price: "99999999.00"`), 1)
 		}

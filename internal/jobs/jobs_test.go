@@ -14,7 +14,6 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/robfig/cron/v3"
 
-	"github.com/clearhouse/clearhouse/internal/archive"
 	"github.com/clearhouse/clearhouse/internal/ingest"
 	"github.com/clearhouse/clearhouse/internal/intake"
 	"github.com/clearhouse/clearhouse/internal/jobs"
@@ -29,7 +28,7 @@ func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 func setup(t *testing.T) *pgxpool.Pool {
 	t.Helper()
-	return pgtest.WithWorld(t, "../../samples/config")
+	return pgtest.WithWorld(t, pgtest.SampleConfig)
 }
 
 // TestScheduleRunsOncePerTickAcrossInstances: three schedulers ticking at
@@ -91,7 +90,7 @@ func TestScheduleRunsOncePerTickAcrossInstances(t *testing.T) {
 func instance(t *testing.T, pool *pgxpool.Pool, data string) (*jobs.Runner, *intake.Intake) {
 	t.Helper()
 	queue := newQueue(t, pool)
-	svc := &ingest.Service{Pool: pool, Archive: &archive.Store{Dir: filepath.Join(data, "archive")}, DataDir: data, Finished: queue.Finished}
+	svc := &ingest.Service{Pool: pool, Archive: ingest.ArchiveIn(data), DataDir: data, Finished: queue.Finished}
 	t.Cleanup(svc.Close)
 	in := &intake.Intake{Service: svc, Pool: pool, DataDir: data, Log: quiet(), Enqueue: queue.EnqueueFile}
 	ack := func(ctx context.Context, id int64, _ string, _ *slog.Logger) error { return svc.WriteAck(ctx, id) }

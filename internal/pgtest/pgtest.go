@@ -29,6 +29,15 @@ import (
 // EnvURL names the variable holding a server URL shared by a test run.
 const EnvURL = pgserver.TestURLEnv
 
+// Samples is the repository's samples folder (config, drops, late, bench)
+// as the tests of a package two folders down (internal/<package>,
+// cmd/clearhouse) reach it; SampleConfig is the sample world's
+// configuration in it.
+const (
+	Samples      = "../../samples"
+	SampleConfig = Samples + "/config"
+)
+
 var (
 	once    sync.Once
 	baseURL string
@@ -113,7 +122,7 @@ func New(t testing.TB) *pgxpool.Pool {
 	return pool
 }
 
-// WithWorld is New with the configuration in each of dirs (samples/config,
+// WithWorld is New with the configuration in each of dirs (SampleConfig,
 // say) applied, in order.
 func WithWorld(t testing.TB, dirs ...string) *pgxpool.Pool {
 	t.Helper()

@@ -22,7 +22,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/crypto/ssh"
 
-	"github.com/clearhouse/clearhouse/internal/archive"
 	"github.com/clearhouse/clearhouse/internal/billing"
 	"github.com/clearhouse/clearhouse/internal/ingest"
 	"github.com/clearhouse/clearhouse/internal/intake"
@@ -47,7 +46,7 @@ type Ingest struct {
 func NewService(pool *store.Pool, dataDir string, log *slog.Logger, s Ingest,
 	finished func(ctx context.Context, tx store.Tx, fileID int64, partner string) error, stage func(string, float64)) *ingest.Service {
 	return &ingest.Service{
-		Pool: pool, Archive: &archive.Store{Dir: filepath.Join(dataDir, "archive")}, DataDir: dataDir, Log: log, Limits: s.Limits,
+		Pool: pool, Archive: ingest.ArchiveIn(dataDir), DataDir: dataDir, Log: log, Limits: s.Limits,
 		MaxFileBytes: s.MaxFileBytes, MaxProblems: s.MaxProblems, PrescanBytes: s.PrescanBytes, Finished: finished, Stage: stage,
 	}
 }

@@ -26,7 +26,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 
 func setup(t *testing.T) (*pgxpool.Pool, *sshd, *exchange.Remote) {
 	t.Helper()
-	pool := pgtest.WithWorld(t, "../../samples/config")
+	pool := pgtest.WithWorld(t, pgtest.SampleConfig)
 	s := startSSHD(t)
 	r := &exchange.Remote{Address: s.Addr, HostKey: exchange.HostKeys{s.HostKey}, User: s.User}
 	return pool, s, r

@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clearhouse/clearhouse/internal/archive"
 	"github.com/clearhouse/clearhouse/internal/ingest"
 	"github.com/clearhouse/clearhouse/internal/intake"
+	"github.com/clearhouse/clearhouse/internal/pgtest"
 	"github.com/clearhouse/clearhouse/internal/sftpd"
 	"github.com/clearhouse/clearhouse/internal/store"
 )
@@ -96,17 +96,8 @@ func delayProxy(t *testing.T, target string, delay time.Duration) string {
 // returns the server's port; intake reports to e.got.
 func instant(e *env) string {
 	e.t.Helper()
-	svc := &ingest.Service{Pool: e.pool, Archive: &archive.Store{Dir: filepath.Join(e.data, "archive")}, DataDir: e.data}
-	in := &intake.Intake{Service: svc, Pool: e.pool, DataDir: e.data, Done: func(partner, name string, o *ingest.Outcome, err error) {
-		s := partner + "/" + name
-		if o != nil {
-			s += " " + o.Status
-		}
-		if err != nil {
-			s += " error: " + err.Error()
-		}
-		e.got <- s
-	}}
+	svc := ingest.New(e.pool, e.data)
+	in := &intake.Intake{Service: svc, Pool: e.pool, DataDir: e.data, Done: e.took}
 	ctx, cancel := context.WithCancel(context.Background())
 	take := func(partner, path, uploader string) {
 		fi, err := os.Stat(path)
@@ -155,7 +146,7 @@ c.close()
 // each way, must exit 0, and the file be taken once, ACCEPTED.
 func TestClientsThatTouchTheFileAfterUpload(t *testing.T) {
 	t.Parallel()
-	src, _ := filepath.Abs(filepath.Join(samples, "drops", "telco-fr", "02_declarations_2026-01.csv"))
+	src, _ := filepath.Abs(filepath.Join(pgtest.Samples, "drops", "telco-fr", "02_declarations_2026-01.csv"))
 	clients := map[string]func(e *env, port string) *exec.Cmd{
 		"rclone": func(e *env, port string) *exec.Cmd {
 			cmd := exec.Command("rclone", "copy", src, "clearhouse:inbox")

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clearhouse/clearhouse/internal/pgtest"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -26,7 +27,7 @@ func TestCurlOnLibssh2UploadsWithoutETM(t *testing.T) {
 	if err := os.WriteFile(pub, ssh.MarshalAuthorizedKey(e.signers["anna"].PublicKey()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	src, _ := filepath.Abs(filepath.Join(samples, "drops", "telco-fr", "02_declarations_2026-01.csv"))
+	src, _ := filepath.Abs(filepath.Join(pgtest.Samples, "drops", "telco-fr", "02_declarations_2026-01.csv"))
 	// curl's --hostpubsha256 is the fingerprint's base64, without "SHA256:".
 	pin := strings.TrimPrefix(e.srv.Fingerprint(), "SHA256:")
 	cmd := exec.Command("curl", "--silent", "--show-error", "--max-time", "30",

@@ -1,7 +1,6 @@
 package sftpd_test
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -39,7 +38,7 @@ func TestRevokedKeyLosesItsOpenSessions(t *testing.T) {
 		}
 	}
 	// apply, with robot's key removed from telco-fr's sftp.keys.
-	w, err := world.Load(filepath.Join(samples, "config"))
+	w, err := world.Load(pgtest.SampleConfig)
 	if err != nil {
 		t.Fatal(err)
 	}

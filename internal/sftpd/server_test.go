@@ -22,7 +22,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"golang.org/x/crypto/ssh"
 
-	"github.com/clearhouse/clearhouse/internal/archive"
 	"github.com/clearhouse/clearhouse/internal/ingest"
 	"github.com/clearhouse/clearhouse/internal/intake"
 	"github.com/clearhouse/clearhouse/internal/jobs"
@@ -33,8 +32,6 @@ import (
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
-
-const samples = "../../samples"
 
 // env is an embedded server on a loopback port, with intake behind it, the
 // sample world, and keys for three uploaders of two resellers.
@@ -48,9 +45,7 @@ type env struct {
 	signers    map[string]ssh.Signer
 	srv        *sftpd.Server
 	m          *sftpd.Metrics
-	mu         sync.Mutex
-	taken      []string // partner/name of each file intake took
-	got        chan string
+	got        chan string  // "partner/name STATUS" of each file intake took
 	logs       lockedBuffer // the server's JSON log
 }
 
@@ -94,7 +89,7 @@ func start(t *testing.T, tune func(*sftpd.Config, *world.World)) *env {
 	}
 	e := &env{t: t, pool: pgtest.New(t), data: t.TempDir(), keys: map[string]string{}, signers: map[string]ssh.Signer{}, got: make(chan string, 100)}
 	keyDir := t.TempDir()
-	w, err := world.Load(filepath.Join(samples, "config"))
+	w, err := world.Load(pgtest.SampleConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,20 +114,8 @@ func start(t *testing.T, tune func(*sftpd.Config, *world.World)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := &ingest.Service{Pool: e.pool, Archive: &archive.Store{Dir: filepath.Join(e.data, "archive")}, DataDir: e.data}
-	in := &intake.Intake{Service: svc, Pool: e.pool, DataDir: e.data, Enqueue: queue.EnqueueFile, Done: func(partner, name string, o *ingest.Outcome, err error) {
-		s := partner + "/" + name
-		if o != nil {
-			s += " " + o.Status
-		}
-		if err != nil {
-			s += " error: " + err.Error()
-		}
-		e.mu.Lock()
-		e.taken = append(e.taken, s)
-		e.mu.Unlock()
-		e.got <- s
-	}}
+	svc := ingest.New(e.pool, e.data)
+	in := &intake.Intake{Service: svc, Pool: e.pool, DataDir: e.data, Enqueue: queue.EnqueueFile, Done: e.took}
 	runner, err := jobs.New(jobs.Config{Pool: e.pool, Intake: in, PollInterval: 50 * time.Millisecond, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -186,6 +169,18 @@ func (e *env) sftp(user, uploader, batch string, extra ...string) (string, error
 	return string(out), err
 }
 
+// took tells e.got that intake took a file, and how it went.
+func (e *env) took(partner, name string, o *ingest.Outcome, err error) {
+	s := partner + "/" + name
+	if o != nil {
+		s += " " + o.Status
+	}
+	if err != nil {
+		s += " error: " + err.Error()
+	}
+	e.got <- s
+}
+
 // wait returns the next file intake took, or fails after a while.
 func (e *env) wait() string {
 	e.t.Helper()
@@ -210,7 +205,7 @@ func (e *env) quiet() {
 func TestUploadReachesIntakeOnceAndAckComesBack(t *testing.T) {
 	t.Parallel()
 	e := start(t, nil)
-	src, _ := filepath.Abs(filepath.Join(samples, "drops", "telco-fr", "02_declarations_2026-01.csv"))
+	src, _ := filepath.Abs(filepath.Join(pgtest.Samples, "drops", "telco-fr", "02_declarations_2026-01.csv"))
 	out, err := e.sftp("telco-fr", "anna", "cd inbox\nput "+src+"\nls -1\n")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
@@ -302,7 +297,7 @@ func TestNoWayOut(t *testing.T) {
 func TestPartThenRename(t *testing.T) {
 	t.Parallel()
 	e := start(t, nil)
-	src, _ := filepath.Abs(filepath.Join(samples, "drops", "isp-de", "08_sales_2026-06_pipe.csv"))
+	src, _ := filepath.Abs(filepath.Join(pgtest.Samples, "drops", "isp-de", "08_sales_2026-06_pipe.csv"))
 	out, err := e.sftp("isp-de", "ops", "put "+src+" /inbox/sales.csv.part\nls -1 /inbox\n")
 	if err != nil || !strings.Contains(out, "sales.csv.part") {
 		t.Fatalf("%v\n%s", err, out)

@@ -19,7 +19,7 @@ func TestHubAndBillingProfilesReadBack(t *testing.T) {
 	if _, err := q.Hub(ctx); !errors.Is(err, store.ErrNoHub) {
 		t.Fatalf("an empty database's hub: %v", err)
 	}
-	q = store.New(pgtest.WithWorld(t, "../../samples/config"))
+	q = store.New(pgtest.WithWorld(t, pgtest.SampleConfig))
 	h, err := q.Hub(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -5,37 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"testing/iotest"
-
-	"golang.org/x/text/encoding/charmap"
 
 	"github.com/clearhouse/clearhouse/internal/problem"
 )
-
-func readAll(t *testing.T, r Reader) (rows [][]string, lines []int, probs []*problem.Problem, err error) {
-	t.Helper()
-	for {
-		row, e := r.Next()
-		if errors.Is(e, io.EOF) {
-			return rows, lines, probs, nil
-		}
-		var p *problem.Problem
-		if errors.As(e, &p) && p.Scope == problem.ScopeRow {
-			probs = append(probs, p)
-			continue
-		}
-		if e != nil {
-			return rows, lines, probs, e
-		}
-		rows = append(rows, append([]string(nil), row.Fields...))
-		lines = append(lines, row.Line)
-	}
-}
 
 func TestCSVPositionsAndBOM(t *testing.T) {
 	t.Parallel()
@@ -233,24 +209,6 @@ func TestDialects(t *testing.T) {
 				t.Errorf("notes %v want %v", notes, c.notes)
 			}
 		})
-	}
-}
-
-// TestCP1252MatchesXText: the fast Windows-1252 decoder gives exactly what
-// x/text's does, for every byte and for a mixed stream read in odd sizes.
-func TestCP1252MatchesXText(t *testing.T) {
-	var all []byte
-	for b := range 256 {
-		all = append(all, byte(b))
-	}
-	in := bytes.Repeat(append(all, "Société Générale; 1.234,50 €\r\n"...), 3000)
-	want, err := charmap.Windows1252.NewDecoder().Bytes(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := io.ReadAll(iotest.OneByteReader(newCP1252Reader(iotest.HalfReader(bytes.NewReader(in)))))
-	if err != nil || !bytes.Equal(got, want) {
-		t.Fatalf("decoded %d bytes, want %d (err %v)", len(got), len(want), err)
 	}
 }
 

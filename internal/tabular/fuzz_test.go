@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,39 +16,6 @@ import (
 // FuzzCSV feeds arbitrary bytes, with each delimiter and encoding option, to
 // the reader: it must never panic, every row must be valid UTF-8 text with
 // non-decreasing line numbers, and every problem must be located.
-// readLocated reads r to its end, or to a file-level problem, calling each
-// with every record. Every problem must say where and what (a file, a row's
-// line, a code, a message), nothing may be read after a file-level
-// problem, and every error must be a problem. With max > 0, reading more
-// than max times fails t: the limits should have stopped the reader.
-func readLocated(t *testing.T, r Reader, max int, each func(Row)) {
-	t.Helper()
-	for n := 0; max == 0 || n < max; n++ {
-		row, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			return
-		}
-		var p *problem.Problem
-		if errors.As(err, &p) {
-			if p.Pos.File == "" || p.Code == "" || p.Message == "" || (p.Scope == problem.ScopeRow && p.Pos.Line == 0) {
-				t.Fatalf("unlocated problem %#v", p)
-			}
-			if p.Scope == problem.ScopeFile {
-				if _, again := r.Next(); again == nil {
-					t.Fatal("reading went on after a file-level problem")
-				}
-				return
-			}
-			continue
-		}
-		if err != nil {
-			t.Fatalf("error that is not a problem: %v", err)
-		}
-		each(row)
-	}
-	t.Fatalf("read more than %d times: beyond the row limit", max)
-}
-
 func FuzzCSV(f *testing.F) {
 	var seeds []string
 	for _, pat := range []string{"../../samples/drops/*/*", external + "/*/*.csv", external + "/*/*.tsv", external + "/*/*.?sv", external + "/csv-spectrum/csvs/*"} {

@@ -107,12 +107,7 @@ type Billing struct {
 	BuyerReference string `yaml:"buyer_reference"`
 }
 
-func (h *Hub) UnmarshalYAML(n *yaml.Node) error        { return strict(n, h, &h.Where) }
-func (a *Address) UnmarshalYAML(n *yaml.Node) error    { return strict(n, a, &a.Where) }
-func (a *Account) UnmarshalYAML(n *yaml.Node) error    { return strict(n, a, &a.Where) }
-func (d *Documents) UnmarshalYAML(n *yaml.Node) error  { return strict(n, d, &d.Where) }
-func (b *HubBilling) UnmarshalYAML(n *yaml.Node) error { return strict(n, b, &b.Where) }
-func (b *Billing) UnmarshalYAML(n *yaml.Node) error    { return strict(n, b, &b.Where) }
+func (h *Hub) UnmarshalYAML(n *yaml.Node) error { return strict(n, h, &h.Where) }
 
 // eachWhere calls fn with the position of the hub and its sections.
 func (h *Hub) eachWhere(fn func(*Where)) {

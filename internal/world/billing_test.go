@@ -75,11 +75,7 @@ func loadEdited(t *testing.T, edits ...string) error {
 		}
 		y = strings.Replace(y, edits[i], edits[i+1], 1)
 	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "world.yaml"), []byte(y), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	_, err := world.Load(dir)
+	_, err := world.Load(configDir(t, map[string]string{"world.yaml": y}))
 	return err
 }
 
@@ -201,9 +197,7 @@ func TestBillingChecksLocateTheirField(t *testing.T) {
 // TestASecondHubIsAProblem: the hub is declared once across the folder.
 func TestASecondHubIsAProblem(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	_ = os.WriteFile(filepath.Join(dir, "world.yaml"), []byte(smallWorld), 0o644)
-	_ = os.WriteFile(filepath.Join(dir, "zz.yaml"), []byte("# another hub\nhub:\n  legal_name: Other Hub SAS\n"), 0o644)
+	dir := configDir(t, map[string]string{"world.yaml": smallWorld, "zz.yaml": "# another hub\nhub:\n  legal_name: Other Hub SAS\n"})
 	_, err := world.Load(dir)
 	want := "zz.yaml:2: hub: is already declared at " + filepath.Join(dir, "world.yaml") + ":1: the hub is one identity"
 	if err == nil || !strings.Contains(err.Error(), want) {
@@ -231,7 +225,7 @@ func TestReverseChargeWithoutVATOrAddressIsRefusedAtApply(t *testing.T) {
 		address = `      address: {street: Müllerstraße 12, additional: Aufgang B, city: Berlin, postal_code: "13353", country: DE}` + "\n"
 		vat     = "      vat_id: DE123456789\n"
 	)
-	b, err := os.ReadFile(filepath.Join(sampleConfig, "resellers.yaml"))
+	b, err := os.ReadFile(filepath.Join(pgtest.SampleConfig, "resellers.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +269,7 @@ func TestReverseChargeWithoutVATOrAddressIsRefusedAtApply(t *testing.T) {
 func TestApplyWritesHubAndProfiles(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.New(t)
-	res, err := apply(t, pool, sampleConfig)
+	res, err := apply(t, pool, pgtest.SampleConfig)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,8 +2,6 @@ package world_test
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -25,7 +23,7 @@ func TestHostKeyIsOnePinOrAList(t *testing.T) {
 	dir := t.TempDir()
 	write := func(hostKey string) {
 		t.Helper()
-		if err := os.WriteFile(filepath.Join(dir, "a.yaml"), []byte(`resellers:
+		writeFiles(t, dir, map[string]string{"a.yaml": `resellers:
   - id: telco-fr
     name: Telco
     currency: EUR
@@ -38,9 +36,7 @@ func TestHostKeyIsOnePinOrAList(t *testing.T) {
         address: sftp.example.com:22
         user: clearhouse
         push: {dir: /incoming}
-`+hostKey), 0o644); err != nil {
-			t.Fatal(err)
-		}
+` + hostKey})
 	}
 	for _, tc := range []struct {
 		yaml string

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -88,10 +87,7 @@ func TestEveryREADMEYAMLApplies(t *testing.T) {
 	for where, block := range blocks {
 		t.Run(where, func(t *testing.T) {
 			t.Parallel()
-			dir := t.TempDir()
-			if err := os.WriteFile(filepath.Join(dir, "world.yaml"), []byte(asWorld(t, where, block)), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			dir := configDir(t, map[string]string{"world.yaml": asWorld(t, where, block)})
 			if _, err := world.Load(dir); err != nil {
 				t.Fatalf("%s does not load:\n%v", where, err)
 			}

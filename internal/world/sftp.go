@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
-	"gopkg.in/yaml.v3"
 
 	"github.com/clearhouse/clearhouse/internal/exchange"
 )
@@ -110,13 +109,6 @@ func (s *SFTP) eachWhere(fn func(*Where)) {
 		}
 	}
 }
-
-func (s *SFTP) UnmarshalYAML(n *yaml.Node) error    { return strict(n, s, &s.Where) }
-func (k *SFTPKey) UnmarshalYAML(n *yaml.Node) error { return strict(n, k, &k.Where) }
-func (r *Remote) UnmarshalYAML(n *yaml.Node) error  { return strict(n, r, &r.Where) }
-func (u *Upload) UnmarshalYAML(n *yaml.Node) error  { return strict(n, u, &u.Where) }
-func (p *Pull) UnmarshalYAML(n *yaml.Node) error    { return strict(n, p, &p.Where) }
-func (p *Push) UnmarshalYAML(n *yaml.Node) error    { return strict(n, p, &p.Where) }
 
 // JSON is the stored form of the settings (exchange.Settings).
 func (s SFTP) JSON() string { return s.settingsJSON(nil) }

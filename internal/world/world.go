@@ -167,18 +167,17 @@ type Price struct {
 	PublisherShare string `yaml:"publisher_share"`
 }
 
-// Each entity type decodes strictly (unknown keys are errors) and remembers its line.
-func (p *Publisher) UnmarshalYAML(n *yaml.Node) error  { return strict(n, p, &p.Where) }
-func (v *VAT) UnmarshalYAML(n *yaml.Node) error        { return strict(n, v, &v.Where) }
-func (p *Payment) UnmarshalYAML(n *yaml.Node) error    { return strict(n, p, &p.Where) }
-func (r *Reseller) UnmarshalYAML(n *yaml.Node) error   { return strict(n, r, &r.Where) }
-func (f *FileFormat) UnmarshalYAML(n *yaml.Node) error { return strict(n, f, &f.Where) }
-func (c *Catalog) UnmarshalYAML(n *yaml.Node) error    { return strict(n, c, &c.Where) }
-func (i *Item) UnmarshalYAML(n *yaml.Node) error       { return strict(n, i, &i.Where) }
-func (p *Price) UnmarshalYAML(n *yaml.Node) error      { return strict(n, p, &p.Where) }
+// Each top-level entry (the hub's is in billing.go) decodes strictly:
+// unknown keys are errors, and it remembers its line; strict decodes the
+// entries inside it the same way.
+func (p *Publisher) UnmarshalYAML(n *yaml.Node) error { return strict(n, p, &p.Where) }
+func (r *Reseller) UnmarshalYAML(n *yaml.Node) error  { return strict(n, r, &r.Where) }
+func (c *Catalog) UnmarshalYAML(n *yaml.Node) error   { return strict(n, c, &c.Where) }
 
 // strict decodes mapping n into the struct v points to, refusing keys the
-// struct does not declare, and records n's line in w.
+// struct does not declare, and records n's line in w. A field that is an
+// entry (a struct that embeds Where), a pointer to one or a list of them
+// is decoded by strict too.
 func strict(n *yaml.Node, v any, w *Where) error {
 	if n.Kind != yaml.MappingNode {
 		return fmt.Errorf("line %d: expected a mapping", n.Line)
@@ -203,7 +202,7 @@ func strict(n *yaml.Node, v any, w *Where) error {
 			problems = append(problems, fmt.Sprintf("line %d: %s: unknown field (known: %s)", key.Line, key.Value, strings.Join(names, ", ")))
 			continue
 		}
-		if err := val.Decode(i.Addr().Interface()); err != nil {
+		if err := decode(val, i); err != nil {
 			var te *yaml.TypeError
 			if errors.As(err, &te) {
 				problems = append(problems, te.Errors...)
@@ -216,6 +215,48 @@ func strict(n *yaml.Node, v any, w *Where) error {
 	// decoding failed from its list, and its other problems with it.
 	w.problems = problems
 	return nil
+}
+
+// decode decodes n into v: strictly when v is an entry (a struct that
+// embeds Where), a pointer to one or a list of them, as yaml.v3 does
+// anything else.
+func decode(n *yaml.Node, v reflect.Value) error {
+	if n.Kind == yaml.AliasNode {
+		return decode(n.Alias, v)
+	}
+	t := v.Type()
+	switch {
+	case n.Tag == "!!null": // as yaml.v3 decodes it: a nil pointer, no list
+	case isEntry(t):
+		return strict(n, v.Addr().Interface(), v.FieldByName("Where").Addr().Interface().(*Where))
+	case t.Kind() == reflect.Pointer && isEntry(t.Elem()):
+		p := reflect.New(t.Elem())
+		if err := decode(n, p.Elem()); err != nil {
+			return err
+		}
+		v.Set(p)
+		return nil
+	case t.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode && (isEntry(t.Elem()) || t.Elem().Kind() == reflect.Pointer && isEntry(t.Elem().Elem())):
+		list := reflect.MakeSlice(t, len(n.Content), len(n.Content))
+		for k, item := range n.Content {
+			if err := decode(item, list.Index(k)); err != nil {
+				return err
+			}
+		}
+		v.Set(list)
+		return nil
+	}
+	return n.Decode(v.Addr().Interface())
+}
+
+// isEntry reports whether t is a struct that embeds Where: an entry of the
+// configuration, which knows its position.
+func isEntry(t reflect.Type) bool {
+	if t.Kind() != reflect.Struct {
+		return false
+	}
+	f, ok := t.FieldByName("Where")
+	return ok && f.Anonymous && f.Type == reflect.TypeFor[Where]()
 }
 
 // fields maps each yaml key of the struct rv to its field, the fields of an

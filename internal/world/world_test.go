@@ -10,23 +10,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/xuri/excelize/v2"
 
 	"github.com/clearhouse/clearhouse/internal/exchange"
 	"github.com/clearhouse/clearhouse/internal/pgtest"
-	"github.com/clearhouse/clearhouse/internal/store"
 	"github.com/clearhouse/clearhouse/internal/world"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
-
-const sampleConfig = "../../samples/config"
-
 func TestSampleConfigLoads(t *testing.T) {
 	t.Parallel()
-	w, err := world.Load(sampleConfig)
+	w, err := world.Load(pgtest.SampleConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,8 +30,7 @@ func TestSampleConfigLoads(t *testing.T) {
 
 func TestBadConfigNamesFileLineAndField(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	_ = os.WriteFile(filepath.Join(dir, "a.yaml"), []byte(`publishers:
+	dir := configDir(t, map[string]string{"a.yaml": `publishers:
   - id: pub
     name: Pub
     fulfillment: {every: 15m, schedule: "0 * * * *"}
@@ -68,7 +60,7 @@ catalogs:
         prices:
           - {valid_from: 2026-01-01, buy_price: "10", publisher_share: "110%"}
           - {valid_from: 2026-03-01, valid_to: 2026-02-01, buy_price: "10", publisher_share: "5"}
-`), 0o644)
+`})
 	_, err := world.Load(dir)
 	var errs world.Errors
 	if !errors.As(err, &errs) {
@@ -87,61 +79,21 @@ catalogs:
 			t.Errorf("missing %q in:\n%s", w, got)
 		}
 	}
-	_ = os.WriteFile(filepath.Join(dir, "a.yaml"), []byte("publishers:\n  - id: pub\n    nmae: Pub\n"), 0o644)
+	writeFiles(t, dir, map[string]string{"a.yaml": "publishers:\n  - id: pub\n    nmae: Pub\n"})
 	_, err = world.Load(dir)
 	if err == nil || !strings.Contains(err.Error(), `a.yaml:3: nmae: unknown field (known: fulfillment, id, name, sftp)`) {
 		t.Fatalf("unknown field: %v", err)
 	}
 }
 
-func apply(t *testing.T, pool *pgxpool.Pool, dir string) (*world.Result, error) {
-	t.Helper()
-	w, err := world.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var res *world.Result
-	err = pgx.BeginFunc(context.Background(), pool, func(tx pgx.Tx) error {
-		var err error
-		res, err = world.Apply(context.Background(), store.New(tx), w)
-		return err
-	})
-	return res, err
-}
-
-// sampleEdited copies the sample configuration into a new folder, each
-// file's text passed through edit.
-func sampleEdited(t *testing.T, edit func(string) string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for _, f := range []string{"hub.yaml", "publishers.yaml", "resellers.yaml", "catalogs.yaml", "be-2026_tarifs.csv"} {
-		b, err := os.ReadFile(filepath.Join(sampleConfig, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		_ = os.WriteFile(filepath.Join(dir, f), []byte(edit(string(b))), 0o644)
-	}
-	return dir
-}
-
-// appliedSample is a database with the sample configuration applied.
-func appliedSample(t *testing.T) *pgxpool.Pool {
-	t.Helper()
-	pool := pgtest.New(t)
-	if _, err := apply(t, pool, sampleConfig); err != nil {
-		t.Fatal(err)
-	}
-	return pool
-}
-
 func TestApplyIsIdempotentAndReportsChanges(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.New(t)
-	res, err := apply(t, pool, sampleConfig)
+	res, err := apply(t, pool, pgtest.SampleConfig)
 	if err != nil || len(res.Changes) != 37 {
 		t.Fatalf("%v %v", res, err)
 	}
-	res, err = apply(t, pool, sampleConfig)
+	res, err = apply(t, pool, pgtest.SampleConfig)
 	if err != nil || len(res.Changes) != 0 || res.Unchanged != 37 {
 		t.Fatalf("second apply: %v %v", res.Changes, err)
 	}
@@ -154,16 +106,18 @@ func TestApplyIsIdempotentAndReportsChanges(t *testing.T) {
 		t.Fatalf("%v %v", res.Changes, err)
 	}
 	// A key taken out of the config is revoked: keys are authorisations.
-	b, _ := os.ReadFile(filepath.Join(dir, "resellers.yaml"))
-	s := strings.Replace(string(b), "- name: clerk", "- name: clerk2", 1)
-	_ = os.WriteFile(filepath.Join(dir, "resellers.yaml"), []byte(s), 0o644)
+	b, err := os.ReadFile(filepath.Join(dir, "resellers.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFiles(t, dir, map[string]string{"resellers.yaml": strings.Replace(string(b), "- name: clerk", "- name: clerk2", 1)})
 	res, err = apply(t, pool, dir)
 	if err != nil || len(res.Changes) != 2 || !strings.HasPrefix(res.Changes[0].String(), "- sftp key telco-fr/clerk:") || !strings.HasPrefix(res.Changes[1].String(), "+ sftp key telco-fr/clerk2:") {
 		t.Fatalf("%v %v", res.Changes, err)
 	}
 	// Applying another world leaves the keys of the partners it does not
 	// name (issue 13: the bench world revoked telco-fr's demo key).
-	if _, err := apply(t, pool, "../../samples/bench/config"); err != nil {
+	if _, err := apply(t, pool, filepath.Join(pgtest.Samples, "bench", "config")); err != nil {
 		t.Fatal(err)
 	}
 	var keys int
@@ -204,7 +158,7 @@ func TestApplyRefusesToDropAUsedPrice(t *testing.T) {
 // decimal commas, dd/mm/yyyy), the same as the items YAML would give.
 func TestPriceListIsReadInTheResellersDialect(t *testing.T) {
 	t.Parallel()
-	w, err := world.Load(sampleConfig)
+	w, err := world.Load(pgtest.SampleConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,24 +187,19 @@ func TestPriceListIsReadInTheResellersDialect(t *testing.T) {
 // located in it, by line and column, and nothing is loaded.
 func TestBadPriceListNamesLineAndColumn(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	for _, f := range []string{"hub.yaml", "publishers.yaml", "resellers.yaml"} {
-		b, _ := os.ReadFile(filepath.Join(sampleConfig, f))
-		_ = os.WriteFile(filepath.Join(dir, f), b, 0o644)
-	}
-	_ = os.WriteFile(filepath.Join(dir, "catalogs.yaml"), []byte(`catalogs:
+	dir := sampleEdited(t, nil, "hub.yaml", "publishers.yaml", "resellers.yaml")
+	writeFiles(t, dir, map[string]string{"catalogs.yaml": `catalogs:
   - id: de-list
     reseller: isp-de
     name: Preisliste
     currency: EUR
     price_list: preise.csv
-`), 0o644)
-	_ = os.WriteFile(filepath.Join(dir, "preise.csv"), []byte("sku,name,publisher,publisher_sku,billing_model,valid_from,valid_to,buy_price,publisher_share\n"+
-		"A-1,Antivirus,secureco,SC-1,one_time,2026-01-01,2026-06-30,22.00,70%\n"+
-		"A-1,Antivirus,secureco,SC-1,one_time,2026-06-01,,23.00,70%\n"+ // overlaps the row above
-		"A-1,Anti-virus,secureco,SC-1,one_time,2027-01-01,,24.00,70%\n"+ // another name for the same SKU
-		"B-1,Backup,nobody,NB-1,monthly,2026-01-01,,4.2x,2.90\n"+ // unknown publisher, bad price
-		"C-1,Cloud,cloudvault,CV-1,weekly,31.02.2026,,1.00,60%\n"), 0o644) // bad model, bad date
+`, "preise.csv": "sku,name,publisher,publisher_sku,billing_model,valid_from,valid_to,buy_price,publisher_share\n" +
+		"A-1,Antivirus,secureco,SC-1,one_time,2026-01-01,2026-06-30,22.00,70%\n" +
+		"A-1,Antivirus,secureco,SC-1,one_time,2026-06-01,,23.00,70%\n" + // overlaps the row above
+		"A-1,Anti-virus,secureco,SC-1,one_time,2027-01-01,,24.00,70%\n" + // another name for the same SKU
+		"B-1,Backup,nobody,NB-1,monthly,2026-01-01,,4.2x,2.90\n" + // unknown publisher, bad price
+		"C-1,Cloud,cloudvault,CV-1,weekly,31.02.2026,,1.00,60%\n"}) // bad model, bad date
 	_, err := world.Load(dir)
 	if err == nil {
 		t.Fatal("a bad price list loaded")
@@ -271,18 +220,15 @@ func TestBadPriceListNamesLineAndColumn(t *testing.T) {
 // number cells for prices and a title row, reads like its CSV.
 func TestPriceListWorkbook(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	for _, f := range []string{"hub.yaml", "publishers.yaml", "resellers.yaml"} {
-		b, _ := os.ReadFile(filepath.Join(sampleConfig, f))
-		_ = os.WriteFile(filepath.Join(dir, f), []byte(strings.Replace(string(b), "skip_lines: 2", "skip_lines: 1", 1)), 0o644)
-	}
-	_ = os.WriteFile(filepath.Join(dir, "catalogs.yaml"), []byte(`catalogs:
+	dir := sampleEdited(t, func(s string) string { return strings.Replace(s, "skip_lines: 2", "skip_lines: 1", 1) },
+		"hub.yaml", "publishers.yaml", "resellers.yaml")
+	writeFiles(t, dir, map[string]string{"catalogs.yaml": `catalogs:
   - id: be-2026
     reseller: cable-be
     name: Tarifs
     currency: EUR
     price_list: tarifs.xlsx
-`), 0o644)
+`})
 	book := excelize.NewFile()
 	sh := "Sheet1"
 	_ = book.SetSheetRow(sh, "A1", &[]any{"Grille tarifaire 2026"})
@@ -312,8 +258,7 @@ func TestPriceListWorkbook(t *testing.T) {
 // ":11: schedule: …", without its file.
 func TestSFTPProblemsNameTheFile(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	_ = os.WriteFile(filepath.Join(dir, "a.yaml"), []byte(`publishers:
+	dir := configDir(t, map[string]string{"a.yaml": `publishers:
   - id: pub
     name: Pub
     sftp:
@@ -322,7 +267,7 @@ func TestSFTPProblemsNameTheFile(t *testing.T) {
         host_key: "SHA256:x"
         user: u
         push: {dir: /in, every: 1m, timezone: Europe/Paris}
-`), 0o644)
+`})
 	_, err := world.Load(dir)
 	if err == nil || !strings.Contains(err.Error(), "a.yaml:9: schedule: timezone goes with schedule") {
 		t.Fatalf("%v", err)
@@ -334,8 +279,7 @@ func TestSFTPProblemsNameTheFile(t *testing.T) {
 // its field; nothing stops at the first unknown key.
 func TestEveryProblemOfEveryFileAtOnce(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	_ = os.WriteFile(filepath.Join(dir, "a.yaml"), []byte(`publishers:
+	dir := configDir(t, map[string]string{"a.yaml": `publishers:
   - id: pub
     nmae: Pub
     name: Pub
@@ -349,8 +293,7 @@ resellers:
     credit_limit: "100.00"
     payment: {method: pay_now}
     file_policy: reject_file
-`), 0o644)
-	_ = os.WriteFile(filepath.Join(dir, "b.yaml"), []byte(`catalogs:
+`, "b.yaml": `catalogs:
   - id: c
     reseller: r1
     name: C
@@ -364,7 +307,7 @@ resellers:
         tax_cat: standard
         prices:
           - {valid_from: 2026-01-01, buy_price: "ten", publisher_share: "50%"}
-`), 0o644)
+`})
 	_, err := world.Load(dir)
 	if err == nil {
 		t.Fatal("loaded")
@@ -381,16 +324,14 @@ resellers:
 // and is kept in the settings that the SFTP server and intake read.
 func TestUploadCompletionSetting(t *testing.T) {
 	t.Parallel()
-	base, err := os.ReadFile("../../samples/bench/config/bench.yaml")
+	base, err := os.ReadFile(filepath.Join(pgtest.Samples, "bench", "config", "bench.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	anchor := "    file_policy: accept_valid_rows\n"
 	load := func(upload string) (*world.World, error) {
-		dir := t.TempDir()
 		y := strings.Replace(string(base), anchor, anchor+"    sftp: {upload: "+upload+"}\n", 1)
-		_ = os.WriteFile(filepath.Join(dir, "bench.yaml"), []byte(y), 0o644)
-		return world.Load(dir)
+		return world.Load(configDir(t, map[string]string{"bench.yaml": y}))
 	}
 	if _, err := load("{complete: when_done}"); err == nil || !strings.Contains(err.Error(), "complete: must be close or done_file") {
 		t.Fatalf("a bad completion protocol: %v", err)
