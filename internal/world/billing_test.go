@@ -305,3 +305,21 @@ func TestApplyWritesHubAndProfiles(t *testing.T) {
 		}
 	}
 }
+
+// An empty entry in a list (a lone "-": a reseller, an item, a key) is a
+// located problem, never a crash.
+func TestEmptyEntriesAreProblems(t *testing.T) {
+	t.Parallel()
+	err := loadEdited(t, "resellers:\n  - id: telco-fr", "resellers:\n  -\n  - id: telco-fr",
+		"    file_policy: reject_file\n    billing:\n      address:\n", "    file_policy: reject_file\n    sftp:\n      keys:\n        -\n    billing:\n      address:\n")
+	var es world.Errors
+	if !errors.As(err, &es) {
+		t.Fatalf("loaded: %v", err)
+	}
+	got := err.Error()
+	for _, want := range []string{"world.yaml:1: resellers: an empty entry", "world.yaml:27: keys: an empty entry"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("no %q in:\n%s", want, got)
+		}
+	}
+}

@@ -97,3 +97,52 @@ func checkName(bad badFunc, at Where, field, v string, max int) {
 		bad(at, field, "has %d characters; at most %d fit on a document", utf8.RuneCountInString(v), max)
 	}
 }
+
+// pruneEmpty takes the empty entries (a lone "-" in a list: a nil pointer)
+// out of every list of v, and says where each was: the entry that holds
+// the list (file f).
+func pruneEmpty(v reflect.Value, at Where, prefix, f string) Errors {
+	var errs Errors
+	switch v.Kind() {
+	case reflect.Pointer:
+		if !v.IsNil() {
+			errs = append(errs, pruneEmpty(v.Elem(), at, prefix, f)...)
+		}
+	case reflect.Slice:
+		kept := reflect.MakeSlice(v.Type(), 0, v.Len())
+		for i := range v.Len() {
+			e := v.Index(i)
+			if e.Kind() == reflect.Pointer && e.IsNil() {
+				w := at
+				w.File = f
+				w.Line = max(w.Line, 1) // a top-level list: the file
+				errs = append(errs, &FieldError{Where: w, Field: strings.TrimSuffix(prefix, "."), Msg: "an empty entry (a lone \"-\"): remove it or write the entry"})
+				continue
+			}
+			errs = append(errs, pruneEmpty(e, at, prefix, f)...)
+			kept = reflect.Append(kept, e)
+		}
+		if kept.Len() != v.Len() && v.CanSet() {
+			v.Set(kept)
+		}
+	case reflect.Struct:
+		if hasWhere(v.Type()) {
+			if own := v.FieldByName("Where").Interface().(Where); own.Line != 0 {
+				at, prefix = own, ""
+			}
+		}
+		for i := range v.NumField() {
+			fld := v.Type().Field(i)
+			tag := strings.Split(fld.Tag.Get("yaml"), ",")
+			if !fld.IsExported() || tag[0] == "-" || fld.Type == whereType {
+				continue
+			}
+			p := prefix
+			if tag[0] != "" && !(len(tag) > 1 && tag[1] == "inline") {
+				p = prefix + tag[0] + "."
+			}
+			errs = append(errs, pruneEmpty(v.Field(i), at, p, f)...)
+		}
+	}
+	return errs
+}

@@ -337,6 +337,7 @@ func Load(dir string) (*World, error) {
 				errs = append(errs, decodeProblem(f, msg))
 			}
 		}
+		errs = append(errs, pruneEmpty(reflect.ValueOf(&part).Elem(), Where{}, "", f)...)
 		errs = append(errs, setFile(&part, f)...)
 		if part.Hub != nil {
 			part.Hub.Line = keyLine(data, "hub", part.Hub.Line)
