@@ -124,8 +124,15 @@ func InsertBilledPeriod(ctx context.Context, tx Tx, reseller, currency string, p
 // Staging. A run (or a manual credit) stages the items it bills in the
 // transaction's bill_items table, groups them into lines, and writes them
 // as invoice_items with their line numbers.
+//
+// The stage's statements run without JIT compilation (SET LOCAL, for the
+// rest of the transaction): the planner cannot tell how many months a
+// subscription's generate_series yields (it guesses 1,000), so a reseller's
+// few thousand items look like millions of rows and PostgreSQL compiled
+// the statement for about 1.4 s, each time, to run it in 0.04 s.
 const (
 	createBillItemsSQL = `
+	SET LOCAL jit = off;
 	CREATE TEMP TABLE IF NOT EXISTS bill_items (
 		kind text NOT NULL, credit boolean NOT NULL, declaration_id text NOT NULL, service_month date NOT NULL,
 		quantity bigint NOT NULL, unit_price numeric(18,6), amount bigint, publisher_amount bigint,
