@@ -474,7 +474,7 @@ const baselineSQL = `
 	                                AND pv.valid_from <= greatest($1::date, d.start_date)
 	                                AND (pv.valid_to IS NULL OR pv.valid_to >= greatest($1::date, d.start_date))
 	                              ORDER BY pv.valid_from DESC LIMIT 1) v
-	         CROSS JOIN LATERAL (SELECT round_half_even(d.quantity * v.buy_price * 100) AS amount) a
+	         CROSS JOIN LATERAL (SELECT round_half_even(d.quantity * v.buy_price * 100) AS amount OFFSET 0) a
 	         WHERE d.sub_state IS NOT NULL AND d.start_date <= $2::date AND (d.sub_end_date IS NULL OR d.sub_end_date >= $1::date)
 	        UNION ALL
 	        SELECT d.reseller_id, d.sku, $1::date, d.unit_price, d.quantity, d.amount, d.publisher_amount

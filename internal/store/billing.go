@@ -148,7 +148,9 @@ const (
 	// start date in the start month), and every posted one_time or usage
 	// declaration dated up to its end not charged yet. The VAT category
 	// and rate of each tax category are $6, $7, $8; $5 is 10^digits of the
-	// currency.
+	// currency. The amount is computed once per item (OFFSET 0 keeps the
+	// planner from pulling the subquery up, which repeats its inlined
+	// rounding in every expression that names it).
 	stageChargesSQL = `
 	WITH vat AS (SELECT * FROM unnest($6::text[], $7::text[], $8::numeric[]) AS t(tax_category, vat_category, vat_rate))
 	INSERT INTO bill_items (kind, credit, declaration_id, service_month, quantity, unit_price, amount, publisher_amount,
@@ -166,7 +168,7 @@ const (
 	                        AND pv.valid_from <= greatest(m.month, d.start_date)
 	                        AND (pv.valid_to IS NULL OR pv.valid_to >= greatest(m.month, d.start_date))
 	                      ORDER BY pv.valid_from DESC LIMIT 1) v ON true
-	 CROSS JOIN LATERAL (SELECT round_half_even(d.quantity * v.buy_price * $5) AS amount) a
+	 CROSS JOIN LATERAL (SELECT round_half_even(d.quantity * v.buy_price * $5) AS amount OFFSET 0) a
 	  LEFT JOIN catalog_items ci ON ci.reseller_id = d.reseller_id AND ci.sku = d.sku
 	  LEFT JOIN vat ON vat.tax_category = ci.tax_category
 	 WHERE d.reseller_id = $1 AND d.currency = $2 AND d.sub_state IS NOT NULL AND d.start_date <= $4::date
