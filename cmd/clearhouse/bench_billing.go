@@ -54,9 +54,9 @@ func mustLocation(name string) *time.Location {
 
 // BenchBillingCmd measures a billing run against its baseline in one run.
 type BenchBillingCmd struct {
-	Subscriptions int      `default:"1000000" help:"Active subscriptions across the resellers (each billed one month)."`
+	Subscriptions int      `default:"100000" help:"Active subscriptions across the resellers (each billed one month); make bench passes 1,000,000."`
 	Sales         int      `default:"-1" help:"one_time and usage declarations dated in the billed month (-1: as many as subscriptions)."`
-	Resellers     int      `default:"1000" help:"Resellers of the generated world (one invoice each)."`
+	Resellers     int      `default:"100" help:"Resellers of the generated world (one invoice each); make bench passes 1,000."`
 	Baselines     int      `default:"3" help:"Runs of the baseline aggregate (its median is the reference)."`
 	Keep          bool     `help:"Keep the work folder (cluster, templates) and print where it is."`
 	Only          []string `help:"Run only these parts (run, quarter, documents); run includes its baseline."`
