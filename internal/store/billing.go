@@ -227,18 +227,24 @@ const (
 	keyLinesSQL = `
 	UPDATE bill_items SET line_key = concat_ws('|', credit::int, coalesce(credited_invoice, 0), sku, billing_model, publisher_id,
 	                                          unit_price::text, service_month::text, vat_category, vat_rate::text)`
+	// The credited invoice of a line is read by its id once the items are
+	// grouped (a lateral subquery kept as one): joined to every item, the
+	// planner hashed the whole invoices table for each reseller, a cost
+	// that grew with every month billed.
 	stagedLinesSQL = `
-	SELECT b.line_key, b.credit, coalesce(b.credited_invoice, 0), coalesce(inv.number, ''), b.sku, coalesce(ci.name, b.sku), b.publisher_id,
-	       b.billing_model, b.unit_price::text, b.service_month - DATE '1970-01-01', b.vat_category, b.vat_rate::text,
-	       sum(b.quantity)::bigint, sum(b.amount)::bigint, sum(b.publisher_amount)::bigint,
-	       min(b.period_start) - DATE '1970-01-01', max(b.period_end) - DATE '1970-01-01', count(*)::int,
-	       count(*) FILTER (WHERE b.kind = 'fee')::int, coalesce(inv.issue_date - DATE '1970-01-01', 0)
-	  FROM bill_items b
-	  LEFT JOIN catalog_items ci ON ci.reseller_id = $1 AND ci.sku = b.sku
-	  LEFT JOIN invoices inv ON inv.id = b.credited_invoice
-	 GROUP BY b.line_key, b.credit, b.credited_invoice, inv.number, inv.issue_date, b.sku, ci.name, b.publisher_id, b.billing_model, b.unit_price,
-	          b.service_month, b.vat_category, b.vat_rate
-	 ORDER BY b.credit, inv.number NULLS FIRST, b.service_month, b.sku COLLATE "C", b.unit_price`
+	SELECT l.line_key, l.credit, coalesce(l.credited_invoice, 0), coalesce(inv.number, ''), l.sku, coalesce(ci.name, l.sku), l.publisher_id,
+	       l.billing_model, l.unit_price::text, l.service_month - DATE '1970-01-01', l.vat_category, l.vat_rate::text,
+	       l.quantity, l.amount, l.share, l.period_start - DATE '1970-01-01', l.period_end - DATE '1970-01-01', l.items, l.fees,
+	       coalesce(inv.issue_date - DATE '1970-01-01', 0)
+	  FROM (SELECT line_key, credit, credited_invoice, sku, publisher_id, billing_model, unit_price, service_month, vat_category, vat_rate,
+	               sum(quantity)::bigint AS quantity, sum(amount)::bigint AS amount, sum(publisher_amount)::bigint AS share,
+	               min(period_start) AS period_start, max(period_end) AS period_end, count(*)::int AS items,
+	               count(*) FILTER (WHERE kind = 'fee')::int AS fees
+	          FROM bill_items
+	         GROUP BY line_key, credit, credited_invoice, sku, publisher_id, billing_model, unit_price, service_month, vat_category, vat_rate) l
+	  LEFT JOIN catalog_items ci ON ci.reseller_id = $1 AND ci.sku = l.sku
+	  LEFT JOIN LATERAL (SELECT number, issue_date FROM invoices WHERE id = l.credited_invoice OFFSET 0) inv ON true
+	 ORDER BY l.credit, inv.number NULLS FIRST, l.service_month, l.sku COLLATE "C", l.unit_price`
 	stagedPublishersSQL = `
 	SELECT kind, publisher_id, sum(amount)::bigint, sum(publisher_amount)::bigint FROM bill_items
 	 GROUP BY kind, publisher_id ORDER BY kind, publisher_id COLLATE "C"`
