@@ -19,9 +19,10 @@ test: build ## All tests, on one throwaway PostgreSQL cluster (or CLEARHOUSE_TES
 	$(GO) vet -tags bench ./cmd/clearhouse
 	$(BIN) db exec -- $(GO) test -count=1 -timeout 9m ./...
 
-bench: build ## Benchmarks with baselines measured in the same run (1,000,000-row ingest); see README.
+bench: build ## Benchmarks with baselines measured in the same run (1,000,000-row ingest, a billing run of 1,000,000 subscriptions); see README.
 	$(GO) build -tags bench -o bin/clearhouse-bench ./cmd/clearhouse
 	bin/clearhouse-bench bench --rows $${BENCH_ROWS:-1000000}
+	bin/clearhouse-bench bench-billing --subscriptions $${BENCH_SUBSCRIPTIONS:-1000000} --resellers $${BENCH_RESELLERS:-1000}
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/tabular/ ./internal/money/ | \
 	  awk '{print} /^BenchmarkBareCSV/ {b=$$3} /^BenchmarkReader/ {r=$$3} /^BenchmarkXLSX/ {for (i = 2; i <= NF; i++) if ($$i == "cpu-s/op") c=$$(i-1)} \
 	    /^BenchmarkXLSXCheck/ {xc=c} /^BenchmarkXLSXReader/ {xr=c} \

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -37,7 +36,8 @@ import (
 
 // benchCommands adds bench to the command tree of the bench build.
 type benchCommands struct {
-	Bench BenchCmd `cmd:"" help:"Measure ingest against baselines in one run (make bench)."`
+	Bench        BenchCmd        `cmd:"" help:"Measure ingest against baselines in one run (make bench)."`
+	BenchBilling BenchBillingCmd `cmd:"" name:"bench-billing" help:"Measure a billing run against a raw SQL aggregate, and its documents (make bench)."`
 }
 
 // BenchCmd measures ingest against its baselines in one run.
@@ -63,27 +63,13 @@ func (c *BenchCmd) Run(ctx context.Context, g *Globals) error {
 	if c.Phase != "" {
 		return c.runPhase(ctx, g)
 	}
-	work, err := os.MkdirTemp("", "clearhouse-bench-")
+	work, base, done, err := benchServer(ctx, g, "clearhouse-bench-", c.Keep)
 	if err != nil {
 		return err
 	}
-	if c.Keep {
-		fmt.Printf("work folder kept: %s\n", work)
-	} else {
-		defer os.RemoveAll(work)
-	}
-	_ = os.Chmod(work, 0o755)
-	base := g.DatabaseURL
-	if base == "" {
-		s, err := pgserver.Start(ctx, pgserver.Options{DataDir: filepath.Join(work, "pg"), Create: true})
-		if err != nil {
-			return err
-		}
-		defer s.Stop()
-		base = s.URL("postgres")
-	}
+	defer done()
 	fmt.Printf("clearhouse bench: %d rows, %d runs each, PostgreSQL %s\n", c.Rows, c.Repeat, serverVersion(ctx, base))
-	if err := benchTemplate(ctx, base); err != nil {
+	if err := benchTemplate(ctx, base, "bench_tpl", "samples/bench/config"); err != nil {
 		return err
 	}
 	files := map[int]string{}
@@ -197,12 +183,7 @@ func (c *BenchCmd) report(results map[string][]phaseResult, quarter phaseResult,
 	val, _ := med("validate")
 	cp, _ := med("copy")
 	ing, ingRSS := med("ingest")
-	mark := func(ok bool) string {
-		if ok {
-			return "met"
-		}
-		return "NOT met"
-	}
+	mark := met
 	fmt.Println()
 	ran := func(phs ...string) bool {
 		for _, ph := range phs {
@@ -257,21 +238,9 @@ func (c *BenchCmd) child(ctx context.Context, g *Globals, phase, file, base stri
 		defer adminExec(context.WithoutCancel(ctx), base, fmt.Sprintf(`DROP DATABASE IF EXISTS %s`, name))
 		url = withDatabase(base, name)
 	}
-	self, err := os.Executable()
-	if err != nil {
-		return res, err
-	}
-	cmd := exec.CommandContext(ctx, self, "--database-url", url, "--data-dir", filepath.Join(work, fmt.Sprintf("data-%d", run)),
+	err := runBenchChild(ctx, &res, "--database-url", url, "--data-dir", filepath.Join(work, fmt.Sprintf("data-%d", run)),
 		"bench", "--phase", phase, "--file", file)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return res, err
-	}
-	if err := json.Unmarshal(out, &res); err != nil {
-		return res, fmt.Errorf("phase output %q: %w", out, err)
-	}
-	return res, nil
+	return res, err
 }
 
 // runPhase is the measured work of one child process.
@@ -374,12 +343,47 @@ func (c *BenchCmd) runPhase(ctx context.Context, g *Globals) error {
 	return json.NewEncoder(os.Stdout).Encode(phaseResult{Seconds: time.Since(start).Seconds(), Rows: rows, RSS: peakRSS()})
 }
 
-func benchTemplate(ctx context.Context, base string) error {
-	_ = adminExec(ctx, base, `DROP DATABASE IF EXISTS bench_tpl`)
-	if err := adminExec(ctx, base, `CREATE DATABASE bench_tpl`); err != nil {
+// met marks a target in the report.
+func met(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "NOT met"
+}
+
+// benchServer makes the work folder (kept when keep is set) and starts the
+// server the bench measures on: DATABASE_URL's, or a throwaway cluster with
+// default (durable) settings in the work folder. done stops it and removes
+// the folder.
+func benchServer(ctx context.Context, g *Globals, prefix string, keep bool) (work, base string, done func(), err error) {
+	if work, err = os.MkdirTemp("", prefix); err != nil {
+		return "", "", nil, err
+	}
+	_ = os.Chmod(work, 0o755)
+	remove := func() { _ = os.RemoveAll(work) }
+	if keep {
+		fmt.Printf("work folder kept: %s\n", work)
+		remove = func() {}
+	}
+	if g.DatabaseURL != "" {
+		return work, g.DatabaseURL, remove, nil
+	}
+	s, err := pgserver.Start(ctx, pgserver.Options{DataDir: filepath.Join(work, "pg"), Create: true})
+	if err != nil {
+		remove()
+		return "", "", nil, err
+	}
+	return work, s.URL("postgres"), func() { s.Stop(); remove() }, nil
+}
+
+// benchTemplate makes database name, migrated, with the world of the
+// configuration folder dir applied: the template the measured runs clone.
+func benchTemplate(ctx context.Context, base, name, dir string) error {
+	_ = adminExec(ctx, base, `DROP DATABASE IF EXISTS `+name)
+	if err := adminExec(ctx, base, `CREATE DATABASE `+name); err != nil {
 		return err
 	}
-	pool, err := store.Open(ctx, withDatabase(base, "bench_tpl"))
+	pool, err := store.Open(ctx, withDatabase(base, name))
 	if err != nil {
 		return err
 	}
@@ -387,7 +391,7 @@ func benchTemplate(ctx context.Context, base string) error {
 	if _, err := store.MigratePool(ctx, pool); err != nil {
 		return err
 	}
-	w, err := world.Load("samples/bench/config")
+	w, err := world.Load(dir)
 	if err != nil {
 		return err
 	}
