@@ -433,6 +433,15 @@ func benchRun(ctx context.Context, g *Globals) (billingResult, error) {
 	defer pool.Close()
 	b := &billing.Biller{Pool: pool, Log: g.log, Now: func() time.Time { return benchClock }}
 	start := time.Now()
+	steps, last := map[string]time.Duration{}, time.Now()
+	if os.Getenv("CLEARHOUSE_BENCH_STEPS") != "" {
+		b.Fail = func(step string) error {
+			steps[step] += time.Since(last)
+			last = time.Now()
+			return nil
+		}
+		defer func() { fmt.Fprintln(os.Stderr, "steps:", steps) }()
+	}
 	rep, err := b.Run(ctx, billing.Request{Period: benchPeriod})
 	if err != nil {
 		return res, err

@@ -17,6 +17,7 @@ import (
 	"math/big"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -77,6 +78,8 @@ type Biller struct {
 	// Fail, when set, is called at each step of issuing with its name; an
 	// error it returns aborts the issue there (tests inject failures).
 	Fail func(step string) error
+
+	accounts sync.Map // code and currency → account id, of accounts known to exist
 }
 
 // Request is what to bill.
@@ -430,7 +433,25 @@ type issuer struct {
 }
 
 func (is *issuer) account(ctx context.Context, code, partner string) (int64, error) {
-	return ledger.Account(ctx, store.New(is.tx), code, is.cur, partner)
+	// Accounts are never removed: an id read once holds for the run (a
+	// rollback of the transaction that created one is the exception, so
+	// only ids of accounts that existed are kept: a second read finds them).
+	k := code + "\x00" + string(is.cur)
+	if id, ok := is.b.accounts.Load(k); ok {
+		return id.(int64), nil
+	}
+	id, err := ledger.Account(ctx, store.New(is.tx), code, is.cur, partner)
+	if err == nil && is.existed(ctx, id) {
+		is.b.accounts.Store(k, id)
+	}
+	return id, err
+}
+
+// existed tells whether account id is visible outside this transaction
+// (it was not created by it), so it may be remembered.
+func (is *issuer) existed(ctx context.Context, id int64) bool {
+	ok, err := store.AccountCommitted(ctx, is.b.Pool, id)
+	return err == nil && ok
 }
 
 // accounts resolves the accounts the documents post to and the profile.

@@ -66,9 +66,9 @@ var invariants = []invariant{
 		    OR (i.document->>'number') <> i.number`},
 	{"every invoiced item belongs to one line, which sums its items", `
 		SELECT format('document %s line %s: quantity %s, items amount %s, share %s, %s items; its items sum to %s, %s, %s, %s',
-		              l.invoice_id, l.line_no, l.quantity, l.items_amount, l.publisher_amount, l.items,
+		              invoice_id, line_no, coalesce(l.quantity::text, 'none (no such line)'), l.items_amount, l.publisher_amount, l.items,
 		              coalesce(it.q, 0), coalesce(it.a, 0), coalesce(it.p, 0), coalesce(it.n, 0))
-		  FROM invoice_lines l LEFT JOIN (SELECT invoice_id, line_no, sum(quantity) AS q, sum(amount) AS a, sum(publisher_amount) AS p, count(*) AS n
+		  FROM invoice_lines l FULL JOIN (SELECT invoice_id, line_no, sum(quantity) AS q, sum(amount) AS a, sum(publisher_amount) AS p, count(*) AS n
 		                                   FROM invoice_items GROUP BY 1, 2) it USING (invoice_id, line_no)
 		 WHERE (l.quantity, l.items_amount, l.publisher_amount, l.items::bigint) IS DISTINCT FROM (it.q, it.a, it.p, it.n)`},
 	{"an invoiced item is a declaration of its reseller", `

@@ -54,6 +54,14 @@ func (q *Queries) EnsureAccount(ctx context.Context, code string, cur money.Curr
 	return id, err
 }
 
+// AccountCommitted tells whether account id exists outside any open
+// transaction (read on q, not the one that may have created it).
+func AccountCommitted(ctx context.Context, q Querier, id int64) (bool, error) {
+	var ok bool
+	err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM accounts WHERE id = $1)`, id).Scan(&ok)
+	return ok, err
+}
+
 // NextEntryID reserves a journal entry id.
 func (q *Queries) NextEntryID(ctx context.Context) (int64, error) {
 	var id int64
