@@ -160,6 +160,12 @@ func checkSampleInvoices(t *testing.T, env []string, data string) {
 	if r := run(t, env, "ledger", "check"); r.code != 0 {
 		t.Fatalf("ledger check after the credit note: %s", r.stdout)
 	}
+	// A month before anything was declared had nothing to bill, whatever
+	// was billed since.
+	r = run(t, env, "bill", "--period", "1999-01", "--reseller", "telco-fr")
+	if r.code != 0 || !strings.Contains(r.stdout, "telco-fr 1999-01: nothing to bill: its first declaration is dated 2026-01") {
+		t.Fatalf("billing 1999-01: %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
 	// A second billing of the same months issues nothing.
 	r = run(t, env, "bill", "--period", "2026-11")
 	if r.code != 0 || strings.Contains(r.stdout, "invoice CH-") || !strings.Contains(r.stdout, "already billed") {

@@ -165,7 +165,7 @@ func isUsage(err error) bool {
 	return errors.Is(err, declare.ErrUnknownReseller) || errors.Is(err, ingest.ErrUnknownPartner) || errors.Is(err, ingest.ErrUnknownFile) ||
 		errors.Is(err, world.ErrNoConfig) || errors.Is(err, errUnknownPartner) || errors.Is(err, errNoKeys) ||
 		errors.Is(err, billing.ErrPeriod) || errors.Is(err, billing.ErrUnknownReseller) || errors.Is(err, billing.ErrNoDocument) ||
-		errors.Is(err, billing.ErrNotAnInvoice) || errors.Is(err, billing.ErrNothingToCredit) || errors.Is(err, billing.ErrNoReason)
+		errors.Is(err, billing.ErrNotAnInvoice) || errors.Is(err, billing.ErrNothingToCredit) || errors.Is(err, billing.ErrNoSuchLine) || errors.Is(err, billing.ErrNoReason)
 }
 
 // errUnknownPartner: a --partner or --reseller that the applied configuration lacks.

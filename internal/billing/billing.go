@@ -219,7 +219,13 @@ func (b *Biller) runPeriods(ctx context.Context, tx store.Tx, hub store.Hub, res
 		}
 		if next > last {
 			// Billed up to last already, or nothing dated up to it.
-			rep.Billed = append(rep.Billed, Billed{Reseller: r.ID, Period: last, Already: billed, NothingYet: !billed, Next: next})
+			b := Billed{Reseller: r.ID, Period: last, Already: billed, NothingYet: !billed, Next: next}
+			if billed { // a month before its first one is not "billed": it had nothing
+				if first, ok, err := store.FirstItemMonth(ctx, q, r.ID, r.Currency); err == nil && ok && first > last {
+					b.Already, b.NothingYet, b.Next = false, true, first
+				}
+			}
+			rep.Billed = append(rep.Billed, b)
 			continue
 		}
 		ps = append(ps, &pending{r: r, next: next})
@@ -903,6 +909,9 @@ var ErrNoReason = errors.New("a credit note needs a reason (--reason) of printab
 // ErrNothingToCredit: the lines named are credited already, or do not exist.
 var ErrNothingToCredit = errors.New("nothing left to credit")
 
+// ErrNoSuchLine: a line number the invoice does not have.
+var ErrNoSuchLine = errors.New("no such line")
+
 // ErrNotAnInvoice: the number is a credit note's.
 var ErrNotAnInvoice = errors.New("not an invoice")
 
@@ -961,7 +970,7 @@ func (b *Biller) Credit(ctx context.Context, number string, lines []int, reason 
 		for i, l := range lines {
 			nos[i] = int32(l)
 			if !slices.Contains(have, nos[i]) {
-				return fmt.Errorf("%w: %s has lines 1 to %d, not %d", ErrNothingToCredit, number, len(have), l)
+				return fmt.Errorf("%w: %s has lines 1 to %d, not %d", ErrNoSuchLine, number, len(have), l)
 			}
 		}
 		if err := store.ResetStage(ctx, tx); err != nil {

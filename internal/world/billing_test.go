@@ -317,7 +317,7 @@ func TestEmptyEntriesAreProblems(t *testing.T) {
 		t.Fatalf("loaded: %v", err)
 	}
 	got := err.Error()
-	for _, want := range []string{"world.yaml:1: resellers: an empty entry", "world.yaml:27: keys: an empty entry"} {
+	for _, want := range []string{"world.yaml:17: resellers: an empty entry", "world.yaml:28: keys: an empty entry"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("no %q in:\n%s", want, got)
 		}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/clearhouse/clearhouse/internal/render"
 )
 
@@ -99,50 +101,65 @@ func checkName(bad badFunc, at Where, field, v string, max int) {
 }
 
 // pruneEmpty takes the empty entries (a lone "-" in a list: a nil pointer)
-// out of every list of v, and says where each was: the entry that holds
-// the list (file f).
-func pruneEmpty(v reflect.Value, at Where, prefix, f string) Errors {
-	var errs Errors
+// out of every list of v; emptyEntries says where they were.
+func pruneEmpty(v reflect.Value) {
 	switch v.Kind() {
 	case reflect.Pointer:
 		if !v.IsNil() {
-			errs = append(errs, pruneEmpty(v.Elem(), at, prefix, f)...)
+			pruneEmpty(v.Elem())
 		}
 	case reflect.Slice:
 		kept := reflect.MakeSlice(v.Type(), 0, v.Len())
 		for i := range v.Len() {
 			e := v.Index(i)
 			if e.Kind() == reflect.Pointer && e.IsNil() {
-				w := at
-				w.File = f
-				w.Line = max(w.Line, 1) // a top-level list: the file
-				errs = append(errs, &FieldError{Where: w, Field: strings.TrimSuffix(prefix, "."), Msg: "an empty entry (a lone \"-\"): remove it or write the entry"})
 				continue
 			}
-			errs = append(errs, pruneEmpty(e, at, prefix, f)...)
+			pruneEmpty(e)
 			kept = reflect.Append(kept, e)
 		}
 		if kept.Len() != v.Len() && v.CanSet() {
 			v.Set(kept)
 		}
 	case reflect.Struct:
-		if hasWhere(v.Type()) {
-			if own := v.FieldByName("Where").Interface().(Where); own.Line != 0 {
-				at, prefix = own, ""
-			}
-		}
 		for i := range v.NumField() {
-			fld := v.Type().Field(i)
-			tag := strings.Split(fld.Tag.Get("yaml"), ",")
-			if !fld.IsExported() || tag[0] == "-" || fld.Type == whereType {
-				continue
+			if v.Type().Field(i).IsExported() {
+				pruneEmpty(v.Field(i))
 			}
-			p := prefix
-			if tag[0] != "" && !(len(tag) > 1 && tag[1] == "inline") {
-				p = prefix + tag[0] + "."
-			}
-			errs = append(errs, pruneEmpty(v.Field(i), at, p, f)...)
 		}
 	}
+}
+
+// emptyEntries finds the empty entries of the lists of a YAML document
+// (file f), each at its line, named by the key of its list.
+func emptyEntries(data []byte, f string) Errors {
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) != nil {
+		return nil // the decoder says what is wrong
+	}
+	var errs Errors
+	var walk func(n *yaml.Node, key string)
+	walk = func(n *yaml.Node, key string) {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c, key)
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				walk(n.Content[i+1], n.Content[i].Value)
+			}
+		case yaml.SequenceNode:
+			for _, c := range n.Content {
+				if c.Kind == yaml.ScalarNode && c.Tag == "!!null" {
+					errs = append(errs, &FieldError{Where: Where{File: f, Line: c.Line}, Field: key,
+						Msg: "an empty entry (a lone \"-\"): remove it or write the entry"})
+					continue
+				}
+				walk(c, key)
+			}
+		}
+	}
+	walk(&doc, "")
 	return errs
 }

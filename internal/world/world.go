@@ -337,7 +337,8 @@ func Load(dir string) (*World, error) {
 				errs = append(errs, decodeProblem(f, msg))
 			}
 		}
-		errs = append(errs, pruneEmpty(reflect.ValueOf(&part).Elem(), Where{}, "", f)...)
+		pruneEmpty(reflect.ValueOf(&part).Elem())
+		errs = append(errs, emptyEntries(data, f)...)
 		errs = append(errs, setFile(&part, f)...)
 		if part.Hub != nil {
 			part.Hub.Line = keyLine(data, "hub", part.Hub.Line)
