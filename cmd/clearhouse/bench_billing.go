@@ -425,12 +425,21 @@ func (c *BenchBillingCmd) runPhase(ctx context.Context, g *Globals) error {
 // (the files left to the documents phase), and reads the totals of the
 // lines it issued.
 func benchRun(ctx context.Context, g *Globals) (billingResult, error) {
-	var res billingResult
+	return onBenchPool(ctx, g, func(pool *store.Pool) (billingResult, error) { return benchRunOn(ctx, g, pool) })
+}
+
+// onBenchPool runs a phase on a pool of the phase's database.
+func onBenchPool(ctx context.Context, g *Globals, phase func(*store.Pool) (billingResult, error)) (billingResult, error) {
 	pool, err := store.Open(ctx, g.DatabaseURL)
 	if err != nil {
-		return res, err
+		return billingResult{}, err
 	}
 	defer pool.Close()
+	return phase(pool)
+}
+
+func benchRunOn(ctx context.Context, g *Globals, pool *store.Pool) (billingResult, error) {
+	var res billingResult
 	b := &billing.Biller{Pool: pool, Log: g.log, Now: func() time.Time { return benchClock }}
 	start := time.Now()
 	steps, last := map[string]time.Duration{}, time.Now()
@@ -521,12 +530,11 @@ func benchBaseline(ctx context.Context, g *Globals) (billingResult, error) {
 // (Documents.Write: PDF, UBL, lines CSV, detail CSV), then times the PDF
 // and the UBL writers alone on the same documents.
 func benchDocuments(ctx context.Context, g *Globals) (billingResult, error) {
+	return onBenchPool(ctx, g, func(pool *store.Pool) (billingResult, error) { return benchDocumentsOn(ctx, g, pool) })
+}
+
+func benchDocumentsOn(ctx context.Context, g *Globals, pool *store.Pool) (billingResult, error) {
 	var res billingResult
-	pool, err := store.Open(ctx, g.DatabaseURL)
-	if err != nil {
-		return res, err
-	}
-	defer pool.Close()
 	ins, err := store.Invoices(ctx, pool, "", benchPeriod)
 	if err != nil {
 		return res, err

@@ -51,17 +51,13 @@ const billingResellersSQL = `
 // BillingResellers lists the resellers to bill (one when only is set), in
 // byte order of their ids: the order numbers are taken in.
 func BillingResellers(ctx context.Context, q Querier, only string) ([]BillingReseller, error) {
-	out, err := collect(ctx, q, billingResellersSQL, func(r pgx.Row, b *BillingReseller) error {
+	return collectAs(ctx, q, "reading the resellers to bill", billingResellersSQL, func(r pgx.Row, b *BillingReseller) error {
 		var signed int32
 		err := r.Scan(&b.ID, &b.Name, &b.Currency, &b.VATTreatment, &b.VATRate, &b.VATMention, &b.PaymentMethod,
 			&b.IBAN, &b.BIC, &b.MandateID, &signed, &b.HasMandate, &b.TaxCategories)
 		b.MandateSignedOn = civil.Date(signed)
 		return err
 	}, only)
-	if err != nil {
-		return nil, fmt.Errorf("reading the resellers to bill: %w", err)
-	}
-	return out, nil
 }
 
 const (
@@ -329,13 +325,9 @@ type Unpriced struct{ DeclarationID, SKU, Month, VATCategory string }
 // UnpricedItems lists (up to 20) staged items that have no price version
 // valid on their date, or a tax category the VAT map does not know.
 func UnpricedItems(ctx context.Context, tx Tx) ([]Unpriced, error) {
-	us, err := collect(ctx, tx, unpricedSQL, func(r pgx.Row, u *Unpriced) error {
+	return collectAs(ctx, tx, "checking the staged prices", unpricedSQL, func(r pgx.Row, u *Unpriced) error {
 		return r.Scan(&u.DeclarationID, &u.SKU, &u.Month, &u.VATCategory)
 	})
-	if err != nil {
-		return nil, fmt.Errorf("checking the staged prices: %w", err)
-	}
-	return us, nil
 }
 
 // StagedLine is one line of the staged items.
@@ -360,7 +352,7 @@ func StagedLines(ctx context.Context, tx Tx, reseller string) ([]StagedLine, err
 	if _, err := tx.Exec(ctx, keyLinesSQL); err != nil {
 		return nil, fmt.Errorf("grouping the staged items: %w", err)
 	}
-	ls, err := collect(ctx, tx, stagedLinesSQL, func(r pgx.Row, l *StagedLine) error {
+	return collectAs(ctx, tx, "grouping the staged items", stagedLinesSQL, func(r pgx.Row, l *StagedLine) error {
 		var month, from, to, issued int32
 		err := r.Scan(&l.Key, &l.Credit, &l.CreditedInvoice, &l.CreditedNumber, &l.SKU, &l.Name, &l.Publisher, &l.Model, &l.UnitPrice,
 			&month, &l.VATCategory, &l.VATRate, &l.Quantity, &l.Amount, &l.Share, &from, &to, &l.Items, &l.Fees, &issued)
@@ -368,10 +360,6 @@ func StagedLines(ctx context.Context, tx Tx, reseller string) ([]StagedLine, err
 		l.ServiceMonth, l.PeriodStart, l.PeriodEnd = civil.Date(month), civil.Date(from), civil.Date(to)
 		return err
 	}, reseller)
-	if err != nil {
-		return nil, fmt.Errorf("grouping the staged items: %w", err)
-	}
-	return ls, nil
 }
 
 // StagedPublisher is what the staged items of a kind owe one publisher.
@@ -383,13 +371,9 @@ type StagedPublisher struct {
 // StagedPublishers sums the staged items by kind and publisher: the
 // postings of the accrual and of a credit note.
 func StagedPublishers(ctx context.Context, tx Tx) ([]StagedPublisher, error) {
-	ps, err := collect(ctx, tx, stagedPublishersSQL, func(r pgx.Row, p *StagedPublisher) error {
+	return collectAs(ctx, tx, "summing the staged items", stagedPublishersSQL, func(r pgx.Row, p *StagedPublisher) error {
 		return r.Scan(&p.Kind, &p.Publisher, &p.Amount, &p.Share)
 	})
-	if err != nil {
-		return nil, fmt.Errorf("summing the staged items: %w", err)
-	}
-	return ps, nil
 }
 
 // WriteItems writes the staged items of the lines keyed as keys (numbered
@@ -511,11 +495,7 @@ type OpenDoc struct {
 }
 
 func opens(ctx context.Context, tx Tx, sql, reseller, currency string) ([]OpenDoc, error) {
-	os, err := collect(ctx, tx, sql, func(r pgx.Row, o *OpenDoc) error { return r.Scan(&o.ID, &o.Number, &o.Left) }, reseller, currency)
-	if err != nil {
-		return nil, fmt.Errorf("reading the open documents of %s: %w", reseller, err)
-	}
-	return os, nil
+	return collectAs(ctx, tx, fmt.Sprintf("reading the open documents of %s", reseller), sql, func(r pgx.Row, o *OpenDoc) error { return r.Scan(&o.ID, &o.Number, &o.Left) }, reseller, currency)
 }
 
 // CreditLeft lists a reseller's credit notes with credit not applied yet.
@@ -598,12 +578,8 @@ type ListedInvoice struct {
 // Invoices lists issued documents, of one reseller and period when set
 // (period 0: every period).
 func Invoices(ctx context.Context, q Querier, reseller string, period civil.Date) ([]ListedInvoice, error) {
-	out, err := collect(ctx, q, listInvoicesSQL, func(r pgx.Row, li *ListedInvoice) error { return scanInvoice(r, &li.Invoice, &li.Left) },
+	return collectAs(ctx, q, "listing the documents", listInvoicesSQL, func(r pgx.Row, li *ListedInvoice) error { return scanInvoice(r, &li.Invoice, &li.Left) },
 		reseller, int32(period))
-	if err != nil {
-		return nil, fmt.Errorf("listing the documents: %w", err)
-	}
-	return out, nil
 }
 
 // DetailRow is one billed item of a document, with where it came from.
@@ -649,11 +625,7 @@ type OwedDocument struct{ JobID, InvoiceID int64 }
 
 // OwedDocuments lists up to limit documents whose files are owed.
 func OwedDocuments(ctx context.Context, q Querier, limit int) ([]OwedDocument, error) {
-	out, err := collect(ctx, q, owedDocumentsSQL, func(r pgx.Row, o *OwedDocument) error { return r.Scan(&o.JobID, &o.InvoiceID) }, limit)
-	if err != nil {
-		return nil, fmt.Errorf("reading the documents whose files are owed: %w", err)
-	}
-	return out, nil
+	return collectAs(ctx, q, "reading the documents whose files are owed", owedDocumentsSQL, func(r pgx.Row, o *OwedDocument) error { return r.Scan(&o.JobID, &o.InvoiceID) }, limit)
 }
 
 // CompleteOwed marks the waiting files job of a document done (its files
@@ -667,10 +639,6 @@ func CompleteOwed(ctx context.Context, q Querier, invoiceID int64) error {
 
 // LineNumbers lists a document's line numbers.
 func LineNumbers(ctx context.Context, q Querier, invoiceID int64) ([]int32, error) {
-	ns, err := collect(ctx, q, `SELECT line_no FROM invoice_lines WHERE invoice_id = $1 ORDER BY line_no`,
+	return collectAs(ctx, q, fmt.Sprintf("reading the lines of document %d", invoiceID), `SELECT line_no FROM invoice_lines WHERE invoice_id = $1 ORDER BY line_no`,
 		func(r pgx.Row, n *int32) error { return r.Scan(n) }, invoiceID)
-	if err != nil {
-		return nil, fmt.Errorf("reading the lines of document %d: %w", invoiceID, err)
-	}
-	return ns, nil
 }

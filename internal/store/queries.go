@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -40,6 +41,15 @@ func collect[T any](ctx context.Context, q Querier, sql string, scan func(pgx.Ro
 		var v T
 		return v, scan(r, &v)
 	}, sql, args...)
+}
+
+// collectAs is collect, its error saying what was being read.
+func collectAs[T any](ctx context.Context, q Querier, what, sql string, scan func(pgx.Row, *T) error, args ...any) ([]T, error) {
+	out, err := collect(ctx, q, sql, scan, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
 }
 
 // forEachRow runs sql and, for every row, scans it into scans and calls fn.
