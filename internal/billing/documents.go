@@ -97,9 +97,14 @@ func (d *Documents) detail(ctx context.Context, w io.Writer, in store.Invoice, d
 }
 
 // WriteOwed writes the files of the documents whose files job is still
-// waiting (a command killed between issuing and writing; serve not
-// running), and marks those jobs done. It returns the files written.
+// waiting (a command killed between issuing and writing) when no serve
+// runs to do it, and marks those jobs done. It returns the files written.
 func (d *Documents) WriteOwed(ctx context.Context) ([]string, error) {
+	// A running serve works those jobs itself (a command would only race
+	// it for them): they are owed only when none runs.
+	if running, err := store.ServeRunning(ctx, d.Pool); err != nil || running {
+		return nil, err
+	}
 	var files []string
 	for {
 		owed, err := store.OwedDocuments(ctx, d.Pool, 100)

@@ -297,4 +297,9 @@ func TestCatchUpRunsTheTickJustMissed(t *testing.T) {
 	if got := ticks("no catch-up"); len(got) != 0 {
 		t.Fatalf("without catch-up queued %v", got)
 	}
+	// The tick caught up was not missed: nothing ran it late.
+	var missed int64
+	if err := sc.pool.QueryRow(ctx, `SELECT missed FROM schedules WHERE name = 'monthly'`).Scan(&missed); err != nil || missed != 0 {
+		t.Fatalf("missed %d (%v)", missed, err)
+	}
 }

@@ -163,10 +163,10 @@ func (s *Scheduler) tickOne(ctx context.Context, sc Schedule, now time.Time) err
 			return err
 		}
 		if !found {
-			return store.StartSchedule(ctx, tx, sc.Name, sc.Spec, now.Add(-sc.CatchUp))
+			return store.StartSchedule(ctx, tx, sc.Name, sc.Spec, sc.countFrom(now))
 		}
 		if st.Spec != sc.Spec { // the schedule changed: count from now (less its catch-up)
-			return store.RespecSchedule(ctx, tx, sc.Name, sc.Spec, now.Add(-sc.CatchUp))
+			return store.RespecSchedule(ctx, tx, sc.Name, sc.Spec, sc.countFrom(now))
 		}
 		n, due := overdue(sc.Sched, st.Last, now)
 		if n == 0 {
@@ -192,6 +192,20 @@ func (s *Scheduler) tickOne(ctx context.Context, sc Schedule, now time.Time) err
 		s.Log.Info("scheduled run queued", "schedule", sc.Name, "tick", due, "job_id", jobID)
 		return nil
 	})
+}
+
+// countFrom is where a schedule first seen at now starts counting: just
+// before its latest tick within its catch-up (that one tick runs, none is
+// counted missed), or now.
+func (sc Schedule) countFrom(now time.Time) time.Time {
+	if sc.CatchUp <= 0 {
+		return now
+	}
+	n, latest := overdue(sc.Sched, now.Add(-sc.CatchUp), now)
+	if n == 0 || n > maxCatchUp { // none in the window, or a frequent schedule: its next tick comes soon
+		return now
+	}
+	return latest.Add(-time.Nanosecond)
 }
 
 // scheduleStates reads every schedule's state, by name.

@@ -620,6 +620,17 @@ const (
 	 WHERE kind = 'invoice_documents' AND (args->>'invoice_id')::bigint = $1 AND state IN ('available', 'retryable', 'scheduled')`
 )
 
+// ServeRunning tells whether a serve instance has beaten its heart within
+// the last 15 s: it works the documents jobs, so a command leaves them to it.
+func ServeRunning(ctx context.Context, q Querier) (bool, error) {
+	var ok bool
+	err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM instances WHERE heartbeat_at > now() - interval '15 seconds')`).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("looking for a running serve: %w", err)
+	}
+	return ok, nil
+}
+
 // OwedDocument is the job of an issued document whose files are not written.
 type OwedDocument struct{ JobID, InvoiceID int64 }
 
