@@ -360,7 +360,7 @@ func (b *Biller) issuePeriod(ctx context.Context, tx store.Tx, hub store.Hub, r 
 		res.Documents, res.IDs = append(res.Documents, doc), append(res.IDs, id)
 	}
 	if len(credits) > 0 {
-		doc, id, err := is.issue(ctx, DocCreditNote, credits, "run", creditReason(credits))
+		doc, id, err := is.issue(ctx, DocCreditNote, credits, "run", runCreditReason)
 		if err != nil {
 			return err
 		}
@@ -383,9 +383,8 @@ func (b *Biller) issuePeriod(ctx context.Context, tx store.Tx, hub store.Hub, r 
 	return b.fail("queued")
 }
 
-func creditReason(lines []store.StagedLine) string {
-	return "Subscription-months invoiced that a termination declared later made not owed"
-}
+// runCreditReason is the reason printed on a run's credit note.
+const runCreditReason = "Subscription-months invoiced that a termination declared later made not owed"
 
 // vatMap gives each tax category of r's catalog its VAT category and rate:
 // the reseller's treatment decides (reverse charge AE, exempt E, standard S

@@ -233,12 +233,11 @@ const (
 	stagedLinesSQL = `
 	SELECT l.line_key, l.credit, coalesce(l.credited_invoice, 0), coalesce(inv.number, ''), l.sku, coalesce(ci.name, l.sku), l.publisher_id,
 	       l.billing_model, l.unit_price::text, l.service_month - DATE '1970-01-01', l.vat_category, l.vat_rate::text,
-	       l.quantity, l.amount, l.share, l.period_start - DATE '1970-01-01', l.period_end - DATE '1970-01-01', l.items, l.fees,
+	       l.quantity, l.amount, l.share, l.period_start - DATE '1970-01-01', l.period_end - DATE '1970-01-01', l.items,
 	       coalesce(inv.issue_date - DATE '1970-01-01', 0)
 	  FROM (SELECT line_key, credit, credited_invoice, sku, publisher_id, billing_model, unit_price, service_month, vat_category, vat_rate,
 	               sum(quantity)::bigint AS quantity, sum(amount)::bigint AS amount, sum(publisher_amount)::bigint AS share,
-	               min(period_start) AS period_start, max(period_end) AS period_end, count(*)::int AS items,
-	               count(*) FILTER (WHERE kind = 'fee')::int AS fees
+	               min(period_start) AS period_start, max(period_end) AS period_end, count(*)::int AS items
 	          FROM bill_items
 	         GROUP BY line_key, credit, credited_invoice, sku, publisher_id, billing_model, unit_price, service_month, vat_category, vat_rate) l
 	  LEFT JOIN catalog_items ci ON ci.reseller_id = $1 AND ci.sku = l.sku
@@ -343,7 +342,7 @@ type StagedLine struct {
 	Quantity, Amount, Share     int64
 	CreditedIssue               civil.Date // the credited invoice's issue date
 	PeriodStart, PeriodEnd      civil.Date
-	Items, Fees                 int
+	Items                       int
 }
 
 // StagedLines groups the staged items into lines: charges first, then
@@ -355,7 +354,7 @@ func StagedLines(ctx context.Context, tx Tx, reseller string) ([]StagedLine, err
 	return collectAs(ctx, tx, "grouping the staged items", stagedLinesSQL, func(r pgx.Row, l *StagedLine) error {
 		var month, from, to, issued int32
 		err := r.Scan(&l.Key, &l.Credit, &l.CreditedInvoice, &l.CreditedNumber, &l.SKU, &l.Name, &l.Publisher, &l.Model, &l.UnitPrice,
-			&month, &l.VATCategory, &l.VATRate, &l.Quantity, &l.Amount, &l.Share, &from, &to, &l.Items, &l.Fees, &issued)
+			&month, &l.VATCategory, &l.VATRate, &l.Quantity, &l.Amount, &l.Share, &from, &to, &l.Items, &issued)
 		l.CreditedIssue = civil.Date(issued)
 		l.ServiceMonth, l.PeriodStart, l.PeriodEnd = civil.Date(month), civil.Date(from), civil.Date(to)
 		return err
