@@ -102,7 +102,7 @@ func (c *BenchBillingCmd) Run(ctx context.Context, g *Globals) error {
 	fmt.Printf("\nclearhouse bench-billing: %d resellers, %d subscriptions + %d sales billed for %s, PostgreSQL %s\n",
 		c.Resellers, c.Subscriptions, c.Sales, billing.PeriodText(benchPeriod), serverVersion(ctx, base))
 
-	var full, quarter, docs billingResult
+	var full, quarter, docs, keyed billingResult
 	var baselines []billingResult
 	run := 0
 	clone := func(tpl string) (string, func(), error) {
@@ -152,6 +152,12 @@ func (c *BenchBillingCmd) Run(ctx context.Context, g *Globals) error {
 				return err
 			}
 		}
+		if c.wants("run") {
+			if keyed, err = measure(tpl, "keyed", ""); err != nil {
+				return fmt.Errorf("writing the items keyed: %w", err)
+			}
+			fmt.Fprintf(os.Stderr, "  items written keyed %7.2f s  %5.0f MiB\n", keyed.Seconds, float64(keyed.RSS)/1024)
+		}
 		c.dropTemplate(ctx, base, tpl)
 	}
 	if c.wants("quarter") {
@@ -165,7 +171,7 @@ func (c *BenchBillingCmd) Run(ctx context.Context, g *Globals) error {
 		fmt.Fprintf(os.Stderr, "  billing run (quarter) %7.2f s  %5.0f MiB\n", quarter.Seconds, float64(quarter.RSS)/1024)
 		c.dropTemplate(ctx, base, tpl)
 	}
-	return c.report(full, quarter, docs, baselines)
+	return c.report(full, quarter, docs, keyed, baselines)
 }
 
 // dropTemplate drops a size's template once measured (kept with --keep).
@@ -359,7 +365,7 @@ func runBenchChild(ctx context.Context, res any, args ...string) error {
 	return nil
 }
 
-func (c *BenchBillingCmd) report(full, quarter, docs billingResult, baselines []billingResult) error {
+func (c *BenchBillingCmd) report(full, quarter, docs, keyed billingResult, baselines []billingResult) error {
 	mib := func(kib int64) float64 { return float64(kib) / 1024 }
 	fmt.Println()
 	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
@@ -369,6 +375,9 @@ func (c *BenchBillingCmd) report(full, quarter, docs billingResult, baselines []
 		sort.Slice(baselines, func(i, j int) bool { return baselines[i].Seconds < baselines[j].Seconds })
 		base = baselines[len(baselines)/2]
 		fmt.Fprintf(tw, "raw SQL aggregate of the same totals (INSERT … SELECT … GROUP BY, median of %d)\t%.2f\t%.0f\t\n", len(baselines), base.Seconds, mib(base.RSS))
+	}
+	if keyed.Seconds > 0 {
+		fmt.Fprintf(tw, "the same items written once each, keyed as invoice_items (INSERT … SELECT, no lines)\t%.2f\t%.0f\t\n", keyed.Seconds, mib(keyed.RSS))
 	}
 	if full.Seconds > 0 && c.wants("run") {
 		fmt.Fprintf(tw, "clearhouse billing run of %s (%d invoices, %d lines)\t%.2f\t%.0f\t\n", billing.PeriodText(benchPeriod), full.Invoices, full.Lines, full.Seconds, mib(full.RSS))
@@ -385,6 +394,14 @@ func (c *BenchBillingCmd) report(full, quarter, docs billingResult, baselines []
 		}
 		r := full.Seconds / base.Seconds
 		fmt.Printf("billing run / raw SQL aggregate = %.2fx   (target <= 3.0x: %s); the same totals (%d lines, %.2f EUR)\n", r, met(r <= 3), full.Lines, float64(full.Amount)/100)
+		if keyed.Seconds > 0 {
+			if keyed.Lines != int64(c.Subscriptions+c.Sales) || keyed.Amount != full.Amount || keyed.Share != full.Share {
+				return fmt.Errorf("the keyed items are not the run's: %d items, amount %d, share %d; the run %d items, amount %d, share %d",
+					keyed.Lines, keyed.Amount, keyed.Share, c.Subscriptions+c.Sales, full.Amount, full.Share)
+			}
+			fmt.Printf("items written keyed / raw SQL aggregate = %.2fx; billing run / items written keyed = %.2fx (what is not the items' key: lines, documents, ledger)\n",
+				keyed.Seconds/base.Seconds, full.Seconds/keyed.Seconds)
+		}
 	}
 	if full.RSS > 0 && quarter.RSS > 0 && c.wants("run") {
 		flat := float64(full.RSS) <= 1.25*float64(quarter.RSS)
@@ -409,6 +426,8 @@ func (c *BenchBillingCmd) runPhase(ctx context.Context, g *Globals) error {
 		res, err = benchRun(ctx, g)
 	case "baseline":
 		res, err = benchBaseline(ctx, g)
+	case "keyed":
+		res, err = benchKeyed(ctx, g)
 	case "documents":
 		res, err = benchDocuments(ctx, g)
 	default:
@@ -472,6 +491,25 @@ func benchRunOn(ctx context.Context, g *Globals, pool *store.Pool) (billingResul
 	return res, err
 }
 
+// benchFees are the billed month's subscription-months priced as
+// stageChargesSQL prices them (the version valid on the month's first day,
+// or the start date in the start month; every bench reseller bills in EUR),
+// and benchShare the publisher's share of one (percent of the rounded
+// amount, or fixed per unit, in cents).
+const (
+	benchFees = `
+	  FROM declarations d
+	 CROSS JOIN LATERAL (SELECT pv.valid_from, pv.buy_price, pv.share_kind, pv.share_value FROM price_versions pv
+	                      WHERE pv.reseller_id = d.reseller_id AND pv.sku = d.sku
+	                        AND pv.valid_from <= greatest($1::date, d.start_date)
+	                        AND (pv.valid_to IS NULL OR pv.valid_to >= greatest($1::date, d.start_date))
+	                      ORDER BY pv.valid_from DESC LIMIT 1) v
+	 CROSS JOIN LATERAL (SELECT round_half_even(d.quantity * v.buy_price * 100) AS amount OFFSET 0) a
+	 WHERE d.sub_state IS NOT NULL AND d.start_date <= $2::date AND (d.sub_end_date IS NULL OR d.sub_end_date >= $1::date)`
+	benchShare = `least(a.amount, CASE WHEN v.share_kind = 'percent' THEN round_half_even(a.amount * v.share_value / 100)
+	                            ELSE round_half_even(d.quantity * v.share_value * 100) END)`
+)
+
 // baselineSQL is the reference: the billed month's line totals of every
 // reseller in one INSERT … SELECT … GROUP BY into a plain table. Fees are
 // priced from price_versions as stageChargesSQL prices them (the version
@@ -484,16 +522,8 @@ const baselineSQL = `
 	INSERT INTO plain_totals
 	SELECT reseller_id, sku, service_month, unit_price, sum(quantity), sum(amount), sum(publisher_amount)
 	  FROM (SELECT d.reseller_id, d.sku, $1::date AS service_month, v.buy_price AS unit_price, d.quantity, a.amount,
-	               least(a.amount, CASE WHEN v.share_kind = 'percent' THEN round_half_even(a.amount * v.share_value / 100)
-	                                    ELSE round_half_even(d.quantity * v.share_value * 100) END) AS publisher_amount
-	          FROM declarations d
-	         CROSS JOIN LATERAL (SELECT pv.buy_price, pv.share_kind, pv.share_value FROM price_versions pv
-	                              WHERE pv.reseller_id = d.reseller_id AND pv.sku = d.sku
-	                                AND pv.valid_from <= greatest($1::date, d.start_date)
-	                                AND (pv.valid_to IS NULL OR pv.valid_to >= greatest($1::date, d.start_date))
-	                              ORDER BY pv.valid_from DESC LIMIT 1) v
-	         CROSS JOIN LATERAL (SELECT round_half_even(d.quantity * v.buy_price * 100) AS amount OFFSET 0) a
-	         WHERE d.sub_state IS NOT NULL AND d.start_date <= $2::date AND (d.sub_end_date IS NULL OR d.sub_end_date >= $1::date)
+	               ` + benchShare + ` AS publisher_amount
+` + benchFees + `
 	        UNION ALL
 	        SELECT d.reseller_id, d.sku, $1::date, d.unit_price, d.quantity, d.amount, d.publisher_amount
 	          FROM declarations d
@@ -502,28 +532,57 @@ const baselineSQL = `
 
 // benchBaseline runs baselineSQL in its own transaction.
 func benchBaseline(ctx context.Context, g *Globals) (billingResult, error) {
+	return benchStatement(ctx, g, `CREATE TABLE plain_totals (reseller_id text, sku text, service_month date, unit_price numeric(18,6),
+		quantity bigint, amount bigint, publisher_amount bigint)`, baselineSQL, "plain_totals")
+}
+
+// benchStatement makes a table (create), times sql filling it in its own
+// transaction, and reads the totals of what it wrote (Lines: its rows).
+func benchStatement(ctx context.Context, g *Globals, create, sql, table string) (billingResult, error) {
 	var res billingResult
 	conn, err := pgx.Connect(ctx, g.DatabaseURL)
 	if err != nil {
 		return res, err
 	}
 	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, `CREATE TABLE plain_totals (reseller_id text, sku text, service_month date, unit_price numeric(18,6),
-		quantity bigint, amount bigint, publisher_amount bigint)`); err != nil {
+	if _, err := conn.Exec(ctx, create); err != nil {
 		return res, err
 	}
 	start := time.Now()
 	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, baselineSQL, benchPeriod.String(), billing.LastDay(benchPeriod).String())
+		_, err := tx.Exec(ctx, sql, benchPeriod.String(), billing.LastDay(benchPeriod).String())
 		return err
 	})
 	if err != nil {
 		return res, err
 	}
 	res.Seconds = time.Since(start).Seconds()
-	err = conn.QueryRow(ctx, `SELECT count(*), sum(quantity), sum(amount), sum(publisher_amount) FROM plain_totals`).
+	err = conn.QueryRow(ctx, `SELECT count(*), sum(quantity), sum(amount), sum(publisher_amount) FROM `+table).
 		Scan(&res.Lines, &res.Quantity, &res.Amount, &res.Share)
 	return res, err
+}
+
+// keyedSQL is the second reference: the same items, computed as
+// baselineSQL computes them (its fees and sales before grouping), each
+// written once to a table keyed as invoice_items (its primary key, BRIN
+// index and checks): what billing each item once, ever, costs at least,
+// without lines, documents or the ledger.
+const keyedSQL = `
+	INSERT INTO keyed_items (invoice_id, line_no, reseller_id, declaration_id, service_month, credit, kind, quantity, unit_price,
+	                         amount, publisher_amount, publisher_id, price_valid_from)
+	SELECT 0, 1, d.reseller_id, d.declaration_id, $1::date, false, 'fee', d.quantity, v.buy_price, a.amount,
+	       ` + benchShare + `, d.publisher_id, v.valid_from
+` + benchFees + `
+	UNION ALL
+	SELECT 0, 1, d.reseller_id, d.declaration_id, $1::date, false, 'sale', d.quantity, d.unit_price, d.amount, d.publisher_amount,
+	       d.publisher_id, coalesce(d.price_valid_from, d.start_date)
+	  FROM declarations d
+	 WHERE d.action IN ('NEW', 'USAGE') AND d.billing_model IN ('one_time', 'usage') AND d.start_date BETWEEN $1::date AND $2::date`
+
+// benchKeyed runs keyedSQL in its own transaction; Lines counts the items.
+func benchKeyed(ctx context.Context, g *Globals) (billingResult, error) {
+	return benchStatement(ctx, g, `CREATE TABLE keyed_items (LIKE invoice_items INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)`,
+		keyedSQL, "keyed_items")
 }
 
 // benchDocuments writes the files of every invoice of benchPeriod

@@ -78,6 +78,8 @@ type Biller struct {
 	// Fail, when set, is called at each step of issuing with its name; an
 	// error it returns aborts the issue there (tests inject failures).
 	Fail func(step string) error
+	// BatchSize is how many resellers a transaction bills (0: 100).
+	BatchSize int
 
 	accounts sync.Map // code and currency → account id, of accounts known to exist
 }
@@ -193,34 +195,55 @@ func (b *Biller) Run(ctx context.Context, req Request) (*Report, error) {
 // ErrUnknownReseller: --reseller names no reseller.
 var ErrUnknownReseller = errors.New("unknown reseller")
 
+// batchSize is how many resellers a transaction bills by default.
+const batchSize = 100
+
+func (b *Biller) batchSize() int {
+	if b.BatchSize > 0 {
+		return b.BatchSize
+	}
+	return batchSize
+}
+
 // runPeriods bills every reseller's pending periods up to last, period
-// major. tx is the preview's transaction, or nil: each period then commits
-// in its own.
+// major. tx is the preview's transaction, or nil: each batch of resellers
+// then commits in its own.
 func (b *Biller) runPeriods(ctx context.Context, tx store.Tx, hub store.Hub, resellers []store.BillingReseller, last, today civil.Date, rep *Report) {
 	type pending struct {
 		r    store.BillingReseller
 		next civil.Date
 		done bool
 	}
+	var q store.Querier = b.Pool
+	if tx != nil {
+		q = tx
+	}
+	ids, curs := make([]string, len(resellers)), make([]string, len(resellers))
+	for i, r := range resellers {
+		ids[i], curs[i] = r.ID, r.Currency
+	}
+	states, err := store.BillingStates(ctx, q, ids, curs)
+	if err != nil {
+		for _, r := range resellers {
+			rep.Billed = append(rep.Billed, Billed{Reseller: r.ID, Period: last, Err: err})
+		}
+		return
+	}
 	var ps []*pending
 	first := last
 	for _, r := range resellers {
-		var q store.Querier = b.Pool
-		if tx != nil {
-			q = tx
-		}
-		next, billed, ok, err := nextPeriod(ctx, q, r)
-		if err != nil {
-			rep.Billed = append(rep.Billed, Billed{Reseller: r.ID, Period: last, Err: err})
+		st := states[r.ID]
+		if !st.HasItems { // nothing ever declared
 			continue
 		}
-		if !ok { // nothing ever declared
-			continue
+		next := st.FirstItem
+		if st.Billed {
+			next = NextMonth(st.LastBilled)
 		}
 		if next > last {
 			// Billed up to last already, or nothing dated up to it.
-			b := Billed{Reseller: r.ID, Period: last, Already: billed, NothingYet: !billed, Next: next}
-			if billed { // a month before its first one is not "billed": it had nothing
+			b := Billed{Reseller: r.ID, Period: last, Already: st.Billed, NothingYet: !st.Billed, Next: next}
+			if st.Billed { // a month before its first one is not "billed": it had nothing
 				if first, ok, err := store.FirstItemMonth(ctx, q, r.ID, r.Currency); err == nil && ok && first > last {
 					b.Already, b.NothingYet, b.Next = false, true, first
 				}
@@ -232,109 +255,200 @@ func (b *Biller) runPeriods(ctx context.Context, tx store.Tx, hub store.Hub, res
 		first = min(first, next)
 	}
 	for p := first; p <= last; p = NextMonth(p) {
+		var due []*pending
 		for _, pr := range ps {
-			if pr.done || pr.next != p {
-				continue
+			if !pr.done && pr.next == p {
+				due = append(due, pr)
 			}
-			res := Billed{Reseller: pr.r.ID, Period: p}
-			var err error
-			if tx != nil {
-				err = b.issuePeriod(ctx, tx, hub, pr.r, p, today, &res)
-			} else {
-				err = store.BeginFunc(ctx, b.Pool, func(tx store.Tx) error {
-					res = Billed{Reseller: pr.r.ID, Period: p}
-					return b.issuePeriod(ctx, tx, hub, pr.r, p, today, &res)
-				})
-				if err == nil && b.Write != nil {
-					for _, id := range res.IDs {
-						files, werr := b.Write(ctx, id)
-						if werr != nil {
-							err = fmt.Errorf("issued, but writing its files: %w (run clearhouse invoice write %d)", werr, id)
-							break
-						}
-						res.Files = append(res.Files, files...)
-					}
+		}
+		for len(due) > 0 {
+			n := min(len(due), b.batchSize())
+			batch := make([]store.BillingReseller, n)
+			for i, pr := range due[:n] {
+				batch[i] = pr.r
+			}
+			for i, res := range b.issueBatchOrEach(ctx, tx, hub, batch, p, today) {
+				pr := due[i]
+				if res.Err != nil {
+					pr.done = true // its later periods wait for this one
+					b.log().Error("billing failed", "reseller", pr.r.ID, "period", PeriodText(p), "err", res.Err)
 				}
+				if !res.Already || res.Err != nil {
+					rep.Billed = append(rep.Billed, res)
+				}
+				pr.next = NextMonth(p)
 			}
-			if err != nil {
-				res.Err = err
-				pr.done = true // its later periods wait for this one
-				b.log().Error("billing failed", "reseller", pr.r.ID, "period", PeriodText(p), "err", err)
-			}
-			if !res.Already || res.Err != nil {
-				rep.Billed = append(rep.Billed, res)
-			}
-			pr.next = NextMonth(p)
+			due = due[n:]
 		}
 	}
 }
 
-// nextPeriod is the first period of r not billed: the month after the last
-// one billed (billed true), or the month of its first item. ok is false
-// when it has nothing ever to bill.
-func nextPeriod(ctx context.Context, q store.Querier, r store.BillingReseller) (next civil.Date, billed, ok bool, err error) {
-	lastBilled, billed, err := store.LastBilledPeriod(ctx, q, r.ID, r.Currency)
+// issueBatchOrEach bills period p of the resellers rs in one transaction
+// (a savepoint of the preview's tx, when set) and, once it commits, writes
+// their files when Run writes them. A failure that is not one reseller's
+// own (a price missing, no profile, a period skipped) fails the batch: its
+// resellers are then billed one by one, so that the others are billed and
+// the failure is reported for the one it belongs to.
+func (b *Biller) issueBatchOrEach(ctx context.Context, tx store.Tx, hub store.Hub, rs []store.BillingReseller, p, today civil.Date) []Billed {
+	run := func(rs []store.BillingReseller) ([]Billed, error) {
+		var out []Billed
+		fn := func(tx store.Tx) error {
+			var err error
+			out, err = b.issueBatch(ctx, tx, hub, rs, p, today)
+			return err
+		}
+		var err error
+		if tx != nil {
+			err = store.SavepointFunc(ctx, tx, fn)
+		} else {
+			err = store.BeginFunc(ctx, b.Pool, fn)
+		}
+		return out, err
+	}
+	out, err := run(rs)
+	if err != nil && len(rs) > 1 {
+		b.log().Warn("billing a batch failed: billing its resellers one by one", "resellers", len(rs), "first", rs[0].ID, "period", PeriodText(p), "err", err)
+		out = make([]Billed, 0, len(rs))
+		for _, r := range rs {
+			one, err := run([]store.BillingReseller{r})
+			if err != nil {
+				one = []Billed{{Reseller: r.ID, Period: p, Err: err}}
+			}
+			out = append(out, b.writeFiles(ctx, tx, one)...)
+		}
+		return out
+	}
 	if err != nil {
-		return 0, false, false, err
+		return []Billed{{Reseller: rs[0].ID, Period: p, Err: err}}
 	}
-	if billed {
-		return NextMonth(lastBilled), true, true, nil
-	}
-	first, ok, err := store.FirstItemMonth(ctx, q, r.ID, r.Currency)
-	return first, false, ok, err
+	return b.writeFiles(ctx, tx, out)
 }
 
-// issuePeriod issues period p of reseller r in tx.
-func (b *Biller) issuePeriod(ctx context.Context, tx store.Tx, hub store.Hub, r store.BillingReseller, p, today civil.Date, res *Billed) error {
+// writeFiles writes the files of what was issued (committed), when Run
+// writes them.
+func (b *Biller) writeFiles(ctx context.Context, tx store.Tx, out []Billed) []Billed {
+	if tx != nil || b.Write == nil {
+		return out
+	}
+	for i := range out {
+		for _, id := range out[i].IDs {
+			files, err := b.Write(ctx, id)
+			if err != nil {
+				out[i].Err = fmt.Errorf("issued, but writing its files: %w (run clearhouse invoice write %d)", err, id)
+				break
+			}
+			out[i].Files = append(out[i].Files, files...)
+		}
+	}
+	return out
+}
+
+// issueBatch issues period p of the resellers rs in tx: under the billing
+// lock, each one's items staged and grouped into lines together, its
+// documents issued in turn (in byte order of the resellers, as numbers are
+// taken), and every item written at once. A reseller whose period cannot
+// be billed for a reason of its own is reported in its Billed, and the
+// others go on; any other failure is returned (the caller rolls back).
+func (b *Biller) issueBatch(ctx context.Context, tx store.Tx, hub store.Hub, rs []store.BillingReseller, p, today civil.Date) ([]Billed, error) {
 	if err := store.LockBilling(ctx, tx); err != nil {
-		return err
+		return nil, err
 	}
-	// Under the lock: another instance may have billed it meanwhile.
-	lastBilled, billed, err := store.LastBilledPeriod(ctx, tx, r.ID, r.Currency)
+	ids, curs := make([]string, len(rs)), make([]string, len(rs))
+	for i, r := range rs {
+		ids[i], curs[i] = r.ID, r.Currency
+	}
+	// Under the lock: another instance may have billed them meanwhile.
+	states, err := store.BillingStates(ctx, tx, ids, curs)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if billed && lastBilled >= p {
-		res.Already = true
-		return nil
+	out := make([]Billed, len(rs))
+	curOf := make([]money.Currency, len(rs))
+	var stage []store.StageReseller
+	for i, r := range rs {
+		out[i] = Billed{Reseller: r.ID, Period: p}
+		st := states[r.ID]
+		if st.Billed && st.LastBilled >= p {
+			out[i].Already = true
+			continue
+		}
+		if st.Billed && NextMonth(st.LastBilled) != p {
+			out[i].Err = fmt.Errorf("%w: %s of %s (last billed %s)", ErrNotBilled, PeriodText(p), r.ID, PeriodText(st.LastBilled))
+			continue
+		}
+		cur, err := money.ParseCurrency(r.Currency)
+		if err != nil {
+			out[i].Err = err
+			continue
+		}
+		vat, err := vatMap(r)
+		if err != nil {
+			out[i].Err = err
+			continue
+		}
+		curOf[i] = cur
+		sr := store.StageReseller{ID: r.ID, Currency: r.Currency, Exp10: pow10(cur.Exponent()), VAT: vat, LastInvoice: st.LastInvoice}
+		if st.Billed {
+			sr.Billed = st.LastBilled
+		}
+		stage = append(stage, sr)
 	}
-	if billed && NextMonth(lastBilled) != p {
-		return fmt.Errorf("%w: %s of %s (last billed %s)", ErrNotBilled, PeriodText(p), r.ID, PeriodText(lastBilled))
+	var lines []store.StagedLine
+	if len(stage) > 0 {
+		if err := store.StageBatch(ctx, tx, stage, p, LastDay(p)); err != nil {
+			return nil, err
+		}
+		if err := b.fail("staged"); err != nil {
+			return nil, err
+		}
+		if lines, err = store.StagedLines(ctx, tx); err != nil {
+			return nil, err
+		}
 	}
-	cur, err := money.ParseCurrency(r.Currency)
-	if err != nil {
-		return err
-	}
-	exp := cur.Exponent()
-	exp10 := int64(1)
-	for range exp {
-		exp10 *= 10
-	}
-	vat, err := vatMap(r)
-	if err != nil {
-		return err
-	}
-	if err := store.ResetStage(ctx, tx); err != nil {
-		return err
-	}
-	if _, err := store.StageCharges(ctx, tx, r.ID, r.Currency, p, LastDay(p), exp10, vat); err != nil {
-		return err
-	}
-	if _, err := store.StageRunCredits(ctx, tx, r.ID, r.Currency); err != nil {
-		return err
-	}
-	if err := b.fail("staged"); err != nil {
-		return err
-	}
-	if err := unpriced(ctx, tx, r.ID); err != nil {
-		return err
-	}
-	lines, err := store.StagedLines(ctx, tx, r.ID)
-	if err != nil {
-		return err
-	}
-	var charges, credits []store.StagedLine
+	byReseller := map[string][]store.StagedLine{}
 	for _, l := range lines {
+		byReseller[l.Reseller] = append(byReseller[l.Reseller], l)
+	}
+	items := &store.ItemLines{}
+	for i, r := range rs {
+		if out[i].Already || out[i].Err != nil {
+			continue
+		}
+		ls := byReseller[r.ID]
+		if slices.ContainsFunc(ls, func(l store.StagedLine) bool { return !l.Priced() }) {
+			if out[i].Err = unpriced(ctx, tx, r.ID); out[i].Err == nil {
+				return nil, fmt.Errorf("%s: an unpriced line without unpriced items", r.ID)
+			}
+			continue
+		}
+		is := &issuer{b: b, tx: tx, hub: hub, r: r, cur: curOf[i], today: today, period: p, items: items}
+		if err := is.issuePeriod(ctx, ls, &out[i]); err != nil {
+			if errors.Is(err, ErrNoProfile) { // found before anything was written for it
+				out[i] = Billed{Reseller: r.ID, Period: p, Err: err}
+				continue
+			}
+			return nil, err
+		}
+	}
+	if err := store.WriteItems(ctx, tx, items); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func pow10(exp int) int64 {
+	n := int64(1)
+	for range exp {
+		n *= 10
+	}
+	return n
+}
+
+// issuePeriod issues the documents of the staged lines ls of the issuer's
+// reseller and period, and records the period as billed.
+func (is *issuer) issuePeriod(ctx context.Context, ls []store.StagedLine, res *Billed) error {
+	var charges, credits []store.StagedLine
+	for _, l := range ls {
 		if l.Credit {
 			credits = append(credits, l)
 		} else {
@@ -342,14 +456,14 @@ func (b *Biller) issuePeriod(ctx context.Context, tx store.Tx, hub store.Hub, r 
 		}
 	}
 	var invoiceID, creditID, accrualID int64
-	is := &issuer{b: b, tx: tx, hub: hub, r: r, cur: cur, today: today, period: p}
-	if len(lines) > 0 {
+	if len(ls) > 0 {
 		if err := is.accounts(ctx); err != nil {
 			return err
 		}
 	}
 	if len(charges) > 0 {
-		if accrualID, err = is.accrue(ctx); err != nil {
+		var err error
+		if accrualID, err = is.accrue(ctx, charges); err != nil {
 			return err
 		}
 		doc, id, err := is.issue(ctx, DocInvoice, charges, "run", "")
@@ -367,20 +481,20 @@ func (b *Biller) issuePeriod(ctx context.Context, tx store.Tx, hub store.Hub, r 
 		creditID = id
 		res.Documents, res.IDs = append(res.Documents, doc), append(res.IDs, id)
 	}
-	if err := store.InsertBilledPeriod(ctx, tx, r.ID, r.Currency, p, invoiceID, creditID, accrualID); err != nil {
+	if err := store.InsertBilledPeriod(ctx, is.tx, is.r.ID, is.r.Currency, is.period, invoiceID, creditID, accrualID); err != nil {
 		return err
 	}
-	if err := b.fail("recorded"); err != nil {
+	if err := is.b.fail("recorded"); err != nil {
 		return err
 	}
-	if b.Issued != nil {
+	if is.b.Issued != nil {
 		for _, id := range res.IDs {
-			if err := b.Issued(ctx, tx, id, r.ID); err != nil {
+			if err := is.b.Issued(ctx, is.tx, id, is.r.ID); err != nil {
 				return fmt.Errorf("queueing the files of document %d: %w", id, err)
 			}
 		}
 	}
-	return b.fail("queued")
+	return is.b.fail("queued")
 }
 
 // runCreditReason is the reason printed on a run's credit note.
@@ -407,7 +521,7 @@ func vatMap(r store.BillingReseller) (map[string][2]string, error) {
 }
 
 func unpriced(ctx context.Context, tx store.Tx, reseller string) error {
-	us, err := store.UnpricedItems(ctx, tx)
+	us, err := store.UnpricedItems(ctx, tx, reseller)
 	if err != nil || len(us) == 0 {
 		return err
 	}
@@ -431,6 +545,8 @@ type issuer struct {
 	cur    money.Currency
 	today  civil.Date
 	period civil.Date
+
+	items *store.ItemLines // the lines whose items are written with the batch
 
 	profile store.BillingProfile
 	acct    struct{ unbilled, receivable, revenue, vat, rounding int64 }
@@ -495,21 +611,30 @@ func (is *issuer) payableOf(ctx context.Context, publisher string) (int64, error
 
 // accrue posts the period's subscription-months: reseller:unbilled →
 // publisher:payable (share) + hub:revenue (margin), summed by publisher.
-func (is *issuer) accrue(ctx context.Context) (int64, error) {
-	sums, err := store.StagedPublishers(ctx, is.tx)
-	if err != nil {
-		return 0, err
-	}
-	var ps []ledger.Posting
-	for _, s := range sums {
-		if s.Kind != "fee" {
+func (is *issuer) accrue(ctx context.Context, charges []store.StagedLine) (int64, error) {
+	type sum struct{ amount, share int64 }
+	sums := map[string]*sum{}
+	var pubs []string
+	for _, l := range charges {
+		if l.Model != "monthly" { // a sale was accrued when it was posted
 			continue
 		}
-		pay, err := is.payableOf(ctx, s.Publisher)
+		if sums[l.Publisher] == nil {
+			sums[l.Publisher] = &sum{}
+			pubs = append(pubs, l.Publisher)
+		}
+		sums[l.Publisher].amount += l.Amount
+		sums[l.Publisher].share += l.Share
+	}
+	slices.Sort(pubs)
+	var ps []ledger.Posting
+	for _, pub := range pubs {
+		s := sums[pub]
+		pay, err := is.payableOf(ctx, pub)
 		if err != nil {
 			return 0, err
 		}
-		ps = append(ps, is.post(is.acct.unbilled, s.Amount), is.post(pay, -s.Share), is.post(is.acct.revenue, -(s.Amount-s.Share)))
+		ps = append(ps, is.post(is.acct.unbilled, s.amount), is.post(pay, -s.share), is.post(is.acct.revenue, -(s.amount-s.share)))
 	}
 	if len(ps) == 0 {
 		return 0, nil
@@ -583,18 +708,8 @@ func (is *issuer) issue(ctx context.Context, docType string, staged []store.Stag
 	if err := store.InsertLines(ctx, is.tx, id, rows); err != nil {
 		return nil, 0, err
 	}
-	keys, nos := make([]string, len(staged)), make([]int32, len(staged))
-	var items int
 	for i, l := range staged {
-		keys[i], nos[i] = l.Key, int32(i+1)
-		items += l.Items
-	}
-	n, err := store.WriteItems(ctx, is.tx, id, is.r.ID, keys, nos)
-	if err != nil {
-		return nil, 0, err
-	}
-	if n != int64(items) {
-		return nil, 0, fmt.Errorf("document %s: %d items written for %d staged", doc.Number, n, items)
+		is.items.Add(l, id, int32(i+1))
 	}
 	if err := is.b.fail("written"); err != nil {
 		return nil, 0, err
@@ -982,15 +1097,19 @@ func (b *Biller) Credit(ctx context.Context, number string, lines []int, reason 
 		if n == 0 {
 			return fmt.Errorf("%w on %s (lines %v): credited already", ErrNothingToCredit, number, lines)
 		}
-		staged, err := store.StagedLines(ctx, tx, inv.ResellerID)
+		staged, err := store.StagedLines(ctx, tx)
 		if err != nil {
 			return err
 		}
-		is := &issuer{b: b, tx: tx, hub: hub, r: rs[0], cur: money.Currency(inv.Currency), today: Today(b.now(), loc), period: inv.Period}
+		is := &issuer{b: b, tx: tx, hub: hub, r: rs[0], cur: money.Currency(inv.Currency), today: Today(b.now(), loc), period: inv.Period,
+			items: &store.ItemLines{}}
 		if err := is.accounts(ctx); err != nil {
 			return err
 		}
 		if doc, id, err = is.issue(ctx, DocCreditNote, staged, "manual", reason); err != nil {
+			return err
+		}
+		if err := store.WriteItems(ctx, tx, is.items); err != nil {
 			return err
 		}
 		if b.Issued != nil {

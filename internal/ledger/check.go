@@ -71,6 +71,17 @@ var invariants = []invariant{
 		  FROM invoice_lines l FULL JOIN (SELECT invoice_id, line_no, sum(quantity) AS q, sum(amount) AS a, sum(publisher_amount) AS p, count(*) AS n
 		                                   FROM invoice_items GROUP BY 1, 2) it USING (invoice_id, line_no)
 		 WHERE (l.quantity, l.items_amount, l.publisher_amount, l.items::bigint) IS DISTINCT FROM (it.q, it.a, it.p, it.n)`},
+	// A run bills every owed month of every subscription it sees, up to its
+	// period: a subscription's charged months follow each other from its
+	// start month (what the next run bills is worked out from it).
+	{"a subscription's charged months follow each other from its start month", `
+		SELECT format('subscription %s of %s started in %s; %s months are charged, from %s to %s', f.declaration_id, f.reseller_id,
+		              to_char(d.start_date, 'YYYY-MM'), f.n, to_char(f.first, 'YYYY-MM'), to_char(f.last, 'YYYY-MM'))
+		  FROM (SELECT reseller_id, declaration_id, count(*) AS n, min(service_month) AS first, max(service_month) AS last
+		          FROM invoice_items WHERE kind = 'fee' GROUP BY 1, 2) f
+		  JOIN declarations d ON d.reseller_id = f.reseller_id AND d.declaration_id = f.declaration_id
+		 WHERE f.first <> date_trunc('month', d.start_date)
+		    OR f.n <> (extract(year FROM f.last) * 12 + extract(month FROM f.last)) - (extract(year FROM f.first) * 12 + extract(month FROM f.first)) + 1`},
 	{"an invoiced item is a declaration of its reseller", `
 		SELECT format('document %s line %s bills %s of %s, which is not a declaration of that reseller', i.invoice_id, i.line_no, i.declaration_id, i.reseller_id)
 		  FROM invoice_items i JOIN invoices v ON v.id = i.invoice_id

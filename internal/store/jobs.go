@@ -27,6 +27,12 @@ func BeginFunc(ctx context.Context, pool *Pool, fn func(Tx) error) error {
 	return pgx.BeginFunc(ctx, pool, fn)
 }
 
+// SavepointFunc runs fn in a savepoint of tx, released when fn returns nil
+// and rolled back (tx going on) when it does not.
+func SavepointFunc(ctx context.Context, tx Tx, fn func(Tx) error) error {
+	return pgx.BeginFunc(ctx, tx, fn)
+}
+
 const (
 	beatSQL = `INSERT INTO instances (id, host, pid, slot) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()`

@@ -1,0 +1,125 @@
+package billing_test
+
+import (
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/clearhouse/clearhouse/internal/billing"
+	"github.com/clearhouse/clearhouse/internal/ledger"
+	"github.com/clearhouse/clearhouse/internal/store"
+)
+
+// A batch that fails as a whole (here its first posting) is billed again
+// reseller by reseller: every reseller is billed, numbers are taken in
+// reseller order without a gap, and the failed attempt left nothing.
+func TestFailedBatchIsBilledResellerByReseller(t *testing.T) {
+	e := newEnv(t)
+	e.b.BatchSize = 2
+	e.declare("telco-fr", "S-1,NEW,C-1,a@example.fr,A,FR,fr,TFR-VPN-M,1,2026-01-15,,,,")
+	e.declare("isp-de", "B-1,NEW,K-1,k@example.de,K,DE,de,IDE-BKP-M,2,2026-01-15,,,,")
+	var posted atomic.Int32
+	e.b.Fail = func(step string) error {
+		if step == "posted" && posted.Add(1) == 1 {
+			return errors.New("injected once")
+		}
+		return nil
+	}
+	rep := e.bill("2026-01", "")
+	if len(rep.Billed) != 2 || rep.Billed[0].Reseller != "isp-de" || rep.Billed[1].Reseller != "telco-fr" {
+		t.Fatalf("billed: %+v", rep.Billed)
+	}
+	if n := e.docs("isp-de", "2026-01")[0].Number; n != "CH-2026-000001" {
+		t.Fatalf("isp-de's invoice is %s", n)
+	}
+	if n := e.docs("telco-fr", "2026-01")[0].Number; n != "CH-2026-000002" {
+		t.Fatalf("telco-fr's invoice is %s", n)
+	}
+	if got := e.counts(); !strings.HasPrefix(got, "2 documents, 2 numbers") {
+		t.Fatalf("after the batch failed once: %s", got)
+	}
+}
+
+// A reseller that cannot be billed (a SKU without a price version for the
+// month) is reported; the others of its batch are billed in it.
+func TestUnpricedResellerLeavesItsBatchBilled(t *testing.T) {
+	e := newEnv(t)
+	e.declare("telco-fr", "S-1,NEW,C-1,a@example.fr,A,FR,fr,TFR-VPN-M,1,2026-01-15,,,,")
+	e.declare("isp-de", "B-1,NEW,K-1,k@example.de,K,DE,de,IDE-BKP-M,2,2026-01-15,,,,")
+	// isp-de's backup has no price in January any more.
+	if _, err := e.pool.Exec(e.ctx, `UPDATE price_versions SET valid_from = '2026-02-01' WHERE reseller_id = 'isp-de' AND sku = 'IDE-BKP-M'
+		AND valid_from = (SELECT min(valid_from) FROM price_versions WHERE reseller_id = 'isp-de' AND sku = 'IDE-BKP-M')`); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := billing.ParsePeriod("2026-01")
+	rep, err := e.b.Run(e.ctx, billing.Request{Period: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := rep.Failed()
+	if len(f) != 1 || f[0].Reseller != "isp-de" || !errors.Is(f[0].Err, billing.ErrUnpriced) || !strings.Contains(f[0].Err.Error(), "B-1 (SKU IDE-BKP-M, 2026-01)") {
+		t.Fatalf("failed: %+v", f)
+	}
+	if d := e.docs("telco-fr", "2026-01"); len(d) != 1 || d[0].Number != "CH-2026-000001" {
+		t.Fatalf("telco-fr: %+v", d)
+	}
+	if d := e.docs("isp-de", "2026-01"); len(d) != 0 {
+		t.Fatalf("isp-de was billed: %+v", d)
+	}
+}
+
+// What a run bills is worked out from the last period billed: a
+// subscription seen by it is billed from the month after; one declared
+// later (still running, or ended before that period) from its start; a
+// sale dated in a period billed, declared later, is billed once.
+func TestCatchUpFromTheLastPeriodBilled(t *testing.T) {
+	e := newEnv(t)
+	e.declare("telco-fr", "S-A,NEW,C-1,a@example.fr,A,FR,fr,TFR-VPN-M,1,2026-01-15,,,,",
+		"S-B,NEW,C-2,b@example.fr,B,FR,fr,TFR-VPN-M,1,2026-01-10,,,,",
+		"A-1,NEW,C-5,e@example.fr,E,FR,fr,TFR-AV-1Y,1,2026-03-02,,,,")
+	e.declare("telco-fr", "T-B,TERMINATE,C-2,,,,,TFR-VPN-M,1,2026-01-31,,,,S-B")
+	e.bill("2026-03", "telco-fr")
+	e.declare("telco-fr", "S-LATE,NEW,C-3,c@example.fr,C,FR,fr,TFR-VPN-M,1,2026-02-10,,,,",
+		"S-GONE,NEW,C-4,d@example.fr,D,FR,fr,TFR-VPN-M,1,2026-01-05,,,,",
+		"A-LATE,NEW,C-6,f@example.fr,F,FR,fr,TFR-AV-1Y,1,2026-02-20,,,,")
+	e.declare("telco-fr", "T-GONE,TERMINATE,C-4,,,,,TFR-VPN-M,1,2026-02-15,,,,S-GONE")
+	e.bill("2026-04", "telco-fr")
+	want(t, "April", lines(e.docs("telco-fr", "2026-04")[0]), []string{
+		"TFR-VPN-M 2026-01 1×3.99=3.99",   // S-GONE
+		"TFR-AV-1Y 2026-02 1×24.90=24.90", // A-LATE
+		"TFR-VPN-M 2026-02 2×3.99=7.98",   // S-GONE, S-LATE
+		"TFR-VPN-M 2026-03 1×3.99=3.99",   // S-LATE
+		"TFR-VPN-M 2026-04 2×3.99=7.98",   // S-A, S-LATE
+	})
+	e.bill("2026-05", "telco-fr")
+	want(t, "May", lines(e.docs("telco-fr", "2026-05")[0]), []string{"TFR-VPN-M 2026-05 2×3.99=7.98"})
+}
+
+// ledger check finds a month missing among a subscription's charged
+// months (what the next run bills is worked out from them).
+func TestLedgerCheckFindsAMonthNotCharged(t *testing.T) {
+	e := newEnv(t)
+	e.declare("telco-fr", "S-1,NEW,C-1,a@example.fr,A,FR,fr,TFR-VPN-M,1,2026-01-15,,,,")
+	e.bill("2026-03", "telco-fr")
+	tx, err := e.pool.Begin(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(e.ctx) //nolint:errcheck
+	if _, err := tx.Exec(e.ctx, `ALTER TABLE invoice_items DISABLE TRIGGER invoice_items_immutable;
+		DELETE FROM invoice_items WHERE declaration_id = 'S-1' AND service_month = '2026-02-01'`); err != nil {
+		t.Fatal(err)
+	}
+	vs, err := ledger.Check(e.ctx, store.New(tx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, v := range vs {
+		found = found || strings.Contains(v.String(), "subscription S-1 of telco-fr started in 2026-01; 2 months are charged, from 2026-01 to 2026-03")
+	}
+	if !found {
+		t.Fatalf("violations: %v", vs)
+	}
+}
