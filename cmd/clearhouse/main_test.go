@@ -68,18 +68,25 @@ type result struct {
 
 // run runs the binary from the repository's root with env added to the
 // test's environment; an entry "-NAME" removes NAME from it.
+// withEnv is this process's environment with env's changes: NAME=value
+// added, -NAME removed.
+func withEnv(env []string) []string {
+	out := os.Environ()
+	for _, kv := range env {
+		if name, ok := strings.CutPrefix(kv, "-"); ok {
+			out = slices.DeleteFunc(out, func(e string) bool { return strings.HasPrefix(e, name+"=") })
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
 func run(t *testing.T, env []string, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = "../.."
-	cmd.Env = os.Environ()
-	for _, kv := range env {
-		if name, ok := strings.CutPrefix(kv, "-"); ok {
-			cmd.Env = slices.DeleteFunc(cmd.Env, func(e string) bool { return strings.HasPrefix(e, name+"=") })
-			continue
-		}
-		cmd.Env = append(cmd.Env, kv)
-	}
+	cmd.Env = withEnv(env)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	start := time.Now()

@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -11,8 +12,11 @@ import (
 	"regexp"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/clearhouse/clearhouse/internal/pgtest"
 )
@@ -73,8 +77,65 @@ func TestNoDatabaseURLMakesNoCluster(t *testing.T) {
 	if r := run(t, env, "--config", cfg, "ledger", "balances"); r.code != 0 || !strings.Contains(r.stdout, "ACCOUNT") {
 		t.Fatalf("ledger balances on the stopped local cluster: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	if r := run(t, env, "--config", cfg, "db", "url"); r.code != 0 || !strings.HasPrefix(r.stdout, "postgres://") {
-		t.Fatalf("db url on the stopped local cluster: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	url := strings.TrimSpace(run(t, env, "--config", cfg, "db", "url").stdout)
+	if !strings.HasPrefix(url, "postgres://") {
+		t.Fatalf("db url on the stopped local cluster: %q", url)
+	}
+
+	// Two commands at once on the stopped cluster: one starts it, the other
+	// waits and uses it.
+	if r := run(t, env, "--config", cfg, "db", "stop"); r.code != 0 {
+		t.Fatalf("db stop: exit %d\n%s", r.code, r.stderr)
+	}
+	var both [2]result
+	done := make(chan int)
+	for i := range both {
+		go func() { both[i] = run(t, env, "--config", cfg, "ledger", "balances"); done <- i }()
+	}
+	<-done
+	<-done
+	for i, r := range both {
+		if r.code != 0 {
+			t.Errorf("ledger balances %d of 2 at once on the stopped cluster: exit %d\n%s%s", i+1, r.code, r.stdout, r.stderr)
+		}
+	}
+
+	// The command that started the cluster leaves it running for another
+	// process still using it when it ends.
+	if r := run(t, env, "--config", cfg, "db", "stop"); r.code != 0 {
+		t.Fatalf("db stop: exit %d\n%s", r.code, r.stderr)
+	}
+	serve := exec.Command(bin, "--config", cfg, "serve", "--sftp-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0")
+	serve.Dir, serve.Env = "../..", withEnv(env)
+	if err := serve.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var holder *pgx.Conn
+	for deadline := time.Now().Add(30 * time.Second); holder == nil; time.Sleep(100 * time.Millisecond) {
+		// The port serve's cluster listens on (a new one at each start).
+		pid, _ := os.ReadFile(filepath.Join(pg, "postmaster.pid"))
+		var err error = fmt.Errorf("no postmaster.pid")
+		if lines := strings.Split(string(pid), "\n"); len(lines) > 3 {
+			port := strings.TrimSpace(lines[3])
+			var c *pgx.Conn
+			if c, err = pgx.Connect(context.Background(), regexp.MustCompile(`:\d+/`).ReplaceAllString(url, ":"+port+"/")); err == nil {
+				holder = c
+			}
+		}
+		if holder == nil && time.Now().After(deadline) {
+			_ = serve.Process.Kill()
+			t.Fatalf("the cluster serve started does not answer: %v", err)
+		}
+	}
+	defer holder.Close(context.Background())
+	time.Sleep(time.Second) // serve past its start
+	_ = serve.Process.Signal(syscall.SIGTERM)
+	if err := serve.Wait(); err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	var one int
+	if err := holder.QueryRow(context.Background(), `SELECT 1`).Scan(&one); err != nil {
+		t.Fatalf("the cluster was stopped under a session still using it: %v", err)
 	}
 }
 

@@ -89,6 +89,17 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Commands started at once start it once: the others wait, then attach.
+	if opts.Create {
+		if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := os.Stat(dir); err == nil || opts.Create {
+		if unlock, err := lockDir(dir); err == nil {
+			defer unlock()
+		}
+	}
 	if port, ok := running(dir); ok {
 		s := &Server{DataDir: dir, Port: port, attached: true}
 		return s, s.wait(ctx)
@@ -208,8 +219,19 @@ func (s *Server) URL(db string) string {
 
 // Stop shuts the cluster down (fast shutdown), unless Start attached to a
 // cluster it did not start.
+//
+// A cluster that other processes are using when this one is done (a command
+// that attached to it meanwhile) is left running for them: stopping it
+// would cut them off mid-work. `clearhouse db stop` stops it.
 func (s *Server) Stop() error {
 	if s.attached || s.cmd == nil {
+		return nil
+	}
+	if unlock, err := lockDir(s.DataDir); err == nil {
+		defer unlock() // no command attaches between the look and the stop
+	}
+	if n, err := s.otherClients(); err == nil && n > 0 {
+		s.attached = true
 		return nil
 	}
 	_ = s.cmd.Process.Signal(syscall.SIGINT)
@@ -221,6 +243,34 @@ func (s *Server) Stop() error {
 		<-s.done
 		return errors.New("postgres did not stop in 30s")
 	}
+}
+
+// otherClients counts the client sessions of other processes.
+func (s *Server) otherClients() (int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := pgx.Connect(ctx, s.URL("postgres"))
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close(ctx)
+	var n int
+	err = c.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()`).Scan(&n)
+	return n, err
+}
+
+// lockDir takes the lock of the cluster in dir (a file beside it) that
+// serialises starting and stopping it across processes.
+func lockDir(dir string) (func(), error) {
+	f, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
 }
 
 // Detach leaves the cluster running when this process ends: Stop becomes a
