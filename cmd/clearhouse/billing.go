@@ -42,8 +42,14 @@ func (c *BillCmd) Run(ctx context.Context, g *Globals) error {
 			return err
 		}
 		printReport(rep, g.DataDir)
-		if len(rep.Failed()) > 0 {
-			return exitCode(1)
+		failed := rep.Failed()
+		for _, f := range failed {
+			if !billing.ResellersOwn(f.Err) {
+				return exitCode(3) // a failure of the system: run it again
+			}
+		}
+		if len(failed) > 0 {
+			return exitCode(1) // fix the resellers named, then bill again
 		}
 		return nil
 	})
@@ -70,9 +76,22 @@ func (g *Globals) biller(e *env) (*billing.Biller, error) {
 }
 
 func printReport(rep *billing.Report, dataDir string) {
-	what := "billed"
-	if rep.DryRun {
+	var docs, failed int
+	for _, b := range rep.Billed {
+		docs += len(b.Documents)
+		if b.Err != nil {
+			failed++
+		}
+	}
+	what := fmt.Sprintf("%d documents issued", docs)
+	switch {
+	case rep.DryRun:
 		what = "preview (dry run: nothing issued, no number taken; the numbers shown are the next free ones)"
+	case docs == 0:
+		what = "nothing issued"
+	}
+	if failed > 0 && !rep.DryRun {
+		what += fmt.Sprintf(", %d resellers not billed", failed)
 	}
 	fmt.Printf("== billing up to %s, issue date %s: %s\n", billing.PeriodText(rep.Period), rep.Issue, what)
 	if len(rep.Billed) == 0 {
@@ -85,6 +104,8 @@ func printReport(rep *billing.Report, dataDir string) {
 			fmt.Printf("%s FAILED: %v\n", head, b.Err)
 		case b.Already:
 			fmt.Printf("%s already billed: nothing to do (what is declared since, whatever its date, is billed with %s)\n", head, billing.PeriodText(b.Next))
+		case b.NothingYet && b.BilledUpTo != 0:
+			fmt.Printf("%s nothing to bill: its first declaration is dated %s (it is billed up to %s)\n", head, billing.PeriodText(b.Next), billing.PeriodText(b.BilledUpTo))
 		case b.NothingYet:
 			fmt.Printf("%s nothing to bill: its first declaration is dated %s\n", head, billing.PeriodText(b.Next))
 		case len(b.Documents) == 0:

@@ -148,6 +148,8 @@ func checkSampleInvoices(t *testing.T, env []string, data string) {
 		{[]string{"invoice", "credit", "CH-1999-000001", "--reason", "x"}, "no such document"},
 		{[]string{"invoice", "credit", "CN-" + year + "-000001", "--reason", "x"}, "only invoices are credited"},
 		{[]string{"invoice", "credit", inv, "--line", "99", "--reason", "x"}, "not 99"},
+		{[]string{"invoice", "credit", inv, "--line", "4294967297", "--reason", "x"}, "not 4294967297"}, // not line 1 (2^32 + 1)
+		{[]string{"invoice", "credit", inv, "--reason", "a\xffb"}, "not UTF-8 text (the byte at character 2 is not, or is U+FFFD)"},
 		{[]string{"bill", "--period", "2026-11", "--reseller", "secureco"}, "not a reseller"},
 		{[]string{"invoice", "credit", inv}, "--reason"},
 		{[]string{"bill", "--period", "2026-13"}, "not a month"},
@@ -163,12 +165,13 @@ func checkSampleInvoices(t *testing.T, env []string, data string) {
 	// A month before anything was declared had nothing to bill, whatever
 	// was billed since.
 	r = run(t, env, "bill", "--period", "1999-01", "--reseller", "telco-fr")
-	if r.code != 0 || !strings.Contains(r.stdout, "telco-fr 1999-01: nothing to bill: its first declaration is dated 2026-01") {
+	if r.code != 0 || !strings.Contains(r.stdout, "telco-fr 1999-01: nothing to bill: its first declaration is dated 2026-01 (it is billed up to 2026-11)") ||
+		!strings.Contains(r.stdout, ": nothing issued") {
 		t.Fatalf("billing 1999-01: %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	// A second billing of the same months issues nothing.
 	r = run(t, env, "bill", "--period", "2026-11")
-	if r.code != 0 || strings.Contains(r.stdout, "invoice CH-") || !strings.Contains(r.stdout, "already billed") {
+	if r.code != 0 || strings.Contains(r.stdout, "invoice CH-") || !strings.Contains(r.stdout, "already billed") || !strings.Contains(r.stdout, ": nothing issued") {
 		t.Fatalf("billing again: %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 }

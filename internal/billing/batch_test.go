@@ -58,7 +58,8 @@ func TestUnpricedResellerLeavesItsBatchBilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := rep.Failed()
-	if len(f) != 1 || f[0].Reseller != "isp-de" || !errors.Is(f[0].Err, billing.ErrUnpriced) || !strings.Contains(f[0].Err.Error(), "B-1 (SKU IDE-BKP-M, 2026-01)") {
+	if len(f) != 1 || f[0].Reseller != "isp-de" || !errors.Is(f[0].Err, billing.ErrUnpriced) || !strings.Contains(f[0].Err.Error(), "B-1 (SKU IDE-BKP-M, 2026-01)") ||
+		!billing.ResellersOwn(f[0].Err) || billing.ResellersOwn(errors.New("the database system is shutting down")) {
 		t.Fatalf("failed: %+v", f)
 	}
 	if d := e.docs("telco-fr", "2026-01"); len(d) != 1 || d[0].Number != "CH-2026-000001" {

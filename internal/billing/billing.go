@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/big"
 	"slices"
 	"strings"
@@ -55,6 +56,18 @@ var ErrNotBilled = errors.New("an earlier period is not billed")
 
 // ErrNoProfile: a reseller with items to bill has no billing profile.
 var ErrNoProfile = errors.New("no billing profile")
+
+// ErrSettings: a reseller's billing settings cannot be used (its currency,
+// its VAT treatment).
+var ErrSettings = errors.New("billing settings")
+
+// ResellersOwn tells whether a reseller could not be billed for a reason of
+// its own, to fix in its configuration (a price or a profile missing, a
+// period skipped), rather than a failure of the system (the database, the
+// disk) that a rerun may clear.
+func ResellersOwn(err error) bool {
+	return errors.Is(err, ErrUnpriced) || errors.Is(err, ErrNoProfile) || errors.Is(err, ErrNotBilled) || errors.Is(err, ErrSettings)
+}
 
 // errDryRun rolls a preview back.
 var errDryRun = errors.New("dry run: rolled back")
@@ -100,6 +113,7 @@ type Billed struct {
 	// period (Next is its month).
 	NothingYet bool
 	Next       civil.Date          // the first period not billed
+	BilledUpTo civil.Date          // NothingYet: the last period billed (0: none)
 	Documents  []*invoice.Document // issued (or previewed), the invoice first
 	IDs        []int64             // their ids (0 in a preview)
 	Files      []string            // files written, when Run wrote them
@@ -245,7 +259,7 @@ func (b *Biller) runPeriods(ctx context.Context, tx store.Tx, hub store.Hub, res
 			b := Billed{Reseller: r.ID, Period: last, Already: st.Billed, NothingYet: !st.Billed, Next: next}
 			if st.Billed { // a month before its first one is not "billed": it had nothing
 				if first, ok, err := store.FirstItemMonth(ctx, q, r.ID, r.Currency); err == nil && ok && first > last {
-					b.Already, b.NothingYet, b.Next = false, true, first
+					b.Already, b.NothingYet, b.Next, b.BilledUpTo = false, true, first, st.LastBilled
 				}
 			}
 			rep.Billed = append(rep.Billed, b)
@@ -271,7 +285,11 @@ func (b *Biller) runPeriods(ctx context.Context, tx store.Tx, hub store.Hub, res
 				pr := due[i]
 				if res.Err != nil {
 					pr.done = true // its later periods wait for this one
-					b.log().Error("billing failed", "reseller", pr.r.ID, "period", PeriodText(p), "err", res.Err)
+					if tx != nil { // a preview: the report says it
+						b.log().Debug("billing would fail", "reseller", pr.r.ID, "period", PeriodText(p), "err", res.Err)
+					} else {
+						b.log().Error("billing failed", "reseller", pr.r.ID, "period", PeriodText(p), "err", res.Err)
+					}
 				}
 				if !res.Already || res.Err != nil {
 					rep.Billed = append(rep.Billed, res)
@@ -378,12 +396,12 @@ func (b *Biller) issueBatch(ctx context.Context, tx store.Tx, hub store.Hub, rs 
 		}
 		cur, err := money.ParseCurrency(r.Currency)
 		if err != nil {
-			out[i].Err = err
+			out[i].Err = fmt.Errorf("%w: %s: %w", ErrSettings, r.ID, err)
 			continue
 		}
 		vat, err := vatMap(r)
 		if err != nil {
-			out[i].Err = err
+			out[i].Err = fmt.Errorf("%w: %w", ErrSettings, err)
 			continue
 		}
 		curOf[i] = cur
@@ -1017,6 +1035,19 @@ func address(a store.Address) invoice.Address {
 	return invoice.Address{Street: a.Street, Additional: a.Additional, City: a.City, PostalCode: a.PostalCode, Subdivision: a.Subdivision, Country: a.Country}
 }
 
+// invalidAt is the position (from 1, in characters) of the first byte of s
+// that is not UTF-8, or of its first U+FFFD; 0 when there is none.
+func invalidAt(s string) int {
+	n := 1
+	for _, r := range s {
+		if r == utf8.RuneError {
+			return n
+		}
+		n++
+	}
+	return 0
+}
+
 // ErrNoReason: a credit note without a reason.
 var ErrNoReason = errors.New("a credit note needs a reason (--reason) of printable text: it is printed on the document")
 
@@ -1038,6 +1069,11 @@ var ErrNoDocument = errors.New("no such document")
 func (b *Biller) Credit(ctx context.Context, number string, lines []int, reason string) (*invoice.Document, int64, error) {
 	if strings.TrimSpace(reason) == "" {
 		return nil, 0, ErrNoReason
+	}
+	// A byte that is not UTF-8 (the command line hands it on as U+FFFD)
+	// would be printed as a replacement character on an immutable document.
+	if at := invalidAt(reason); at > 0 {
+		return nil, 0, fmt.Errorf("%w: the reason is not UTF-8 text (the byte at character %d is not, or is U+FFFD): write plain text", ErrNoReason, at)
 	}
 	if r, at, ok := render.Unprintable(reason); ok {
 		return nil, 0, fmt.Errorf("%w: the reason has the character U+%04X at character %d, which a document cannot show: write plain text", ErrNoReason, r, at)
@@ -1082,6 +1118,9 @@ func (b *Biller) Credit(ctx context.Context, number string, lines []int, reason 
 		}
 		nos := make([]int32, len(lines))
 		for i, l := range lines {
+			if l < 1 || l > math.MaxInt32 {
+				return fmt.Errorf("%w: %s has lines 1 to %d, not %d", ErrNoSuchLine, number, len(have), l)
+			}
 			nos[i] = int32(l)
 			if !slices.Contains(have, nos[i]) {
 				return fmt.Errorf("%w: %s has lines 1 to %d, not %d", ErrNoSuchLine, number, len(have), l)

@@ -105,6 +105,10 @@ func (d *Documents) WriteOwed(ctx context.Context) ([]string, error) {
 	if running, err := store.ServeRunning(ctx, d.Pool); err != nil || running {
 		return nil, err
 	}
+	// And what such a command left half-written beside them.
+	if _, err := (mailbox.Layout{DataDir: d.DataDir}).SweepOutboxes(); err != nil {
+		return nil, fmt.Errorf("sweeping the outboxes: %w", err)
+	}
 	var files []string
 	for {
 		owed, err := store.OwedDocuments(ctx, d.Pool, 100)

@@ -55,3 +55,22 @@ func (l Layout) Create(partner string) (string, error) {
 	}
 	return root, nil
 }
+
+// SweepOutboxes removes from every partner's outbox the temporary files
+// whose writer is gone (SweepTemps): what a writer killed mid-file left,
+// when nothing is written there again soon. It returns what it removed.
+func (l Layout) SweepOutboxes() ([]string, error) {
+	dirs, err := filepath.Glob(filepath.Join(l.Partners(), "*", Outbox))
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	for _, d := range dirs {
+		r, err := SweepTemps(d)
+		removed = append(removed, r...)
+		if err != nil {
+			return removed, err
+		}
+	}
+	return removed, nil
+}
