@@ -2,6 +2,7 @@ package billing_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -13,31 +14,38 @@ import (
 
 // A batch that fails as a whole (here its first posting) is billed again
 // reseller by reseller: every reseller is billed, numbers are taken in
-// reseller order without a gap, and the failed attempt left nothing.
+// reseller order without a gap, and the failed attempt left nothing. One
+// batch of two, and two batches of one (the second staged while the first
+// is issued).
 func TestFailedBatchIsBilledResellerByReseller(t *testing.T) {
-	e := newEnv(t)
-	e.b.BatchSize = 2
-	e.declare("telco-fr", "S-1,NEW,C-1,a@example.fr,A,FR,fr,TFR-VPN-M,1,2026-01-15,,,,")
-	e.declare("isp-de", "B-1,NEW,K-1,k@example.de,K,DE,de,IDE-BKP-M,2,2026-01-15,,,,")
-	var posted atomic.Int32
-	e.b.Fail = func(step string) error {
-		if step == "posted" && posted.Add(1) == 1 {
-			return errors.New("injected once")
-		}
-		return nil
-	}
-	rep := e.bill("2026-01", "")
-	if len(rep.Billed) != 2 || rep.Billed[0].Reseller != "isp-de" || rep.Billed[1].Reseller != "telco-fr" {
-		t.Fatalf("billed: %+v", rep.Billed)
-	}
-	if n := e.docs("isp-de", "2026-01")[0].Number; n != "CH-2026-000001" {
-		t.Fatalf("isp-de's invoice is %s", n)
-	}
-	if n := e.docs("telco-fr", "2026-01")[0].Number; n != "CH-2026-000002" {
-		t.Fatalf("telco-fr's invoice is %s", n)
-	}
-	if got := e.counts(); !strings.HasPrefix(got, "2 documents, 2 numbers") {
-		t.Fatalf("after the batch failed once: %s", got)
+	for _, size := range []int{2, 1} {
+		t.Run(fmt.Sprintf("batches of %d", size), func(t *testing.T) {
+			e := newEnv(t)
+			e.b.BatchSize = size
+			e.declare("telco-fr", "S-1,NEW,C-1,a@example.fr,A,FR,fr,TFR-VPN-M,1,2026-01-15,,,,")
+			e.declare("isp-de", "B-1,NEW,K-1,k@example.de,K,DE,de,IDE-BKP-M,2,2026-01-15,,,,")
+			var posted atomic.Int32
+			e.b.Fail = func(step string) error {
+				if step == "posted" && posted.Add(1) == 1 {
+					return errors.New("injected once")
+				}
+				return nil
+			}
+			rep := e.bill("2026-02", "")
+			var got []string
+			for _, b := range rep.Billed {
+				got = append(got, b.Reseller+" "+billing.PeriodText(b.Period))
+			}
+			want(t, "billed", got, []string{"isp-de 2026-01", "telco-fr 2026-01", "isp-de 2026-02", "telco-fr 2026-02"})
+			for i, c := range []struct{ reseller, period string }{{"isp-de", "2026-01"}, {"telco-fr", "2026-01"}, {"isp-de", "2026-02"}, {"telco-fr", "2026-02"}} {
+				if n := e.docs(c.reseller, c.period)[0].Number; n != fmt.Sprintf("CH-2026-%06d", i+1) {
+					t.Fatalf("%s %s: invoice %s", c.reseller, c.period, n)
+				}
+			}
+			if got := e.counts(); !strings.HasPrefix(got, "4 documents, 4 numbers") {
+				t.Fatalf("after a batch failed once: %s", got)
+			}
+		})
 	}
 }
 

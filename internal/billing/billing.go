@@ -275,14 +275,20 @@ func (b *Biller) runPeriods(ctx context.Context, tx store.Tx, hub store.Hub, res
 				due = append(due, pr)
 			}
 		}
+		var batches [][]store.BillingReseller
+		var owners [][]*pending
 		for len(due) > 0 {
 			n := min(len(due), b.batchSize())
 			batch := make([]store.BillingReseller, n)
 			for i, pr := range due[:n] {
 				batch[i] = pr.r
 			}
-			for i, res := range b.issueBatchOrEach(ctx, tx, hub, batch, p, today) {
-				pr := due[i]
+			batches, owners = append(batches, batch), append(owners, due[:n])
+			due = due[n:]
+		}
+		done := func(k int, results []Billed) {
+			for i, res := range results {
+				pr := owners[k][i]
 				if res.Err != nil {
 					pr.done = true // its later periods wait for this one
 					if tx != nil { // a preview: the report says it
@@ -296,7 +302,13 @@ func (b *Biller) runPeriods(ctx context.Context, tx store.Tx, hub store.Hub, res
 				}
 				pr.next = NextMonth(p)
 			}
-			due = due[n:]
+		}
+		if tx == nil && len(batches) > 1 {
+			b.issuePipelined(ctx, hub, batches, p, today, done)
+			continue
+		}
+		for k, batch := range batches {
+			done(k, b.issueBatchOrEach(ctx, tx, hub, batch, p, today))
 		}
 	}
 }
@@ -361,6 +373,15 @@ func (b *Biller) writeFiles(ctx context.Context, tx store.Tx, out []Billed) []Bi
 	return out
 }
 
+// A staged batch: what stageBatch found and staged, for finishBatch.
+type stagedBatch struct {
+	rs         []store.BillingReseller
+	out        []Billed
+	curOf      []money.Currency
+	states     map[string]store.BillingState
+	byReseller map[string][]store.StagedLine
+}
+
 // issueBatch issues period p of the resellers rs in tx: under the billing
 // lock, each one's items staged and grouped into lines together, its
 // documents issued in turn (in byte order of the resellers, as numbers are
@@ -371,75 +392,121 @@ func (b *Biller) issueBatch(ctx context.Context, tx store.Tx, hub store.Hub, rs 
 	if err := store.LockBilling(ctx, tx); err != nil {
 		return nil, err
 	}
+	st, err := b.stageBatch(ctx, tx, rs, p)
+	if err != nil {
+		return nil, err
+	}
+	return b.finishBatch(ctx, tx, hub, st, p, today, true)
+}
+
+// stageBatch reads where the resellers rs stand, stages what period p
+// bills those it is due for, and groups it into lines. Without the billing
+// lock (the next batch is staged while one is issued), finishBatch checks
+// again under it that nobody billed them meanwhile.
+func (b *Biller) stageBatch(ctx context.Context, tx store.Tx, rs []store.BillingReseller, p civil.Date) (*stagedBatch, error) {
 	ids, curs := make([]string, len(rs)), make([]string, len(rs))
 	for i, r := range rs {
 		ids[i], curs[i] = r.ID, r.Currency
 	}
-	// Under the lock: another instance may have billed them meanwhile.
 	states, err := store.BillingStates(ctx, tx, ids, curs)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Billed, len(rs))
-	curOf := make([]money.Currency, len(rs))
+	sb := &stagedBatch{rs: rs, out: make([]Billed, len(rs)), curOf: make([]money.Currency, len(rs)), states: states,
+		byReseller: map[string][]store.StagedLine{}}
 	var stage []store.StageReseller
 	for i, r := range rs {
-		out[i] = Billed{Reseller: r.ID, Period: p}
+		sb.out[i] = Billed{Reseller: r.ID, Period: p}
 		st := states[r.ID]
 		if st.Billed && st.LastBilled >= p {
-			out[i].Already = true
+			sb.out[i].Already = true
 			continue
 		}
 		if st.Billed && NextMonth(st.LastBilled) != p {
-			out[i].Err = fmt.Errorf("%w: %s of %s (last billed %s)", ErrNotBilled, PeriodText(p), r.ID, PeriodText(st.LastBilled))
+			sb.out[i].Err = fmt.Errorf("%w: %s of %s (last billed %s)", ErrNotBilled, PeriodText(p), r.ID, PeriodText(st.LastBilled))
 			continue
 		}
 		cur, err := money.ParseCurrency(r.Currency)
 		if err != nil {
-			out[i].Err = fmt.Errorf("%w: %s: %w", ErrSettings, r.ID, err)
+			sb.out[i].Err = fmt.Errorf("%w: %s: %w", ErrSettings, r.ID, err)
 			continue
 		}
 		vat, err := vatMap(r)
 		if err != nil {
-			out[i].Err = fmt.Errorf("%w: %w", ErrSettings, err)
+			sb.out[i].Err = fmt.Errorf("%w: %w", ErrSettings, err)
 			continue
 		}
-		curOf[i] = cur
+		sb.curOf[i] = cur
 		sr := store.StageReseller{ID: r.ID, Currency: r.Currency, Exp10: pow10(cur.Exponent()), VAT: vat, LastInvoice: st.LastInvoice}
 		if st.Billed {
 			sr.Billed = st.LastBilled
 		}
 		stage = append(stage, sr)
 	}
-	var lines []store.StagedLine
-	if len(stage) > 0 {
-		if err := store.StageBatch(ctx, tx, stage, p, LastDay(p)); err != nil {
+	if len(stage) == 0 {
+		return sb, nil
+	}
+	if err := store.StageBatch(ctx, tx, stage, p, LastDay(p)); err != nil {
+		return nil, err
+	}
+	lines, err := store.StagedLines(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range lines {
+		sb.byReseller[l.Reseller] = append(sb.byReseller[l.Reseller], l)
+	}
+	return sb, nil
+}
+
+// errStagedStale: a reseller's billing changed between the staging of its
+// batch and the issuing (the batch is billed again, reseller by reseller).
+var errStagedStale = errors.New("its billing changed while its batch was staged")
+
+// finishBatch issues what sb staged, in tx (where it was staged): under the
+// billing lock (locked: taken before the staging), the documents of each
+// reseller in turn and then every item at once.
+func (b *Biller) finishBatch(ctx context.Context, tx store.Tx, hub store.Hub, sb *stagedBatch, p, today civil.Date, locked bool) ([]Billed, error) {
+	out := sb.out
+	if !locked {
+		if err := store.LockBilling(ctx, tx); err != nil {
 			return nil, err
 		}
-		if err := b.fail("staged"); err != nil {
+		ids, curs := make([]string, len(sb.rs)), make([]string, len(sb.rs))
+		for i, r := range sb.rs {
+			ids[i], curs[i] = r.ID, r.Currency
+		}
+		now, err := store.BillingStates(ctx, tx, ids, curs)
+		if err != nil {
 			return nil, err
 		}
-		if lines, err = store.StagedLines(ctx, tx); err != nil {
-			return nil, err
+		for i, r := range sb.rs {
+			if out[i].Already || out[i].Err != nil || now[r.ID] == sb.states[r.ID] {
+				continue
+			}
+			if st := now[r.ID]; st.Billed && st.LastBilled >= p { // another instance billed it meanwhile
+				out[i] = Billed{Reseller: r.ID, Period: p, Already: true}
+				continue
+			}
+			return nil, fmt.Errorf("%s: %w", r.ID, errStagedStale)
 		}
 	}
-	byReseller := map[string][]store.StagedLine{}
-	for _, l := range lines {
-		byReseller[l.Reseller] = append(byReseller[l.Reseller], l)
+	if err := b.fail("staged"); err != nil {
+		return nil, err
 	}
 	items := &store.ItemLines{}
-	for i, r := range rs {
+	for i, r := range sb.rs {
 		if out[i].Already || out[i].Err != nil {
 			continue
 		}
-		ls := byReseller[r.ID]
+		ls := sb.byReseller[r.ID]
 		if slices.ContainsFunc(ls, func(l store.StagedLine) bool { return !l.Priced() }) {
 			if out[i].Err = unpriced(ctx, tx, r.ID); out[i].Err == nil {
 				return nil, fmt.Errorf("%s: an unpriced line without unpriced items", r.ID)
 			}
 			continue
 		}
-		is := &issuer{b: b, tx: tx, hub: hub, r: r, cur: curOf[i], today: today, period: p, items: items}
+		is := &issuer{b: b, tx: tx, hub: hub, r: r, cur: sb.curOf[i], today: today, period: p, items: items}
 		if err := is.issuePeriod(ctx, ls, &out[i]); err != nil {
 			if errors.Is(err, ErrNoProfile) { // found before anything was written for it
 				out[i] = Billed{Reseller: r.ID, Period: p, Err: err}
@@ -452,6 +519,55 @@ func (b *Biller) issueBatch(ctx context.Context, tx store.Tx, hub store.Hub, rs 
 		return nil, err
 	}
 	return out, nil
+}
+
+// issuePipelined issues period p of the batches in turn, each in its own
+// transaction, staging the next one (on another connection, without the
+// lock) while one is issued: the database works on both at once. A batch
+// that fails is billed again reseller by reseller. done gets each batch's
+// results, in order.
+func (b *Biller) issuePipelined(ctx context.Context, hub store.Hub, batches [][]store.BillingReseller, p, today civil.Date, done func(int, []Billed)) {
+	type prepared struct {
+		tx  store.Tx
+		sb  *stagedBatch
+		err error
+	}
+	stage := func(rs []store.BillingReseller) <-chan prepared {
+		ch := make(chan prepared, 1)
+		go func() {
+			tx, err := b.Pool.Begin(ctx)
+			if err != nil {
+				ch <- prepared{err: err}
+				return
+			}
+			sb, err := b.stageBatch(ctx, tx, rs, p)
+			ch <- prepared{tx: tx, sb: sb, err: err}
+		}()
+		return ch
+	}
+	next := stage(batches[0])
+	for k, rs := range batches {
+		pr := <-next
+		if k+1 < len(batches) {
+			next = stage(batches[k+1])
+		}
+		out, err := []Billed(nil), pr.err
+		if err == nil {
+			if out, err = b.finishBatch(ctx, pr.tx, hub, pr.sb, p, today, false); err == nil {
+				err = pr.tx.Commit(ctx)
+			}
+		}
+		if pr.tx != nil {
+			_ = pr.tx.Rollback(ctx) // a no-op once committed
+		}
+		if err != nil {
+			// Billed again on its own, lock first, reseller by reseller
+			// when the batch fails again.
+			done(k, b.issueBatchOrEach(ctx, nil, hub, rs, p, today))
+			continue
+		}
+		done(k, b.writeFiles(ctx, nil, out))
+	}
 }
 
 func pow10(exp int) int64 {
