@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -232,7 +233,20 @@ func TestFullOutboxDiskThenFreed(t *testing.T) {
 	if n := dataRows(t, filepath.Join(outbox, name+".rejects.csv")); n != 200 {
 		t.Fatalf("rejects file: %d rows", n)
 	}
-	if left, _ := filepath.Glob(filepath.Join(outbox, ".*")); len(left) != 0 {
+	// Left behind: a temporary file no writer holds (the billing schedule
+	// fires too, and its documents are being written into the same full
+	// outbox, under temporary names their writers hold locked).
+	tmps, _ := filepath.Glob(filepath.Join(outbox, ".*"))
+	var left []string
+	for _, p := range tmps {
+		if f, err := os.Open(p); err == nil {
+			if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
+				left = append(left, p)
+			}
+			f.Close()
+		}
+	}
+	if len(left) != 0 {
 		t.Fatalf("left in the outbox: %v", left)
 	}
 }

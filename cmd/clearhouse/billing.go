@@ -72,7 +72,11 @@ func (g *Globals) writeOwed(ctx context.Context, e *env) error {
 // documents' files after each commit, and queues their job in the issuing
 // transaction so that a kill in between loses none.
 func (g *Globals) biller(e *env) (*billing.Biller, error) {
-	return pipeline.NewBiller(e.pool, g.DataDir, g.log)
+	b, err := pipeline.NewBiller(e.pool, g.DataDir, g.log)
+	if err == nil {
+		b.BatchSize = g.BillingBatch
+	}
+	return b, err
 }
 
 func printReport(rep *billing.Report, dataDir string) {

@@ -46,7 +46,7 @@ func TestBillingKilledAtRandomMoments(t *testing.T) {
 		if billed == w.periods && docs == 4*w.invoices {
 			break
 		}
-		srv := serveFor(t, w.url, w.data)
+		srv := serveFor(t, w.url, w.data, "--billing-batch", "7") // batches staged ahead, killed too
 		if billed < w.periods {
 			// Once this incarnation has committed a period, at a random
 			// moment of the next 1.2 s (a period takes some 30 ms here, the
@@ -88,14 +88,15 @@ func TestBillingThreeInstancesAndAManualRun(t *testing.T) {
 	start := time.Now()
 	var srvs []*serveProc
 	for range 3 {
-		srvs = append(srvs, serveFor(t, w.url, w.data))
+		srvs = append(srvs, serveFor(t, w.url, w.data, "--billing-batch", "3"))
 	}
 	waitFor(t, 30*time.Second, "a scheduled run starts", func() bool {
 		var n int
 		_ = w.pool.QueryRow(context.Background(), `SELECT count(*) FROM river_job WHERE kind = 'bill' AND state <> 'available'`).Scan(&n)
 		return n > 0
 	})
-	r := run(t, nil, "--database-url", w.url, "--data-dir", w.data, "bill", "--period", billing.PeriodText(w.last))
+	// Small batches, so that the command and the instances take turns.
+	r := run(t, nil, "--database-url", w.url, "--data-dir", w.data, "--billing-batch", "3", "bill", "--period", billing.PeriodText(w.last))
 	if r.code != 0 {
 		t.Fatalf("bill: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}

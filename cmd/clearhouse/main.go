@@ -35,10 +35,11 @@ const (
 
 // Globals are the flags every command takes.
 type Globals struct {
-	Config      kong.ConfigFlag `name:"config" env:"CLEARHOUSE_CONFIG" help:"YAML file of settings, keyed by flag name (deploy/clearhouse.yaml); environment variables and flags override it."`
-	DatabaseURL string          `name:"database-url" env:"DATABASE_URL" help:"PostgreSQL URL. Unset: the local cluster under --data-dir/pg, which only run and db start make (the others exit 64 when there is none)."`
-	DataDir     string          `name:"data-dir" env:"CLEARHOUSE_DATA" default:".data" help:"Folder for the archive, partners' outboxes and the local database."`
-	LogLevel    string          `name:"log-level" env:"CLEARHOUSE_LOG_LEVEL" default:"warn" enum:"debug,info,warn,error" help:"Log level (logs are JSON on stderr)."`
+	Config       kong.ConfigFlag `name:"config" env:"CLEARHOUSE_CONFIG" help:"YAML file of settings, keyed by flag name (deploy/clearhouse.yaml); environment variables and flags override it."`
+	DatabaseURL  string          `name:"database-url" env:"DATABASE_URL" help:"PostgreSQL URL. Unset: the local cluster under --data-dir/pg, which only run and db start make (the others exit 64 when there is none)."`
+	DataDir      string          `name:"data-dir" env:"CLEARHOUSE_DATA" default:".data" help:"Folder for the archive, partners' outboxes and the local database."`
+	BillingBatch int             `name:"billing-batch" env:"CLEARHOUSE_BILLING_BATCH" default:"100" help:"Resellers a billing run issues per transaction (bill, serve's billing schedule)."`
+	LogLevel     string          `name:"log-level" env:"CLEARHOUSE_LOG_LEVEL" default:"warn" enum:"debug,info,warn,error" help:"Log level (logs are JSON on stderr)."`
 
 	Limits LimitFlags `embed:"" prefix:"max-" group:"Limits on input files"`
 

@@ -55,7 +55,7 @@ func serve(ctx context.Context, g *Globals, e *env, f ServeFlags, out *os.File) 
 		SFTP: sftpd.Config{Addr: f.SFTPAddr, AllowPasswords: f.AllowPasswords, MaxUploadBytes: f.MaxUploadMB << 20, IdleTimeout: f.IdleTimeout,
 			MaxSessions: f.MaxSessions, MaxTotalSessions: f.MaxTotal},
 		HTTPAddr: f.HTTPAddr, Workers: f.Workers, ScanEvery: f.ScanEvery, JobTimeout: f.JobTimeout, RescueAfter: f.RescueAfter,
-		DeadAfter: f.DeadAfter, DrainTimeout: f.DrainTimeout,
+		DeadAfter: f.DeadAfter, DrainTimeout: f.DrainTimeout, BillingBatch: g.BillingBatch,
 	})
 	if err != nil {
 		return err

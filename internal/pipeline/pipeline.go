@@ -61,6 +61,7 @@ type Serve struct {
 	RescueAfter  time.Duration
 	DeadAfter    time.Duration
 	DrainTimeout time.Duration
+	BillingBatch int // resellers billed per transaction (0: billing's default)
 }
 
 // Server is clearhouse serve, built and listening.
@@ -100,7 +101,7 @@ func NewServer(pool *store.Pool, dataDir string, log *slog.Logger, settings Inge
 	x := &exchanger{pool: pool, svc: svc, dataDir: dataDir, log: log, key: clientKey, queue: queue,
 		puller: &sftpc.Puller{Files: store.New(pool), DataDir: dataDir, Log: log, Publish: in.Publish}}
 	bj := &billingJobs{pool: pool, docs: &billing.Documents{Pool: pool, DataDir: dataDir}, x: x, log: log,
-		biller: &billing.Biller{Pool: pool, Log: log, Issued: queue.Issued}}
+		biller: &billing.Biller{Pool: pool, Log: log, Issued: queue.Issued, BatchSize: cfg.BillingBatch}}
 	schedules := func(ctx context.Context) ([]jobs.Schedule, error) {
 		out, err := x.schedules(ctx)
 		if err != nil {
