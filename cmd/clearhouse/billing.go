@@ -11,6 +11,7 @@ import (
 	"github.com/clearhouse/clearhouse/internal/billing"
 	"github.com/clearhouse/clearhouse/internal/civil"
 	"github.com/clearhouse/clearhouse/internal/invoice"
+	"github.com/clearhouse/clearhouse/internal/mailbox"
 	"github.com/clearhouse/clearhouse/internal/pipeline"
 	"github.com/clearhouse/clearhouse/internal/store"
 )
@@ -42,6 +43,9 @@ func (c *BillCmd) Run(ctx context.Context, g *Globals) error {
 			return err
 		}
 		printReport(rep, g.DataDir)
+		if !c.DryRun { // what this run's writers left if one was killed in the run (2 s and older)
+			_, _ = (mailbox.Layout{DataDir: g.DataDir}).SweepOutboxes()
+		}
 		failed := rep.Failed()
 		for _, f := range failed {
 			if !billing.ResellersOwn(f.Err) {
@@ -87,7 +91,7 @@ func printReport(rep *billing.Report, dataDir string) {
 			failed++
 		}
 	}
-	what := fmt.Sprintf("%d documents issued", docs)
+	what := plural(docs, "document") + " issued"
 	switch {
 	case rep.DryRun:
 		what = "preview (dry run: nothing issued, no number taken; the numbers shown are the next free ones)"
@@ -95,7 +99,7 @@ func printReport(rep *billing.Report, dataDir string) {
 		what = "nothing issued"
 	}
 	if failed > 0 && !rep.DryRun {
-		what += fmt.Sprintf(", %d resellers not billed", failed)
+		what += ", " + plural(failed, "reseller") + " not billed"
 	}
 	fmt.Printf("== billing up to %s, issue date %s: %s\n", billing.PeriodText(rep.Period), rep.Issue, what)
 	if len(rep.Billed) == 0 {
@@ -133,6 +137,14 @@ func printReport(rep *billing.Report, dataDir string) {
 			}
 		}
 	}
+}
+
+// plural says n things ("1 document", "2 documents").
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
 
 func kind(d *invoice.Document) string {

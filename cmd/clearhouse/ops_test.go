@@ -137,6 +137,38 @@ func TestNoDatabaseURLMakesNoCluster(t *testing.T) {
 	if err := holder.QueryRow(context.Background(), `SELECT 1`).Scan(&one); err != nil {
 		t.Fatalf("the cluster was stopped under a session still using it: %v", err)
 	}
+
+	// …and for a process that has attached but holds no session yet (it
+	// holds the users' lock from its start to its end, as clearhouse does).
+	holder.Close(context.Background())
+	if r := run(t, env, "--config", cfg, "db", "stop"); r.code != 0 {
+		t.Fatalf("db stop: exit %d\n%s", r.code, r.stderr)
+	}
+	serve = exec.Command(bin, "--config", cfg, "serve", "--sftp-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0")
+	serve.Dir, serve.Env = "../..", withEnv(env)
+	if err := serve.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "serve's cluster up", func() bool {
+		b, _ := os.ReadFile(filepath.Join(pg, "postmaster.pid"))
+		return len(strings.Split(string(b), "\n")) > 4
+	})
+	time.Sleep(time.Second)
+	users, err := os.OpenFile(pg+".users", os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer users.Close()
+	if err := syscall.Flock(int(users.Fd()), syscall.LOCK_SH); err != nil {
+		t.Fatal(err)
+	}
+	_ = serve.Process.Signal(syscall.SIGTERM)
+	if err := serve.Wait(); err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	if r := run(t, env, "--config", cfg, "db", "stop"); r.code != 0 || strings.Contains(r.stdout, "was not running") {
+		t.Fatalf("the cluster was stopped under a process that had attached to it: db stop says %q", r.stdout)
+	}
 }
 
 // TestHealth: clearhouse health GETs /readyz and exits 0 when serve is

@@ -61,6 +61,10 @@ func TestUnpricedResellerLeavesItsBatchBilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	p, _ := billing.ParsePeriod("2026-01")
+	preview, err := e.b.Run(e.ctx, billing.Request{Period: p, DryRun: true})
+	if err != nil || len(preview.Failed()) != 1 {
+		t.Fatalf("the preview: %v, %+v", err, preview)
+	}
 	rep, err := e.b.Run(e.ctx, billing.Request{Period: p})
 	if err != nil {
 		t.Fatal(err)

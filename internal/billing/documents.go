@@ -105,10 +105,10 @@ func (d *Documents) WriteOwed(ctx context.Context) ([]string, error) {
 	if running, err := store.ServeRunning(ctx, d.Pool); err != nil || running {
 		return nil, err
 	}
-	// And what such a command left half-written beside them.
-	if _, err := (mailbox.Layout{DataDir: d.DataDir}).SweepOutboxes(); err != nil {
-		return nil, fmt.Errorf("sweeping the outboxes: %w", err)
-	}
+	// And what such a command left half-written beside them (housekeeping:
+	// an outbox that cannot be swept does not stop the run; writing into it
+	// will say what is wrong with it).
+	_, _ = (mailbox.Layout{DataDir: d.DataDir}).SweepOutboxes()
 	var files []string
 	for {
 		owed, err := store.OwedDocuments(ctx, d.Pool, 100)

@@ -65,12 +65,16 @@ func (l Layout) SweepOutboxes() ([]string, error) {
 		return nil, err
 	}
 	var removed []string
+	var first error
 	for _, d := range dirs {
+		if fi, err := os.Stat(d); err != nil || !fi.IsDir() {
+			continue
+		}
 		r, err := SweepTemps(d)
 		removed = append(removed, r...)
-		if err != nil {
-			return removed, err
+		if err != nil && first == nil {
+			first = err // the other outboxes are swept all the same
 		}
 	}
-	return removed, nil
+	return removed, first
 }

@@ -55,6 +55,7 @@ type Server struct {
 	cmd      *exec.Cmd
 	done     chan error
 	attached bool
+	users    *os.File // a shared lock held while this process uses the cluster
 }
 
 // FindBinDir returns the directory holding initdb and postgres: $PG_BINDIR,
@@ -101,7 +102,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		}
 	}
 	if port, ok := running(dir); ok {
-		s := &Server{DataDir: dir, Port: port, attached: true}
+		s := &Server{DataDir: dir, Port: port, attached: true, users: useDir(dir)}
 		return s, s.wait(ctx)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "PG_VERSION")); err != nil {
@@ -141,6 +142,9 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	for attempt := 0; ; attempt++ {
 		s, err := launch(ctx, bin, dir, cred, opts.Ephemeral)
+		if err == nil {
+			s.users = useDir(dir)
+		}
 		if err == nil || attempt == 3 {
 			return s, err
 		}
@@ -225,10 +229,21 @@ func (s *Server) URL(db string) string {
 // would cut them off mid-work. `clearhouse db stop` stops it.
 func (s *Server) Stop() error {
 	if s.attached || s.cmd == nil {
+		s.release()
 		return nil
 	}
 	if unlock, err := lockDir(s.DataDir); err == nil {
 		defer unlock() // no command attaches between the look and the stop
+	}
+	s.release()
+	// Another process holds the users' lock from its start (or attach)
+	// to its end; a session of another program (psql) counts too.
+	if f, err := os.OpenFile(s.DataDir+".users", os.O_CREATE|os.O_RDWR, 0o644); err == nil {
+		defer f.Close()
+		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+			s.attached = true
+			return nil
+		}
 	}
 	if n, err := s.otherClients(); err == nil && n > 0 {
 		s.attached = true
@@ -257,6 +272,29 @@ func (s *Server) otherClients() (int, error) {
 	var n int
 	err = c.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()`).Scan(&n)
 	return n, err
+}
+
+// useDir takes a shared lock on the users' file of the cluster in dir,
+// held until release (or this process's end): a process that started the
+// cluster does not stop it while others hold it. nil when it cannot.
+func useDir(dir string) *os.File {
+	f, err := os.OpenFile(dir+".users", os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH); err != nil {
+		f.Close()
+		return nil
+	}
+	return f
+}
+
+// release lets go of the users' lock.
+func (s *Server) release() {
+	if s.users != nil {
+		s.users.Close()
+		s.users = nil
+	}
 }
 
 // lockDir takes the lock of the cluster in dir (a file beside it) that
