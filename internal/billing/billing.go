@@ -257,7 +257,10 @@ func (b *Biller) runPeriods(ctx context.Context, tx store.Tx, hub store.Hub, res
 		if next > last {
 			// Billed up to last already, or nothing dated up to it.
 			b := Billed{Reseller: r.ID, Period: last, Already: st.Billed, NothingYet: !st.Billed, Next: next}
-			if st.Billed { // a month before its first one is not "billed": it had nothing
+			// A month before its first one is not "billed": it had nothing.
+			// Its first billed period is its first month with anything, so
+			// only a month before its last one billed can be one.
+			if st.Billed && last < st.LastBilled {
 				if first, ok, err := store.FirstItemMonth(ctx, q, r.ID, r.Currency); err == nil && ok && first > last {
 					b.Already, b.NothingYet, b.Next, b.BilledUpTo = false, true, first, st.LastBilled
 				}
@@ -1242,10 +1245,7 @@ func (b *Biller) Credit(ctx context.Context, number string, lines []int, reason 
 				return fmt.Errorf("%w: %s has lines 1 to %d, not %d", ErrNoSuchLine, number, len(have), l)
 			}
 		}
-		if err := store.ResetStage(ctx, tx); err != nil {
-			return err
-		}
-		n, err := store.StageLineCredits(ctx, tx, inv.ID, nos)
+		n, err := store.StageLineCredits(ctx, tx, inv.ID, nos) // on an emptied stage
 		if err != nil {
 			return err
 		}
