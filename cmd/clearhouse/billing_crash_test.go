@@ -79,34 +79,77 @@ func TestBillingKilledAtRandomMoments(t *testing.T) {
 }
 
 // TestBillingThreeInstancesAndAManualRun: three clearhouse serve processes
-// with the quick billing schedule and clearhouse bill --period (the month
-// before) started as the first scheduled run starts: one invoice per
-// reseller and month, numbered without gap in issue order, the ledger
-// checks, and every document's files once in its reseller's outbox.
+// with the quick billing schedule, clearhouse bill --period (the month
+// before) for one reseller and clearhouse bill --period for all, each
+// waiting for the billing lock, which the test holds until they all wait:
+// a scheduled run first, then the one reseller's command, then the command
+// for all. The lock is granted in that order, so the one reseller's
+// command bills it while the scheduled run is at its first batch (the
+// reseller is in the last), and the instances later find it billed. At the
+// end: one invoice per reseller and month, numbered without gap in issue
+// order, the ledger checks, and every document's files once in its
+// reseller's outbox.
 func TestBillingThreeInstancesAndAManualRun(t *testing.T) {
 	w := newBillingWorld(t, 20, 300)
+	ctx := context.Background()
 	start := time.Now()
+	hold, err := w.pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Release()
+	if _, err := hold.Exec(ctx, `SELECT pg_advisory_lock(hashtextextended('clearhouse:billing', 0))`); err != nil {
+		t.Fatal(err)
+	}
+	waiting := func() []string {
+		return texts(t, w.pool, `SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+			WHERE l.locktype = 'advisory' AND NOT l.granted AND l.objsubid = 1
+			  AND (l.classid::bigint << 32 | l.objid::bigint) = hashtextextended('clearhouse:billing', 0)`)
+	}
+	waitUntil := func(name string) {
+		t.Helper()
+		waitFor(t, 30*time.Second, name+" waiting for the billing lock", func() bool { return slices.Contains(waiting(), name) })
+	}
 	var srvs []*serveProc
 	for range 3 {
-		srvs = append(srvs, serveFor(t, w.url, w.data, "--billing-batch", "3"))
+		srvs = append(srvs, serveFor(t, w.url, w.data, "--billing-batch", "3")) // 7 batches
 	}
-	waitFor(t, 30*time.Second, "a scheduled run starts", func() bool {
-		var n int
-		_ = w.pool.QueryRow(context.Background(), `SELECT count(*) FROM river_job WHERE kind = 'bill' AND state <> 'available'`).Scan(&n)
-		return n > 0
-	})
-	// Small batches, so that the command and the instances take turns.
-	r := run(t, nil, "--database-url", w.url, "--data-dir", w.data, "--billing-batch", "3", "bill", "--period", billing.PeriodText(w.last))
-	if r.code != 0 {
-		t.Fatalf("bill: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	waitUntil("clearhouse") // a scheduled run
+	named := func(app string) string {
+		sep := "?"
+		if strings.Contains(w.url, "?") {
+			sep = "&"
+		}
+		return w.url + sep + "application_name=" + app
 	}
-	byCLI := strings.Count(r.stdout, ": invoice CH-")
+	// The last reseller in byte order that has anything to bill.
+	one := ""
+	for _, id := range w.resellers {
+		if len(w.owed[id]) > 0 {
+			one = id
+		}
+	}
+	period := billing.PeriodText(w.last)
+	waitOne := runAsync(t, nil, "--database-url", named("bill-one"), "--data-dir", w.data, "bill", "--period", period, "--reseller", one)
+	waitUntil("bill-one")
+	waitAll := runAsync(t, nil, "--database-url", named("bill-all"), "--data-dir", w.data, "--billing-batch", "3", "bill", "--period", period)
+	waitUntil("bill-all")
+	t.Logf("waiting for the billing lock: %v", waiting())
+	if _, err := hold.Exec(ctx, `SELECT pg_advisory_unlock(hashtextextended('clearhouse:billing', 0))`); err != nil {
+		t.Fatal(err)
+	}
+	rOne, rAll := waitOne(), waitAll()
+	for _, r := range []result{rOne, rAll} {
+		if r.code != 0 {
+			t.Fatalf("bill: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+		}
+	}
+	if got := strings.Count(rOne.stdout, ": invoice CH-"); got != len(w.owed[one]) {
+		t.Fatalf("clearhouse bill --reseller %s issued %d invoices, want its %d months: it was granted the lock second\n%s", one, got, len(w.owed[one]), rOne.stdout)
+	}
 	w.waitDone(t, srvs...)
-	if byCLI == 0 || byCLI == w.invoices {
-		t.Fatalf("clearhouse bill issued %d of %d invoices: it did not bill beside the instances, the test proved nothing", byCLI, w.invoices)
-	}
-	t.Logf("billed and written %s after the start; clearhouse bill issued %d of %d invoices (%s), the instances the others",
-		time.Since(start).Round(time.Millisecond), byCLI, w.invoices, r.wall.Round(time.Millisecond))
+	t.Logf("billed and written %s after the start; the command for %s issued its %d invoices, the command for all %d of %d (%s), the instances the others",
+		time.Since(start).Round(time.Millisecond), one, len(w.owed[one]), strings.Count(rAll.stdout, ": invoice CH-"), w.invoices, rAll.wall.Round(time.Millisecond))
 	var workers int
 	_ = w.pool.QueryRow(context.Background(), `SELECT count(DISTINCT attempted_by[1]) FROM river_job WHERE kind IN ('bill', 'invoice_documents') AND state = 'completed'`).Scan(&workers)
 	t.Logf("billing jobs completed by %d instances", workers)

@@ -84,26 +84,36 @@ func withEnv(env []string) []string {
 
 func run(t *testing.T, env []string, args ...string) result {
 	t.Helper()
+	return runAsync(t, env, args...)()
+}
+
+// runAsync starts the binary as run does; wait waits for it to end.
+func runAsync(t *testing.T, env []string, args ...string) (wait func() result) {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = "../.."
 	cmd.Env = withEnv(env)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	start := time.Now()
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String(), wall: time.Since(start)}
-	if cmd.ProcessState != nil {
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return func() result {
+		t.Helper()
+		err := cmd.Wait()
+		r := result{stdout: out.String(), stderr: errb.String(), wall: time.Since(start)}
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 			r.maxRSS = ru.Maxrss << 10 // KiB on Linux
 		}
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			r.code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return r
 	}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return r
 }
 
 // The exit codes and outputs that resellers' scripts rely on (README).

@@ -38,7 +38,9 @@ func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parsing database url: %w", err)
 	}
-	cfg.ConnConfig.RuntimeParams["application_name"] = "clearhouse"
+	if _, named := cfg.ConnConfig.RuntimeParams["application_name"]; !named { // the URL's (or PGAPPNAME's) stands
+		cfg.ConnConfig.RuntimeParams["application_name"] = "clearhouse"
+	}
 	if !strings.Contains(url, "pool_max_conns") {
 		cfg.MaxConns = 16
 	}
