@@ -101,6 +101,7 @@ var invariants = []invariant{
 		WITH pending AS (
 			SELECT d.reseller_id, d.currency, sum(d.amount) AS amount FROM declarations d
 			 WHERE d.amount <> 0 AND NOT EXISTS (SELECT 1 FROM invoice_items i WHERE i.reseller_id = d.reseller_id
+			                                       AND i.service_month = date_trunc('month', d.start_date)::date
 			                                       AND i.declaration_id = d.declaration_id AND i.kind = 'sale')
 			 GROUP BY 1, 2)
 		SELECT format('%s %s: unbilled balance %s, declarations posted and not invoiced %s', a.code, a.currency, a.balance, coalesce(p.amount, 0))
