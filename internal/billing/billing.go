@@ -497,6 +497,10 @@ func (b *Biller) finishBatch(ctx context.Context, tx store.Tx, hub store.Hub, sb
 	if err := b.fail("staged"); err != nil {
 		return nil, err
 	}
+	profiles, err := b.preload(ctx, tx, sb, out)
+	if err != nil {
+		return nil, err
+	}
 	items := &store.ItemLines{}
 	for i, r := range sb.rs {
 		if out[i].Already || out[i].Err != nil {
@@ -509,7 +513,7 @@ func (b *Biller) finishBatch(ctx context.Context, tx store.Tx, hub store.Hub, sb
 			}
 			continue
 		}
-		is := &issuer{b: b, tx: tx, hub: hub, r: r, cur: sb.curOf[i], today: today, period: p, items: items}
+		is := &issuer{b: b, tx: tx, hub: hub, r: r, cur: sb.curOf[i], today: today, period: p, items: items, profiles: profiles}
 		if err := is.issuePeriod(ctx, ls, &out[i]); err != nil {
 			if errors.Is(err, ErrNoProfile) { // found before anything was written for it
 				out[i] = Billed{Reseller: r.ID, Period: p, Err: err}
@@ -522,6 +526,47 @@ func (b *Biller) finishBatch(ctx context.Context, tx store.Tx, hub store.Hub, sb
 		return nil, err
 	}
 	return out, nil
+}
+
+// preload reads at once, for the resellers of a batch still to issue,
+// what issuing each would read on its own: their billing profiles, and the
+// ids of the accounts their documents post to that exist (remembered for
+// the run, as account remembers them).
+func (b *Biller) preload(ctx context.Context, tx store.Tx, sb *stagedBatch, out []Billed) (map[string]store.BillingProfile, error) {
+	var ids, codes, curs []string
+	want := func(code, cur string) {
+		if _, ok := b.accounts.Load(code + "\x00" + cur); !ok {
+			codes, curs = append(codes, code), append(curs, cur)
+		}
+	}
+	for i, r := range sb.rs {
+		if out[i].Already || out[i].Err != nil || len(sb.byReseller[r.ID]) == 0 {
+			continue
+		}
+		ids = append(ids, r.ID)
+		cur := string(sb.curOf[i])
+		want(ledger.Unbilled(r.ID), cur)
+		want(ledger.Receivable(r.ID), cur)
+		for _, code := range []string{ledger.HubRevenue, ledger.VATCollected, ledger.HubRounding} {
+			want(code, cur)
+		}
+		for _, l := range sb.byReseller[r.ID] {
+			want(ledger.Payable(l.Publisher), cur)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	if len(codes) > 0 {
+		known, err := store.CommittedAccounts(ctx, b.Pool, codes, curs)
+		if err != nil {
+			return nil, err
+		}
+		for k, id := range known {
+			b.accounts.Store(k, id)
+		}
+	}
+	return store.New(tx).BillingProfiles(ctx, ids)
 }
 
 // issuePipelined issues period p of the batches in turn, each in its own
@@ -685,9 +730,10 @@ type issuer struct {
 
 	items *store.ItemLines // the lines whose items are written with the batch
 
-	profile store.BillingProfile
-	acct    struct{ unbilled, receivable, revenue, vat, rounding int64 }
-	payable map[string]int64
+	profiles map[string]store.BillingProfile // the batch's, read at once (nil: read the reseller's)
+	profile  store.BillingProfile
+	acct     struct{ unbilled, receivable, revenue, vat, rounding int64 }
+	payable  map[string]int64
 }
 
 func (is *issuer) account(ctx context.Context, code, partner string) (int64, error) {
@@ -714,9 +760,12 @@ func (is *issuer) existed(ctx context.Context, id int64) bool {
 
 // accounts resolves the accounts the documents post to and the profile.
 func (is *issuer) accounts(ctx context.Context) error {
-	p, ok, err := store.New(is.tx).BillingProfile(ctx, is.r.ID)
-	if err != nil {
-		return err
+	p, ok := is.profiles[is.r.ID]
+	var err error
+	if is.profiles == nil {
+		if p, ok, err = store.New(is.tx).BillingProfile(ctx, is.r.ID); err != nil {
+			return err
+		}
 	}
 	if !ok {
 		return fmt.Errorf("%w for %s: add billing to its entry in the world configuration and run clearhouse apply", ErrNoProfile, is.r.ID)

@@ -220,7 +220,9 @@ const (
 	// whether its start month was charged (a probe; such a subscription
 	// yields nothing more either way unless never charged). The months are
 	// a set-returning function in the select list (no tuplestore per
-	// subscription, as a function scan in FROM makes).
+	// subscription, as a function scan in FROM makes), and the day each is
+	// priced on a column of its own (the price look-up is then memoized:
+	// most months of a reseller's SKU are priced on the same day).
 	//
 	// Every posted one_time or usage declaration dated up to the period's
 	// end not charged yet (looked up only when dated in a period billed).
@@ -253,10 +255,11 @@ const (
 	                      WHERE i.reseller_id = r.reseller_id AND i.service_month = r.billed AND NOT i.credit OFFSET 0) c
 	            ON c.declaration_id = d.declaration_id
 	         WHERE d.reseller_id = r.reseller_id AND d.currency = r.currency AND d.sub_state IS NOT NULL AND d.start_date <= $2::date
-	        OFFSET 0) m
+	        OFFSET 0) m0
+	 CROSS JOIN LATERAL (SELECT m0.*, greatest(m0.month, m0.start_date) AS priced_on OFFSET 0) m
 	  LEFT JOIN LATERAL (SELECT pv.valid_from, pv.buy_price, pv.share_kind, pv.share_value FROM price_versions pv
 	                      WHERE pv.reseller_id = m.reseller_id AND pv.sku = m.sku
-	                        AND pv.valid_from <= greatest(m.month, m.start_date) AND (pv.valid_to IS NULL OR pv.valid_to >= greatest(m.month, m.start_date))
+	                        AND pv.valid_from <= m.priced_on AND (pv.valid_to IS NULL OR pv.valid_to >= m.priced_on)
 	                      ORDER BY pv.valid_from DESC LIMIT 1) v ON true
 	 CROSS JOIN LATERAL (SELECT round_half_even(m.quantity * v.buy_price * r.exp10) AS amount OFFSET 0) a
 	  LEFT JOIN bill_skus s ON s.reseller_id = m.reseller_id AND s.sku = m.sku
@@ -599,25 +602,36 @@ type InvoiceLine struct {
 	Items                             int
 }
 
-// InsertLines writes a document's lines.
+// InsertLines writes a document's lines, in one statement (one round trip).
 func InsertLines(ctx context.Context, tx Tx, invoiceID int64, lines []InvoiceLine) error {
-	rows := make([][]any, len(lines))
+	n := len(lines)
+	nos, items := make([]int32, n), make([]int32, n)
+	skus, names, pubs, models, months, prices, cats, rates, froms, tos := make([]string, n), make([]string, n), make([]string, n),
+		make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	qty, net, itemsAmount, share := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+	credits := make([]*int64, n)
 	for i, l := range lines {
-		var credits *int64
+		nos[i], items[i], skus[i], names[i], pubs[i], models[i] = l.No, int32(l.Items), l.SKU, l.Name, l.Publisher, l.Model
+		months[i], prices[i], cats[i], rates[i], froms[i], tos[i] = l.ServiceMonth.String(), l.UnitPrice, l.VATCategory, l.VATRate,
+			l.PeriodStart.String(), l.PeriodEnd.String()
+		qty[i], net[i], itemsAmount[i], share[i] = l.Quantity, l.Net, l.ItemsAmount, l.PublisherAmount
 		if l.CreditsInvoice != 0 {
-			credits = &l.CreditsInvoice
+			credits[i] = &lines[i].CreditsInvoice
 		}
-		rows[i] = []any{invoiceID, l.No, l.SKU, l.Name, l.Publisher, l.Model, l.ServiceMonth.String(), l.Quantity, l.UnitPrice,
-			l.Net, l.ItemsAmount, l.PublisherAmount, l.VATCategory, l.VATRate, l.PeriodStart.String(), l.PeriodEnd.String(), credits, l.Items}
 	}
-	_, err := tx.CopyFrom(ctx, pgx.Identifier{"invoice_lines"}, []string{"invoice_id", "line_no", "sku", "name", "publisher_id",
-		"billing_model", "service_month", "quantity", "unit_price", "net", "items_amount", "publisher_amount", "vat_category",
-		"vat_rate", "period_start", "period_end", "credits_invoice", "items"}, pgx.CopyFromRows(rows))
-	if err != nil {
+	if _, err := tx.Exec(ctx, insertLinesSQL, invoiceID, nos, skus, names, pubs, models, months, qty, prices, net, itemsAmount, share,
+		cats, rates, froms, tos, credits, items); err != nil {
 		return fmt.Errorf("writing the lines of invoice %d: %w", invoiceID, err)
 	}
 	return nil
 }
+
+const insertLinesSQL = `
+	INSERT INTO invoice_lines (invoice_id, line_no, sku, name, publisher_id, billing_model, service_month, quantity, unit_price, net,
+	                           items_amount, publisher_amount, vat_category, vat_rate, period_start, period_end, credits_invoice, items)
+	SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::date[], $8::bigint[], $9::numeric[],
+	                         $10::bigint[], $11::bigint[], $12::bigint[], $13::text[], $14::numeric[], $15::date[], $16::date[],
+	                         $17::bigint[], $18::int[])`
 
 // Credit and settlement.
 const (

@@ -26,6 +26,12 @@ const (
 		       coalesce(vat_id, ''), coalesce(company_id, ''), coalesce(company_id_scheme, ''), endpoint_scheme, endpoint_id, buyer_reference,
 		       emails, payment_terms_days
 		  FROM billing_profiles WHERE reseller_id = $1`
+	billingProfilesSQL = `
+		SELECT reseller_id, legal_name,
+		       street, coalesce(additional, ''), city, postal_code, coalesce(subdivision, ''), country,
+		       coalesce(vat_id, ''), coalesce(company_id, ''), coalesce(company_id_scheme, ''), endpoint_scheme, endpoint_id, buyer_reference,
+		       emails, payment_terms_days
+		  FROM billing_profiles WHERE reseller_id = ANY($1)`
 )
 
 // Address is a structured postal address (EN 16931 BG-5, BG-8).
@@ -89,6 +95,26 @@ func (q *Queries) BillingProfile(ctx context.Context, reseller string) (BillingP
 		return p, false, fmt.Errorf("reading the billing profile of %s: %w", reseller, err)
 	}
 	return p, true, nil
+}
+
+// BillingProfiles reads the billing profiles of resellers (a reseller
+// without one is not in the map).
+func (q *Queries) BillingProfiles(ctx context.Context, resellers []string) (map[string]BillingProfile, error) {
+	out := make(map[string]BillingProfile, len(resellers))
+	var p BillingProfile
+	a := &p.Address
+	err := forEachRow(ctx, q.db, billingProfilesSQL, []any{resellers}, []any{&p.ResellerID, &p.LegalName,
+		&a.Street, &a.Additional, &a.City, &a.PostalCode, &a.Subdivision, &a.Country,
+		&p.VATID, &p.CompanyID, &p.CompanyIDScheme, &p.EndpointScheme, &p.EndpointID, &p.BuyerReference,
+		&p.Emails, &p.PaymentTermsDays}, func() error {
+		out[p.ResellerID] = p
+		p = BillingProfile{}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the billing profiles of %d resellers: %w", len(resellers), err)
+	}
+	return out, nil
 }
 
 // TextArray is the text form PostgreSQL gives a text[] value ({a,b}, an
