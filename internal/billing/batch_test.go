@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/clearhouse/clearhouse/internal/billing"
+	"github.com/clearhouse/clearhouse/internal/civil"
 	"github.com/clearhouse/clearhouse/internal/ledger"
 	"github.com/clearhouse/clearhouse/internal/store"
 )
@@ -135,4 +136,44 @@ func TestLedgerCheckFindsAMonthNotCharged(t *testing.T) {
 	if !found {
 		t.Fatalf("violations: %v", vs)
 	}
+}
+
+// A reseller that another run bills while this one stages it (here, from
+// the hook at the end of the stage, without the lock) is reported as
+// already billed, with the month its next declarations go to: the run that
+// loses the race said "nothing declared".
+func TestResellerBilledMeanwhileIsReported(t *testing.T) {
+	e := newEnv(t)
+	e.b.BatchSize = 1 // two batches: staged before the lock is taken
+	e.declare("telco-fr", "S-1,NEW,C-1,a@example.fr,A,FR,fr,TFR-VPN-M,1,2026-01-15,,,,")
+	e.declare("isp-de", "B-1,NEW,K-1,k@example.de,K,DE,de,IDE-BKP-M,2,2026-01-15,,,,")
+	other := &billing.Biller{Pool: e.pool, Now: e.b.Now}
+	var once atomic.Bool
+	e.b.Fail = func(step string) error {
+		if step == "grouped" && once.CompareAndSwap(false, true) {
+			rep, err := other.Run(e.ctx, billing.Request{Period: mustPeriod(t, "2026-01"), Reseller: "isp-de"})
+			if err != nil || len(rep.Failed()) > 0 {
+				t.Errorf("the other run: %v %v", err, rep.Failed())
+			}
+		}
+		return nil
+	}
+	rep := e.bill("2026-01", "")
+	var got []string
+	for _, b := range rep.Billed {
+		got = append(got, fmt.Sprintf("%s %s already %v next %s documents %d", b.Reseller, billing.PeriodText(b.Period), b.Already, billing.PeriodText(b.Next), len(b.Documents)))
+	}
+	want(t, "report", got, []string{"isp-de 2026-01 already true next 2026-02 documents 0", "telco-fr 2026-01 already false next 1970-01 documents 1"})
+	if got := e.counts(); !strings.HasPrefix(got, "2 documents, 2 numbers") {
+		t.Fatalf("%s", got)
+	}
+}
+
+func mustPeriod(t *testing.T, s string) civil.Date {
+	t.Helper()
+	p, err := billing.ParsePeriod(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

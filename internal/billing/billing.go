@@ -300,7 +300,9 @@ func (b *Biller) runPeriods(ctx context.Context, tx store.Tx, hub store.Hub, res
 						b.log().Error("billing failed", "reseller", pr.r.ID, "period", PeriodText(p), "err", res.Err)
 					}
 				}
-				if !res.Already || res.Err != nil {
+				// Billed by another run meanwhile: said for the month asked
+				// (an earlier month is followed by the next one).
+				if !res.Already || res.Err != nil || p == last {
 					rep.Billed = append(rep.Billed, res)
 				}
 				pr.next = NextMonth(p)
@@ -422,7 +424,7 @@ func (b *Biller) stageBatch(ctx context.Context, tx store.Tx, rs []store.Billing
 		sb.out[i] = Billed{Reseller: r.ID, Period: p}
 		st := states[r.ID]
 		if st.Billed && st.LastBilled >= p {
-			sb.out[i].Already = true
+			sb.out[i].Already, sb.out[i].Next = true, NextMonth(st.LastBilled)
 			continue
 		}
 		if st.Billed && NextMonth(st.LastBilled) != p {
@@ -459,7 +461,7 @@ func (b *Biller) stageBatch(ctx context.Context, tx store.Tx, rs []store.Billing
 	for _, l := range lines {
 		sb.byReseller[l.Reseller] = append(sb.byReseller[l.Reseller], l)
 	}
-	return sb, nil
+	return sb, b.fail("grouped")
 }
 
 // errStagedStale: a reseller's billing changed between the staging of its
@@ -488,7 +490,7 @@ func (b *Biller) finishBatch(ctx context.Context, tx store.Tx, hub store.Hub, sb
 				continue
 			}
 			if st := now[r.ID]; st.Billed && st.LastBilled >= p { // another instance billed it meanwhile
-				out[i] = Billed{Reseller: r.ID, Period: p, Already: true}
+				out[i] = Billed{Reseller: r.ID, Period: p, Already: true, Next: NextMonth(st.LastBilled)}
 				continue
 			}
 			return nil, fmt.Errorf("%s: %w", r.ID, errStagedStale)

@@ -63,7 +63,7 @@ func (c *CustomerChecker) Run(ctx context.Context, r tabular.Reader, file string
 	}
 	header, err := r.Next()
 	if errors.Is(err, io.EOF) {
-		fileProblem(CodeEmptyFile, 0, ErrEmpty, "the file is empty")
+		fileProblem(CodeEmptyFile, 0, ErrEmpty, tabular.EmptyMessage(r))
 		return sum, nil
 	}
 	err = headerProblem(err)

@@ -232,7 +232,7 @@ func (c *Checker) Run(ctx context.Context, r tabular.Reader, file string) (Summa
 	}
 	header, err := r.Next()
 	if errors.Is(err, io.EOF) {
-		c.fileProblem(CodeEmptyFile, 0, "", ErrEmpty, "the file is empty")
+		c.fileProblem(CodeEmptyFile, 0, "", ErrEmpty, "%s", tabular.EmptyMessage(r))
 		return c.sum, nil
 	}
 	if c.readProblem(headerProblem(err)) {

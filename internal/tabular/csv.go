@@ -46,9 +46,10 @@ type csvReader struct {
 	plain   [256]bool // bytes that end a run outside quotes
 	inQuote [256]bool // bytes that end a run inside quotes
 
-	line int // physical line of the next byte, 1-based
-	rows int
-	skip int
+	line   int // physical line of the next byte, 1-based
+	rows   int
+	skip   int
+	titles int // title lines skipped
 	// noTitlesIf cancels skip when the first record begins with it.
 	noTitlesIf []string
 	header     []string // the first record returned, to name columns in problems
@@ -256,6 +257,7 @@ func consistency(lines [][]byte, d byte) int {
 }
 
 func (c *csvReader) Sheet() string                 { return "" }
+func (c *csvReader) TitleLines() int               { return c.titles }
 func (c *csvReader) Notes() []*problem.Problem     { return c.notes }
 func (c *csvReader) pos(line int) problem.Position { return problem.Position{File: c.name, Line: line} }
 
@@ -278,6 +280,7 @@ func (c *csvReader) Next() (Row, error) {
 		}
 		if c.skip > 0 && !(c.rows == 0 && beginsWith(row.Fields, c.noTitlesIf)) {
 			c.skip--
+			c.titles++
 			continue
 		}
 		c.skip = 0

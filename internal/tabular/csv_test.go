@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -311,5 +312,31 @@ func TestTruncatedUploadIsRejectedWhole(t *testing.T) {
 				t.Fatalf("without RequireLineEnd: %v", err)
 			}
 		})
+	}
+}
+
+// TestOnlyTitleLinesIsSaidSo: a file that ends within the title lines its
+// format skips is empty for the checks, and the message says why (a clerk
+// sent the export without its title lines).
+func TestOnlyTitleLinesIsSaidSo(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		in, want string
+		skip     int
+	}{
+		{"declaration_id,action\nD-1,NEW\n", "holds only 2 line(s), which your file format skips as title lines (skip_lines: 2)", 2},
+		{"", "the file is empty", 2},
+		{"", "the file is empty", 0},
+	} {
+		r, err := Open(strings.NewReader(c.in), Options{Name: "f.csv", SkipLines: c.skip})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Next(); !errors.Is(err, io.EOF) {
+			t.Fatalf("%q: Next %v, want EOF", c.in, err)
+		}
+		if got := EmptyMessage(r); !strings.Contains(got, c.want) {
+			t.Errorf("%q with skip_lines %d: %q, want %q", c.in, c.skip, got, c.want)
+		}
 	}
 }

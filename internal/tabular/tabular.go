@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -116,6 +117,23 @@ type Reader interface {
 	// Notes are warnings about how the file was read (an encoding or a
 	// delimiter guessed), known once the reader is open.
 	Notes() []*problem.Problem
+}
+
+// TitleLines is how many title lines (skip_lines) r skipped so far: a
+// file that ends there had nothing but them.
+func TitleLines(r Reader) int {
+	if t, ok := r.(interface{ TitleLines() int }); ok {
+		return t.TitleLines()
+	}
+	return 0
+}
+
+// EmptyMessage says why a file that ended before its header is empty.
+func EmptyMessage(r Reader) string {
+	if n := TitleLines(r); n > 0 {
+		return fmt.Sprintf("the file holds only %d line(s), which your file format skips as title lines (skip_lines: %d): no header and no rows are left; send the export with its title lines", n, n)
+	}
+	return "the file is empty"
 }
 
 // Options choose how a file is read. Zero values detect or default.

@@ -30,15 +30,16 @@ var excelErrors = map[string]bool{"#N/A": true, "#DIV/0!": true, "#VALUE!": true
 // xlsxReader streams one worksheet with excelize's row iterator, raw values
 // (no number formats applied), limits set low for uploads.
 type xlsxReader struct {
-	name  string
-	sheet string
-	lim   Limits
-	book  *excelize.File
-	rows  *excelize.Rows
-	line  int
-	count int
-	date  bool // 1904 date system
-	skip  int  // title rows above the header
+	name   string
+	sheet  string
+	lim    Limits
+	book   *excelize.File
+	rows   *excelize.Rows
+	line   int
+	count  int
+	date   bool // 1904 date system
+	skip   int  // title rows above the header
+	titles int  // title rows skipped
 	// noTitlesIf cancels skip when the first row begins with it.
 	noTitlesIf []string
 	failed     error
@@ -222,6 +223,7 @@ func (x *xlsxReader) Next() (row Row, err error) {
 			x.skip = 0
 		}
 		if x.line <= x.skip {
+			x.titles++
 			continue // title rows
 		}
 		x.count++
