@@ -155,7 +155,7 @@ func TestFailureAtEachStepLeavesNothing(t *testing.T) {
 		"S-2,NEW,C-3,c@example.fr,C,FR,fr,TFR-VPN-M,1,2026-02-01,,,,")
 	before := e.counts()
 	period, _ := billing.ParsePeriod("2026-02")
-	for _, step := range []string{"staged", "accrued", "numbered", "posted", "written", "recorded", "queued"} {
+	for _, step := range []string{"grouped", "staged", "accrued", "numbered", "posted", "written", "recorded", "queued"} {
 		e.b.Fail = func(s string) error {
 			if s == step {
 				return fmt.Errorf("injected at %s", s)
