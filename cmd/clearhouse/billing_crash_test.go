@@ -30,9 +30,9 @@ import (
 
 // TestBillingKilledAtRandomMoments: clearhouse serve bills 40 resellers
 // (2 to 5 months each, one with nothing declared) on a schedule that fires
-// every 2 s, and is killed with SIGKILL at random moments of the run and of
-// the writing of the documents, 8 times (CLEARHOUSE_CRASH_KILLS), restarted
-// each time. At the end every reseller has one invoice per month with
+// every 2 s, and is killed with SIGKILL at random points of the run (the
+// first half of the kills) and of the writing of the documents, 8 times
+// (CLEARHOUSE_CRASH_KILLS), restarted each time. At the end every reseller has one invoice per month with
 // exactly what it owes, numbered without gap in issue order, the ledger
 // checks, and each outbox holds the four files of each of its reseller's
 // documents, whole.
@@ -47,13 +47,25 @@ func TestBillingKilledAtRandomMoments(t *testing.T) {
 			break
 		}
 		srv := serveFor(t, w.url, w.data, "--billing-batch", "7") // batches staged ahead, killed too
-		if billed < w.periods {
-			// Once this incarnation has committed a period, at a random
-			// moment of the next 1.2 s (a period takes some 30 ms here, the
-			// whole run about 4 s).
-			waitFor(t, 30*time.Second, "billing under way", func() bool { return w.billed() > billed })
-			time.Sleep(time.Duration(rand.IntN(1200)) * time.Millisecond)
+		if billed < w.periods && k < kills/2 {
+			// The first half of the kills: at a random point of what is
+			// left to bill, once this incarnation has committed a random
+			// number of the periods left (short of the last five batches
+			// of 7, so that the kill lands mid-run: the run takes a second
+			// or two here), and a random moment of up to 30 ms after. A
+			// random moment of the run's time missed it once the run got
+			// faster.
+			left := w.periods - billed
+			target := billed + 1 + rand.IntN(max(1, left-35))
+			for deadline := time.Now().Add(30 * time.Second); w.billed() < target; time.Sleep(2 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("billing under way: %d of %d periods billed, not %d within 30 s", w.billed(), w.periods, target)
+				}
+			}
+			time.Sleep(time.Duration(rand.IntN(30)) * time.Millisecond)
 		} else {
+			// The others: while the documents are written, once billing is done.
+			waitFor(t, 60*time.Second, "billing done", func() bool { return w.billed() == w.periods })
 			waitFor(t, 30*time.Second, "documents being written", func() bool { return w.documentFiles() > docs })
 			time.Sleep(time.Duration(rand.IntN(400)) * time.Millisecond)
 		}
