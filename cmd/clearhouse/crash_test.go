@@ -44,11 +44,14 @@ func TestKilledAtRandomMomentsDuringIngest(t *testing.T) {
 		return n > 0
 	}
 	killedMidway := 0
-	for range kills {
+	for k := range kills {
 		srv := start()
 		// Wait until the file is registered (its ingest under way), then
-		// kill at a random moment of the next 1.2 s: the ingest of 100,000
-		// rows takes about 1.5 s here, so most kills land mid-ingest.
+		// kill at a random moment of the next 0.3 s (the first kill), 0.6 s
+		// (the second), … up to 1.2 s: the ingest of 100,000 rows takes
+		// about 1.5 s here, 0.8 s on a good day, so most kills land
+		// mid-ingest, and the first nearly always does (a first kill at a
+		// random moment of 1.2 s missed a quick ingest, 1 run in 6).
 		for deadline := time.Now().Add(30 * time.Second); !registered() && !posted() && time.Now().Before(deadline); {
 			time.Sleep(20 * time.Millisecond)
 		}
@@ -56,7 +59,7 @@ func TestKilledAtRandomMomentsDuringIngest(t *testing.T) {
 			srv.kill()
 			break
 		}
-		time.Sleep(time.Duration(rand.IntN(1200)) * time.Millisecond)
+		time.Sleep(time.Duration(rand.IntN(min(1200, 300*(k+1)))) * time.Millisecond)
 		srv.kill()
 		if !posted() {
 			killedMidway++
