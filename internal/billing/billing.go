@@ -94,7 +94,7 @@ type Biller struct {
 	// BatchSize is how many resellers a transaction bills (0: 100).
 	BatchSize int
 
-	accounts sync.Map // code and currency → account id, of accounts known to exist
+	accounts sync.Map // store.AccountKey → account id, of accounts known to exist
 }
 
 // Request is what to bill.
@@ -442,7 +442,7 @@ func (b *Biller) stageBatch(ctx context.Context, tx store.Tx, rs []store.Billing
 			continue
 		}
 		sb.curOf[i] = cur
-		sr := store.StageReseller{ID: r.ID, Currency: r.Currency, Exp10: pow10(cur.Exponent()), VAT: vat, LastInvoice: st.LastInvoice}
+		sr := store.StageReseller{ID: r.ID, Currency: r.Currency, Exp10: pow10(cur.Exponent()), VAT: vat}
 		if st.Billed {
 			sr.Billed = st.LastBilled
 		}
@@ -537,7 +537,7 @@ func (b *Biller) finishBatch(ctx context.Context, tx store.Tx, hub store.Hub, sb
 func (b *Biller) preload(ctx context.Context, tx store.Tx, sb *stagedBatch, out []Billed) (map[string]store.BillingProfile, error) {
 	var ids, codes, curs []string
 	want := func(code, cur string) {
-		if _, ok := b.accounts.Load(code + "\x00" + cur); !ok {
+		if _, ok := b.accounts.Load(store.AccountKey{Code: code, Currency: cur}); !ok {
 			codes, curs = append(codes, code), append(curs, cur)
 		}
 	}
@@ -742,7 +742,7 @@ func (is *issuer) account(ctx context.Context, code, partner string) (int64, err
 	// Accounts are never removed: an id read once holds for the run (a
 	// rollback of the transaction that created one is the exception, so
 	// only ids of accounts that existed are kept: a second read finds them).
-	k := code + "\x00" + string(is.cur)
+	k := store.AccountKey{Code: code, Currency: string(is.cur)}
 	if id, ok := is.b.accounts.Load(k); ok {
 		return id.(int64), nil
 	}

@@ -180,7 +180,7 @@ const (
 		period_start date NOT NULL, period_end date NOT NULL, vat_category text, vat_rate numeric(7,4), credited_invoice bigint
 	) ON COMMIT DELETE ROWS;
 	CREATE TEMP TABLE IF NOT EXISTS bill_resellers (
-		reseller_id text PRIMARY KEY, currency char(3) NOT NULL, exp10 bigint NOT NULL, billed date, last_invoice bigint
+		reseller_id text PRIMARY KEY, currency char(3) NOT NULL, exp10 bigint NOT NULL, billed date
 	) ON COMMIT DELETE ROWS;
 	CREATE TEMP TABLE IF NOT EXISTS bill_skus (
 		reseller_id text NOT NULL, sku text NOT NULL, vat_category text NOT NULL, vat_rate numeric(7,4) NOT NULL,
@@ -193,8 +193,8 @@ const (
 	// invoice ($5); each SKU of its catalog with the VAT category and rate
 	// of its tax category (the reseller's treatment decides: $6…$9).
 	stageResellersSQL = `
-	INSERT INTO bill_resellers (reseller_id, currency, exp10, billed, last_invoice)
-	SELECT * FROM unnest($1::text[], $2::char(3)[], $3::bigint[], $4::date[], $5::bigint[])`
+	INSERT INTO bill_resellers (reseller_id, currency, exp10, billed)
+	SELECT * FROM unnest($1::text[], $2::char(3)[], $3::bigint[], $4::date[])`
 	stageSkusSQL = `
 	INSERT INTO bill_skus (reseller_id, sku, vat_category, vat_rate)
 	SELECT ci.reseller_id, ci.sku, v.vat_category, v.vat_rate
@@ -363,13 +363,12 @@ const (
 )
 
 // StageReseller is a reseller of a batch to stage: its currency (and 10 to
-// its digits), its last period billed (0: none) and that period's invoice
-// (0: none), and the VAT category and rate of each tax category.
+// its digits), its last period billed (0: none), and the VAT category and
+// rate of each tax category.
 type StageReseller struct {
 	ID, Currency string
 	Exp10        int64
 	Billed       civil.Date
-	LastInvoice  int64
 	VAT          map[string][2]string
 }
 
@@ -380,10 +379,10 @@ func StageBatch(ctx context.Context, tx Tx, rs []StageReseller, period, last civ
 	if err := ResetStage(ctx, tx); err != nil {
 		return err
 	}
-	ids, curs, exps, billed, lastInv := make([]string, len(rs)), make([]string, len(rs)), make([]int64, len(rs)), make([]*string, len(rs)), make([]int64, len(rs))
+	ids, curs, exps, billed := make([]string, len(rs)), make([]string, len(rs)), make([]int64, len(rs)), make([]*string, len(rs))
 	var vr, vt, vc, vrate []string
 	for i, r := range rs {
-		ids[i], curs[i], exps[i], lastInv[i] = r.ID, r.Currency, r.Exp10, r.LastInvoice
+		ids[i], curs[i], exps[i] = r.ID, r.Currency, r.Exp10
 		if r.Billed != 0 {
 			s := r.Billed.String()
 			billed[i] = &s
@@ -396,7 +395,7 @@ func StageBatch(ctx context.Context, tx Tx, rs []StageReseller, period, last civ
 		what, sql string
 		args      []any
 	}{
-		{"the resellers", stageResellersSQL, []any{ids, curs, exps, billed, lastInv}},
+		{"the resellers", stageResellersSQL, []any{ids, curs, exps, billed}},
 		{"the SKUs", stageSkusSQL, []any{vr, vt, vc, vrate}},
 		{"the batch", analyzeStageSQL, nil},
 		{"the charges", stageChargesSQL, []any{period.String(), last.String()}},

@@ -62,17 +62,19 @@ func AccountCommitted(ctx context.Context, q Querier, id int64) (bool, error) {
 	return ok, err
 }
 
+// AccountKey names an account: its code and currency.
+type AccountKey struct{ Code, Currency string }
+
 // CommittedAccounts reads the ids of the accounts of codes[i] in
 // currencies[i] that exist (q: outside any transaction that creates
-// accounts, so that every id read is of one committed), keyed by code,
-// a NUL and currency.
-func CommittedAccounts(ctx context.Context, q Querier, codes, currencies []string) (map[string]int64, error) {
-	out := make(map[string]int64, len(codes))
-	var code, cur string
+// accounts, so that every id read is of one committed).
+func CommittedAccounts(ctx context.Context, q Querier, codes, currencies []string) (map[AccountKey]int64, error) {
+	out := make(map[AccountKey]int64, len(codes))
+	var k AccountKey
 	var id int64
 	err := forEachRow(ctx, q, `SELECT a.code, a.currency, a.id FROM accounts a JOIN unnest($1::text[], $2::text[]) AS k(code, currency)
-		ON a.code = k.code AND a.currency = k.currency`, []any{codes, currencies}, []any{&code, &cur, &id}, func() error {
-		out[code+"\x00"+cur] = id
+		ON a.code = k.code AND a.currency = k.currency`, []any{codes, currencies}, []any{&k.Code, &k.Currency, &id}, func() error {
+		out[k] = id
 		return nil
 	})
 	if err != nil {
