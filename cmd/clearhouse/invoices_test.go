@@ -38,11 +38,11 @@ CH-YYYY-000015 invoice isp-de 2026-09 26.90 0.00 26.90 26.90
 CH-YYYY-000016 invoice telco-fr 2026-09 38.87 7.77 46.64 37.06
 CH-YYYY-000017 invoice cable-be 2026-10 91.50 19.22 110.72 110.72
 CH-YYYY-000018 invoice isp-de 2026-10 26.90 0.00 26.90 26.90
-CH-YYYY-000019 invoice telco-fr 2026-10 75.14 15.03 90.17 80.60
+CH-YYYY-000019 invoice telco-fr 2026-10 75.14 15.03 90.17 80.59
 CH-YYYY-000020 invoice cable-be 2026-11 21.00 4.41 25.41 25.41
 CH-YYYY-000021 invoice isp-de 2026-11 77.90 0.00 77.90 77.90
 CH-YYYY-000022 invoice telco-fr 2026-11 77.72 15.54 93.26 93.26
-CN-YYYY-000001 credit-note telco-fr 2026-11 15.96 3.19 19.15 0.00
+CN-YYYY-000001 credit-note telco-fr 2026-11 15.96 3.20 19.16 0.00
 `
 
 // checkSampleInvoices checks what the resellers received from make run:

@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"math/big"
 	"slices"
 	"strings"
 	"sync"
@@ -872,7 +871,11 @@ func (is *issuer) issue(ctx context.Context, docType string, staged []store.Stag
 	if err := doc.Finish(prepaid, is.exemption); err != nil {
 		return nil, 0, err
 	}
-	creditedAmounts(doc)
+	if docType == DocCreditNote {
+		if err := is.creditVAT(ctx, doc, staged); err != nil {
+			return nil, 0, err
+		}
+	}
 	is.payment(doc, credit)
 	entryID, err := is.postDocument(ctx, doc, docType, staged, itemsAmount)
 	if err != nil {
@@ -1121,66 +1124,78 @@ func (is *issuer) settle(ctx context.Context, doc *invoice.Document, docType str
 	return nil
 }
 
-// creditedAmounts says how much of each invoice a credit note credits, VAT
-// included, so that they sum to its total: each invoice's lines, and its
-// share of the VAT of each subtotal (VAT is computed once per category and
-// rate, so a share is rounded by largest remainder).
-func creditedAmounts(doc *invoice.Document) {
-	if len(doc.References) == 0 {
-		return
+// creditVAT sets the VAT of a credit note, and how much of each invoice it
+// credits (VAT included; they sum to its total), so that what the notes of an
+// invoice credit adds up to the invoice once all of it is credited: the
+// VAT a note credits of an invoice, in a category and rate, is the VAT of
+// all that is credited of it there so far, this note included, less the VAT
+// of what earlier notes credited (each rounded once, as the invoice's VAT
+// was). A note's VAT of a category is the sum over the invoices it credits,
+// within a cent per invoice of its own taxable amount × rate (EN 16931
+// BR-CO-17 allows one unit). Crediting an invoice line by line used to
+// leave a cent open on it that nothing could credit.
+func (is *issuer) creditVAT(ctx context.Context, doc *invoice.Document, staged []store.StagedLine) error {
+	type key struct {
+		inv       int64
+		cat, rate string
 	}
-	idx := map[string]int{}
+	var ids []int64
+	nets, numbers := map[key]int64{}, map[int64]string{}
+	var order []key
+	for i, l := range doc.Lines {
+		inv := staged[i].CreditedInvoice
+		if inv == 0 {
+			return fmt.Errorf("credit note line %d credits no invoice", l.No)
+		}
+		if _, ok := numbers[inv]; !ok {
+			numbers[inv] = l.Credits
+			ids = append(ids, inv)
+		}
+		k := key{inv, l.VATCategory, l.VATRate}
+		if _, ok := nets[k]; !ok {
+			order = append(order, k)
+		}
+		nets[k] += l.Net
+	}
+	before, err := store.CreditedNets(ctx, is.tx, ids)
+	if err != nil {
+		return err
+	}
+	prev := map[key]int64{}
+	for _, c := range before {
+		prev[key{c.Invoice, c.Category, c.Rate}] += c.Net
+	}
+	taxOf, credits := map[[2]string]int64{}, map[string]int64{}
+	for _, k := range order {
+		rate, err := decimal.Parse(k.rate)
+		if err != nil {
+			return fmt.Errorf("VAT rate %q: %w", k.rate, err)
+		}
+		all, err := money.PercentOf(prev[k]+nets[k], rate)
+		if err != nil {
+			return err
+		}
+		was, err := money.PercentOf(prev[k], rate)
+		if err != nil {
+			return err
+		}
+		taxOf[[2]string{k.cat, k.rate}] += all - was
+		credits[numbers[k.inv]] += nets[k] + all - was
+	}
 	for i := range doc.References {
-		idx[doc.References[i].Number] = i
-		doc.References[i].Amount = 0
+		doc.References[i].Amount = credits[doc.References[i].Number]
 	}
-	for _, st := range doc.VAT {
-		nets := make([]int64, len(doc.References))
-		for _, l := range doc.Lines {
-			if i, ok := idx[l.Credits]; ok && l.VATCategory == st.Category && l.VATRate == st.Rate {
-				nets[i] += l.Net
-			}
-		}
-		for i, tax := range apportion(st.Tax, nets) {
-			doc.References[i].Amount += nets[i] + tax
-		}
+	var tax int64
+	for i := range doc.VAT {
+		st := &doc.VAT[i]
+		st.Tax = taxOf[[2]string{st.Category, st.Rate}]
+		tax += st.Tax
 	}
-}
-
-// apportion splits total in proportion to weights: each part rounded down,
-// the cents left to the largest remainders (the first on a tie). The parts
-// sum to total.
-func apportion(total int64, weights []int64) []int64 {
-	var sum int64
-	for _, w := range weights {
-		sum += w
-	}
-	parts := make([]int64, len(weights))
-	if sum == 0 {
-		if len(parts) > 0 {
-			parts[0] = total
-		}
-		return parts
-	}
-	rems := make([]int64, len(weights))
-	left := total
-	for i, w := range weights {
-		// total × w may not fit in 64 bits: in big integers.
-		q, r := new(big.Int).QuoRem(new(big.Int).Mul(big.NewInt(total), big.NewInt(w)), big.NewInt(sum), new(big.Int))
-		parts[i], rems[i] = q.Int64(), r.Int64()
-		left -= parts[i]
-	}
-	for ; left > 0; left-- {
-		best := 0
-		for i := range rems {
-			if rems[i] > rems[best] {
-				best = i
-			}
-		}
-		parts[best]++
-		rems[best] = -1
-	}
-	return parts
+	t := &doc.Totals
+	t.Tax, t.TaxInclusive = tax, t.TaxExclusive+tax
+	t.Prepaid = min(t.Prepaid, t.TaxInclusive)
+	t.Payable = t.TaxInclusive - t.Prepaid
+	return nil
 }
 
 func hubParty(h store.Hub) invoice.Party {

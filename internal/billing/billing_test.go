@@ -106,6 +106,52 @@ func TestLateDeclarationsCaughtUpAndCredited(t *testing.T) {
 	}
 }
 
+// An invoice credited line by line is cleared to the cent: each credit
+// note's VAT is what its lines bring the VAT credited of the invoice to,
+// less what was credited before. Three lines of 11.97 and one of 15.96 at
+// 20 % have 10.37 of VAT; credited each on its own (2.39, 2.39, 2.39,
+// 3.19), they would have left 0.01 open for ever.
+func TestCreditingLineByLineClearsTheInvoice(t *testing.T) {
+	e := newEnv(t)
+	e.declare("telco-fr", "S-1,NEW,C-1,a@example.fr,A,FR,fr,TFR-VPN-M,1,2026-01-15,,,,")
+	e.bill("2026-03", "telco-fr")
+	e.declare("telco-fr", "S-LATE,NEW,C-2,b@example.fr,B,FR,fr,TFR-VPN-M,3,2026-01-05,,,,")
+	e.bill("2026-04", "telco-fr")
+	apr := e.docs("telco-fr", "2026-04")[0]
+	if len(apr.Lines) != 4 || apr.Totals.Tax != 1037 {
+		t.Fatalf("April: %v, VAT %d", lines(apr), apr.Totals.Tax)
+	}
+	var taxes []int64
+	var credited int64
+	for _, l := range apr.Lines {
+		cn, _, err := e.b.Credit(e.ctx, apr.Number, []int{l.No}, "Line by line")
+		if err != nil {
+			t.Fatal(err)
+		}
+		taxes = append(taxes, cn.Totals.Tax)
+		credited += cn.References[0].Amount
+		if cn.References[0].Amount != cn.Totals.TaxInclusive || cn.Totals.TaxInclusive != cn.Totals.TaxExclusive+cn.Totals.Tax {
+			t.Fatalf("credit note of line %d: totals %+v, credits %+v", l.No, cn.Totals, cn.References)
+		}
+	}
+	var sum int64
+	for _, x := range taxes {
+		sum += x
+	}
+	if sum != apr.Totals.Tax || credited != apr.Totals.TaxInclusive {
+		t.Fatalf("credit notes' VAT %v (sum %d), credited %d; the invoice: VAT %d, gross %d", taxes, sum, credited, apr.Totals.Tax, apr.Totals.TaxInclusive)
+	}
+	var open int64
+	if err := e.pool.QueryRow(e.ctx, `SELECT gross - coalesce((SELECT sum(amount) FROM settlements WHERE invoice_id = i.id), 0)
+		FROM invoices i WHERE number = $1`, apr.Number).Scan(&open); err != nil {
+		t.Fatal(err)
+	}
+	if open != 0 {
+		t.Fatalf("%s open %d after crediting every line", apr.Number, open)
+	}
+	e.check()
+}
+
 // One_time and usage items are billed in the month of their date; a line
 // groups items and rounds once, the difference booked to hub:rounding.
 func TestSalesAndRounding(t *testing.T) {

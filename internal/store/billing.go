@@ -816,3 +816,22 @@ func LineNumbers(ctx context.Context, q Querier, invoiceID int64) ([]int32, erro
 	return collectAs(ctx, q, fmt.Sprintf("reading the lines of document %d", invoiceID), `SELECT line_no FROM invoice_lines WHERE invoice_id = $1 ORDER BY line_no`,
 		func(r pgx.Row, n *int32) error { return r.Scan(n) }, invoiceID)
 }
+
+// CreditedNet is the net of an invoice's lines of one VAT category and
+// rate that credit notes have credited.
+type CreditedNet struct {
+	Invoice        int64
+	Category, Rate string // the rate without trailing zeros ("20", "5.5")
+	Net            int64
+}
+
+// CreditedNets sums, for each invoice given, what the credit notes issued
+// so far credit of it, by VAT category and rate.
+func CreditedNets(ctx context.Context, q Querier, invoiceIDs []int64) ([]CreditedNet, error) {
+	return collectAs(ctx, q, "reading what was credited of the invoices", `
+		SELECT l.credits_invoice, l.vat_category, trim_scale(l.vat_rate)::text, sum(l.net)::bigint
+		  FROM invoice_lines l
+		 WHERE l.credits_invoice = ANY($1)
+		 GROUP BY 1, 2, 3`,
+		func(r pgx.Row, c *CreditedNet) error { return r.Scan(&c.Invoice, &c.Category, &c.Rate, &c.Net) }, invoiceIDs)
+}
