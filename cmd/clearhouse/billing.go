@@ -273,11 +273,12 @@ type InvoiceShowCmd struct {
 }
 
 func (c *InvoiceShowCmd) Run(ctx context.Context, g *Globals) error {
-	return withDocument(ctx, g, c.Number, func(_ *env, in store.Invoice) error {
+	return withDocument(ctx, g, c.Number, func(e *env, in store.Invoice) error {
 		var d invoice.Document
 		if err := json.Unmarshal(in.Document, &d); err != nil {
 			return err
 		}
+		defer func() { printSince(ctx, e, in, &d) }()
 		fmt.Printf("%s, billing month %s, issued %s to %s (%s)\n", docLine(&d), d.BillingMonth, d.IssueDate, printable(d.Buyer.Name, 200), in.ResellerID)
 		for _, r := range d.References {
 			fmt.Printf("  credits %s of %s\n", r.Number, r.IssueDate)
@@ -288,6 +289,35 @@ func (c *InvoiceShowCmd) Run(ctx context.Context, g *Globals) error {
 		printDocument(os.Stdout, &d)
 		return nil
 	})
+}
+
+// printSince prints what happened to a document since it was issued (the
+// document itself never changes): which credit notes credit its lines,
+// the credit applied to it or by it, and what is open or left.
+func printSince(ctx context.Context, e *env, in store.Invoice, d *invoice.Document) {
+	settled, credits, err := store.DocumentSince(ctx, e.pool, in.ID)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "clearhouse: %v\n", err)
+		return
+	}
+	fmt.Println("    since issue:")
+	for _, l := range credits {
+		fmt.Printf("      line %d credited by %s (%d of its %d items)\n", l.Line, l.CreditNote, l.Items, l.OfAll)
+	}
+	var applied int64
+	for _, st := range settled {
+		if d.Type == invoice.TypeCreditNote {
+			fmt.Printf("      applied to %s: %s %s on %s\n", st.Invoice, d.Amount(st.Amount), d.Currency, st.On)
+		} else {
+			fmt.Printf("      credit applied from %s: %s %s on %s\n", st.Credit, d.Amount(st.Amount), d.Currency, st.On)
+		}
+		applied += st.Amount
+	}
+	if d.Type == invoice.TypeCreditNote {
+		fmt.Printf("      credit left %s %s\n", d.Amount(in.Gross-applied), d.Currency)
+		return
+	}
+	fmt.Printf("      open %s %s\n", d.Amount(in.Gross-applied), d.Currency)
 }
 
 // InvoiceWriteCmd is `clearhouse invoice write`.

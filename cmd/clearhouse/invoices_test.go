@@ -140,6 +140,14 @@ func checkSampleInvoices(t *testing.T, env []string, data string) {
 	if _, err := os.Stat(filepath.Join(data, "partners", "isp-de", "outbox", "CN-"+year+"-000002.pdf")); err != nil {
 		t.Fatal(err)
 	}
+	// invoice show prints the document as issued, then what happened since:
+	// the credit note of its line, the credit applied, what is open.
+	r = run(t, env, "invoice", "show", inv)
+	for _, w := range []string{"since issue:", "line 1 credited by CN-" + year + "-000002", "credit applied from CN-" + year + "-000002: 66.00 EUR", "open 12.00 EUR"} {
+		if r.code != 0 || !strings.Contains(r.stdout, w) {
+			t.Errorf("invoice show %s: want %q in\n%s%s", inv, w, r.stdout, r.stderr)
+		}
+	}
 	for _, c := range []struct {
 		args []string
 		want string
@@ -154,6 +162,8 @@ func checkSampleInvoices(t *testing.T, env []string, data string) {
 		{[]string{"invoice", "credit", inv}, "--reason"},
 		{[]string{"bill", "--period", "2026-13"}, "not a month"},
 		{[]string{"bill", "--period", "2026-11", "--reseller", "nobody"}, "unknown partner"},
+		{[]string{"bill", "--period", "2026-11", "--reseller", "isp-de", "--reseller", "telco-fr", "--dry-run"}, "--reseller is given twice: it takes one value"},
+		{[]string{"invoice", "credit", inv, "--reason", "x", "--reason", "y"}, "--reason is given twice"},
 	} {
 		if r := run(t, env, c.args...); r.code != 64 || !strings.Contains(r.stderr, c.want) {
 			t.Errorf("%v: exit %d, %q (want 64 and %q)", c.args, r.code, r.stderr, c.want)

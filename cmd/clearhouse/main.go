@@ -119,6 +119,9 @@ func main() {
 		panic(err)
 	}
 	kctx, err := parser.Parse(os.Args[1:])
+	if err == nil {
+		err = onceEach(kctx)
+	}
 	if err != nil {
 		// The mistake and where help is, not forty lines of help.
 		fmt.Fprintf(os.Stderr, "clearhouse: %v\n  clearhouse --help lists the commands and the exit codes; clearhouse COMMAND --help its flags\n", err)
@@ -316,4 +319,22 @@ func (g *Globals) service(e *env) *ingest.Service {
 // ingestSettings are the input limits of the flags.
 func (g *Globals) ingestSettings() pipeline.Ingest {
 	return pipeline.Ingest{Limits: g.Limits.tabular(), MaxFileBytes: g.Limits.FileMB << 20, MaxProblems: g.Limits.Problems, PrescanBytes: g.Limits.InMemMB << 20}
+}
+
+// onceEach refuses a flag of one value given twice on the command line:
+// kong keeps the last one, and `bill --reseller a --reseller b` billed b
+// alone without a word.
+func onceEach(k *kong.Context) error {
+	seen := map[*kong.Flag]bool{}
+	for _, p := range k.Path {
+		f := p.Flag
+		if f == nil || p.Resolved || f.IsCumulative() || f.IsBool() || f.IsCounter() {
+			continue
+		}
+		if seen[f] {
+			return fmt.Errorf("--%s is given twice: it takes one value", f.Name)
+		}
+		seen[f] = true
+	}
+	return nil
 }

@@ -1264,7 +1264,7 @@ func (b *Biller) Credit(ctx context.Context, number string, lines []int, reason 
 		return nil, 0, fmt.Errorf("%w: the reason has the character U+%04X at character %d, which a document cannot show: write plain text", ErrNoReason, r, at)
 	}
 	if n := utf8.RuneCountInString(reason); n > 500 {
-		return nil, 0, fmt.Errorf("%w: the reason has %d characters; at most 500 are printed", ErrNoReason, n)
+		return nil, 0, fmt.Errorf("%w: the reason has %d characters; it may have at most 500", ErrNoReason, n)
 	}
 	hub, err := store.New(b.Pool).Hub(ctx)
 	if err != nil {
@@ -1316,7 +1316,11 @@ func (b *Biller) Credit(ctx context.Context, number string, lines []int, reason 
 			return err
 		}
 		if n == 0 {
-			return fmt.Errorf("%w on %s (lines %v): credited already", ErrNothingToCredit, number, lines)
+			which := "its lines"
+			if len(lines) > 0 {
+				which = "lines " + strings.Trim(fmt.Sprint(lines), "[]")
+			}
+			return fmt.Errorf("%w on %s (%s): credited already", ErrNothingToCredit, number, which)
 		}
 		staged, err := store.StagedLines(ctx, tx)
 		if err != nil {

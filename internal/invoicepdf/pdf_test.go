@@ -143,7 +143,7 @@ func TestEveryExampleReads(t *testing.T) {
 					"Total "+cur(d, d.Totals.TaxInclusive), "Billing period "+billing)
 			} else {
 				want = append(want, "Credit note", "Total credited "+cur(d, d.Totals.TaxInclusive), "Reason: "+longDates(d.Reason),
-					"Issued in "+billing+" billing", "Credited period")
+					"Billing month "+billing, "Credited period")
 				for _, r := range d.References {
 					want = append(want, r.Number+" "+day(r.IssueDate)+" "+amt(d, r.Amount))
 				}
@@ -468,9 +468,9 @@ func TestCreditNoteSaidTheBillingMonth(t *testing.T) {
 		want, not  []string
 	}{
 		{"credit note of two months", 2, 0, 0,
-			[]string{"Credited period September – October 2026", "Issued in November 2026 billing"}, []string{"Billing period"}},
+			[]string{"Credited period September – October 2026", "Billing month November 2026"}, []string{"Billing period"}},
 		{"credit note of days", 2, ymd(2026, 9, 15), ymd(2026, 10, 20),
-			[]string{"Credited period 15 September –", "20 October 2026", "Issued in November 2026 billing"}, []string{"Billing period"}},
+			[]string{"Credited period 15 September –", "20 October 2026", "Billing month November 2026"}, []string{"Billing period"}},
 		{"invoice with a month caught up", 0, 0, 0,
 			[]string{"Billing period November 2026", "Service period October – November 2026"}, []string{"Credited period"}},
 		{"invoice with months caught up", 0, ymd(2026, 8, 1), 0,

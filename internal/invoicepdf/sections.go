@@ -49,8 +49,10 @@ func (w *writer) heading() {
 
 // periods are the header's facts of time. An invoice is of its billing
 // month, and says its service period too when its lines reach beyond the
-// month (months caught up). A credit note credits its service period, in
-// the billing of its month.
+// month (months caught up). A credit note credits its service period, and
+// is of a billing month: the run's that issued it, or the month of the
+// invoice a manual credit note credits ("issued in October's billing" read
+// as if a note of 1 December had been issued by October's run).
 func (w *writer) periods() [][2]string {
 	d := w.d
 	span := ""
@@ -63,7 +65,7 @@ func (w *writer) periods() [][2]string {
 			out = append(out, [2]string{"Credited period", span})
 		}
 		if d.BillingMonth != "" {
-			out = append(out, [2]string{"Issued in", month(d.BillingMonth) + " billing"})
+			out = append(out, [2]string{"Billing month", month(d.BillingMonth)})
 		}
 		return out
 	}

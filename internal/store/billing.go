@@ -835,3 +835,50 @@ func CreditedNets(ctx context.Context, q Querier, invoiceIDs []int64) ([]Credite
 		 GROUP BY 1, 2, 3`,
 		func(r pgx.Row, c *CreditedNet) error { return r.Scan(&c.Invoice, &c.Category, &c.Rate, &c.Net) }, invoiceIDs)
 }
+
+// Settlement is credit applied to an invoice: by the credit note Credit
+// (numbers), on a day.
+type Settlement struct {
+	Invoice, Credit string
+	Amount          int64
+	On              civil.Date
+}
+
+// LineCredit is how many of the items of an invoice's line a credit note
+// credits.
+type LineCredit struct {
+	Line         int32
+	CreditNote   string
+	Items, OfAll int64
+}
+
+// DocumentSince is what happened to an issued document since: the credit
+// applied to it or by it (settlements, oldest first) and, for an
+// invoice, which credit notes credit its lines.
+func DocumentSince(ctx context.Context, q Querier, id int64) ([]Settlement, []LineCredit, error) {
+	settled, err := collectAs(ctx, q, fmt.Sprintf("reading the settlements of document %d", id), `
+		SELECT i.number, c.number, s.amount, s.settled_at::date - DATE '1970-01-01'
+		  FROM settlements s JOIN invoices i ON i.id = s.invoice_id JOIN invoices c ON c.id = s.credit_id
+		 WHERE s.invoice_id = $1 OR s.credit_id = $1 ORDER BY s.id`,
+		func(r pgx.Row, s *Settlement) error {
+			var days int32
+			if err := r.Scan(&s.Invoice, &s.Credit, &s.Amount, &days); err != nil {
+				return err
+			}
+			s.On = civil.Date(days)
+			return nil
+		}, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	credits, err := collectAs(ctx, q, fmt.Sprintf("reading the credits of document %d's lines", id), `
+		SELECT i.line_no, c.number, count(*), (SELECT count(*) FROM invoice_items a WHERE a.invoice_id = $1 AND a.line_no = i.line_no)
+		  FROM invoice_items i
+		  JOIN invoice_items x ON x.reseller_id = i.reseller_id AND x.service_month = i.service_month
+		                      AND x.declaration_id = i.declaration_id AND x.credit
+		  JOIN invoices c ON c.id = x.invoice_id
+		 WHERE i.invoice_id = $1 AND NOT i.credit
+		 GROUP BY i.line_no, c.number ORDER BY i.line_no, c.number`,
+		func(r pgx.Row, l *LineCredit) error { return r.Scan(&l.Line, &l.CreditNote, &l.Items, &l.OfAll) }, id)
+	return settled, credits, err
+}
