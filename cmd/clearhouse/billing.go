@@ -302,7 +302,7 @@ func printSince(ctx context.Context, e *env, in store.Invoice, d *invoice.Docume
 	}
 	fmt.Println("    since issue:")
 	for _, l := range credits {
-		fmt.Printf("      line %d credited by %s (%d of its %d items)\n", l.Line, l.CreditNote, l.Items, l.OfAll)
+		fmt.Printf("      line %d credited by %s (%d of the %d items it bills)\n", l.Line, l.CreditNote, l.Items, l.OfAll)
 	}
 	var applied int64
 	for _, st := range settled {
