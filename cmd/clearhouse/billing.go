@@ -278,7 +278,6 @@ func (c *InvoiceShowCmd) Run(ctx context.Context, g *Globals) error {
 		if err := json.Unmarshal(in.Document, &d); err != nil {
 			return err
 		}
-		defer func() { printSince(ctx, e, in, &d) }()
 		fmt.Printf("%s, billing month %s, issued %s to %s (%s)\n", docLine(&d), d.BillingMonth, d.IssueDate, printable(d.Buyer.Name, 200), in.ResellerID)
 		for _, r := range d.References {
 			fmt.Printf("  credits %s of %s\n", r.Number, r.IssueDate)
@@ -287,18 +286,17 @@ func (c *InvoiceShowCmd) Run(ctx context.Context, g *Globals) error {
 			fmt.Printf("  reason: %s\n", printable(d.Reason, 500))
 		}
 		printDocument(os.Stdout, &d)
-		return nil
+		return printSince(ctx, e, in, &d)
 	})
 }
 
 // printSince prints what happened to a document since it was issued (the
 // document itself never changes): which credit notes credit its lines,
 // the credit applied to it or by it, and what is open or left.
-func printSince(ctx context.Context, e *env, in store.Invoice, d *invoice.Document) {
+func printSince(ctx context.Context, e *env, in store.Invoice, d *invoice.Document) error {
 	settled, credits, err := store.DocumentSince(ctx, e.pool, in.ID)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "clearhouse: %v\n", err)
-		return
+		return err
 	}
 	fmt.Println("    since issue:")
 	for _, l := range credits {
@@ -315,9 +313,10 @@ func printSince(ctx context.Context, e *env, in store.Invoice, d *invoice.Docume
 	}
 	if d.Type == invoice.TypeCreditNote {
 		fmt.Printf("      credit left %s %s\n", d.Amount(in.Gross-applied), d.Currency)
-		return
+		return nil
 	}
 	fmt.Printf("      open %s %s\n", d.Amount(in.Gross-applied), d.Currency)
+	return nil
 }
 
 // InvoiceWriteCmd is `clearhouse invoice write`.
