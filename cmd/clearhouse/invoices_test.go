@@ -6,11 +6,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/clearhouse/clearhouse/internal/invoice"
 	"github.com/clearhouse/clearhouse/internal/money"
 	"github.com/clearhouse/clearhouse/internal/ubl"
 )
@@ -59,14 +61,14 @@ func checkSampleInvoices(t *testing.T, env []string, data string) {
 	}
 	year := strconv.Itoa(time.Now().Year())
 	var got []string
-	docs := map[string][]string{} // number → reseller, total, open
+	docs := map[string][]string{} // number → reseller, total, open, net, VAT
 	for _, l := range strings.Split(r.stdout, "\n")[1:] {
 		f := strings.Fields(strings.Replace(l, "credit note", "credit-note", 1))
 		if len(f) != 11 {
 			continue
 		}
 		got = append(got, strings.Join([]string{strings.Replace(f[0], "-"+year+"-", "-YYYY-", 1), f[1], f[2], f[3], f[6], f[7], f[8], f[9]}, " "))
-		docs[f[0]] = []string{f[2], f[8], f[9], f[6]}
+		docs[f[0]] = []string{f[2], f[8], f[9], f[6], f[7]}
 	}
 	if strings.Join(got, "\n") != strings.TrimSpace(sampleInvoices) {
 		t.Fatalf("the sample documents:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.TrimSpace(sampleInvoices))
@@ -107,6 +109,14 @@ func checkSampleInvoices(t *testing.T, env []string, data string) {
 		}
 		if money.Format(net, "EUR") != d[3] {
 			t.Errorf("%s.csv: lines sum to %d cents, the net is %s", number, net, d[3])
+		}
+		// Every row carries the document's buyer and totals, as listed.
+		col := func(name string) int { return slices.Index(invoice.LinesHeader, name) }
+		for _, l := range lines[1:] {
+			if l[col("buyer_id")] != d[0] || l[col("document_net")] != d[3] || l[col("document_vat")] != d[4] || l[col("document_total")] != d[1] {
+				t.Errorf("%s.csv: buyer %s, net %s, VAT %s, total %s; the document: %s, %s, %s, %s", number,
+					l[col("buyer_id")], l[col("document_net")], l[col("document_vat")], l[col("document_total")], d[0], d[3], d[4], d[1])
+			}
 		}
 		for _, row := range readRows(t, base+"_detail.csv")[1:] {
 			if row[12] == "" || row[13] == "" || row[3] == "" {

@@ -20,14 +20,18 @@ import (
 // LinesHeader is the header of <number>.csv.
 var LinesHeader = []string{"document_type", "number", "issue_date", "billing_month", "line", "sku", "name",
 	"publisher", "billing_model", "service_month", "period_start", "period_end", "quantity", "unit_price",
-	"net", "vat_category", "vat_rate", "credits_invoice", "currency"}
+	"net", "vat_category", "vat_rate", "credits_invoice", "currency",
+	"buyer_id", "document_net", "document_vat", "document_total", "document_payable", "reason"}
 
 // DetailHeader is the header of <number>_detail.csv.
 var DetailHeader = []string{"document_type", "number", "line", "declaration_id", "customer_id", "sku",
 	"service_month", "quantity", "unit_price", "amount", "kind", "file_id", "file_name",
 	"file_line", "currency"}
 
-// WriteLinesCSV writes <number>.csv: the header, then one row per line of d.
+// WriteLinesCSV writes <number>.csv: the header, then one row per line of d;
+// each row also carries the document's buyer, totals and reason, so that a
+// spreadsheet of the lines alone reconciles with the PDF (VAT is the
+// document's, per category, not a line's).
 func WriteLinesCSV(w io.Writer, d *Document) error {
 	cur, err := money.ParseCurrency(d.Currency)
 	if err != nil {
@@ -43,7 +47,9 @@ func WriteLinesCSV(w io.Writer, d *Document) error {
 			g(string(d.Type)), g(d.Number), d.IssueDate.String(), g(d.BillingMonth),
 			strconv.Itoa(l.No), g(l.SKU), g(l.Name), g(l.Publisher), g(l.BillingModel), g(l.ServiceMonth),
 			l.PeriodStart.String(), l.PeriodEnd.String(), strconv.FormatInt(l.Quantity, 10), l.UnitPrice,
-			money.Format(l.Net, cur), g(l.VATCategory), l.VATRate, g(l.Credits), g(d.Currency))
+			money.Format(l.Net, cur), g(l.VATCategory), l.VATRate, g(l.Credits), g(d.Currency),
+			g(d.Buyer.ID), money.Format(d.Totals.TaxExclusive, cur), money.Format(d.Totals.Tax, cur),
+			money.Format(d.Totals.TaxInclusive, cur), money.Format(d.Totals.Payable, cur), g(d.Reason))
 		if err != nil {
 			return fmt.Errorf("writing line %d of %s: %w", l.No, d.Number, err)
 		}

@@ -50,6 +50,8 @@ func TestLinesCSVOfEveryExample(t *testing.T) {
 				"period_start": l.PeriodStart.String(), "period_end": l.PeriodEnd.String(),
 				"quantity": strconv.FormatInt(l.Quantity, 10), "unit_price": l.UnitPrice, "net": f(l.Net),
 				"vat_category": l.VATCategory, "vat_rate": l.VATRate, "credits_invoice": l.Credits, "currency": d.Currency,
+				"buyer_id": d.Buyer.ID, "document_net": f(d.Totals.TaxExclusive), "document_vat": f(d.Totals.Tax),
+				"document_total": f(d.Totals.TaxInclusive), "document_payable": f(d.Totals.Payable), "reason": d.Reason,
 			} {
 				if got := col(rec, name); got != want {
 					t.Errorf("%s line %d: %s = %q, want %q", d.Number, l.No, name, got, want)
@@ -77,7 +79,7 @@ func TestLinesCSVRow(t *testing.T) {
 		t.Fatal(err)
 	}
 	row := strings.Split(b.String(), "\n")[1]
-	want := "invoice,CH-2026-000041,2026-12-01,2026-11,1,TFR-VPN-M,VPN mensuel,secureco,monthly,2026-11,2026-11-01,2026-11-30,412,3.99,1643.88,S,20,,EUR"
+	want := "invoice,CH-2026-000041,2026-12-01,2026-11,1,TFR-VPN-M,VPN mensuel,secureco,monthly,2026-11,2026-11-01,2026-11-30,412,3.99,1643.88,S,20,,EUR,telco-fr,2354.88,470.98,2825.86,2825.86,"
 	if row != want {
 		t.Fatalf("\n got %s\nwant %s", row, want)
 	}
@@ -90,6 +92,7 @@ func TestLinesCSVGuardsText(t *testing.T) {
 	d := invoice.Examples()[0]
 	d.Lines[0].Name = `=HYPERLINK("http://evil.example","click")`
 	d.Lines[0].Publisher = "@publisher"
+	d.Reason = "=1+1"
 	var b bytes.Buffer
 	if err := invoice.WriteLinesCSV(&b, d); err != nil {
 		t.Fatal(err)
@@ -100,6 +103,9 @@ func TestLinesCSVGuardsText(t *testing.T) {
 	}
 	if got := recs[1][7]; got != "'@publisher" {
 		t.Errorf("publisher %q", got)
+	}
+	if got := recs[1][slices.Index(invoice.LinesHeader, "reason")]; got != "'=1+1" {
+		t.Errorf("reason %q", got)
 	}
 	// What the hub and the publisher get is not the reseller's business.
 	for _, col := range []string{"publisher_share", "hub_margin", "publisher_amount"} {
