@@ -6,19 +6,24 @@ package main_test
 // (inotify_test.go watches folders for created files).
 
 import (
+	"bytes"
 	"context"
 	"encoding/csv"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/text/encoding/charmap"
 
 	"github.com/clearhouse/clearhouse/internal/ledger"
 	"github.com/clearhouse/clearhouse/internal/mailbox"
@@ -174,4 +179,48 @@ func readRows(t *testing.T, path string) [][]string {
 		t.Fatalf("%s: %v", path, err)
 	}
 	return rows
+}
+
+// csvDialect is the dialect a document CSV was found in.
+type csvDialect struct {
+	comma                rune
+	bom, cp1252, decimal bool // a UTF-8 byte order mark; windows-1252; decimal commas
+}
+
+var decimalComma = regexp.MustCompile(`^-?[0-9]+,[0-9]+$`)
+
+// readDocCSV reads a document CSV as its reseller receives it, in its
+// dialect: UTF-8 after a byte order mark, else windows-1252 when it is not
+// UTF-8; the delimiter its header is written with. Decimals written with a
+// comma are given back with a point, and the dialect found is returned.
+func readDocCSV(t *testing.T, name string, b []byte) ([][]string, csvDialect) {
+	t.Helper()
+	var d csvDialect
+	if rest, ok := bytes.CutPrefix(b, []byte("\ufeff")); ok {
+		b, d.bom = rest, true
+	} else if !utf8.Valid(b) {
+		u, err := charmap.Windows1252.NewDecoder().Bytes(b)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		b, d.cp1252 = u, true
+	}
+	d.comma = ','
+	if i := bytes.IndexAny(b, ",;\t|"); i >= 0 {
+		d.comma = rune(b[i])
+	}
+	r := csv.NewReader(bytes.NewReader(b))
+	r.Comma = d.comma
+	rows, err := r.ReadAll()
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	for _, row := range rows {
+		for i, c := range row {
+			if d.comma != ',' && decimalComma.MatchString(c) {
+				row[i], d.decimal = strings.Replace(c, ",", ".", 1), true
+			}
+		}
+	}
+	return rows, d
 }

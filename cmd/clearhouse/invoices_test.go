@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"os/exec"
@@ -102,7 +103,19 @@ func checkSampleInvoices(t *testing.T, env []string, data string) {
 		}
 		// The lines CSV sums to the net; every detail row names the file
 		// and line it came from.
-		lines := readRows(t, base+".csv")
+		// Both in the reseller's dialect, as its acks: cable-be declares
+		// semicolons, windows-1252 and decimal commas; the others nothing
+		// (commas, UTF-8 with a byte order mark for Excel, points).
+		raw, _ := os.ReadFile(base + ".csv")
+		lines, dialect := readDocCSV(t, number+".csv", raw)
+		wantDialect := csvDialect{comma: ',', bom: true}
+		if d[0] == "cable-be" {
+			// windows-1252: told from UTF-8 only by a byte above ASCII.
+			wantDialect = csvDialect{comma: ';', cp1252: bytes.ContainsFunc(raw, func(r rune) bool { return r >= 0x80 }), decimal: true}
+		}
+		if dialect != wantDialect {
+			t.Errorf("%s.csv of %s: dialect %+v, want %+v", number, d[0], dialect, wantDialect)
+		}
 		var net int64
 		for _, l := range lines[1:] {
 			net += cents(t, l[14])
@@ -118,7 +131,15 @@ func checkSampleInvoices(t *testing.T, env []string, data string) {
 					l[col("buyer_id")], l[col("document_net")], l[col("document_vat")], l[col("document_total")], d[0], d[3], d[4], d[1])
 			}
 		}
-		for _, row := range readRows(t, base+"_detail.csv")[1:] {
+		raw, _ = os.ReadFile(base + "_detail.csv")
+		detail, detailDialect := readDocCSV(t, number+"_detail.csv", raw)
+		if d[0] == "cable-be" {
+			wantDialect.cp1252 = bytes.ContainsFunc(raw, func(r rune) bool { return r >= 0x80 })
+		}
+		if detailDialect != wantDialect {
+			t.Errorf("%s_detail.csv of %s: dialect %+v, want %+v", number, d[0], detailDialect, wantDialect)
+		}
+		for _, row := range detail[1:] {
 			if row[12] == "" || row[13] == "" || row[3] == "" {
 				t.Errorf("%s_detail.csv: a row without its lineage: %v", number, row)
 			}

@@ -28,6 +28,7 @@ import (
 	"github.com/clearhouse/clearhouse/internal/ledger"
 	"github.com/clearhouse/clearhouse/internal/money"
 	"github.com/clearhouse/clearhouse/internal/render"
+	"github.com/clearhouse/clearhouse/internal/schema"
 	"github.com/clearhouse/clearhouse/internal/sepa"
 	"github.com/clearhouse/clearhouse/internal/store"
 )
@@ -930,6 +931,10 @@ func (is *issuer) document(docType string, staged []store.StagedLine, reason str
 	if is.r.VATMention != "" {
 		doc.Notes = append(doc.Notes, is.r.VATMention)
 	}
+	var err error
+	if doc.CSV, err = csvFormat(is.r); err != nil {
+		return nil, nil, 0, err
+	}
 	var rows []store.InvoiceLine
 	var itemsAmount int64
 	refs := map[string]int{}
@@ -966,6 +971,24 @@ func (is *issuer) document(docType string, staged []store.StagedLine, reason str
 		}
 	}
 	return doc, rows, itemsAmount, nil
+}
+
+// csvFormat is how reseller r reads CSV, as its acks are written: its
+// file_format's delimiter and encoding (UTF-8 with a byte order mark when
+// none is declared) and its decimal separator.
+func csvFormat(r store.BillingReseller) (*invoice.CSVFormat, error) {
+	var f schema.Format
+	if r.FileFormat != "" {
+		if err := json.Unmarshal([]byte(r.FileFormat), &f); err != nil {
+			return nil, fmt.Errorf("%w: %s: its file format: %w", ErrSettings, r.ID, err)
+		}
+	}
+	d := f.Dialect()
+	c := &invoice.CSVFormat{Delimiter: string(d.Comma), Encoding: d.Encoding}
+	if f.Decimal == "," {
+		c.Decimal = ","
+	}
+	return c, nil
 }
 
 // unitPrice writes a unit price with at least the currency's digits and

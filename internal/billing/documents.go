@@ -77,7 +77,7 @@ func (d *Documents) Write(ctx context.Context, id int64) ([]string, error) {
 
 // detail streams the document's items, with their lineage.
 func (d *Documents) detail(ctx context.Context, w io.Writer, in store.Invoice, doc *invoice.Document) error {
-	c := invoice.NewDetailCSV(w)
+	c := invoice.NewDetailCSV(w, doc)
 	exp := doc.Cur().Exponent()
 	err := store.InvoiceDetail(ctx, d.Pool, in.ID, func(r store.DetailRow) error {
 		p, err := decimal.Parse(r.UnitPrice)

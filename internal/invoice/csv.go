@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/clearhouse/clearhouse/internal/money"
 	"github.com/clearhouse/clearhouse/internal/render"
@@ -37,7 +39,7 @@ func WriteLinesCSV(w io.Writer, d *Document) error {
 	if err != nil {
 		return fmt.Errorf("writing the lines of %s: %w: %v", d.Number, ErrDocument, err)
 	}
-	c := render.NewCSV(w)
+	c, num := d.csvOut(w)
 	if err := c.WriteTrusted(LinesHeader...); err != nil {
 		return fmt.Errorf("writing the lines of %s: %w", d.Number, err)
 	}
@@ -46,18 +48,37 @@ func WriteLinesCSV(w io.Writer, d *Document) error {
 		err := c.WriteTrusted(
 			g(string(d.Type)), g(d.Number), d.IssueDate.String(), g(d.BillingMonth),
 			strconv.Itoa(l.No), g(l.SKU), g(l.Name), g(l.Publisher), g(l.BillingModel), g(l.ServiceMonth),
-			l.PeriodStart.String(), l.PeriodEnd.String(), strconv.FormatInt(l.Quantity, 10), l.UnitPrice,
-			money.Format(l.Net, cur), g(l.VATCategory), l.VATRate, g(l.Credits), g(d.Currency),
-			g(d.Buyer.ID), money.Format(d.Totals.TaxExclusive, cur), money.Format(d.Totals.Tax, cur),
-			money.Format(d.Totals.TaxInclusive, cur), money.Format(d.Totals.Payable, cur), g(d.Reason))
+			l.PeriodStart.String(), l.PeriodEnd.String(), strconv.FormatInt(l.Quantity, 10), num(l.UnitPrice),
+			num(money.Format(l.Net, cur)), g(l.VATCategory), num(l.VATRate), g(l.Credits), g(d.Currency),
+			g(d.Buyer.ID), num(money.Format(d.Totals.TaxExclusive, cur)), num(money.Format(d.Totals.Tax, cur)),
+			num(money.Format(d.Totals.TaxInclusive, cur)), num(money.Format(d.Totals.Payable, cur)), g(d.Reason))
 		if err != nil {
 			return fmt.Errorf("writing line %d of %s: %w", l.No, d.Number, err)
 		}
 	}
-	if err := c.Flush(); err != nil {
+	if err := c.Close(); err != nil {
 		return fmt.Errorf("writing the lines of %s: %w", d.Number, err)
 	}
 	return nil
+}
+
+// csvOut is a CSV writer in the document's dialect, and how it writes a
+// decimal ("1643.88", or "1643,88" for a reader of decimal commas).
+func (d *Document) csvOut(w io.Writer) (*render.CSV, func(string) string) {
+	f := d.CSV
+	if f == nil {
+		return render.NewCSV(w), func(s string) string { return s }
+	}
+	comma, _ := utf8.DecodeRuneInString(f.Delimiter)
+	if comma == utf8.RuneError {
+		comma = ','
+	}
+	enc := strings.ToLower(f.Encoding)
+	num := func(s string) string { return s }
+	if f.Decimal == "," {
+		num = func(s string) string { return strings.Replace(s, ".", ",", 1) }
+	}
+	return render.NewCSVIn(w, render.Dialect{Comma: comma, Encoding: enc, BOM: enc == "" || enc == "utf-8"}), num
 }
 
 // DetailItem is one billed item of a document, with where it came from:
@@ -87,12 +108,17 @@ var detailKinds = map[string]bool{"fee": true, "sale": true, "usage": true, "cre
 // many items is never held whole.
 type DetailCSV struct {
 	c      *render.CSV
+	num    func(string) string
 	header bool
 }
 
-// NewDetailCSV returns a writer of the detail CSV on w. Close writes what
-// is buffered (and the header, even when no item was written).
-func NewDetailCSV(w io.Writer) *DetailCSV { return &DetailCSV{c: render.NewCSV(w)} }
+// NewDetailCSV returns a writer of doc's detail CSV on w, in its dialect.
+// Close writes what is buffered (and the header, even when no item was
+// written).
+func NewDetailCSV(w io.Writer, doc *Document) *DetailCSV {
+	c, num := doc.csvOut(w)
+	return &DetailCSV{c: c, num: num}
+}
 
 func (d *DetailCSV) writeHeader() error {
 	if d.header {
@@ -124,7 +150,7 @@ func (d *DetailCSV) Write(it DetailItem) error {
 	g := render.Cell
 	err = d.c.WriteTrusted(
 		g(it.DocumentType), g(it.Number), strconv.Itoa(it.Line), g(it.DeclarationID), g(it.CustomerID), g(it.SKU),
-		g(it.ServiceMonth), strconv.FormatInt(it.Quantity, 10), it.UnitPrice, money.Format(it.Amount, cur),
+		g(it.ServiceMonth), strconv.FormatInt(it.Quantity, 10), d.num(it.UnitPrice), d.num(money.Format(it.Amount, cur)),
 		g(it.Kind), optional(it.FileID), g(it.FileName),
 		optional(int64(it.FileLine)), g(it.Currency))
 	if err != nil {

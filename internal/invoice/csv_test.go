@@ -130,7 +130,7 @@ func TestLinesCSVUnknownCurrency(t *testing.T) {
 func TestDetailCSV(t *testing.T) {
 	t.Parallel()
 	var b bytes.Buffer
-	w := invoice.NewDetailCSV(&b)
+	w := invoice.NewDetailCSV(&b, &invoice.Document{})
 	items := []invoice.DetailItem{
 		{DocumentType: "invoice", Number: "CH-2026-000041", Line: 1, DeclarationID: "D-100", CustomerID: "C-7", SKU: "TFR-VPN-M",
 			ServiceMonth: "2026-11", Quantity: 2, UnitPrice: "3.99", Amount: 798, Kind: "fee",
@@ -155,7 +155,7 @@ func TestDetailCSV(t *testing.T) {
 	}
 
 	b.Reset()
-	if err := invoice.NewDetailCSV(&b).Close(); err != nil || b.String() != strings.Join(invoice.DetailHeader, ",")+"\n" {
+	if err := invoice.NewDetailCSV(&b, &invoice.Document{}).Close(); err != nil || b.String() != strings.Join(invoice.DetailHeader, ",")+"\n" {
 		t.Fatalf("empty detail: %v %q", err, b.String())
 	}
 }
@@ -175,7 +175,7 @@ func TestDetailCSVRefuses(t *testing.T) {
 		it := good
 		edit(&it)
 		var b bytes.Buffer
-		w := invoice.NewDetailCSV(&b)
+		w := invoice.NewDetailCSV(&b, &invoice.Document{})
 		err := w.Write(it)
 		if !errors.Is(err, invoice.ErrDocument) || !strings.Contains(err.Error(), "CN-2026-000007") {
 			t.Errorf("%s: %v", name, err)
@@ -184,5 +184,44 @@ func TestDetailCSVRefuses(t *testing.T) {
 		if strings.Count(b.String(), "\n") != 1 {
 			t.Errorf("%s: written %q", name, b.String())
 		}
+	}
+}
+
+// TestCSVInTheResellersDialect: a reseller that declared semicolons,
+// windows-1252 and decimal commas gets its document CSVs so; one that
+// declared nothing gets commas and UTF-8 with a byte order mark (Excel).
+func TestCSVInTheResellersDialect(t *testing.T) {
+	t.Parallel()
+	d := invoice.Examples()[0]
+	d.Lines[0].Name = "Sécurité"
+	d.CSV = &invoice.CSVFormat{Delimiter: ";", Encoding: "windows-1252", Decimal: ","}
+	var b bytes.Buffer
+	if err := invoice.WriteLinesCSV(&b, d); err != nil {
+		t.Fatal(err)
+	}
+	rows := strings.Split(b.String(), "\n")
+	want := "invoice;CH-2026-000041;2026-12-01;2026-11;1;TFR-VPN-M;S\xe9curit\xe9;secureco;monthly;2026-11;2026-11-01;2026-11-30;412;3,99;1643,88;S;20;;EUR;telco-fr;2354,88;470,98;2825,86;2825,86;"
+	if !strings.HasPrefix(rows[0], "document_type;number;") || rows[1] != want {
+		t.Fatalf("\n got %q\nwant %q", rows[1], want)
+	}
+	var detail bytes.Buffer
+	w := invoice.NewDetailCSV(&detail, d)
+	if err := w.Write(invoice.DetailItem{DocumentType: "invoice", Number: d.Number, Line: 1, DeclarationID: "S-1", SKU: "TFR-VPN-M",
+		ServiceMonth: "2026-11", Quantity: 1, UnitPrice: "3.99", Amount: 399, Kind: "fee", Currency: "EUR"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Split(detail.String(), "\n")[1]; got != "invoice;CH-2026-000041;1;S-1;;TFR-VPN-M;2026-11;1;3,99;3,99;fee;;;;EUR" {
+		t.Fatalf("detail row %q", got)
+	}
+	d.CSV = &invoice.CSVFormat{Delimiter: ","}
+	b.Reset()
+	if err := invoice.WriteLinesCSV(&b, d); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(b.String(), "\ufeffdocument_type,number,") || !strings.Contains(b.String(), ",Sécurité,") {
+		t.Fatalf("no dialect declared: %q", b.String()[:40])
 	}
 }

@@ -158,6 +158,18 @@ type Document struct {
 	References     []Reference   `json:"references,omitempty"` // credit note: the invoices credited
 	Reason         string        `json:"reason,omitempty"`     // credit note: why
 	Notes          []string      `json:"notes,omitempty"`      // BT-22: mentions (VAT, reverse charge)
+	// CSV is how the reseller reads CSV (its file_format), taken at issue
+	// so that the CSVs written again are the same; nil: comma, UTF-8
+	// without a byte order mark, a decimal point.
+	CSV *CSVFormat `json:"csv,omitempty"`
+}
+
+// CSVFormat is the dialect of a document's CSVs: the reseller's, as its
+// acks are written.
+type CSVFormat struct {
+	Delimiter string `json:"delimiter"`          // one character: , ; | or a tab
+	Encoding  string `json:"encoding,omitempty"` // "" or utf-8 (with a byte order mark, for Excel), utf-16, windows-1252
+	Decimal   string `json:"decimal,omitempty"`  // "," for a decimal comma; "": a point
 }
 
 // TypeCode is the UNCL1001 document type code.
