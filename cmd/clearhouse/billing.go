@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/clearhouse/clearhouse/internal/billing"
@@ -162,7 +163,7 @@ func docLine(d *invoice.Document) string {
 	s := fmt.Sprintf("%s %s: %d %s, net %s, VAT %s, total %s %s", kind(d), d.Number, len(d.Lines), lines,
 		d.Amount(d.Totals.TaxExclusive), d.Amount(d.Totals.Tax), d.Amount(d.Totals.TaxInclusive), d.Currency)
 	if d.Totals.Prepaid > 0 {
-		s += fmt.Sprintf(", credit applied %s, due %s", d.Amount(d.Totals.Prepaid), d.Amount(d.Totals.Payable))
+		s += fmt.Sprintf(", credit applied %s, due at issue %s", d.Amount(d.Totals.Prepaid), d.Amount(d.Totals.Payable))
 	}
 	return s
 }
@@ -172,8 +173,12 @@ func printDocument(out *os.File, d *invoice.Document) {
 	tw := amountTable(out)
 	fmt.Fprintln(tw, "      LINE\tSKU\tMONTH\tQUANTITY\tUNIT PRICE\tNET\tVAT\tCREDITS\t")
 	for _, l := range d.Lines {
+		credits := l.Credits
+		if l.CreditsLine > 0 {
+			credits += " line " + strconv.Itoa(l.CreditsLine)
+		}
 		fmt.Fprintf(tw, "      %d\t%s\t%s\t%d\t%s\t%s\t%s %s %%\t%s\t\n", l.No, printable(l.SKU, 64), l.ServiceMonth, l.Quantity, l.UnitPrice,
-			d.Amount(l.Net), l.VATCategory, l.VATRate, l.Credits)
+			d.Amount(l.Net), l.VATCategory, l.VATRate, credits)
 	}
 	tw.Flush()
 	for _, v := range d.VAT {
@@ -183,7 +188,7 @@ func printDocument(out *os.File, d *invoice.Document) {
 		fmt.Fprintf(out, "      total credited %s %s\n", d.Amount(d.Totals.TaxInclusive), d.Currency)
 		return
 	}
-	fmt.Fprintf(out, "      total %s %s, due %s (%s)\n", d.Amount(d.Totals.TaxInclusive), d.Currency, d.Amount(d.Totals.Payable), printable(d.Payment.Terms, 200))
+	fmt.Fprintf(out, "      total %s %s, due at issue %s (%s)\n", d.Amount(d.Totals.TaxInclusive), d.Currency, d.Amount(d.Totals.Payable), printable(d.Payment.Terms, 200))
 }
 
 // InvoicesCmd lists issued documents.

@@ -951,7 +951,7 @@ func (is *issuer) document(docType string, staged []store.StagedLine, reason str
 		doc.Lines = append(doc.Lines, invoice.Line{No: i + 1, SKU: l.SKU, Name: l.Name, Publisher: l.Publisher, BillingModel: l.Model,
 			ServiceMonth: PeriodText(l.ServiceMonth), Quantity: l.Quantity, UnitPrice: unit, Net: net, PeriodStart: l.PeriodStart,
 			PeriodEnd: l.PeriodEnd, VATCategory: l.VATCategory, VATRate: l.VATRate, PublisherAmount: l.Share,
-			Credits: l.CreditedNumber, Items: l.Items})
+			Credits: l.CreditedNumber, CreditsLine: int(l.CreditedLine), Items: l.Items})
 		rows = append(rows, store.InvoiceLine{No: int32(i + 1), SKU: l.SKU, Name: l.Name, Publisher: l.Publisher, Model: l.Model,
 			ServiceMonth: l.ServiceMonth, Quantity: l.Quantity, UnitPrice: unit, Net: net, ItemsAmount: l.Amount,
 			PublisherAmount: l.Share, VATCategory: l.VATCategory, VATRate: l.VATRate, PeriodStart: l.PeriodStart,

@@ -80,6 +80,9 @@ func TestLateDeclarationsCaughtUpAndCredited(t *testing.T) {
 	}
 	want(t, "April credit note", lines(cn), []string{
 		"TFR-VPN-M 2026-02 1×3.99=3.99 credits CH-2026-000002", "TFR-VPN-M 2026-03 1×3.99=3.99 credits CH-2026-000003"})
+	if cn.Lines[0].CreditsLine != 1 || cn.Lines[1].CreditsLine != 1 { // each invoice had one line
+		t.Fatalf("the run's credit note credits lines %d and %d", cn.Lines[0].CreditsLine, cn.Lines[1].CreditsLine)
+	}
 	if len(cn.References) != 2 || cn.References[0].Number != "CH-2026-000002" || cn.References[1].Number != "CH-2026-000003" ||
 		cn.Totals.TaxInclusive != 958 || cn.PeriodStart.String() != "2026-02-01" || cn.PeriodEnd.String() != "2026-03-31" {
 		t.Fatalf("credit note: refs %+v totals %+v period %s–%s", cn.References, cn.Totals, cn.PeriodStart, cn.PeriodEnd)
@@ -253,6 +256,9 @@ func TestManualCreditNote(t *testing.T) {
 		t.Fatal(err)
 	}
 	want(t, "the rest", lines(rest), []string{"TFR-VPN-M 2026-01 2×3.99=7.98 credits " + jan.Number})
+	if cn.Lines[0].CreditsLine != 1 || rest.Lines[0].CreditsLine != 2 {
+		t.Fatalf("the credit notes credit lines %d and %d of %s, not 1 and 2", cn.Lines[0].CreditsLine, rest.Lines[0].CreditsLine, jan.Number)
+	}
 	if _, _, err := e.b.Credit(e.ctx, cn.Number, nil, "a credit note"); !errors.Is(err, billing.ErrNotAnInvoice) {
 		t.Fatalf("crediting a credit note: %v", err)
 	}

@@ -23,7 +23,7 @@ import (
 var LinesHeader = []string{"document_type", "number", "issue_date", "billing_month", "line", "sku", "name",
 	"publisher", "billing_model", "service_month", "period_start", "period_end", "quantity", "unit_price",
 	"net", "vat_category", "vat_rate", "credits_invoice", "currency",
-	"buyer_id", "document_net", "document_vat", "document_total", "document_payable", "reason"}
+	"buyer_id", "document_net", "document_vat", "document_total", "document_payable", "reason", "credits_line"}
 
 // DetailHeader is the header of <number>_detail.csv.
 var DetailHeader = []string{"document_type", "number", "line", "declaration_id", "customer_id", "sku",
@@ -51,7 +51,8 @@ func WriteLinesCSV(w io.Writer, d *Document) error {
 			l.PeriodStart.String(), l.PeriodEnd.String(), strconv.FormatInt(l.Quantity, 10), num(l.UnitPrice),
 			num(money.Format(l.Net, cur)), g(l.VATCategory), num(l.VATRate), g(l.Credits), g(d.Currency),
 			g(d.Buyer.ID), num(money.Format(d.Totals.TaxExclusive, cur)), num(money.Format(d.Totals.Tax, cur)),
-			num(money.Format(d.Totals.TaxInclusive, cur)), num(money.Format(d.Totals.Payable, cur)), g(d.Reason))
+			num(money.Format(d.Totals.TaxInclusive, cur)), num(money.Format(d.Totals.Payable, cur)), g(d.Reason),
+			optional(int64(l.CreditsLine)))
 		if err != nil {
 			return fmt.Errorf("writing line %d of %s: %w", l.No, d.Number, err)
 		}

@@ -52,6 +52,7 @@ func TestLinesCSVOfEveryExample(t *testing.T) {
 				"vat_category": l.VATCategory, "vat_rate": l.VATRate, "credits_invoice": l.Credits, "currency": d.Currency,
 				"buyer_id": d.Buyer.ID, "document_net": f(d.Totals.TaxExclusive), "document_vat": f(d.Totals.Tax),
 				"document_total": f(d.Totals.TaxInclusive), "document_payable": f(d.Totals.Payable), "reason": d.Reason,
+				"credits_line": map[bool]string{true: strconv.Itoa(l.CreditsLine), false: ""}[l.CreditsLine > 0],
 			} {
 				if got := col(rec, name); got != want {
 					t.Errorf("%s line %d: %s = %q, want %q", d.Number, l.No, name, got, want)
@@ -79,7 +80,7 @@ func TestLinesCSVRow(t *testing.T) {
 		t.Fatal(err)
 	}
 	row := strings.Split(b.String(), "\n")[1]
-	want := "invoice,CH-2026-000041,2026-12-01,2026-11,1,TFR-VPN-M,VPN mensuel,secureco,monthly,2026-11,2026-11-01,2026-11-30,412,3.99,1643.88,S,20,,EUR,telco-fr,2354.88,470.98,2825.86,2825.86,"
+	want := "invoice,CH-2026-000041,2026-12-01,2026-11,1,TFR-VPN-M,VPN mensuel,secureco,monthly,2026-11,2026-11-01,2026-11-30,412,3.99,1643.88,S,20,,EUR,telco-fr,2354.88,470.98,2825.86,2825.86,,"
 	if row != want {
 		t.Fatalf("\n got %s\nwant %s", row, want)
 	}
@@ -200,7 +201,7 @@ func TestCSVInTheResellersDialect(t *testing.T) {
 		t.Fatal(err)
 	}
 	rows := strings.Split(b.String(), "\n")
-	want := "invoice;CH-2026-000041;2026-12-01;2026-11;1;TFR-VPN-M;S\xe9curit\xe9;secureco;monthly;2026-11;2026-11-01;2026-11-30;412;3,99;1643,88;S;20;;EUR;telco-fr;2354,88;470,98;2825,86;2825,86;"
+	want := "invoice;CH-2026-000041;2026-12-01;2026-11;1;TFR-VPN-M;S\xe9curit\xe9;secureco;monthly;2026-11;2026-11-01;2026-11-30;412;3,99;1643,88;S;20;;EUR;telco-fr;2354,88;470,98;2825,86;2825,86;;"
 	if !strings.HasPrefix(rows[0], "document_type;number;") || rows[1] != want {
 		t.Fatalf("\n got %q\nwant %q", rows[1], want)
 	}

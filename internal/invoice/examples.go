@@ -168,9 +168,9 @@ func exampleCreditNote() *Document {
 		}.enterprise("0477472701"),
 		Lines: lines(VATStandard, "21",
 			Line{SKU: "CBE-VPN-M", Name: "VPN mensuel", Publisher: "secureco", BillingModel: "monthly",
-				Quantity: 2, UnitPrice: "4.20", Net: 840, PublisherAmount: 560, Credits: "CH-2026-000031", Items: 1}.in(9),
+				Quantity: 2, UnitPrice: "4.20", Net: 840, PublisherAmount: 560, Credits: "CH-2026-000031", CreditsLine: 2, Items: 1}.in(9),
 			Line{SKU: "CBE-VPN-M", Name: "VPN mensuel", Publisher: "secureco", BillingModel: "monthly",
-				Quantity: 2, UnitPrice: "4.20", Net: 840, PublisherAmount: 560, Credits: "CH-2026-000036", Items: 1}.in(10),
+				Quantity: 2, UnitPrice: "4.20", Net: 840, PublisherAmount: 560, Credits: "CH-2026-000036", CreditsLine: 1, Items: 1}.in(10),
 		),
 		References: []Reference{
 			{Number: "CH-2026-000031", IssueDate: d(2026, 10, 1), Amount: 1016},

@@ -83,9 +83,11 @@ type Line struct {
 	// PublisherAmount is the publisher share of the line (the sum of its
 	// items' shares); the hub margin is Net - PublisherAmount.
 	PublisherAmount int64 `json:"publisher_amount"`
-	// Credits: on a credit note, the invoice this line credits.
-	Credits string `json:"credits,omitempty"`
-	Items   int    `json:"items"` // how many billed items the line groups
+	// Credits: on a credit note, the invoice this line credits, and its
+	// line (0: not recorded, on notes issued before it was).
+	Credits     string `json:"credits,omitempty"`
+	CreditsLine int    `json:"credits_line,omitempty"`
+	Items       int    `json:"items"` // how many billed items the line groups
 }
 
 // Margin is the hub's part of the line.

@@ -218,6 +218,9 @@ func (w *writer) lines() {
 		var note, cat string
 		if l.Credits != "" {
 			note = "credits invoice " + l.Credits
+			if l.CreditsLine > 0 {
+				note += " line " + strconv.Itoa(l.CreditsLine)
+			}
 		}
 		if len(categories) > 1 && l.VATCategory != invoice.VATStandard {
 			cat = l.VATCategory

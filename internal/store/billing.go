@@ -179,7 +179,8 @@ const (
 		reseller_id text NOT NULL, kind text NOT NULL, credit boolean NOT NULL, declaration_id text COLLATE "C" NOT NULL,
 		service_month date NOT NULL, quantity bigint NOT NULL, unit_price numeric(18,6), amount bigint, publisher_amount bigint,
 		publisher_id text NOT NULL, sku text NOT NULL, billing_model text NOT NULL, price_valid_from date,
-		period_start date NOT NULL, period_end date NOT NULL, vat_category text, vat_rate numeric(7,4), credited_invoice bigint
+		period_start date NOT NULL, period_end date NOT NULL, vat_category text, vat_rate numeric(7,4), credited_invoice bigint,
+		credited_line integer
 	) ON COMMIT DELETE ROWS;
 	CREATE TEMP TABLE IF NOT EXISTS bill_resellers (
 		reseller_id text PRIMARY KEY, currency char(3) NOT NULL, exp10 bigint NOT NULL, billed date
@@ -289,11 +290,12 @@ const (
 	// then.
 	stageRunCreditsSQL = `
 	INSERT INTO bill_items (reseller_id, kind, credit, declaration_id, service_month, quantity, unit_price, amount, publisher_amount,
-	                        publisher_id, sku, billing_model, price_valid_from, period_start, period_end, vat_category, vat_rate, credited_invoice)
+	                        publisher_id, sku, billing_model, price_valid_from, period_start, period_end, vat_category, vat_rate, credited_invoice,
+	                        credited_line)
 	SELECT x.* FROM bill_resellers r CROSS JOIN LATERAL (
 	SELECT i.reseller_id, 'credit', true, i.declaration_id, i.service_month, i.quantity, i.unit_price, i.amount, i.publisher_amount,
 	       i.publisher_id, l.sku, l.billing_model, i.price_valid_from, i.service_month, (i.service_month + interval '1 month' - interval '1 day')::date,
-	       l.vat_category, l.vat_rate, i.invoice_id
+	       l.vat_category, l.vat_rate, i.invoice_id, i.line_no
 	  FROM declarations d
 	 CROSS JOIN LATERAL generate_series(date_trunc('month', d.sub_end_date) + interval '1 month', r.billed, interval '1 month') AS m
 	 CROSS JOIN LATERAL (SELECT * FROM invoice_items i WHERE i.reseller_id = d.reseller_id AND i.service_month = m::date
@@ -312,9 +314,11 @@ const (
 	// charged items not credited yet.
 	stageLineCreditsSQL = `
 	INSERT INTO bill_items (reseller_id, kind, credit, declaration_id, service_month, quantity, unit_price, amount, publisher_amount,
-	                        publisher_id, sku, billing_model, price_valid_from, period_start, period_end, vat_category, vat_rate, credited_invoice)
+	                        publisher_id, sku, billing_model, price_valid_from, period_start, period_end, vat_category, vat_rate, credited_invoice,
+	                        credited_line)
 	SELECT i.reseller_id, 'credit', true, i.declaration_id, i.service_month, i.quantity, i.unit_price, i.amount, i.publisher_amount,
-	       i.publisher_id, l.sku, l.billing_model, i.price_valid_from, l.period_start, l.period_end, l.vat_category, l.vat_rate, i.invoice_id
+	       i.publisher_id, l.sku, l.billing_model, i.price_valid_from, l.period_start, l.period_end, l.vat_category, l.vat_rate, i.invoice_id,
+	       i.line_no
 	  FROM invoice_items i JOIN invoice_lines l ON l.invoice_id = i.invoice_id AND l.line_no = i.line_no
 	 WHERE i.invoice_id = $1 AND NOT i.credit AND (cardinality($2::int[]) = 0 OR i.line_no = ANY($2))
 	   AND NOT EXISTS (SELECT 1 FROM invoice_items c WHERE c.reseller_id = i.reseller_id AND c.service_month = i.service_month
@@ -335,10 +339,12 @@ const (
 	SELECT l.reseller_id, l.credit, coalesce(l.credited_invoice, 0), coalesce(inv.number, ''), l.sku, coalesce(ci.name, l.sku), l.publisher_id,
 	       l.billing_model, coalesce(l.unit_price::text, ''), l.service_month - DATE '1970-01-01', coalesce(l.vat_category, ''),
 	       coalesce(l.vat_rate::text, ''), l.quantity, coalesce(l.amount, 0), coalesce(l.share, 0),
-	       l.period_start - DATE '1970-01-01', l.period_end - DATE '1970-01-01', l.items, coalesce(inv.issue_date - DATE '1970-01-01', 0)
+	       l.period_start - DATE '1970-01-01', l.period_end - DATE '1970-01-01', l.items, coalesce(inv.issue_date - DATE '1970-01-01', 0),
+	       coalesce(l.credited_line, 0)
 	  FROM (SELECT reseller_id, credit, credited_invoice, sku, publisher_id, billing_model, unit_price, service_month, vat_category, vat_rate,
 	               sum(quantity)::bigint AS quantity, sum(amount)::bigint AS amount, sum(publisher_amount)::bigint AS share,
-	               min(period_start) AS period_start, max(period_end) AS period_end, count(*)::int AS items
+	               min(period_start) AS period_start, max(period_end) AS period_end, count(*)::int AS items,
+	               min(credited_line) AS credited_line
 	          FROM bill_items
 	         GROUP BY reseller_id, credit, credited_invoice, sku, publisher_id, billing_model, unit_price, service_month, vat_category, vat_rate) l
 	  LEFT JOIN catalog_items ci ON ci.reseller_id = l.reseller_id AND ci.sku = l.sku
@@ -464,6 +470,7 @@ type StagedLine struct {
 	VATCategory, VATRate        string // "": an item has no VAT category
 	Quantity, Amount, Share     int64
 	CreditedIssue               civil.Date // the credited invoice's issue date
+	CreditedLine                int32      // the line of it credited (a credit line credits one: the same grouping)
 	PeriodStart, PeriodEnd      civil.Date
 	Items                       int
 }
@@ -486,7 +493,7 @@ func StagedLines(ctx context.Context, tx Tx) ([]StagedLine, error) {
 	return collectAs(ctx, tx, "grouping the staged items", stagedLinesSQL, func(r pgx.Row, l *StagedLine) error {
 		var month, from, to, issued int32
 		err := r.Scan(&l.Reseller, &l.Credit, &l.CreditedInvoice, &l.CreditedNumber, &l.SKU, &l.Name, &l.Publisher, &l.Model, &l.UnitPrice,
-			&month, &l.VATCategory, &l.VATRate, &l.Quantity, &l.Amount, &l.Share, &from, &to, &l.Items, &issued)
+			&month, &l.VATCategory, &l.VATRate, &l.Quantity, &l.Amount, &l.Share, &from, &to, &l.Items, &issued, &l.CreditedLine)
 		l.CreditedIssue = civil.Date(issued)
 		l.ServiceMonth, l.PeriodStart, l.PeriodEnd = civil.Date(month), civil.Date(from), civil.Date(to)
 		return err
