@@ -1,6 +1,8 @@
-// Package sepa holds the SEPA identifiers (IBAN, BIC, creditor identifier)
-// and, later, the pain.008/pain.001 model and XML writers. It imports
-// nothing of Clearhouse's.
+// Package sepa holds the SEPA identifiers (IBAN, BIC, creditor identifier,
+// ISO 11649 creditor references), the TARGET2 business-day calendar, and
+// the pain.008 direct debit model, its checks and its XML writer
+// (pain.008.001.08 and .001.02). It imports nothing of Clearhouse's:
+// dates are the days of time.Time values, amounts euro cents.
 package sepa
 
 import (
