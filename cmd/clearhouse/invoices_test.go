@@ -3,6 +3,7 @@ package main_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -99,6 +100,17 @@ func checkSampleInvoices(t *testing.T, env []string, data string) {
 		for _, want := range []string{number, d[1] + " EUR", "Clearhouse Services SAS"} {
 			if !strings.Contains(text, want) {
 				t.Errorf("%s.pdf does not say %q:\n%s", number, want, text)
+			}
+		}
+		// A pay-now invoice's QR code pays what it says is due, to the
+		// hub's account, quoting its RF reference; no other has one.
+		if strings.Contains(text, "Payment by bank transfer") {
+			payable := regexp.MustCompile(`<cbc:PayableAmount currencyID="EUR">([0-9.]+)</cbc:PayableAmount>`).FindSubmatch(xml)
+			ref := regexp.MustCompile(`<cbc:PaymentID>(RF[0-9A-Z]+)</cbc:PaymentID>`).FindSubmatch(xml)
+			code := sampleQR(t, base+".pdf")
+			if payable == nil || ref == nil || !strings.Contains(code, "\nEUR"+string(payable[1])+"\n\n"+string(ref[1])) ||
+				!strings.Contains(code, "\nClearhouse Services SAS\nFR7630004000031234567890143\n") {
+				t.Errorf("%s.pdf: QR code %q does not pay %s quoting %s", number, code, payable, ref)
 			}
 		}
 		// The lines CSV sums to the net; every detail row names the file
@@ -225,4 +237,29 @@ func cents(t *testing.T, s string) int64 {
 		t.Fatalf("amount %q", s)
 	}
 	return n
+}
+
+// sampleQR is the QR codes of a PDF's pages, as a phone reads them
+// (pdftoppm, then zbarimg: Debian poppler-utils and zbar-tools), a line
+// feed between two; "" when there is none.
+func sampleQR(t *testing.T, pdf string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if out, err := exec.Command("pdftoppm", "-r", "110", "-png", pdf, filepath.Join(dir, "page")).CombinedOutput(); err != nil {
+		t.Fatalf("pdftoppm %s: %v\n%s", pdf, err, out)
+	}
+	pages, _ := filepath.Glob(filepath.Join(dir, "page*.png"))
+	var codes []string
+	for _, page := range pages {
+		out, err := exec.Command("zbarimg", "-q", "--raw", "-Sdisable", "-Sqrcode.enable", page).Output()
+		var exit *exec.ExitError
+		if errors.As(err, &exit) && exit.ExitCode() == 4 { // none on the page
+			continue
+		}
+		if err != nil {
+			t.Fatalf("zbarimg (Debian zbar-tools) on %s: %v", pdf, err)
+		}
+		codes = append(codes, strings.TrimSuffix(string(out), "\n"))
+	}
+	return strings.Join(codes, "\n")
 }

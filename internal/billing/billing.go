@@ -1045,11 +1045,26 @@ func (is *issuer) payment(doc *invoice.Document, credit []store.OpenDoc) {
 		*p = invoice.Payment{Reference: p.Reference, SettledBy: p.SettledBy}
 		p.Terms = fmt.Sprintf("Settled by credit note %s: nothing to pay", strings.Join(p.SettledBy, ", "))
 	case p.Means == invoice.PayDirectDebit:
-		p.DebitDate = doc.DueDate
-		p.Terms = fmt.Sprintf("Direct debit of %s %s on %s (SEPA Core, mandate %s)", doc.Amount(doc.Totals.Payable), doc.Currency, doc.DueDate, p.MandateID)
+		p.DebitDate = CollectionDate(doc.IssueDate, doc.DueDate)
+		p.Terms = fmt.Sprintf("Direct debit of %s %s on %s (SEPA Core, mandate %s)", doc.Amount(doc.Totals.Payable), doc.Currency, p.DebitDate, p.MandateID)
 	default:
 		p.Terms = fmt.Sprintf("Payable within %d days, by %s, quoting %s", is.profile.PaymentTermsDays, doc.DueDate, p.Reference)
 	}
+}
+
+// PreNotificationDays is how long before its collection a direct debit is
+// announced (the invoice is the SEPA pre-notification): the rulebook's 14
+// calendar days, which a reseller's contract may shorten (not yet a
+// setting).
+const PreNotificationDays = 14
+
+// CollectionDate is when a wallet invoice issued on issue and due on due
+// is debited: its due date, or PreNotificationDays after its issue if
+// that is later, moved to the next TARGET2 business day.
+func CollectionDate(issue, due civil.Date) civil.Date {
+	d := max(due, issue+PreNotificationDays)
+	t := sepa.OnOrAfter(d.Time())
+	return civil.FromYMD(t.Year(), t.Month(), t.Day())
 }
 
 // postDocument posts the document's entry. An invoice: reseller:receivable

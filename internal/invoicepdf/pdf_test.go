@@ -2,6 +2,7 @@ package invoicepdf_test
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -605,6 +606,71 @@ func TestPaymentTermsRepeated(t *testing.T) {
 			if t.Failed() {
 				t.Log(got)
 			}
+		})
+	}
+}
+
+// qrCodes are the QR codes a phone's camera reads on the PDF's pages:
+// each page rendered as an image (pdftoppm), then decoded (zbarimg).
+func qrCodes(t *testing.T, pdf []byte) []string {
+	t.Helper()
+	for _, bin := range []string{"pdftoppm", "zbarimg"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Fatalf("%s is needed to read the QR code back: install the Debian packages poppler-utils and zbar-tools (%v)", bin, err)
+		}
+	}
+	dir := t.TempDir()
+	cmd := exec.Command("pdftoppm", "-r", "110", "-png", "-", filepath.Join(dir, "page"))
+	cmd.Stdin = bytes.NewReader(pdf)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("pdftoppm: %v\n%s", err, out)
+	}
+	pages, _ := filepath.Glob(filepath.Join(dir, "page*.png"))
+	var codes []string
+	for _, p := range pages {
+		var stdout, stderr bytes.Buffer
+		cmd := exec.Command("zbarimg", "-q", "--raw", "-Sdisable", "-Sqrcode.enable", p)
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		var exit *exec.ExitError
+		if errors.As(err, &exit) && exit.ExitCode() == 4 { // no code on the page
+			continue
+		}
+		if err != nil {
+			t.Fatalf("zbarimg %s: %v\n%s", p, err, stderr.String())
+		}
+		codes = append(codes, strings.TrimSuffix(stdout.String(), "\n"))
+	}
+	return codes
+}
+
+// A pay-now invoice's QR code is the transfer a banking app makes: the
+// hub's account, the amount due and the RF reference the page prints.
+// Nothing else has one: a direct debit, an invoice settled by credit, a
+// credit note.
+func TestPayNowQRCodeIsTheTransfer(t *testing.T) {
+	t.Parallel()
+	for _, d := range invoice.Examples() {
+		t.Run(d.Number, func(t *testing.T) {
+			t.Parallel()
+			pdf := render(t, d)
+			codes := qrCodes(t, pdf)
+			p := d.Payment
+			if d.Type != invoice.TypeInvoice || p.Means != invoice.PayCreditTransfer || d.Totals.Payable == 0 {
+				if len(codes) != 0 {
+					t.Fatalf("%s (%s, %s, due %d) has QR codes %q", d.Number, d.Type, p.Means, d.Totals.Payable, codes)
+				}
+				return
+			}
+			if len(codes) != 1 {
+				t.Fatalf("%d QR codes on the pay-now invoice %s, want 1", len(codes), d.Number)
+			}
+			want := strings.Join([]string{"BCD", "002", "1", "SCT", p.BIC, p.AccountName, strings.ReplaceAll(p.IBAN, " ", ""),
+				"EUR" + money.Format(d.Totals.Payable, "EUR"), "", strings.ReplaceAll(p.Reference, " ", "")}, "\n")
+			if codes[0] != want {
+				t.Errorf("QR code\n%q, want\n%q", codes[0], want)
+			}
+			says(t, flatten(text(t, pdf)), "Scan to pay", grouped4(p.Reference))
 		})
 	}
 }

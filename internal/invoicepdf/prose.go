@@ -1,5 +1,15 @@
 package invoicepdf
 
+import (
+	"bytes"
+	"fmt"
+	"hash/crc32"
+	"strconv"
+
+	"github.com/go-pdf/fpdf"
+	qrcode "github.com/skip2/go-qrcode"
+)
+
 // prose is a section of text: a heading, then parts, each a paragraph or a
 // label with its value, in a type of its own, and space below. The same
 // description is written (prose) and measured (proseHeight), so that
@@ -8,7 +18,17 @@ type prose struct {
 	head  string
 	parts []part
 	after float64 // millimetres below the section
+	// qr is a QR code's content, drawn beside the section's first run of
+	// labels (the account of a transfer), with a caption under it.
+	qr, caption string
 }
+
+// The QR code: its side in millimetres (the quiet zone included) and the
+// caption's line under it.
+const (
+	qrSide     = 25.0
+	qrCaptionH = 3.5
+)
 
 // part is a paragraph of text, or a label (muted) and its value on one
 // line beside it.
@@ -28,14 +48,17 @@ const (
 )
 
 // prose writes s, its heading kept with its first lines and the lines of
-// label and value together.
+// label and value together; its QR code, if any, beside its first label
+// and what follows it, which are narrowed to leave it room.
 func (w *writer) prose(s prose) {
 	w.section(s.head, w.opening(s))
+	qrBottom := 0.0
 	for i, p := range s.parts {
 		w.pdf.SetY(w.pdf.GetY() + p.gap)
+		wd := s.width(i)
 		if p.label == "" {
 			w.font(p.style, p.size, p.c)
-			w.para(marginX, contentW, p.lh, p.text)
+			w.para(marginX, wd, p.lh, p.text)
 			continue
 		}
 		if i == 0 || s.parts[i-1].label == "" {
@@ -46,16 +69,43 @@ func (w *writer) prose(s prose) {
 				}
 				run += q.gap + q.lh
 			}
-			w.need(run)
+			if s.qr != "" && qrBottom == 0 {
+				w.need(max(run, qrSide+qrCaptionH))
+				top := w.pdf.GetY()
+				qrBottom = w.qr(s.qr, s.caption, top)
+				w.pdf.SetY(top)
+			} else {
+				w.need(run)
+			}
 		}
 		y := w.pdf.GetY()
 		w.font("", p.size, muted)
 		w.at(marginX, y, labelW, p.lh, p.label, "L")
 		w.font(p.style, p.size, p.c)
-		w.at(marginX+labelW, y, contentW-labelW, p.lh, w.clip(p.text, contentW-labelW), "L")
+		w.at(marginX+labelW, y, wd-labelW, p.lh, w.clip(p.text, wd-labelW), "L")
 		w.pdf.SetY(y + p.lh)
 	}
-	w.pdf.SetY(w.pdf.GetY() + s.after)
+	w.pdf.SetY(max(w.pdf.GetY(), qrBottom) + s.after)
+}
+
+// firstLabel is the index of s's first label-value part (where its QR
+// code starts), or len(s.parts).
+func (s prose) firstLabel() int {
+	for i, p := range s.parts {
+		if p.label != "" {
+			return i
+		}
+	}
+	return len(s.parts)
+}
+
+// width is the width part i of s is written in: the text column, less
+// the QR code's from the part beside which it starts.
+func (s prose) width(i int) float64 {
+	if s.qr != "" && i >= s.firstLabel() {
+		return contentW - qrSide - 4
+	}
+	return contentW
 }
 
 // section writes a section's heading, kept with the next keep millimetres
@@ -67,20 +117,27 @@ func (w *writer) section(s string, keep float64) {
 	w.pdf.SetY(w.pdf.GetY() + headH)
 }
 
-// lineCount is how many lines p takes.
-func (w *writer) lineCount(p part) int {
+// lineCount is how many lines p takes, written wd wide.
+func (w *writer) lineCount(p part, wd float64) int {
 	if p.label != "" {
 		return 1
 	}
 	w.font(p.style, p.size, p.c)
-	return len(w.wrap(p.text, contentW))
+	return len(w.wrap(p.text, wd))
 }
 
 // proseHeight is the height s takes, the space below it included.
 func (w *writer) proseHeight(s prose) float64 {
-	h := headH + s.after
-	for _, p := range s.parts {
-		h += p.gap + float64(w.lineCount(p))*p.lh
+	h, beside := headH+s.after, 0.0
+	for i, p := range s.parts {
+		ph := p.gap + float64(w.lineCount(p, s.width(i)))*p.lh
+		h += ph
+		if s.qr != "" && i >= s.firstLabel() {
+			beside += ph
+		}
+	}
+	if s.qr != "" && s.firstLabel() < len(s.parts) {
+		h += max(0, qrSide+qrCaptionH-beside)
 	}
 	return h
 }
@@ -90,8 +147,8 @@ func (w *writer) proseHeight(s prose) float64 {
 // next page for lines it does not have.
 func (w *writer) opening(s prose) float64 {
 	h, n := 0.0, 0
-	for _, p := range s.parts {
-		k := min(w.lineCount(p), 3-n)
+	for i, p := range s.parts {
+		k := min(w.lineCount(p, s.width(i)), 3-n)
 		h += p.gap + float64(k)*p.lh
 		if n += k; n == 3 {
 			break
@@ -113,4 +170,26 @@ func (w *writer) together(ss ...prose) {
 	for _, s := range ss {
 		w.prose(s)
 	}
+}
+
+// qr draws a QR code of content at the right of the text column from y,
+// with caption under it, and returns where it ends. A content the code
+// cannot hold fails the document.
+func (w *writer) qr(content, caption string, y float64) float64 {
+	code, err := qrcode.New(content, qrcode.Medium) // EPC069-12: error correction level M
+	if err == nil {
+		var png []byte
+		if png, err = code.PNG(480); err == nil {
+			name := "qr-" + strconv.Itoa(len(content)) + "-" + strconv.FormatUint(uint64(crc32.ChecksumIEEE([]byte(content))), 16)
+			w.pdf.RegisterImageOptionsReader(name, fpdf.ImageOptions{ImageType: "PNG"}, bytes.NewReader(png))
+			w.pdf.ImageOptions(name, marginX+contentW-qrSide, y, qrSide, qrSide, false, fpdf.ImageOptions{ImageType: "PNG"}, 0, "")
+		}
+	}
+	if err != nil {
+		w.pdf.SetError(fmt.Errorf("the QR code of %s: %w", w.d.Number, err))
+		return y
+	}
+	w.font("", 7, muted)
+	w.at(marginX+contentW-qrSide, y+qrSide, qrSide, qrCaptionH, caption, "C")
+	return y + qrSide + qrCaptionH
 }

@@ -1,6 +1,7 @@
 package invoicepdf
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/clearhouse/clearhouse/internal/civil"
 	"github.com/clearhouse/clearhouse/internal/invoice"
 	"github.com/clearhouse/clearhouse/internal/money"
+	"github.com/clearhouse/clearhouse/internal/sepa"
 )
 
 // The sections of a document, in the order they are written.
@@ -367,6 +369,18 @@ func (w *writer) payment() prose {
 		account = [][2]string{{"Account holder", p.AccountName}, {"IBAN", iban(p.IBAN)}, {"BIC", p.BIC}, {"Reference", reference(p.Reference)}}
 	}
 	s := prose{head: head, after: 6, parts: []part{{size: 9, c: ink, lh: 4.6, text: say}}}
+	if account != nil && w.cur == "EUR" {
+		// The EPC QR code: a banking app reads the transfer from it.
+		t := sepa.EPCTransfer{Name: p.AccountName, IBAN: p.IBAN, BIC: p.BIC, Amount: d.Totals.Payable, Reference: p.Reference}
+		if !sepa.ValidCreditorReference(t.Reference) {
+			t.Reference, t.Text = "", p.Reference
+		}
+		qr, err := t.Payload()
+		if err != nil {
+			w.pdf.SetError(fmt.Errorf("the payment QR code of %s: %w", d.Number, err))
+		}
+		s.qr, s.caption = qr, "Scan to pay"
+	}
 	gap := 1.5
 	for _, a := range account {
 		if a[1] != "" {

@@ -265,3 +265,31 @@ func TestCheckRefusesWhatABankWould(t *testing.T) {
 		t.Errorf("message %q", msg)
 	}
 }
+
+func TestEPCQRPayload(t *testing.T) {
+	t.Parallel()
+	ref := sepa.CreditorReference("CH-2026-000017")
+	got, err := sepa.EPCTransfer{Name: "Clearhouse SAS", IBAN: "FR76 3000 6000 0112 3456 7890 189", BIC: "AGRIFRPP", Amount: 164388, Reference: ref}.Payload()
+	want := "BCD\n002\n1\nSCT\nAGRIFRPP\nClearhouse SAS\nFR7630006000011234567890189\nEUR1643.88\n\n" + ref
+	if err != nil || got != want {
+		t.Fatalf("Payload = %q, %v; want %q", got, err, want)
+	}
+	got, err = sepa.EPCTransfer{Name: "Søren Ålesund", IBAN: "DE89370400440532013000", Amount: 1, Text: "Invoice 17"}.Payload()
+	if want := "BCD\n002\n1\nSCT\n\nSøren Ålesund\nDE89370400440532013000\nEUR0.01\n\n\nInvoice 17"; err != nil || got != want {
+		t.Fatalf("Payload = %q, %v; want %q", got, err, want)
+	}
+	for _, c := range []struct {
+		t   sepa.EPCTransfer
+		err error
+	}{
+		{sepa.EPCTransfer{Name: "X", IBAN: "DE89370400440532013000", Amount: 0}, sepa.ErrAmount},
+		{sepa.EPCTransfer{Name: "X", IBAN: "DE89370400440532013001", Amount: 5}, sepa.ErrIBAN},
+		{sepa.EPCTransfer{Name: "X", IBAN: "DE89370400440532013000", Amount: 5, Reference: "RF00CH2026"}, sepa.ErrReference},
+		{sepa.EPCTransfer{Name: "X", IBAN: "DE89370400440532013000", Amount: 5, Reference: ref, Text: "also"}, sepa.ErrTwoReferences},
+		{sepa.EPCTransfer{Name: "", IBAN: "DE89370400440532013000", Amount: 5}, sepa.ErrRequired},
+	} {
+		if _, err := c.t.Payload(); !errors.Is(err, c.err) {
+			t.Errorf("%+v: %v, want %v", c.t, err, c.err)
+		}
+	}
+}
