@@ -76,6 +76,7 @@ func checkSampleInvoices(t *testing.T, env []string, data string) {
 		t.Fatalf("the sample documents:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.TrimSpace(sampleInvoices))
 	}
 	var xmls []string
+	transfers := 0 // pay-now invoices whose QR code was read
 	for number, d := range docs {
 		base := filepath.Join(data, "partners", d[0], "outbox", number)
 		for _, ext := range []string{".xml", ".pdf", ".csv", "_detail.csv"} {
@@ -97,14 +98,24 @@ func checkSampleInvoices(t *testing.T, env []string, data string) {
 			t.Fatalf("pdftotext (Debian poppler-utils) on %s: %v", number, err)
 		}
 		text := strings.ReplaceAll(string(out), "\u00a0", " ")
-		for _, want := range []string{number, d[1] + " EUR", "Clearhouse Services SAS"} {
+		// In the reseller's language (its billing profile): telco-fr's
+		// documents in French, isp-de's in German, with a decimal comma.
+		total, transfer := d[1]+" EUR", "Payment by bank transfer"
+		switch d[0] {
+		case "telco-fr":
+			total, transfer = strings.Replace(total, ".", ",", 1), "Paiement par virement"
+		case "isp-de":
+			total, transfer = strings.Replace(total, ".", ",", 1), "Zahlung per Überweisung"
+		}
+		for _, want := range []string{number, total, "Clearhouse Services SAS"} {
 			if !strings.Contains(text, want) {
 				t.Errorf("%s.pdf does not say %q:\n%s", number, want, text)
 			}
 		}
 		// A pay-now invoice's QR code pays what it says is due, to the
 		// hub's account, quoting its RF reference; no other has one.
-		if strings.Contains(text, "Payment by bank transfer") {
+		if strings.Contains(text, transfer) {
+			transfers++
 			payable := regexp.MustCompile(`<cbc:PayableAmount currencyID="EUR">([0-9.]+)</cbc:PayableAmount>`).FindSubmatch(xml)
 			ref := regexp.MustCompile(`<cbc:PaymentID>(RF[0-9A-Z]+)</cbc:PaymentID>`).FindSubmatch(xml)
 			code := sampleQR(t, base+".pdf")
@@ -156,6 +167,9 @@ func checkSampleInvoices(t *testing.T, env []string, data string) {
 				t.Errorf("%s_detail.csv: a row without its lineage: %v", number, row)
 			}
 		}
+	}
+	if transfers == 0 {
+		t.Error("no sample invoice is paid by transfer: no QR code was read")
 	}
 	res, err := ubl.Validator{Dir: "../../internal/ubl/testdata/einvoice"}.Validate(context.Background(), xmls...)
 	if err != nil {

@@ -658,7 +658,7 @@ func (is *issuer) issuePeriod(ctx context.Context, ls []store.StagedLine, res *B
 		res.Documents, res.IDs = append(res.Documents, doc), append(res.IDs, id)
 	}
 	if len(credits) > 0 {
-		doc, id, err := is.issue(ctx, DocCreditNote, credits, "run", runCreditReason)
+		doc, id, err := is.issue(ctx, DocCreditNote, credits, "run", wordsFor(is.profile.Language).runCredit)
 		if err != nil {
 			return err
 		}
@@ -680,9 +680,6 @@ func (is *issuer) issuePeriod(ctx context.Context, ls []store.StagedLine, res *B
 	}
 	return is.b.fail("queued")
 }
-
-// runCreditReason is the reason printed on a run's credit note.
-const runCreditReason = "Subscription-months invoiced that a termination declared later made not owed"
 
 // vatMap gives each tax category of r's catalog its VAT category and rate:
 // the reseller's treatment decides (reverse charge AE, exempt E, standard S
@@ -919,6 +916,10 @@ func (is *issuer) document(docType string, staged []store.StagedLine, reason str
 	doc := &invoice.Document{
 		Type: invoice.TypeInvoice, IssueDate: is.today, Currency: is.r.Currency, BillingMonth: PeriodText(is.period),
 		BuyerReference: is.profile.BuyerReference, Seller: hubParty(is.hub), Buyer: buyerParty(is.r, is.profile), Reason: reason,
+		Language: is.profile.Language,
+	}
+	if doc.Language == "en" {
+		doc.Language = "" // the default: documents issued before languages read the same
 	}
 	if doc.BuyerReference == "" {
 		doc.BuyerReference = is.r.ID
@@ -1006,12 +1007,12 @@ func (is *issuer) exemption(category string) (string, string) {
 	switch category {
 	case invoice.VATReverseCharge:
 		if reason == "" {
-			reason = "Reverse charge"
+			reason = wordsFor(is.profile.Language).reverseCharge
 		}
 		return reason, "VATEX-EU-AE"
 	case invoice.VATExempt:
 		if reason == "" {
-			reason = "Exempt from VAT"
+			reason = wordsFor(is.profile.Language).exempt
 		}
 		return reason, ""
 	}
@@ -1033,7 +1034,7 @@ func (is *issuer) payment(doc *invoice.Document, credit []store.OpenDoc) {
 	}
 	if doc.Type == invoice.TypeCreditNote {
 		p.DebitDate = 0
-		p.Terms = "Credit note: credited to your account and applied to the invoices it credits, then to open and next invoices"
+		p.Terms = wordsFor(is.profile.Language).creditTerms
 		return
 	}
 	switch {
@@ -1043,12 +1044,12 @@ func (is *issuer) payment(doc *invoice.Document, credit []store.OpenDoc) {
 		}
 		// Nothing to collect: no payment means (no debit, no transfer).
 		*p = invoice.Payment{Reference: p.Reference, SettledBy: p.SettledBy}
-		p.Terms = fmt.Sprintf("Settled by credit note %s: nothing to pay", strings.Join(p.SettledBy, ", "))
+		p.Terms = fmt.Sprintf(wordsFor(is.profile.Language).settledTerms, strings.Join(p.SettledBy, ", "))
 	case p.Means == invoice.PayDirectDebit:
 		p.DebitDate = CollectionDate(doc.IssueDate, doc.DueDate)
-		p.Terms = fmt.Sprintf("Direct debit of %s %s on %s (SEPA Core, mandate %s)", doc.Amount(doc.Totals.Payable), doc.Currency, p.DebitDate, p.MandateID)
+		p.Terms = fmt.Sprintf(wordsFor(is.profile.Language).debitTerms, doc.Amount(doc.Totals.Payable), doc.Currency, p.DebitDate, p.MandateID)
 	default:
-		p.Terms = fmt.Sprintf("Payable within %d days, by %s, quoting %s", is.profile.PaymentTermsDays, doc.DueDate, p.Reference)
+		p.Terms = fmt.Sprintf(wordsFor(is.profile.Language).transferTerms, is.profile.PaymentTermsDays, doc.DueDate, p.Reference)
 	}
 }
 

@@ -164,6 +164,10 @@ type Document struct {
 	// so that the CSVs written again are the same; nil: comma, UTF-8
 	// without a byte order mark, a decimal point.
 	CSV *CSVFormat `json:"csv,omitempty"`
+	// Language is the language of the document's words for people (its
+	// PDF; its payment terms and reasons are written in it at issue): en,
+	// fr, de or nl; "" is English.
+	Language string `json:"language,omitempty"`
 }
 
 // CSVFormat is the dialect of a document's CSVs: the reseller's, as its

@@ -1,6 +1,7 @@
 package invoicepdf
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"time"
@@ -14,22 +15,35 @@ import (
 // of an amount, an IBAN, a date.
 const nbsp = "\u00a0"
 
-// amount writes minor units for people: the currency's digits, a point,
-// thousands in groups of three ("1 643.88"), the SI style, which reads the
-// same to French, German and English readers.
-func amount(minor int64, cur money.Currency) string {
-	return group(money.Format(minor, cur))
+// The English forms, for what has no document (and the tests).
+var en = localeOf("en")
+
+func amount(minor int64, cur money.Currency) string       { return en.amount(minor, cur) }
+func withCurrency(minor int64, cur money.Currency) string { return en.withCurrency(minor, cur) }
+func decimal(s string, digits int) string                 { return en.decimal(s, digits) }
+func percent(rate string) string                          { return en.percent(rate) }
+func date(d civil.Date) string                            { return en.date(d) }
+func spellDates(s string) string                          { return en.spellDates(s) }
+func month(ym string) string                              { return en.month(ym) }
+func period(start, end civil.Date) string                 { return en.period(start, end) }
+
+// amount writes minor units for people: the currency's digits, the
+// decimal mark, thousands in groups of three ("1 643.88", "1 643,88"),
+// the SI style, which reads the same to French, German and English
+// readers.
+func (l *locale) amount(minor int64, cur money.Currency) string {
+	return l.mark(group(money.Format(minor, cur)))
 }
 
 // withCurrency is an amount followed by its currency ("1 643.88 EUR").
-func withCurrency(minor int64, cur money.Currency) string {
-	return amount(minor, cur) + nbsp + string(cur)
+func (l *locale) withCurrency(minor int64, cur money.Currency) string {
+	return l.amount(minor, cur) + nbsp + string(cur)
 }
 
 // decimal writes a decimal string ("3.99", "0.0215", "0") for people with at
 // least digits decimal places, grouped like an amount. Text that is not a
 // plain decimal is shown as it is.
-func decimal(s string, digits int) string {
+func (l *locale) decimal(s string, digits int) string {
 	sign, body := "", s
 	if strings.HasPrefix(body, "-") {
 		sign, body = "-", body[1:]
@@ -44,7 +58,7 @@ func decimal(s string, digits int) string {
 	if frac != "" {
 		frac = "." + frac
 	}
-	return group(sign + whole + frac)
+	return l.mark(group(sign + whole + frac))
 }
 
 // group puts a no-break space between each three digits of the whole part
@@ -69,26 +83,24 @@ func group(s string) string {
 	return b.String()
 }
 
-// percent writes a VAT rate ("20 %", "0 %", "5.5 %"), the same in every
-// place. The space is an en space: the writer never breaks a line at it,
-// and text extraction reads it as a space where it drops a narrower one
-// (pdftotext reads "0 %" with a no-break space as "0%").
-func percent(rate string) string { return rate + "\u2002%" }
+// percent writes a VAT rate ("20 %", "0 %", "5.5 %", "5,5 %"), the same in
+// every place. The space is an en space: the writer never breaks a line at
+// it, and text extraction reads it as a space where it drops a narrower
+// one (pdftotext reads "0 %" with a no-break space as "0%").
+func (l *locale) percent(rate string) string { return l.mark(rate) + "\u2002%" }
 
 // date writes a day as a person reads it ("1 December 2026").
-func date(d civil.Date) string {
-	return d.Time().Format("2" + nbsp + "January" + nbsp + "2006")
-}
+func (l *locale) date(d civil.Date) string { return l.day(d.Time()) }
 
 // spellDates writes the ISO dates (2026-12-31) of a free text (payment
 // terms, a credit note's reason) as the page writes dates.
-func spellDates(s string) string {
+func (l *locale) spellDates(s string) string {
 	return isoDate.ReplaceAllStringFunc(s, func(iso string) string {
 		d, err := civil.ParseISO(iso)
 		if err != nil {
 			return iso
 		}
-		return date(d)
+		return l.date(d)
 	})
 }
 
@@ -96,12 +108,12 @@ var isoDate = regexp.MustCompile(`\b\d{4}-\d{2}-\d{2}\b`)
 
 // month writes a billing month YYYY-MM as "November 2026" (the text as it
 // is when it is not one).
-func month(ym string) string {
+func (l *locale) month(ym string) string {
 	t, err := time.Parse("2006-01", ym)
 	if err != nil {
 		return ym
 	}
-	return t.Format("January" + nbsp + "2006")
+	return l.monthYear(t)
 }
 
 // period writes a service period as briefly as it reads clearly: a whole
@@ -109,25 +121,28 @@ func month(ym string) string {
 // month "2–28 November 2026", whole months "September – October 2026",
 // anything else "28 February – 3 March 2026" (the year written once when
 // it is the same). A line may break after the dash, never inside a date.
-func period(start, end civil.Date) string {
+func (l *locale) period(start, end civil.Date) string {
 	s, e := start.Time(), end.Time()
 	whole := s.Day() == 1 && e.AddDate(0, 0, 1).Day() == 1
 	switch {
 	case start == end:
-		return date(start)
+		return l.date(start)
 	case s.Year() == e.Year() && s.Month() == e.Month() && whole:
-		return s.Format("January" + nbsp + "2006")
+		return l.monthYear(s)
 	case s.Year() == e.Year() && s.Month() == e.Month():
-		return s.Format("2") + "–" + e.Format("2"+nbsp+"January"+nbsp+"2006")
+		return l.dayOnly(s) + "–" + l.day(e)
 	}
-	from, to := "2"+nbsp+"January", "2"+nbsp+"January"+nbsp+"2006"
+	from, to := l.dayMonth(s), l.day(e)
 	if whole {
-		from, to = "January", "January"+nbsp+"2006"
+		from, to = l.months[s.Month()-1], l.monthYear(e)
 	}
 	if s.Year() != e.Year() {
-		from = to
+		from = l.day(s)
+		if whole {
+			from = l.monthYear(s)
+		}
 	}
-	return s.Format(from) + nbsp + "– " + e.Format(to)
+	return from + nbsp + "– " + to
 }
 
 // iban writes an account number in groups of four, as it is printed.
@@ -183,6 +198,8 @@ var countries = map[string]string{
 }
 
 // companyLabel names a legal registration by its ISO 6523 scheme.
+func (l *locale) companyLabel(scheme string) string { return l.t(companyLabel(scheme)) }
+
 func companyLabel(scheme string) string {
 	switch scheme {
 	case "0002":
@@ -196,6 +213,14 @@ func companyLabel(scheme string) string {
 }
 
 // categoryName names a VAT category (UNCL5305) for people.
+func (l *locale) categoryName(cat string) string {
+	switch cat {
+	case invoice.VATStandard, invoice.VATReverseCharge, invoice.VATExempt:
+		return l.t(categoryName(cat))
+	}
+	return fmt.Sprintf(l.t("VAT category %s"), cat)
+}
+
 func categoryName(cat string) string {
 	switch cat {
 	case invoice.VATStandard:

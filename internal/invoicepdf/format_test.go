@@ -70,24 +70,27 @@ func TestFormats(t *testing.T) {
 // its dash.
 func TestPeriodFitsItsColumn(t *testing.T) {
 	t.Parallel()
-	w := &writer{pdf: newPDF(invoice.Examples()[0])}
-	w.pdf.AddPage()
-	w.font("", bodySize, ink)
-	col := lineTable("EUR").cols[3]
-	if col.head != "Service period" {
-		t.Fatalf("column 4 is %q", col.head)
-	}
-	inner := col.w - 2*cellPad
-	for m := 1; m <= 12; m++ {
-		start, _ := civil.Valid(2026, m, 20)
-		end, _ := civil.Valid(2026, m, 28)
-		next, _ := civil.Valid(2027, m%12+1, 28)
-		for _, p := range []struct {
-			s    string
-			most int
-		}{{period(start, end), 1}, {period(start, next), 2}} {
-			if got := w.wrap(p.s, inner); len(got) > p.most || strings.HasPrefix(got[len(got)-1], "–") {
-				t.Errorf("%q is on %d lines %q, want %d at the most", p.s, len(got), got, p.most)
+	for _, lang := range []string{"en", "fr", "de", "nl"} {
+		l := localeOf(lang)
+		w := &writer{pdf: newPDF(invoice.Examples()[0]), l: l}
+		w.pdf.AddPage()
+		w.font("", bodySize, ink)
+		col := lineTable("EUR", l).cols[3]
+		if col.head != l.t("Service period") {
+			t.Fatalf("column 4 is %q", col.head)
+		}
+		inner := col.w - 2*cellPad
+		for m := 1; m <= 12; m++ {
+			start, _ := civil.Valid(2026, m, 20)
+			end, _ := civil.Valid(2026, m, 28)
+			next, _ := civil.Valid(2027, m%12+1, 28)
+			for _, p := range []struct {
+				s    string
+				most int
+			}{{l.period(start, end), 1}, {l.period(start, next), 2}} {
+				if got := w.wrap(p.s, inner); len(got) > p.most || strings.HasPrefix(got[len(got)-1], "–") {
+					t.Errorf("%s: %q is on %d lines %q, want %d at the most", lang, p.s, len(got), got, p.most)
+				}
 			}
 		}
 	}

@@ -107,7 +107,7 @@ func render(w io.Writer, d *invoice.Document) error {
 		return fmt.Errorf("writing the PDF of %s: %w", d.Number, err)
 	}
 	d = printable(glyphs, d)
-	r := &writer{pdf: newPDF(d), d: d, cur: cur}
+	r := &writer{pdf: newPDF(d), d: d, cur: cur, l: localeOf(d.Language)}
 	r.document()
 	if err := r.pdf.Error(); err != nil {
 		return fmt.Errorf("laying out the PDF of %s: %w", d.Number, err)
@@ -131,20 +131,21 @@ func newPDF(d *invoice.Document) *fpdf.Fpdf {
 	p.SetCreationDate(issued)
 	p.SetModificationDate(issued)
 	p.SetCatalogSort(true)
-	p.SetTitle(title(d)+" "+d.Number, true)
+	l := localeOf(d.Language)
+	p.SetTitle(title(d, l)+" "+d.Number, true)
 	p.SetAuthor(d.Seller.Name, true)
-	p.SetSubject(title(d)+" "+d.Number+" to "+d.Buyer.Name, true)
+	p.SetSubject(fmt.Sprintf(l.t("%s %s to %s"), title(d, l), d.Number, d.Buyer.Name), true)
 	p.SetCreator("Clearhouse", false)
 	p.SetProducer("Clearhouse", false)
-	p.SetLang("en")
+	p.SetLang(l.tag)
 	return p
 }
 
-func title(d *invoice.Document) string {
+func title(d *invoice.Document, l *locale) string {
 	if d.Type == invoice.TypeCreditNote {
-		return "Credit note"
+		return l.t("Credit note")
 	}
-	return "Invoice"
+	return l.t("Invoice")
 }
 
 // writer lays out one document, top to bottom.
@@ -152,6 +153,7 @@ type writer struct {
 	pdf *fpdf.Fpdf
 	d   *invoice.Document
 	cur money.Currency
+	l   *locale // the document's language
 	// repeat is the table whose header a new page repeats (the lines
 	// table while its rows are written), or nil.
 	repeat *table
@@ -295,7 +297,7 @@ func (w *writer) newPage() {
 	w.pdf.AddPage()
 	y := marginTop
 	w.font("B", 8, muted)
-	w.at(marginX, y, contentW/2, 4, title(w.d)+" "+w.d.Number, "L")
+	w.at(marginX, y, contentW/2, 4, title(w.d, w.l)+" "+w.d.Number, "L")
 	w.font("", 8, muted)
 	w.at(marginX+contentW/2, y, contentW/2, 4, w.clip(w.d.Buyer.Name, contentW/2), "R")
 	w.rule(marginX, y+5.5, contentW, line)
@@ -312,10 +314,10 @@ func (w *writer) footers() {
 	s := w.d.Seller
 	parts := []string{s.Name, s.Address.Street + ", " + s.Address.PostalCode + " " + s.Address.City}
 	if s.VATID != "" {
-		parts = append(parts, "VAT ID "+s.VATID)
+		parts = append(parts, fmt.Sprintf(w.l.t("VAT ID %s"), s.VATID))
 	}
 	if s.CompanyID != "" {
-		parts = append(parts, companyLabel(s.CompanyIDScheme)+" "+s.CompanyID)
+		parts = append(parts, w.l.companyLabel(s.CompanyIDScheme)+" "+s.CompanyID)
 	}
 	n := w.pdf.PageCount()
 	for i := 1; i <= n; i++ {
@@ -326,6 +328,6 @@ func (w *writer) footers() {
 		w.pdf.SetFontSize(7) // SetFont writes nothing to this page when the size is unchanged
 		const pageBox = 30.0
 		w.at(marginX, footerY+1.5, contentW-pageBox, 3.5, w.clip(strings.Join(parts, "  ·  "), contentW-pageBox), "L")
-		w.at(pageW-marginX-pageBox, footerY+1.5, pageBox, 3.5, fmt.Sprintf("Page %d of %d", i, n), "R")
+		w.at(pageW-marginX-pageBox, footerY+1.5, pageBox, 3.5, fmt.Sprintf(w.l.t("Page %d of %d"), i, n), "R")
 	}
 }

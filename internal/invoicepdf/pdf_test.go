@@ -674,3 +674,54 @@ func TestPayNowQRCodeIsTheTransfer(t *testing.T) {
 		})
 	}
 }
+
+// A document in its reseller's language: its words, dates and amounts as
+// a reader of that language writes them, nothing left in English but what
+// the document's own data says, and the same QR code.
+func TestInTheBuyersLanguage(t *testing.T) {
+	t.Parallel()
+	months := map[string][]string{
+		"fr": {"janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre"},
+		"de": {"Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober", "November", "Dezember"},
+		"nl": {"januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober", "november", "december"},
+	}
+	type words struct{ invoice, creditNote, due, issued, page string }
+	for lang, w := range map[string]words{
+		"fr": {"Facture", "Avoir", "Montant dû", "Date d'émission", "Page 1 sur 1"},
+		"de": {"Rechnung", "Gutschrift", "Zahlbetrag", "Datum", "Seite 1 von 1"},
+		"nl": {"Factuur", "Creditnota", "Te betalen", "Datum", "Pagina 1 van 1"},
+	} {
+		for _, d := range invoice.Examples() {
+			t.Run(lang+"/"+d.Number, func(t *testing.T) {
+				t.Parallel()
+				english := qrCodes(t, render(t, d))
+				d.Language = lang
+				pdf := render(t, d)
+				flat := flatten(text(t, pdf))
+				// An amount: its groups of three, a decimal comma.
+				gross := strings.Replace(amt(d, d.Totals.TaxInclusive), ".", ",", 1) + " EUR"
+				issued := d.IssueDate.Time()
+				date := fmt.Sprintf("%d %s %d", issued.Day(), months[lang][issued.Month()-1], issued.Year())
+				if lang == "de" {
+					date = issued.Format("02.01.2006")
+				}
+				title, total := w.invoice, w.due
+				if d.Type == invoice.TypeCreditNote {
+					title = w.creditNote
+				}
+				says(t, flat, title+" ", w.issued+" "+date, gross, w.page)
+				if d.Type == invoice.TypeInvoice {
+					says(t, flat, total)
+				}
+				for _, english := range []string{"Amount due", "Issue date", "Page 1 of", "Total net", "CUSTOMER", "Payment by", "Please transfer", "Scan to pay", "Unit price"} {
+					if strings.Contains(flat, english) {
+						t.Errorf("the %s PDF still says %q", lang, english)
+					}
+				}
+				if got := qrCodes(t, pdf); !slices.Equal(got, english) {
+					t.Errorf("QR codes %q, in English %q", got, english)
+				}
+			})
+		}
+	}
+}

@@ -23,20 +23,27 @@ func (w *writer) heading() {
 	w.font("B", 13, ink)
 	yl := w.block(marginX, y, leftW, 6, d.Seller.Name)
 	w.font("", 8.5, muted)
-	yl = w.block(marginX, yl+1.5, leftW, 4, partyLines(d.Seller)...)
+	yl = w.block(marginX, yl+1.5, leftW, 4, w.partyLines(d.Seller)...)
 
 	w.font("B", 22, accent)
-	w.at(rightX, y-1.5, rightW, 9, title(d), "R")
+	w.at(rightX, y-1.5, rightW, 9, title(d, w.l), "R")
 	yr := y + 11
-	facts := [][2]string{{"Number", d.Number}, {"Issue date", date(d.IssueDate)}}
+	facts := [][2]string{{w.l.t("Number"), d.Number}, {w.l.t("Issue date"), w.l.date(d.IssueDate)}}
 	if d.Type == invoice.TypeInvoice && d.DueDate != 0 {
-		facts = append(facts, [2]string{"Due date", date(d.DueDate)})
+		facts = append(facts, [2]string{w.l.t("Due date"), w.l.date(d.DueDate)})
 	}
 	facts = append(facts, w.periods()...)
 	if d.BuyerReference != "" {
-		facts = append(facts, [2]string{"Buyer reference", d.BuyerReference})
+		facts = append(facts, [2]string{w.l.t("Buyer reference"), d.BuyerReference})
 	}
-	const factW, lh = 26.0, 4.8 // the labels' width, a line
+	// The labels' width: 26 mm, or the longest label's in a language of
+	// longer words; a line.
+	const lh = 4.8
+	factW := 26.0
+	w.font("", 8.5, muted)
+	for _, f := range facts {
+		factW = max(factW, w.pdf.GetStringWidth(f[0])+3)
+	}
 	for _, f := range facts {
 		w.font("", 8.5, muted)
 		w.at(rightX, yr, factW, lh, f[0], "L")
@@ -59,23 +66,23 @@ func (w *writer) periods() [][2]string {
 	d := w.d
 	span := ""
 	if d.PeriodStart != 0 && d.PeriodEnd >= d.PeriodStart {
-		span = period(d.PeriodStart, d.PeriodEnd)
+		span = w.l.period(d.PeriodStart, d.PeriodEnd)
 	}
 	var out [][2]string
 	if d.Type == invoice.TypeCreditNote {
 		if span != "" {
-			out = append(out, [2]string{"Credited period", span})
+			out = append(out, [2]string{w.l.t("Credited period"), span})
 		}
 		if d.BillingMonth != "" {
-			out = append(out, [2]string{"Billing month", month(d.BillingMonth)})
+			out = append(out, [2]string{w.l.t("Billing month"), w.l.month(d.BillingMonth)})
 		}
 		return out
 	}
 	if d.BillingMonth != "" {
-		out = append(out, [2]string{"Billing period", month(d.BillingMonth)})
+		out = append(out, [2]string{w.l.t("Billing period"), w.l.month(d.BillingMonth)})
 	}
 	if span != "" && beyondMonth(d.BillingMonth, d.PeriodStart, d.PeriodEnd) {
-		out = append(out, [2]string{"Service period", span})
+		out = append(out, [2]string{w.l.t("Service period"), span})
 	}
 	return out
 }
@@ -105,7 +112,7 @@ func (w *writer) block(x, y, wd, lh float64, lines ...string) float64 {
 }
 
 // partyLines are a party's address and identifiers, a line each.
-func partyLines(p invoice.Party) []string {
+func (w *writer) partyLines(p invoice.Party) []string {
 	a := p.Address
 	out := []string{a.Street}
 	if a.Additional != "" {
@@ -115,12 +122,12 @@ func partyLines(p invoice.Party) []string {
 	if a.Subdivision != "" {
 		out = append(out, a.Subdivision)
 	}
-	out = append(out, country(a.Country))
+	out = append(out, w.l.country(a.Country))
 	if p.VATID != "" {
-		out = append(out, "VAT ID "+p.VATID)
+		out = append(out, fmt.Sprintf(w.l.t("VAT ID %s"), p.VATID))
 	}
 	if p.CompanyID != "" {
-		out = append(out, companyLabel(p.CompanyIDScheme)+" "+p.CompanyID)
+		out = append(out, w.l.companyLabel(p.CompanyIDScheme)+" "+p.CompanyID)
 	}
 	if p.Email != "" {
 		out = append(out, p.Email)
@@ -134,29 +141,29 @@ func (w *writer) parties() {
 	d := w.d
 	y := w.pdf.GetY()
 	w.font("B", 7, muted)
-	w.at(marginX, y, leftW, 4, "CUSTOMER", "L")
+	w.at(marginX, y, leftW, 4, w.l.t("CUSTOMER"), "L")
 	w.font("B", 10.5, ink)
 	yl := w.block(marginX, y+4.5, leftW, 5.5, d.Buyer.Name)
 	w.font("", 8.5, ink)
-	yl = w.block(marginX, yl+0.5, leftW, 4.2, partyLines(d.Buyer)...)
+	yl = w.block(marginX, yl+0.5, leftW, 4.2, w.partyLines(d.Buyer)...)
 
-	label, sum, sub := "Amount due", d.Totals.Payable, ""
+	label, sum, sub := w.l.t("Amount due"), d.Totals.Payable, ""
 	switch {
 	case d.Type == invoice.TypeCreditNote:
-		label, sum, sub = "Total credited", d.Totals.TaxInclusive, "Credited to your account"
+		label, sum, sub = w.l.t("Total credited"), d.Totals.TaxInclusive, w.l.t("Credited to your account")
 	case d.Totals.Payable == 0:
-		sub = "Nothing to pay"
+		sub = w.l.t("Nothing to pay")
 	case d.Payment.Means == invoice.PayDirectDebit:
-		sub = "Debited on " + date(w.debitDate())
+		sub = fmt.Sprintf(w.l.t("Debited on %s"), w.l.date(w.debitDate()))
 	case d.DueDate != 0:
-		sub = "Due by " + date(d.DueDate)
+		sub = fmt.Sprintf(w.l.t("Due by %s"), w.l.date(d.DueDate))
 	}
 	const boxH = 25.0
 	w.fill(rightX, y, rightW, boxH, band)
 	w.font("B", 7, muted)
 	w.at(rightX+4, y+3.5, rightW-8, 4, strings.ToUpper(label), "L")
 	w.font("B", 16, accent)
-	w.at(rightX+4, y+8.5, rightW-8, 8, withCurrency(sum, w.cur), "L")
+	w.at(rightX+4, y+8.5, rightW-8, 8, w.l.withCurrency(sum, w.cur), "L")
 	w.font("", 8.5, ink)
 	w.at(rightX+4, y+18, rightW-8, 4, sub, "L")
 	w.pdf.SetY(max(yl, y+boxH) + 9)
@@ -177,36 +184,36 @@ func (w *writer) credited() {
 	if len(d.References) == 0 && d.Reason == "" {
 		return
 	}
-	w.section("Invoices credited", 3*4.2)
+	w.section(w.l.t("Invoices credited"), 3*4.2)
 	t := &table{x: marginX, cols: []column{
-		{"Invoice", 40, "L"}, {"Issue date", 40, "L"}, {"Amount credited (" + string(w.cur) + ")", 40, "R"},
+		{w.l.t("Invoice"), 40, "L"}, {w.l.t("Issue date"), 40, "L"}, {fmt.Sprintf(w.l.t("Amount credited (%s)"), w.cur), 40, "R"},
 	}}
 	if len(d.References) > 0 {
 		t.header(w)
 		for _, r := range d.References {
-			t.row(w, []cell{{text: r.Number}, {text: date(r.IssueDate)}, {text: amount(r.Amount, w.cur)}})
+			t.row(w, []cell{{text: r.Number}, {text: w.l.date(r.IssueDate)}, {text: w.l.amount(r.Amount, w.cur)}})
 		}
 		w.pdf.SetY(w.pdf.GetY() + 3)
 	}
 	if d.Reason != "" {
 		w.font("", 8.5, ink)
-		w.para(marginX, contentW, 4.2, "Reason: "+spellDates(d.Reason))
+		w.para(marginX, contentW, 4.2, fmt.Sprintf(w.l.t("Reason: %s"), w.l.spellDates(d.Reason)))
 	}
 	w.pdf.SetY(w.pdf.GetY() + 6)
 }
 
 // lineTable is the lines table; its unit price and net are in cur.
-func lineTable(cur string) *table {
+func lineTable(cur string, l *locale) *table {
 	return &table{x: marginX, cols: []column{
-		{"No.", 9, "R"}, {"SKU", 21, "L"}, {"Description", 41, "L"}, {"Service period", 35, "L"},
-		{"Quantity", 16, "R"}, {"Unit price\n(" + cur + ")", 18, "R"}, {"Net\n(" + cur + ")", 22, "R"}, {"VAT", 12, "R"},
+		{l.t("No."), 9, "R"}, {l.t("SKU"), 21, "L"}, {l.t("Description"), 41, "L"}, {l.t("Service period"), 35, "L"},
+		{l.t("Quantity"), 16, "R"}, {fmt.Sprintf(l.t("Unit price\n(%s)"), cur), 18, "R"}, {fmt.Sprintf(l.t("Net\n(%s)"), cur), 22, "R"}, {l.t("VAT"), 12, "R"},
 	}}
 }
 
 // lines writes the lines table, its header repeated on each page it runs
 // over.
 func (w *writer) lines() {
-	t := lineTable(string(w.cur))
+	t := lineTable(string(w.cur), w.l)
 	t.header(w)
 	w.repeat = t
 	// A line's VAT is its rate. When the document has more than one
@@ -219,9 +226,9 @@ func (w *writer) lines() {
 	for _, l := range w.d.Lines {
 		var note, cat string
 		if l.Credits != "" {
-			note = "credits invoice " + l.Credits
+			note = fmt.Sprintf(w.l.t("credits invoice %s"), l.Credits)
 			if l.CreditsLine > 0 {
-				note += " line " + strconv.Itoa(l.CreditsLine)
+				note = fmt.Sprintf(w.l.t("credits invoice %s line %d"), l.Credits, l.CreditsLine)
 			}
 		}
 		if len(categories) > 1 && l.VATCategory != invoice.VATStandard {
@@ -231,11 +238,11 @@ func (w *writer) lines() {
 			{text: strconv.Itoa(l.No)},
 			{text: l.SKU},
 			{text: l.Name, note: note},
-			{text: period(l.PeriodStart, l.PeriodEnd)},
+			{text: w.l.period(l.PeriodStart, l.PeriodEnd)},
 			{text: group(strconv.FormatInt(l.Quantity, 10))},
-			{text: decimal(l.UnitPrice, w.cur.Exponent())},
-			{text: amount(l.Net, w.cur)},
-			{text: percent(l.VATRate), note: cat},
+			{text: w.l.decimal(l.UnitPrice, w.cur.Exponent())},
+			{text: w.l.amount(l.Net, w.cur)},
+			{text: w.l.percent(l.VATRate), note: cat},
 		})
 	}
 	w.repeat = nil
@@ -248,7 +255,7 @@ func (w *writer) summary() {
 	d := w.d
 	cur := string(w.cur)
 	t := &table{x: marginX, cols: []column{
-		{"Category", 34, "L"}, {"Rate", 14, "R"}, {"Taxable\n(" + cur + ")", 24, "R"}, {"VAT\n(" + cur + ")", 22, "R"},
+		{w.l.t("Category"), 34, "L"}, {w.l.t("Rate"), 14, "R"}, {fmt.Sprintf(w.l.t("Taxable\n(%s)"), cur), 24, "R"}, {fmt.Sprintf(w.l.t("VAT\n(%s)"), cur), 22, "R"},
 	}}
 	rows := w.totalRows()
 	const totalLine = 6.0
@@ -256,11 +263,11 @@ func (w *writer) summary() {
 	y := w.pdf.GetY()
 	t.header(w)
 	for _, v := range d.VAT {
-		name := categoryName(v.Category)
+		name := w.l.categoryName(v.Category)
 		if v.Category != invoice.VATStandard {
 			name += " (" + v.Category + ")"
 		}
-		t.row(w, []cell{{text: name}, {text: percent(v.Rate)}, {text: amount(v.Taxable, w.cur)}, {text: amount(v.Tax, w.cur)}})
+		t.row(w, []cell{{text: name}, {text: w.l.percent(v.Rate)}, {text: w.l.amount(v.Taxable, w.cur)}, {text: w.l.amount(v.Tax, w.cur)}})
 	}
 	yl := w.pdf.GetY()
 
@@ -292,17 +299,17 @@ type totalRow struct {
 func (w *writer) totalRows() []totalRow {
 	t := w.d.Totals
 	rows := []totalRow{
-		{label: "Total net", value: withCurrency(t.TaxExclusive, w.cur)},
-		{label: "VAT", value: withCurrency(t.Tax, w.cur)},
+		{label: w.l.t("Total net"), value: w.l.withCurrency(t.TaxExclusive, w.cur)},
+		{label: w.l.t("VAT"), value: w.l.withCurrency(t.Tax, w.cur)},
 	}
 	if w.d.Type == invoice.TypeCreditNote {
-		return append(rows, totalRow{label: "Total credited", value: withCurrency(t.TaxInclusive, w.cur), strong: true})
+		return append(rows, totalRow{label: w.l.t("Total credited"), value: w.l.withCurrency(t.TaxInclusive, w.cur), strong: true})
 	}
-	rows = append(rows, totalRow{label: "Total", value: withCurrency(t.TaxInclusive, w.cur)})
+	rows = append(rows, totalRow{label: w.l.t("Total"), value: w.l.withCurrency(t.TaxInclusive, w.cur)})
 	if t.Prepaid > 0 {
-		rows = append(rows, totalRow{label: "Credit applied", value: withCurrency(-t.Prepaid, w.cur)})
+		rows = append(rows, totalRow{label: w.l.t("Credit applied"), value: w.l.withCurrency(-t.Prepaid, w.cur)})
 	}
-	return append(rows, totalRow{label: "Amount due", value: withCurrency(t.Payable, w.cur), strong: true})
+	return append(rows, totalRow{label: w.l.t("Amount due"), value: w.l.withCurrency(t.Payable, w.cur), strong: true})
 }
 
 // mentions writes, under the breakdown, the reason of each category that
@@ -316,14 +323,14 @@ func (w *writer) mentions() {
 		s := v.ExemptionReason
 		if v.Category == invoice.VATReverseCharge {
 			if s == "" {
-				s = "Reverse charge: VAT to be paid by the customer"
+				s = w.l.t("Reverse charge: VAT to be paid by the customer")
 			}
-			s = strings.TrimSuffix(s, ".") + ". Seller's VAT ID " + w.d.Seller.VATID + ", customer's VAT ID " + w.d.Buyer.VATID + "."
+			s = strings.TrimSuffix(s, ".") + ". " + fmt.Sprintf(w.l.t("Seller's VAT ID %s, customer's VAT ID %s."), w.d.Seller.VATID, w.d.Buyer.VATID)
 		}
 		if s == "" {
 			continue
 		}
-		if name := categoryName(v.Category); !strings.HasPrefix(strings.ToLower(s), strings.ToLower(name)) {
+		if name := w.l.categoryName(v.Category); !strings.HasPrefix(strings.ToLower(s), strings.ToLower(name)) {
 			s = name + " (" + v.Category + "): " + s
 		}
 		w.para(marginX, contentW, 4, s)
@@ -337,36 +344,35 @@ func (w *writer) mentions() {
 // nothing to pay; on a credit note, what it credits.
 func (w *writer) payment() prose {
 	d, p := w.d, w.d.Payment
-	due := withCurrency(d.Totals.Payable, w.cur)
+	due := w.l.withCurrency(d.Totals.Payable, w.cur)
 	var head, say string
 	var account [][2]string
 	switch {
 	case d.Type == invoice.TypeCreditNote:
-		head, say = "Credit", "This credit note credits "+withCurrency(d.Totals.TaxInclusive, w.cur)+" to your account."
+		head, say = w.l.t("Credit"), fmt.Sprintf(w.l.t("This credit note credits %s to your account."), w.l.withCurrency(d.Totals.TaxInclusive, w.cur))
 	case len(p.SettledBy) > 0:
-		head, say = "Payment", settledBy(p.SettledBy)
+		head, say = w.l.t("Payment"), w.settledBy(p.SettledBy)
 	case d.Totals.Payable == 0:
-		head, say = "Payment", "Nothing to pay."
+		head, say = w.l.t("Payment"), w.l.t("Nothing to pay.")
 	case p.Means == invoice.PayDirectDebit:
-		from := "your account"
+		from := w.l.t("your account")
 		if p.DebtorIBAN != "" {
-			from = "account " + maskedIBAN(p.DebtorIBAN)
+			from = fmt.Sprintf(w.l.t("account %s"), maskedIBAN(p.DebtorIBAN))
 		}
 		// The pre-notification: the amount, the date, the mandate and the
 		// creditor; the amount is the one at issue, since a credit note
 		// issued before the date is netted from the debit.
-		head = "Payment by SEPA direct debit"
-		say = "The amount due, " + due + " at issue, will be debited on " + date(w.debitDate()) + " from " + from +
-			" under mandate " + p.MandateID + ", creditor identifier " + p.CreditorID + ". " +
-			"A credit note issued before then reduces the amount debited."
+		head = w.l.t("Payment by SEPA direct debit")
+		say = fmt.Sprintf(w.l.t("The amount due, %s at issue, will be debited on %s from %s under mandate %s, creditor identifier %s. "+
+			"A credit note issued before then reduces the amount debited."), due, w.l.date(w.debitDate()), from, p.MandateID, p.CreditorID)
 	default:
-		head = "Payment by bank transfer"
-		say = "Please transfer " + due
+		head = w.l.t("Payment by bank transfer")
 		if d.DueDate != 0 {
-			say += " by " + date(d.DueDate)
+			say = fmt.Sprintf(w.l.t("Please transfer %s by %s to the account below, quoting the reference %s."), due, w.l.date(d.DueDate), reference(p.Reference))
+		} else {
+			say = fmt.Sprintf(w.l.t("Please transfer %s to the account below, quoting the reference %s."), due, reference(p.Reference))
 		}
-		say += " to the account below, quoting the reference " + reference(p.Reference) + "."
-		account = [][2]string{{"Account holder", p.AccountName}, {"IBAN", iban(p.IBAN)}, {"BIC", p.BIC}, {"Reference", reference(p.Reference)}}
+		account = [][2]string{{w.l.t("Account holder"), p.AccountName}, {"IBAN", iban(p.IBAN)}, {"BIC", p.BIC}, {w.l.t("Reference"), reference(p.Reference)}}
 	}
 	s := prose{head: head, after: 6, parts: []part{{size: 9, c: ink, lh: 4.6, text: say}}}
 	if account != nil && w.cur == "EUR" {
@@ -379,7 +385,7 @@ func (w *writer) payment() prose {
 		if err != nil {
 			w.pdf.SetError(fmt.Errorf("the payment QR code of %s: %w", d.Number, err))
 		}
-		s.qr, s.caption = qr, "Scan to pay"
+		s.qr, s.caption = qr, w.l.t("Scan to pay")
 	}
 	gap := 1.5
 	for _, a := range account {
@@ -401,7 +407,7 @@ func (w *writer) payment() prose {
 // paid by transfer when they only repeat its amount and due date.
 func (w *writer) terms(say string) string {
 	d, p := w.d, w.d.Payment
-	t := spellDates(p.Terms)
+	t := w.l.spellDates(p.Terms)
 	switch {
 	case t == "" || strings.TrimSuffix(t, ".") == strings.TrimSuffix(say, "."):
 		return ""
@@ -409,20 +415,20 @@ func (w *writer) terms(say string) string {
 		return t
 	case p.Means == invoice.PayDirectDebit:
 		return ""
-	case d.Totals.Payable > 0 && len(p.SettledBy) == 0 && !adds(t, d.DueDate, d.Totals.Payable, w.cur):
+	case d.Totals.Payable > 0 && len(p.SettledBy) == 0 && !w.adds(t, d.DueDate, d.Totals.Payable):
 		return ""
 	}
-	return "Payment terms: " + t
+	return fmt.Sprintf(w.l.t("Payment terms: %s"), t)
 }
 
 // adds tells whether payment terms say more than the amount and the due
 // date of a transfer: whether words are left once those and the words
 // that only introduce them ("payable by", "due on") are taken out.
-func adds(terms string, due civil.Date, payable int64, cur money.Currency) bool {
+func (w *writer) adds(terms string, due civil.Date, payable int64) bool {
 	t := strings.ReplaceAll(terms, nbsp, " ")
-	facts := []string{money.Format(payable, cur), amount(payable, cur), string(cur)}
+	facts := []string{money.Format(payable, w.cur), w.l.amount(payable, w.cur), string(w.cur)}
 	if due != 0 {
-		facts = append(facts, date(due))
+		facts = append(facts, w.l.date(due))
 	}
 	for _, f := range facts {
 		t = strings.ReplaceAll(t, strings.ReplaceAll(f, nbsp, " "), " ")
@@ -444,11 +450,11 @@ var restating = map[string]bool{
 }
 
 // settledBy says that credit notes cover the whole invoice.
-func settledBy(numbers []string) string {
+func (w *writer) settledBy(numbers []string) string {
 	if len(numbers) == 1 {
-		return "Settled by credit note " + numbers[0] + ": nothing to pay."
+		return fmt.Sprintf(w.l.t("Settled by credit note %s: nothing to pay."), numbers[0])
 	}
-	return "Settled by credit notes " + strings.Join(numbers, ", ") + ": nothing to pay."
+	return fmt.Sprintf(w.l.t("Settled by credit notes %s: nothing to pay."), strings.Join(numbers, ", "))
 }
 
 // notes are the document's notes (BT-22), a paragraph each.
@@ -456,7 +462,7 @@ func (w *writer) notes() []prose {
 	if len(w.d.Notes) == 0 {
 		return nil
 	}
-	s := prose{head: "Notes"}
+	s := prose{head: w.l.t("Notes")}
 	for _, n := range w.d.Notes {
 		s.parts = append(s.parts, part{size: 8.5, c: ink, lh: 4.2, text: n})
 	}

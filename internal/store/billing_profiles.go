@@ -24,13 +24,13 @@ const (
 		SELECT reseller_id, legal_name,
 		       street, coalesce(additional, ''), city, postal_code, coalesce(subdivision, ''), country,
 		       coalesce(vat_id, ''), coalesce(company_id, ''), coalesce(company_id_scheme, ''), endpoint_scheme, endpoint_id, buyer_reference,
-		       emails, payment_terms_days
+		       emails, payment_terms_days, language
 		  FROM billing_profiles WHERE reseller_id = $1`
 	billingProfilesSQL = `
 		SELECT reseller_id, legal_name,
 		       street, coalesce(additional, ''), city, postal_code, coalesce(subdivision, ''), country,
 		       coalesce(vat_id, ''), coalesce(company_id, ''), coalesce(company_id_scheme, ''), endpoint_scheme, endpoint_id, buyer_reference,
-		       emails, payment_terms_days
+		       emails, payment_terms_days, language
 		  FROM billing_profiles WHERE reseller_id = ANY($1)`
 )
 
@@ -55,7 +55,8 @@ type BillingProfile struct {
 	Address                                                                       Address
 	VATID, CompanyID, CompanyIDScheme, EndpointScheme, EndpointID, BuyerReference string
 	Emails                                                                        []string
-	PaymentTermsDays                                                              int // resolved: the hub's default when the profile says nothing
+	PaymentTermsDays                                                              int    // resolved: the hub's default when the profile says nothing
+	Language                                                                      string // of its documents: en, fr, de or nl
 }
 
 // ErrNoHub: no hub identity has been applied.
@@ -87,7 +88,7 @@ func (q *Queries) BillingProfile(ctx context.Context, reseller string) (BillingP
 	err := q.db.QueryRow(ctx, billingProfileSQL, reseller).Scan(&p.ResellerID, &p.LegalName,
 		&a.Street, &a.Additional, &a.City, &a.PostalCode, &a.Subdivision, &a.Country,
 		&p.VATID, &p.CompanyID, &p.CompanyIDScheme, &p.EndpointScheme, &p.EndpointID, &p.BuyerReference,
-		&p.Emails, &p.PaymentTermsDays)
+		&p.Emails, &p.PaymentTermsDays, &p.Language)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return p, false, nil
 	}
@@ -106,7 +107,7 @@ func (q *Queries) BillingProfiles(ctx context.Context, resellers []string) (map[
 	err := forEachRow(ctx, q.db, billingProfilesSQL, []any{resellers}, []any{&p.ResellerID, &p.LegalName,
 		&a.Street, &a.Additional, &a.City, &a.PostalCode, &a.Subdivision, &a.Country,
 		&p.VATID, &p.CompanyID, &p.CompanyIDScheme, &p.EndpointScheme, &p.EndpointID, &p.BuyerReference,
-		&p.Emails, &p.PaymentTermsDays}, func() error {
+		&p.Emails, &p.PaymentTermsDays, &p.Language}, func() error {
 		out[p.ResellerID] = p
 		p = BillingProfile{}
 		return nil

@@ -37,10 +37,10 @@ func TestHubAndBillingProfilesReadBack(t *testing.T) {
 		id   string
 		want string
 	}{
-		{"telco-fr", "{telco-fr Télécom Exemple France SA {5 avenue Félix Faure  Lyon 69003  FR} FR14845123785 845123785 0002 0009 84512378500014 TFR-ACHATS [factures@telco-fr.example] 30}"},
-		{"isp-de", "{isp-de Beispiel Internet GmbH {Müllerstraße 12 Aufgang B Berlin 13353  DE} DE123456789   9930 DE123456789 991-33333TEST-33 [rechnung@isp-de.example] 14}"},
-		// The defaults: the reseller's name, its id as buyer reference, the hub's terms.
-		{"cable-be", "{cable-be Câble Exemple Belgique SA {Rue Neuve 1  Bruxelles 1000  BE} BE0477472701 0477472701 0208 0208 0477472701 cable-be [facturation@cable-be.example] 30}"},
+		{"telco-fr", "{telco-fr Télécom Exemple France SA {5 avenue Félix Faure  Lyon 69003  FR} FR14845123785 845123785 0002 0009 84512378500014 TFR-ACHATS [factures@telco-fr.example] 30 fr}"},
+		{"isp-de", "{isp-de Beispiel Internet GmbH {Müllerstraße 12 Aufgang B Berlin 13353  DE} DE123456789   9930 DE123456789 991-33333TEST-33 [rechnung@isp-de.example] 14 de}"},
+		// The defaults: the reseller's name, its id as buyer reference, the hub's terms, English.
+		{"cable-be", "{cable-be Câble Exemple Belgique SA {Rue Neuve 1  Bruxelles 1000  BE} BE0477472701 0477472701 0208 0208 0477472701 cable-be [facturation@cable-be.example] 30 en}"},
 	} {
 		p, ok, err := q.BillingProfile(ctx, tc.id)
 		if err != nil || !ok || fmt.Sprint(p) != tc.want {

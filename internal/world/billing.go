@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/mail"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -105,7 +106,13 @@ type Billing struct {
 	// BuyerReference is EN 16931 BT-10 (a Leitweg-ID for German public
 	// buyers); default: the reseller's id.
 	BuyerReference string `yaml:"buyer_reference"`
+	// Language is the language of its documents: en (default), fr, de or
+	// nl.
+	Language string `yaml:"language"`
 }
+
+// Languages are the languages documents are written in.
+var Languages = []string{"en", "fr", "de", "nl"}
 
 func (h *Hub) UnmarshalYAML(n *yaml.Node) error { return strict(n, h, &h.Where) }
 
@@ -336,6 +343,9 @@ func (r *Reseller) checkBilling(bad badFunc, hub *Hub) {
 		}
 	}
 	checkTerms(bad, b.Where, "billing.payment_terms_days", b.PaymentTermsDays)
+	if b.Language != "" && !slices.Contains(Languages, b.Language) {
+		bad(b.Where, "billing.language", "%q is not a language documents are written in: en (the default), fr, de or nl", b.Language)
+	}
 }
 
 // plausibleEmail: a bare address (no display name) whose domain has a dot.
@@ -358,9 +368,9 @@ var (
 	hubTable = table{Table: store.Table{Name: "hub", Cols: hubCols, NKey: 1,
 		Types: append(append([]string{"boolean"}, texts(len(hubCols)-2)...), "integer")}, label: "hub", one: true}
 
-	profileCols          = append(append([]string{"reseller_id"}, partyCols...), "buyer_reference", "emails", "payment_terms_days")
+	profileCols          = append(append([]string{"reseller_id"}, partyCols...), "buyer_reference", "emails", "payment_terms_days", "language")
 	billingProfilesTable = table{Table: store.Table{Name: "billing_profiles", Cols: profileCols, NKey: 1,
-		Types: append(texts(len(profileCols)-2), "text[]", "integer")}, label: "billing profile"}
+		Types: append(texts(len(profileCols)-3), "text[]", "integer", "text")}, label: "billing profile"}
 )
 
 // texts is n text columns' types.
@@ -399,5 +409,5 @@ func (r *Reseller) billingRow(hub *Hub) row {
 		terms = *b.PaymentTermsDays
 	}
 	out := append(row{s(r.ID)}, b.Party.row(orDefault(b.LegalName, r.Name))...)
-	return append(out, s(orDefault(b.BuyerReference, r.ID)), s(store.TextArray(b.Emails)), s(strconv.Itoa(terms)))
+	return append(out, s(orDefault(b.BuyerReference, r.ID)), s(store.TextArray(b.Emails)), s(strconv.Itoa(terms)), s(orDefault(b.Language, "en")))
 }

@@ -152,6 +152,9 @@ func TestBillingChecksLocateTheirField(t *testing.T) {
 			[]string{"world.yaml:17: billing: is required for an OEM-eligible reseller"}},
 		{"an address field, block style", []string{"        city: Lyon\n", ""}, []string{"world.yaml:27: billing.address.city: is required"}},
 		{"a country, block style", []string{"        country: FR\n", "        country: XX\n"}, []string{`world.yaml:30: billing.address.country: "XX": not an ISO 3166-1 alpha-2 country code`}},
+		{"a language documents are not written in", []string{"      endpoint: \"9930:DE123456789\"\n", "      endpoint: \"9930:DE123456789\"\n      language: es\n"},
+			[]string{`world.yaml:47: billing.language: "es" is not a language documents are written in: en (the default), fr, de or nl`}},
+		{"a language documents are written in", []string{"      endpoint: \"9930:DE123456789\"\n", "      endpoint: \"9930:DE123456789\"\n      language: nl\n"}, []string{""}},
 		{"a German postal code", []string{`"13353"`, `"1335"`}, []string{`world.yaml:43: billing.address.postal_code: "1335": not a postal code of its country: DE postal codes are 5 digits`}},
 		{"a Belgian VAT id's mod 97", []string{"vat_id: DE123456789", "vat_id: BE0477472702"}, []string{`world.yaml:44: billing.vat_id: "BE0477472702": check digits do not match: not a BE VAT id`}},
 		{"a VAT id of another country than the address", []string{"vat_id: DE123456789", "vat_id: BE0477472701"},
@@ -168,7 +171,7 @@ func TestBillingChecksLocateTheirField(t *testing.T) {
 			[]string{`world.yaml:45: billing.emails: "rechnung@isp-de" is not an email address`, `world.yaml:45: billing.emails: "Rechnung <r@isp-de.example>" is not an email address`}},
 		{"reseller payment terms", []string{"payment_terms_days: 45", "payment_terms_days: 121"}, []string{"world.yaml:33: billing.payment_terms_days: 121 must be 1 to 120 days"}},
 		{"an unknown billing field", []string{"      payment_terms_days: 45\n", "      payment_terms_days: 45\n      buyer_ref: X\n"},
-			[]string{"world.yaml:34: buyer_ref: unknown field (known: address, buyer_reference, company_id, company_id_scheme, emails, endpoint, legal_name, payment_terms_days, vat_id)"}},
+			[]string{"world.yaml:34: buyer_ref: unknown field (known: address, buyer_reference, company_id, company_id_scheme, emails, endpoint, language, legal_name, payment_terms_days, vat_id)"}},
 		{"every problem at once", []string{`"75002"`, `"7500"`, "credit_note_prefix: CN", "credit_note_prefix: CH", "        city: Lyon\n", "", "[rechnung@isp-de.example]", "[]"},
 			[]string{"world.yaml:3: hub.address.postal_code:", "world.yaml:11: hub.documents.credit_note_prefix:", "world.yaml:27: billing.address.city:", "world.yaml:44: billing.emails:"}},
 	} {
