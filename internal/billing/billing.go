@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -366,10 +367,14 @@ func (b *Biller) writeFiles(ctx context.Context, tx store.Tx, out []Billed) []Bi
 		return out
 	}
 	for i := range out {
-		for _, id := range out[i].IDs {
+		for j, id := range out[i].IDs {
 			files, err := b.Write(ctx, id)
 			if err != nil {
-				out[i].Err = fmt.Errorf("issued, but writing its files: %w (run clearhouse invoice write %d)", err, id)
+				number := strconv.FormatInt(id, 10)
+				if j < len(out[i].Documents) {
+					number = out[i].Documents[j].Number
+				}
+				out[i].Err = fmt.Errorf("%s is issued, but writing its files failed: %w (serve writes them again; or run clearhouse invoice write %s)", number, err, number)
 				break
 			}
 			out[i].Files = append(out[i].Files, files...)
@@ -1046,7 +1051,11 @@ func (is *issuer) payment(doc *invoice.Document, credit []store.OpenDoc) {
 		*p = invoice.Payment{Reference: p.Reference, SettledBy: p.SettledBy}
 		p.Terms = fmt.Sprintf(wordsFor(is.profile.Language).settledTerms, strings.Join(p.SettledBy, ", "))
 	case p.Means == invoice.PayDirectDebit:
+		// The invoice is due when it is collected: its terms, at least
+		// the pre-notification's days, on a TARGET2 business day (the
+		// PDF, the UBL's BT-9 and the listings say the same date).
 		p.DebitDate = CollectionDate(doc.IssueDate, doc.DueDate)
+		doc.DueDate = p.DebitDate
 		p.Terms = fmt.Sprintf(wordsFor(is.profile.Language).debitTerms, doc.Amount(doc.Totals.Payable), doc.Currency, p.DebitDate, p.MandateID)
 	default:
 		p.Terms = fmt.Sprintf(wordsFor(is.profile.Language).transferTerms, is.profile.PaymentTermsDays, doc.DueDate, p.Reference)

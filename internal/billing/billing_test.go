@@ -334,7 +334,9 @@ func TestNewYearInTheHubsTimeZone(t *testing.T) {
 	e.b.Now = func() time.Time { return now }
 	e.bill("2026-12", "telco-fr")
 	dec := e.docs("telco-fr", "2026-12")[0]
-	if dec.Number != "CH-2027-000001" || dec.IssueDate.String() != "2027-01-01" || dec.DueDate.String() != "2027-01-31" {
+	if dec.Number != "CH-2027-000001" || dec.IssueDate.String() != "2027-01-01" || dec.DueDate.String() != "2027-02-01" {
+		// 30 days: Sunday 31 January, and a wallet invoice is due when it is
+		// debited, on the next TARGET2 business day.
 		t.Fatalf("December's invoice: %s issued %s due %s", dec.Number, dec.IssueDate, dec.DueDate)
 	}
 	// One hour earlier, in Paris still 31 December: December is not over.

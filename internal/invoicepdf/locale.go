@@ -153,7 +153,7 @@ var de = map[string]string{
 	"Quantity": "Menge", "Unit price\n(%s)": "Preis\n(%s)", "Net\n(%s)": "Netto\n(%s)", "VAT": "USt.",
 	"credits invoice %s": "schreibt Rechnung %s gut", "credits invoice %s line %d": "schreibt Rechnung %s Pos. %d gut", "Category": "Kategorie",
 	"Rate": "Satz", "Taxable\n(%s)": "Netto\n(%s)", "VAT\n(%s)": "USt.\n(%s)", "Total net": "Summe netto", "Total": "Gesamtbetrag",
-	"Credit applied": "Verrechnete Gutschrift", "Standard rate": "Regelsatz", "Reverse charge": "Steuerschuldnerschaft des Leistungsempfängers",
+	"Credit applied": "Verrechnete Gutschrift", "Standard rate": "Regelsatz", "Reverse charge": "Steuerschuldumkehr",
 	"Exempt": "Steuerfrei", "VAT category %s": "USt.-Kategorie %s",
 	"Reverse charge: VAT to be paid by the customer": "Steuerschuldnerschaft des Leistungsempfängers",
 	"Seller's VAT ID %s, customer's VAT ID %s.":      "USt-IdNr. des Leistenden %s, USt-IdNr. des Leistungsempfängers %s.", "VAT ID %s": "USt-IdNr. %s",

@@ -106,8 +106,9 @@ func render(w io.Writer, d *invoice.Document) error {
 	if err != nil {
 		return fmt.Errorf("writing the PDF of %s: %w", d.Number, err)
 	}
+	orig := d
 	d = printable(glyphs, d)
-	r := &writer{pdf: newPDF(d), d: d, cur: cur, l: localeOf(d.Language)}
+	r := &writer{pdf: newPDF(d), d: d, orig: orig, cur: cur, l: localeOf(d.Language)}
 	r.document()
 	if err := r.pdf.Error(); err != nil {
 		return fmt.Errorf("laying out the PDF of %s: %w", d.Number, err)
@@ -152,8 +153,11 @@ func title(d *invoice.Document, l *locale) string {
 type writer struct {
 	pdf *fpdf.Fpdf
 	d   *invoice.Document
-	cur money.Currency
-	l   *locale // the document's language
+	// orig is the document as issued, before the text the fonts cannot
+	// show was replaced: what the QR code carries.
+	orig *invoice.Document
+	cur  money.Currency
+	l    *locale // the document's language
 	// repeat is the table whose header a new page repeats (the lines
 	// table while its rows are written), or nil.
 	repeat *table

@@ -19,6 +19,7 @@ import (
 	"github.com/clearhouse/clearhouse/internal/invoice"
 	"github.com/clearhouse/clearhouse/internal/invoicepdf"
 	"github.com/clearhouse/clearhouse/internal/money"
+	"github.com/clearhouse/clearhouse/internal/sepa"
 )
 
 var pdfDir = flag.String("pdfdir", "", "also write each PDF rendered by the tests into this folder, to look at")
@@ -611,8 +612,11 @@ func TestPaymentTermsRepeated(t *testing.T) {
 }
 
 // qrCodes are the QR codes a phone's camera reads on the PDF's pages:
-// each page rendered as an image (pdftoppm), then decoded (zbarimg).
-func qrCodes(t *testing.T, pdf []byte) []string {
+// each page rendered as an image (pdftoppm, at 110 dpi), then decoded
+// (zbarimg).
+func qrCodes(t *testing.T, pdf []byte) []string { return qrCodesAt(t, pdf, 110) }
+
+func qrCodesAt(t *testing.T, pdf []byte, dpi int) []string {
 	t.Helper()
 	for _, bin := range []string{"pdftoppm", "zbarimg"} {
 		if _, err := exec.LookPath(bin); err != nil {
@@ -620,7 +624,7 @@ func qrCodes(t *testing.T, pdf []byte) []string {
 		}
 	}
 	dir := t.TempDir()
-	cmd := exec.Command("pdftoppm", "-r", "110", "-png", "-", filepath.Join(dir, "page"))
+	cmd := exec.Command("pdftoppm", "-r", strconv.Itoa(dpi), "-png", "-", filepath.Join(dir, "page"))
 	cmd.Stdin = bytes.NewReader(pdf)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("pdftoppm: %v\n%s", err, out)
@@ -723,5 +727,46 @@ func TestInTheBuyersLanguage(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// The densest transfer a QR code carries (a 70-character name with
+// accents, a BIC, the longest RF reference, the largest amount) reads on
+// a screen at any common resolution, and a name the fonts cannot show is
+// in the code as issued. From an outside trial: at 25 mm, scaled from a
+// 480-pixel image, some pages read at 110 dpi and not at 105.
+func TestQRCodeReadsAtScreenResolutions(t *testing.T) {
+	t.Parallel()
+	var d *invoice.Document
+	for _, e := range invoice.Examples() {
+		if e.Payment.Means == invoice.PayCreditTransfer && e.Totals.Payable > 0 && e.Type == invoice.TypeInvoice {
+			d = e
+			break
+		}
+	}
+	name := "Clearhouse Services Société Générale Établissements Réunis Ça Marche"
+	name += strings.Repeat("é", 70-len([]rune(name)))
+	d.Payment.AccountName = name
+	d.Payment.Reference = sepa.CreditorReference("CH2026000042ABCDEFGHIJ")
+	want := strings.Join([]string{"BCD", "002", "1", "SCT", d.Payment.BIC, name, strings.ReplaceAll(d.Payment.IBAN, " ", ""),
+		"EUR" + money.Format(d.Totals.Payable, "EUR"), "", d.Payment.Reference}, "\n")
+	pdf := render(t, d)
+	says(t, flatten(text(t, pdf)), "Account holder "+name) // the name the code pays, whole, on two lines
+	for _, dpi := range []int{96, 100, 105, 110, 115, 120, 150, 300} {
+		if got := qrCodesAt(t, pdf, dpi); len(got) != 1 || got[0] != want {
+			t.Errorf("at %d dpi: %q", dpi, got)
+		}
+	}
+	// A transfer the code cannot carry (a name over 70 characters, which
+	// apply refuses now) leaves the invoice without a code, never without
+	// its PDF: it was issued.
+	d.Payment.AccountName = strings.Repeat("Société ", 12)
+	if got := qrCodes(t, render(t, d)); len(got) != 0 {
+		t.Errorf("a 96-character name: QR codes %q", got)
+	}
+	d.Payment.AccountName = "清算所服务 SAS"
+	want = strings.Replace(want, name, d.Payment.AccountName, 1)
+	if got := qrCodes(t, render(t, d)); len(got) != 1 || got[0] != want {
+		t.Errorf("a name in Chinese: %q, want %q", got, want)
 	}
 }

@@ -1,14 +1,6 @@
 package invoicepdf
 
-import (
-	"bytes"
-	"fmt"
-	"hash/crc32"
-	"strconv"
-
-	"github.com/go-pdf/fpdf"
-	qrcode "github.com/skip2/go-qrcode"
-)
+import qrcode "github.com/skip2/go-qrcode"
 
 // prose is a section of text: a heading, then parts, each a paragraph or a
 // label with its value, in a type of its own, and space below. The same
@@ -26,7 +18,7 @@ type prose struct {
 // The QR code: its side in millimetres (the quiet zone included) and the
 // caption's line under it.
 const (
-	qrSide     = 25.0
+	qrSide     = 32.0
 	qrCaptionH = 3.5
 )
 
@@ -63,11 +55,11 @@ func (w *writer) prose(s prose) {
 		}
 		if i == 0 || s.parts[i-1].label == "" {
 			run := 0.0
-			for _, q := range s.parts[i:] {
+			for k, q := range s.parts[i:] {
 				if q.label == "" {
 					break
 				}
-				run += q.gap + q.lh
+				run += q.gap + float64(w.lineCount(q, s.width(i+k)))*q.lh
 			}
 			if s.qr != "" && qrBottom == 0 {
 				w.need(max(run, qrSide+qrCaptionH))
@@ -82,8 +74,11 @@ func (w *writer) prose(s prose) {
 		w.font("", p.size, muted)
 		w.at(marginX, y, labelW, p.lh, p.label, "L")
 		w.font(p.style, p.size, p.c)
-		w.at(marginX+labelW, y, wd-labelW, p.lh, w.clip(p.text, wd-labelW), "L")
-		w.pdf.SetY(y + p.lh)
+		for _, l := range w.atMost(2, p.text, wd-labelW) { // a long account holder's name on two lines
+			w.at(marginX+labelW, y, wd-labelW, p.lh, l, "L")
+			y += p.lh
+		}
+		w.pdf.SetY(y)
 	}
 	w.pdf.SetY(max(w.pdf.GetY(), qrBottom) + s.after)
 }
@@ -119,10 +114,10 @@ func (w *writer) section(s string, keep float64) {
 
 // lineCount is how many lines p takes, written wd wide.
 func (w *writer) lineCount(p part, wd float64) int {
-	if p.label != "" {
-		return 1
-	}
 	w.font(p.style, p.size, p.c)
+	if p.label != "" {
+		return len(w.atMost(2, p.text, wd-labelW))
+	}
 	return len(w.wrap(p.text, wd))
 }
 
@@ -173,23 +168,41 @@ func (w *writer) together(ss ...prose) {
 }
 
 // qr draws a QR code of content at the right of the text column from y,
-// with caption under it, and returns where it ends. A content the code
-// cannot hold fails the document.
+// with caption under it, and returns where it ends; nothing when the
+// content does not fit a QR code. The modules are drawn as one black
+// path (a rectangle per run of a row), not as an image: a page rendered
+// at a screen's resolution keeps their edges sharp, where a scaled image
+// is blurred into a code a camera cannot read (and separate rectangles
+// leave grey seams between rows).
 func (w *writer) qr(content, caption string, y float64) float64 {
 	code, err := qrcode.New(content, qrcode.Medium) // EPC069-12: error correction level M
-	if err == nil {
-		var png []byte
-		if png, err = code.PNG(480); err == nil {
-			name := "qr-" + strconv.Itoa(len(content)) + "-" + strconv.FormatUint(uint64(crc32.ChecksumIEEE([]byte(content))), 16)
-			w.pdf.RegisterImageOptionsReader(name, fpdf.ImageOptions{ImageType: "PNG"}, bytes.NewReader(png))
-			w.pdf.ImageOptions(name, marginX+contentW-qrSide, y, qrSide, qrSide, false, fpdf.ImageOptions{ImageType: "PNG"}, 0, "")
-		}
-	}
 	if err != nil {
-		w.pdf.SetError(fmt.Errorf("the QR code of %s: %w", w.d.Number, err))
 		return y
 	}
+	bits := code.Bitmap() // with its quiet zone
+	x0, m := marginX+contentW-qrSide, qrSide/float64(len(bits))
+	w.fill(x0, y, qrSide, qrSide, white)
+	w.pdf.SetFillColor(0, 0, 0)
+	for r, row := range bits {
+		for c := 0; c < len(row); {
+			if !row[c] {
+				c++
+				continue
+			}
+			start := c
+			for c < len(row) && row[c] {
+				c++
+			}
+			x, yy, wd := x0+float64(start)*m, y+float64(r)*m, float64(c-start)*m
+			w.pdf.MoveTo(x, yy)
+			w.pdf.LineTo(x+wd, yy)
+			w.pdf.LineTo(x+wd, yy+m)
+			w.pdf.LineTo(x, yy+m)
+			w.pdf.ClosePath()
+		}
+	}
+	w.pdf.DrawPath("F") // one path: no seam between adjacent modules
 	w.font("", 7, muted)
-	w.at(marginX+contentW-qrSide, y+qrSide, qrSide, qrCaptionH, caption, "C")
+	w.at(x0, y+qrSide, qrSide, qrCaptionH, caption, "C")
 	return y + qrSide + qrCaptionH
 }

@@ -376,16 +376,17 @@ func (w *writer) payment() prose {
 	}
 	s := prose{head: head, after: 6, parts: []part{{size: 9, c: ink, lh: 4.6, text: say}}}
 	if account != nil && w.cur == "EUR" {
-		// The EPC QR code: a banking app reads the transfer from it.
-		t := sepa.EPCTransfer{Name: p.AccountName, IBAN: p.IBAN, BIC: p.BIC, Amount: d.Totals.Payable, Reference: p.Reference}
+		// The EPC QR code: a banking app reads the transfer from it, as
+		// issued (not as the fonts show it). A transfer it cannot carry
+		// has none: the invoice is written all the same.
+		o := w.orig.Payment
+		t := sepa.EPCTransfer{Name: o.AccountName, IBAN: o.IBAN, BIC: o.BIC, Amount: d.Totals.Payable, Reference: o.Reference}
 		if !sepa.ValidCreditorReference(t.Reference) {
-			t.Reference, t.Text = "", p.Reference
+			t.Reference, t.Text = "", o.Reference
 		}
-		qr, err := t.Payload()
-		if err != nil {
-			w.pdf.SetError(fmt.Errorf("the payment QR code of %s: %w", d.Number, err))
+		if qr, err := t.Payload(); err == nil {
+			s.qr, s.caption = qr, w.l.t("Scan to pay")
 		}
-		s.qr, s.caption = qr, w.l.t("Scan to pay")
 	}
 	gap := 1.5
 	for _, a := range account {

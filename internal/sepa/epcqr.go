@@ -27,7 +27,9 @@ const EPCQRMaxBytes = 331
 // UTF-8 (character set 1), the last non-empty one without a line feed.
 func (t EPCTransfer) Payload() (string, error) {
 	var ps []*FieldError
-	bad := func(field, value string, err error) { ps = append(ps, &FieldError{Field: field, Value: value, Err: err}) }
+	bad := func(field, value string, err error) {
+		ps = append(ps, &FieldError{Field: field, Value: value, Err: err})
+	}
 	checkText(bad, "name", t.Name, maxName)
 	checkIBAN(bad, "iban", t.IBAN)
 	if t.BIC != "" && !ValidBIC(t.BIC) {
@@ -45,7 +47,7 @@ func (t EPCTransfer) Payload() (string, error) {
 		checkText(bad, "text", t.Text, maxRemittance)
 	}
 	if ps != nil {
-		return "", &CheckError{Problems: ps}
+		return "", &CheckError{What: "the QR code", Problems: ps}
 	}
 	lines := []string{"BCD", "002", "1", "SCT", t.BIC, t.Name, CompactIBAN(t.IBAN), "EUR" + amount(t.Amount), "",
 		strings.ReplaceAll(strings.ToUpper(t.Reference), " ", ""), t.Text}
@@ -54,7 +56,7 @@ func (t EPCTransfer) Payload() (string, error) {
 	}
 	s := strings.Join(lines, "\n")
 	if len(s) > EPCQRMaxBytes || !utf8.ValidString(s) {
-		return "", &CheckError{Problems: []*FieldError{{Field: "payload", Value: s, Err: fmt.Errorf("%w (at most %d bytes)", ErrTooLong, EPCQRMaxBytes)}}}
+		return "", &CheckError{What: "the QR code", Problems: []*FieldError{{Field: "payload", Value: s, Err: fmt.Errorf("%w (at most %d bytes)", ErrTooLong, EPCQRMaxBytes)}}}
 	}
 	return s, nil
 }

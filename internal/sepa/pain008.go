@@ -115,8 +115,12 @@ func (e *FieldError) Error() string {
 
 func (e *FieldError) Unwrap() error { return e.Err }
 
-// CheckError is every problem of a collection.
-type CheckError struct{ Problems []*FieldError }
+// CheckError is every problem of a collection (or of a QR code's
+// transfer): What is the thing refused.
+type CheckError struct {
+	What     string
+	Problems []*FieldError
+}
 
 func (e *CheckError) Error() string {
 	msgs := make([]string, 0, min(len(e.Problems), 5))
@@ -127,7 +131,7 @@ func (e *CheckError) Error() string {
 	if len(e.Problems) > 5 {
 		more = fmt.Sprintf(" (and %d more)", len(e.Problems)-5)
 	}
-	return "the direct debit file cannot be written: " + strings.Join(msgs, "; ") + more
+	return e.What + " cannot be written: " + strings.Join(msgs, "; ") + more
 }
 
 func (e *CheckError) Unwrap() []error {
@@ -207,7 +211,7 @@ func (c Collection) Check() error {
 		checkText(bad, f("remittance"), d.Remittance, maxRemittance)
 	}
 	if ps != nil {
-		return &CheckError{Problems: ps}
+		return &CheckError{What: "the direct debit file", Problems: ps}
 	}
 	return nil
 }

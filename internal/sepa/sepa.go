@@ -114,3 +114,23 @@ func ValidCreditorReference(s string) bool {
 	}
 	return mod97(s[4:]+s[:4]) == 1
 }
+
+// sepaCountries are the countries and territories of the SEPA scheme
+// (EPC409-09, "EPC list of SEPA scheme countries"), by the country code
+// their IBANs start with (the French overseas departments, Monaco's and
+// the Channel Islands' accounts included under their own codes).
+var sepaCountries = map[string]bool{
+	"AD": true, "AT": true, "BE": true, "BG": true, "CH": true, "CY": true, "CZ": true, "DE": true, "DK": true, "EE": true,
+	"ES": true, "FI": true, "FR": true, "GB": true, "GI": true, "GR": true, "HR": true, "HU": true, "IE": true, "IS": true,
+	"IT": true, "LI": true, "LT": true, "LU": true, "LV": true, "MC": true, "MT": true, "NL": true, "NO": true, "PL": true,
+	"PT": true, "RO": true, "SE": true, "SI": true, "SK": true, "SM": true, "VA": true, "GG": true, "IM": true, "JE": true,
+	"PM": true, "AL": true, "MD": true, "ME": true, "MK": true, "RS": true,
+}
+
+// InSEPA tells whether an IBAN is of an account in the SEPA area: the
+// only accounts a SEPA direct debit collects from or to, and a SEPA
+// credit transfer (an EPC QR code) pays to.
+func InSEPA(iban string) bool {
+	s := CompactIBAN(iban)
+	return len(s) >= 2 && sepaCountries[s[:2]]
+}

@@ -44,6 +44,7 @@ const (
 // UNCL4461 payment means codes.
 const (
 	meansCreditTransfer = "58" // SEPA credit transfer
+	meansTransfer       = "30" // credit transfer (not SEPA: another currency than the euro)
 	meansDirectDebit    = "59" // SEPA direct debit
 )
 
@@ -411,6 +412,9 @@ func newPaymentMeans(d *invoice.Document) (*paymentMeans, error) {
 		}
 	case invoice.PayCreditTransfer:
 		pm.Code = meansCreditTransfer
+		if d.Currency != "EUR" {
+			pm.Code = meansTransfer // SEPA credit transfers are in euros
+		}
 		if p.IBAN != "" {
 			pm.Payee = &account{ID: p.IBAN, Name: p.AccountName}
 			if p.BIC != "" {

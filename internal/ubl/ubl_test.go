@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -684,4 +685,28 @@ func TestWriteRefuses(t *testing.T) {
 			t.Errorf("%s: %v, %d bytes written; want ErrDocument and nothing", tc.name, err, buf.Len())
 		}
 	}
+}
+
+// A transfer in another currency than the euro is not a SEPA credit
+// transfer: payment means 30, where a euro one is 58 (from an outside
+// trial: a USD invoice said 58).
+func TestTransferOutsideTheEuroIsNotSEPA(t *testing.T) {
+	t.Parallel()
+	for _, d := range invoice.Examples() {
+		if d.Payment.Means != invoice.PayCreditTransfer {
+			continue
+		}
+		for cur, want := range map[string]string{"EUR": "58", "USD": "30"} {
+			d.Currency = cur
+			var b bytes.Buffer
+			if err := Write(&b, d); err != nil {
+				t.Fatal(err)
+			}
+			if got := regexp.MustCompile(`<cbc:PaymentMeansCode>(\d+)</cbc:PaymentMeansCode>`).FindStringSubmatch(b.String()); got == nil || got[1] != want {
+				t.Errorf("%s in %s: payment means %v, want %s", d.Number, cur, got, want)
+			}
+		}
+		return
+	}
+	t.Fatal("no example is paid by transfer")
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
@@ -16,6 +17,10 @@ import (
 	"github.com/clearhouse/clearhouse/internal/store"
 	"github.com/clearhouse/clearhouse/internal/taxid"
 )
+
+// maxPayeeName is the longest name of a SEPA party (EPC implementation
+// guidelines: 70 characters).
+const maxPayeeName = 70
 
 // The billing defaults, when the hub says nothing.
 const (
@@ -259,11 +264,28 @@ func (h *Hub) check(bad badFunc, wallet bool) {
 	if a := h.CollectionAccount; a == nil {
 		bad(h.Where, "hub.collection_account", "is required: the iban (and bic) that debits are collected to and pay-now invoices are paid to")
 	} else {
-		if !sepa.ValidIBAN(a.IBAN) {
+		switch {
+		case !sepa.ValidIBAN(a.IBAN):
 			bad(a.Where, "hub.collection_account.iban", "%q is not a valid IBAN (checksum mod 97)", a.IBAN)
+		case !sepa.InSEPA(a.IBAN):
+			bad(a.Where, "hub.collection_account.iban", "%q is not an account in the SEPA area: direct debits are collected to it and pay-now invoices' QR codes pay it by SEPA credit transfer", a.IBAN)
 		}
 		if a.BIC != "" && !sepa.ValidBIC(a.BIC) {
 			bad(a.Where, "hub.collection_account.bic", "%q is not a valid BIC (8 or 11 characters)", a.BIC)
+		}
+		// The payee's name in a direct debit file and a QR code: at most
+		// 70 characters (EPC), and never blank.
+		name, field := a.Name, "hub.collection_account.name"
+		if name == "" {
+			name = h.LegalName
+		}
+		switch n := utf8.RuneCountInString(name); {
+		case strings.TrimSpace(name) == "" && a.Name != "":
+			bad(a.Where, field, "is blank: write the account holder's name or leave the field out (the legal name is then used)")
+		case n > maxPayeeName && a.Name == "":
+			bad(a.Where, field, "is required: the legal name has %d characters and a SEPA payee name (direct debit files, QR codes) at most %d; write the account holder's name", n, maxPayeeName)
+		case n > maxPayeeName:
+			bad(a.Where, field, "has %d characters; a SEPA payee name (direct debit files, QR codes) has at most %d", n, maxPayeeName)
 		}
 	}
 	d := h.Documents

@@ -172,6 +172,21 @@ func TestBillingChecksLocateTheirField(t *testing.T) {
 		{"reseller payment terms", []string{"payment_terms_days: 45", "payment_terms_days: 121"}, []string{"world.yaml:33: billing.payment_terms_days: 121 must be 1 to 120 days"}},
 		{"an unknown billing field", []string{"      payment_terms_days: 45\n", "      payment_terms_days: 45\n      buyer_ref: X\n"},
 			[]string{"world.yaml:34: buyer_ref: unknown field (known: address, buyer_reference, company_id, company_id_scheme, emails, endpoint, language, legal_name, payment_terms_days, vat_id)"}},
+		// What a SEPA file and a QR code cannot carry (from an outside trial:
+		// billing took a number and then could not write the documents).
+		{"hub IBAN outside SEPA", []string{"FR76 3000 4000 0312 3456 7890 143", "BR97 0036 0305 0000 1000 9795 493P 1"},
+			[]string{`world.yaml:10: hub.collection_account.iban: "BR97 0036 0305 0000 1000 9795 493P 1" is not an account in the SEPA area`}},
+		{"hub account name too long", []string{"bic: BNPAFRPP}", "bic: BNPAFRPP, name: " + strings.Repeat("Société ", 9) + "}"},
+			[]string{"world.yaml:10: hub.collection_account.name: has 71 characters; a SEPA payee name (direct debit files, QR codes) has at most 70"}},
+		{"hub account name blank", []string{"bic: BNPAFRPP}", `bic: BNPAFRPP, name: "   "}`}, []string{"world.yaml:10: hub.collection_account.name: is blank"}},
+		{"hub legal name too long for the account", []string{"  legal_name: Hub SAS", "  legal_name: " + strings.Repeat("Hub ", 18) + "SAS"},
+			[]string{"world.yaml:10: hub.collection_account.name: is required: the legal name has 75 characters"}},
+		{"wallet outside SEPA", []string{"iban: FR7630006000011234567890189", "iban: BR9700360305000010009795493P1"},
+			[]string{`world.yaml:23: payment.iban: "BR9700360305000010009795493P1" is not an account in the SEPA area`}},
+		{"wallet in dollars", []string{"    currency: EUR\n    vat: {treatment: standard", "    currency: USD\n    vat: {treatment: standard"},
+			[]string{"world.yaml:23: payment.method: wallet is a SEPA direct debit, in euros only, and telco-fr bills in USD"}},
+		{"a mandate twice", []string{"    payment: {method: pay_now}", "    payment: {method: wallet, iban: DE89370400440532013000, mandate_id: M1, mandate_signed_on: 2026-02-01}"},
+			[]string{`payment.mandate_id: "M1" is telco-fr's mandate too`}},
 		{"every problem at once", []string{`"75002"`, `"7500"`, "credit_note_prefix: CN", "credit_note_prefix: CH", "        city: Lyon\n", "", "[rechnung@isp-de.example]", "[]"},
 			[]string{"world.yaml:3: hub.address.postal_code:", "world.yaml:11: hub.documents.credit_note_prefix:", "world.yaml:27: billing.address.city:", "world.yaml:44: billing.emails:"}},
 	} {

@@ -479,10 +479,17 @@ func (w *World) Check() Errors {
 	}
 	w.checkHub(bad)
 	res := map[string]*Reseller{}
+	mandates := map[string]string{} // mandate id → its reseller
 	for _, r := range w.Resellers {
 		checkID(r.Where, r.ID)
 		res[r.ID] = r
 		r.check(bad)
+		if m := r.Payment.MandateID; r.Payment.Method == "wallet" && m != "" {
+			if other, dup := mandates[m]; dup {
+				bad(r.Payment.Where, "payment.mandate_id", "%q is %s's mandate too: a mandate reference is unique for its creditor (the hub)", m, other)
+			}
+			mandates[m] = r.ID
+		}
 		r.SFTP.check(bad, fps)
 		r.checkBilling(bad, w.Hub)
 	}
@@ -560,8 +567,14 @@ func (r *Reseller) check(bad badFunc) {
 	}
 	switch r.Payment.Method {
 	case "wallet":
-		if !sepa.ValidIBAN(r.Payment.IBAN) {
+		switch {
+		case !sepa.ValidIBAN(r.Payment.IBAN):
 			bad(r.Payment.Where, "payment.iban", "%q is not a valid IBAN (checksum mod 97)", r.Payment.IBAN)
+		case !sepa.InSEPA(r.Payment.IBAN):
+			bad(r.Payment.Where, "payment.iban", "%q is not an account in the SEPA area: a SEPA direct debit cannot collect from it (use method: pay_now)", r.Payment.IBAN)
+		}
+		if r.Currency != "" && r.Currency != "EUR" {
+			bad(r.Payment.Where, "payment.method", "wallet is a SEPA direct debit, in euros only, and %s bills in %s: use method: pay_now", r.ID, r.Currency)
 		}
 		if r.Payment.BIC != "" && !sepa.ValidBIC(r.Payment.BIC) {
 			bad(r.Payment.Where, "payment.bic", "%q is not a valid BIC (8 or 11 characters)", r.Payment.BIC)
