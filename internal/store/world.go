@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // The configured world: partners, resellers, publishers, catalogs, items,
@@ -88,8 +89,16 @@ func (q *Queries) UpsertRow(ctx context.Context, t Table, r []*string) error {
 	sql := fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) ON CONFLICT (%s) %s",
 		t.Name, strings.Join(t.Cols, ", "), strings.Join(vals, ", "), strings.Join(t.Cols[:t.NKey], ", "), conflict)
 	_, err := q.db.Exec(ctx, sql, args...)
+	var pe *pgconn.PgError
+	if Constraint(err) == "resellers_currency_fixed" && errors.As(err, &pe) {
+		return fmt.Errorf("%w: %s", ErrCurrencyFixed, pe.Message)
+	}
 	return err
 }
+
+// ErrCurrencyFixed: apply changed the currency of a reseller that has
+// declared in its currency (migration 00021).
+var ErrCurrencyFixed = errors.New("a reseller's currency is fixed once it has declared")
 
 // PriceUsed says whether a declaration was priced with the price version
 // of reseller's sku valid from validFrom (YYYY-MM-DD).

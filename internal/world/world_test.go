@@ -14,6 +14,7 @@ import (
 
 	"github.com/clearhouse/clearhouse/internal/exchange"
 	"github.com/clearhouse/clearhouse/internal/pgtest"
+	"github.com/clearhouse/clearhouse/internal/store"
 	"github.com/clearhouse/clearhouse/internal/world"
 )
 
@@ -151,6 +152,44 @@ func TestApplyRefusesToDropAUsedPrice(t *testing.T) {
 		t.Fatal("a failed apply changed something")
 	}
 
+}
+
+// A reseller that has declared keeps its currency: its declarations,
+// accounts and documents are in it, and a run bills only those in the
+// reseller's currency (from an outside trial: apply took EUR → USD). One
+// that has declared nothing may still change it.
+func TestApplyRefusesToChangeADeclaredCurrency(t *testing.T) {
+	t.Parallel()
+	pool := appliedSample(t)
+	ctx := context.Background()
+	toUSD := func(reseller string) string {
+		return sampleEdited(t, func(s string) string {
+			i := strings.Index(s, "id: "+reseller)
+			if i < 0 {
+				return strings.ReplaceAll(s, "currency: EUR", "currency: USD") // the catalogs of both
+			}
+			j := i + strings.Index(s[i:], "currency: EUR")
+			return s[:j] + "currency: USD" + s[j+len("currency: EUR"):]
+		}, "hub.yaml", "publishers.yaml", "resellers.yaml")
+	}
+	_, err := pool.Exec(ctx, `INSERT INTO declarations (file_id, line, reseller_id, declaration_id, action, customer_id, sku, publisher_id, billing_model,
+		quantity, start_date, price_valid_from, currency, amount, publisher_amount, hub_amount, entry_id)
+		VALUES (1, 2, 'mvno-be', 'X', 'NEW', 'C', 'S', 'secureco', 'one_time', 1, '2026-02-01', '2026-01-01', 'EUR', 0, 0, 0, 1)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = apply(t, pool, toUSD("mvno-be"))
+	if !errors.Is(err, store.ErrCurrencyFixed) || !strings.Contains(err.Error(), "reseller mvno-be has declarations in EUR: its currency cannot become USD") {
+		t.Fatalf("mvno-be to USD: %v", err)
+	}
+	var cur string
+	_ = pool.QueryRow(ctx, `SELECT currency FROM resellers WHERE partner_id = 'mvno-be'`).Scan(&cur)
+	if cur != "EUR" {
+		t.Fatalf("mvno-be's currency is %s after a refused apply", cur)
+	}
+	if _, err := apply(t, pool, toUSD("isp-de")); err != nil {
+		t.Fatalf("isp-de, which has declared nothing, to USD: %v", err)
+	}
 }
 
 // TestPriceListIsReadInTheResellersDialect: cable-be's catalog comes from a
