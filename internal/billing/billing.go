@@ -937,6 +937,13 @@ func (is *issuer) document(docType string, staged []store.StagedLine, reason str
 	if is.r.VATMention != "" {
 		doc.Notes = append(doc.Notes, is.r.VATMention)
 	}
+	// The hub's legal mentions, in the document's language (English in
+	// place of one not given).
+	notes, ok := is.hub.Notes[is.profile.Language]
+	if !ok {
+		notes = is.hub.Notes["en"]
+	}
+	doc.Notes = append(doc.Notes, notes...)
 	var err error
 	if doc.CSV, err = csvFormat(is.r); err != nil {
 		return nil, nil, 0, err

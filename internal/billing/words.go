@@ -27,7 +27,7 @@ var wordsOf = map[string]words{
 		exempt:        "Exempt from VAT",
 	},
 	"fr": {
-		creditTerms:   "Avoir : porté au crédit de votre compte et imputé sur les factures qu'il crédite, puis sur les factures ouvertes et les suivantes",
+		creditTerms:   "Avoir : porté au crédit de votre compte et imputé d'abord sur les factures qu'il crédite, puis sur vos factures ouvertes et à venir",
 		settledTerms:  "Réglée par l'avoir %s : rien à payer",
 		debitTerms:    "Prélèvement SEPA de %s %s le %s (SEPA Core, mandat %s)",
 		transferTerms: "Payable sous %d jours, au plus tard le %s, en indiquant la référence %s",
@@ -36,8 +36,8 @@ var wordsOf = map[string]words{
 		exempt:        "Exonération de TVA",
 	},
 	"de": {
-		creditTerms:   "Gutschrift: Ihrem Konto gutgeschrieben und mit den gutgeschriebenen Rechnungen, dann mit offenen und folgenden Rechnungen verrechnet",
-		settledTerms:  "Durch Gutschrift %s beglichen: nichts zu zahlen",
+		creditTerms:   "Rechnungskorrektur: Ihrem Konto gutgeschrieben und zuerst mit den korrigierten Rechnungen, dann mit offenen und künftigen Rechnungen verrechnet",
+		settledTerms:  "Durch Rechnungskorrektur %s beglichen: nichts zu zahlen",
 		debitTerms:    "SEPA-Lastschrift über %s %s am %s (SEPA Core, Mandat %s)",
 		transferTerms: "Zahlbar innerhalb von %d Tagen, bis zum %s, unter Angabe der Referenz %s",
 		runCredit:     "Abonnementmonate, die in Rechnung gestellt wurden und durch eine später gemeldete Kündigung nicht geschuldet sind",

@@ -692,8 +692,8 @@ func TestInTheBuyersLanguage(t *testing.T) {
 	type words struct{ invoice, creditNote, due, issued, page string }
 	for lang, w := range map[string]words{
 		"fr": {"Facture", "Avoir", "Montant dû", "Date d'émission", "Page 1 sur 1"},
-		"de": {"Rechnung", "Gutschrift", "Zahlbetrag", "Datum", "Seite 1 von 1"},
-		"nl": {"Factuur", "Creditnota", "Te betalen", "Datum", "Pagina 1 van 1"},
+		"de": {"Rechnung", "Rechnungskorrektur", "Zahlbetrag", "Rechnungsdatum", "Seite 1 von 1"},
+		"nl": {"Factuur", "Creditnota", "Te betalen", "Factuurdatum", "Pagina 1 van 1"},
 	} {
 		for _, d := range invoice.Examples() {
 			t.Run(lang+"/"+d.Number, func(t *testing.T) {

@@ -234,18 +234,27 @@ func checkIBAN(bad func(string, string, error), field, iban string) {
 // checkID checks an identifier as the EPC guidelines restrict them: at
 // most 35 characters of the SEPA Latin set (letters, digits and
 // / - ? : ( ) . , ' + and space), neither starting nor ending with a
-// slash, nor holding two together.
+// slash or a space, nor holding two slashes together.
 func checkID(bad func(string, string, error), field, id string) {
 	switch {
 	case id == "":
 		bad(field, "", ErrRequired)
 	case len(id) > maxID:
 		bad(field, id, ErrTooLong)
-	case strings.HasPrefix(id, "/") || strings.HasSuffix(id, "/") || strings.Contains(id, "//") ||
-		strings.TrimLeft(id, latinSet) != "":
+	case !idCharacters(id):
 		bad(field, id, ErrCharacters)
 	}
 }
+
+func idCharacters(id string) bool {
+	return !strings.HasPrefix(id, "/") && !strings.HasSuffix(id, "/") && !strings.Contains(id, "//") &&
+		strings.TrimSpace(id) == id && strings.TrimLeft(id, latinSet) == ""
+}
+
+// ValidID tells whether s is an identifier a SEPA file carries (a
+// mandate reference, an end-to-end id): 1 to 35 characters of the Latin
+// set, no slash or space at either end, no two slashes together.
+func ValidID(s string) bool { return s != "" && len(s) <= maxID && idCharacters(s) }
 
 const latinSet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/-?:().,'+ "
 

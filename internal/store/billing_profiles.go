@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -18,7 +19,7 @@ const (
 		       street, coalesce(additional, ''), city, postal_code, coalesce(subdivision, ''), country,
 		       vat_id, coalesce(company_id, ''), coalesce(company_id_scheme, ''), endpoint_scheme, endpoint_id, coalesce(email, ''),
 		       coalesce(creditor_id, ''), iban, coalesce(bic, ''), account_name,
-		       invoice_prefix, credit_note_prefix, time_zone, schedule, payment_terms_days
+		       invoice_prefix, credit_note_prefix, time_zone, schedule, payment_terms_days, notes
 		  FROM hub`
 	billingProfileSQL = `
 		SELECT reseller_id, legal_name,
@@ -47,6 +48,8 @@ type Hub struct {
 	InvoicePrefix, CreditNotePrefix                                      string
 	TimeZone, Schedule                                                   string
 	PaymentTermsDays                                                     int
+	// Notes are its legal mentions by language (en, fr, de, nl).
+	Notes map[string][]string
 }
 
 // BillingProfile is a reseller as the buyer of its invoices.
@@ -65,14 +68,18 @@ var ErrNoHub = errors.New("no hub identity configured: add hub to the world conf
 // Hub reads the hub's identity (ErrNoHub when none has been applied).
 func (q *Queries) Hub(ctx context.Context) (Hub, error) {
 	var h Hub
+	var notes string
 	a := &h.Address
 	err := q.db.QueryRow(ctx, hubSQL).Scan(&h.LegalName, &h.TradingName,
 		&a.Street, &a.Additional, &a.City, &a.PostalCode, &a.Subdivision, &a.Country,
 		&h.VATID, &h.CompanyID, &h.CompanyIDScheme, &h.EndpointScheme, &h.EndpointID, &h.Email,
 		&h.CreditorID, &h.IBAN, &h.BIC, &h.AccountName,
-		&h.InvoicePrefix, &h.CreditNotePrefix, &h.TimeZone, &h.Schedule, &h.PaymentTermsDays)
+		&h.InvoicePrefix, &h.CreditNotePrefix, &h.TimeZone, &h.Schedule, &h.PaymentTermsDays, &notes)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return h, ErrNoHub
+	}
+	if err == nil {
+		err = json.Unmarshal([]byte(notes), &h.Notes)
 	}
 	if err != nil {
 		return h, fmt.Errorf("reading the hub: %w", err)

@@ -463,13 +463,27 @@ func newLine(d *invoice.Document, l invoice.Line, amt func(int64) amount) (line,
 		out.Item.SellersID = &itemID{l.SKU}
 	}
 	if l.Credits != "" {
-		// BT-127: the invoice and month a credit line credits.
-		out.Note = "Credits invoice " + l.Credits
+		// BT-127: the invoice and month a credit line credits, in the
+		// document's language.
+		w, ok := creditNotes[d.Language]
+		if !ok {
+			w = creditNotes["en"]
+		}
+		out.Note = fmt.Sprintf(w[0], l.Credits)
 		if l.ServiceMonth != "" {
-			out.Note += ", service month " + l.ServiceMonth
+			out.Note = fmt.Sprintf(w[1], l.Credits, l.ServiceMonth)
 		}
 	}
 	return out, nil
+}
+
+// creditNotes are a credit line's note (BT-127) by language: the invoice
+// credited, and its service month (YYYY-MM).
+var creditNotes = map[string][2]string{
+	"en": {"Credits invoice %s", "Credits invoice %s, service month %s"},
+	"fr": {"Crédite la facture %s", "Crédite la facture %s, mois de service %s"},
+	"de": {"Korrigiert Rechnung %s", "Korrigiert Rechnung %s, Leistungsmonat %s"},
+	"nl": {"Crediteert factuur %s", "Crediteert factuur %s, dienstmaand %s"},
 }
 
 func newPeriod(start, end civil.Date) *period {

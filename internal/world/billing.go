@@ -1,6 +1,7 @@
 package world
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/mail"
 	"regexp"
@@ -82,11 +83,17 @@ type Account struct {
 	Name  string `yaml:"name"` // default: the hub's legal name
 }
 
-// Documents are the prefixes of the documents' numbers (CH-2026-000042).
+// Documents are the prefixes of the documents' numbers (CH-2026-000042)
+// and the hub's legal mentions.
 type Documents struct {
 	Where            `yaml:"-"`
 	InvoicePrefix    string `yaml:"invoice_prefix"`
 	CreditNotePrefix string `yaml:"credit_note_prefix"`
+	// Notes are printed on every invoice and credit note (BT-22), by the
+	// document's language (en, fr, de, nl); English stands in for one not
+	// given. A French seller's: the late-payment penalties and the EUR 40
+	// recovery fee (Code de commerce L441-10), its share capital and RCS.
+	Notes map[string][]string `yaml:"notes"`
 }
 
 // HubBilling is when billing runs and its default terms.
@@ -152,6 +159,15 @@ func (h *Hub) creditNotePrefix() string {
 	return orDefault(h.Documents.CreditNotePrefix, DefaultCreditNotePrefix)
 }
 func (h *Hub) timezone() string { return orDefault(h.Billing.Timezone, DefaultTimezone) }
+
+// notesJSON is the hub's notes as stored: a JSON object, its keys sorted.
+func (h *Hub) notesJSON() string {
+	if len(h.Documents.Notes) == 0 {
+		return "{}"
+	}
+	b, _ := json.Marshal(h.Documents.Notes) // maps marshal with sorted keys
+	return string(b)
+}
 func (h *Hub) schedule() string { return orDefault(h.Billing.Schedule, DefaultSchedule) }
 
 // paymentTerms are the resellers' default terms: the hub's, or
@@ -294,6 +310,17 @@ func (h *Hub) check(bad badFunc, wallet bool) {
 			bad(d.Where, "hub.documents."+f.name, "%q must be 1 to 8 upper-case letters or digits (numbers read <prefix>-2026-000042)", f.v)
 		}
 	}
+	for lang, notes := range h.Documents.Notes {
+		if !slices.Contains(Languages, lang) {
+			bad(d.Where, "hub.documents.notes", "%q is not a language documents are written in: en, fr, de or nl", lang)
+		}
+		for _, n := range notes {
+			if strings.TrimSpace(n) == "" {
+				bad(d.Where, "hub.documents.notes."+lang, "has a blank note")
+			}
+			checkName(bad, d.Where, "hub.documents.notes."+lang, n, 1000)
+		}
+	}
 	if h.invoicePrefix() == h.creditNotePrefix() {
 		bad(d.Where, "hub.documents.credit_note_prefix", "%q is the invoice prefix too: invoices and credit notes are numbered apart, so their prefixes differ", h.creditNotePrefix())
 	}
@@ -386,9 +413,9 @@ var partyCols = []string{"legal_name", "street", "additional", "city", "postal_c
 
 var (
 	hubCols = append(append([]string{"id"}, partyCols...), "trading_name", "email", "creditor_id", "iban", "bic", "account_name",
-		"invoice_prefix", "credit_note_prefix", "time_zone", "schedule", "payment_terms_days")
+		"invoice_prefix", "credit_note_prefix", "time_zone", "schedule", "payment_terms_days", "notes")
 	hubTable = table{Table: store.Table{Name: "hub", Cols: hubCols, NKey: 1,
-		Types: append(append([]string{"boolean"}, texts(len(hubCols)-2)...), "integer")}, label: "hub", one: true}
+		Types: append(append([]string{"boolean"}, texts(len(hubCols)-3)...), "integer", "text")}, label: "hub", one: true}
 
 	profileCols          = append(append([]string{"reseller_id"}, partyCols...), "buyer_reference", "emails", "payment_terms_days", "language")
 	billingProfilesTable = table{Table: store.Table{Name: "billing_profiles", Cols: profileCols, NKey: 1,
@@ -419,7 +446,7 @@ func (h *Hub) row() row {
 	r := append(row{s("true")}, h.Party.row(h.LegalName)...)
 	return append(r, opt(h.TradingName), opt(h.Email), opt(sepa.CompactIBAN(h.SEPACreditorID)), s(sepa.CompactIBAN(a.IBAN)), opt(a.BIC),
 		s(orDefault(a.Name, h.LegalName)), s(h.invoicePrefix()), s(h.creditNotePrefix()), s(h.timezone()), s(h.schedule()),
-		s(strconv.Itoa(h.paymentTerms())))
+		s(strconv.Itoa(h.paymentTerms())), s(h.notesJSON()))
 }
 
 // billingRow is the reseller's billing profile row, its defaults resolved

@@ -187,6 +187,13 @@ func TestBillingChecksLocateTheirField(t *testing.T) {
 			[]string{"world.yaml:23: payment.method: wallet is a SEPA direct debit, in euros only, and telco-fr bills in USD"}},
 		{"a mandate twice", []string{"    payment: {method: pay_now}", "    payment: {method: wallet, iban: DE89370400440532013000, mandate_id: M1, mandate_signed_on: 2026-02-01}"},
 			[]string{`payment.mandate_id: "M1" is telco-fr's mandate too`}},
+		{"a mandate twice in another case", []string{"    payment: {method: pay_now}", "    payment: {method: wallet, iban: DE89370400440532013000, mandate_id: \"m1 \", mandate_signed_on: 2026-02-01}"},
+			[]string{`payment.mandate_id: "m1 " has characters a SEPA mandate reference may not have`, `payment.mandate_id: "m1 " is telco-fr's mandate too`}},
+		{"a mandate with an accent", []string{"mandate_id: M1,", "mandate_id: MANDAT É1,"},
+			[]string{`world.yaml:23: payment.mandate_id: "MANDAT É1" has characters a SEPA mandate reference may not have`}},
+		{"hub notes in a language documents are not written in", []string{"{invoice_prefix: CH, credit_note_prefix: CN}", "{invoice_prefix: CH, credit_note_prefix: CN, notes: {es: [Nota]}}"},
+			[]string{`world.yaml:11: hub.documents.notes: "es" is not a language documents are written in`}},
+		{"hub notes", []string{"{invoice_prefix: CH, credit_note_prefix: CN}", "{invoice_prefix: CH, credit_note_prefix: CN, notes: {en: [Penalties], fr: [Pénalités]}}"}, []string{""}},
 		{"every problem at once", []string{`"75002"`, `"7500"`, "credit_note_prefix: CN", "credit_note_prefix: CH", "        city: Lyon\n", "", "[rechnung@isp-de.example]", "[]"},
 			[]string{"world.yaml:3: hub.address.postal_code:", "world.yaml:11: hub.documents.credit_note_prefix:", "world.yaml:27: billing.address.city:", "world.yaml:44: billing.emails:"}},
 	} {

@@ -484,9 +484,11 @@ func (w *World) Check() Errors {
 		checkID(r.Where, r.ID)
 		res[r.ID] = r
 		r.check(bad)
-		if m := r.Payment.MandateID; r.Payment.Method == "wallet" && m != "" {
+		// Banks compare mandate references without case or surrounding
+		// spaces.
+		if m := strings.ToUpper(strings.TrimSpace(r.Payment.MandateID)); r.Payment.Method == "wallet" && m != "" {
 			if other, dup := mandates[m]; dup {
-				bad(r.Payment.Where, "payment.mandate_id", "%q is %s's mandate too: a mandate reference is unique for its creditor (the hub)", m, other)
+				bad(r.Payment.Where, "payment.mandate_id", "%q is %s's mandate too: a mandate reference is unique for its creditor (the hub), whatever its case", r.Payment.MandateID, other)
 			}
 			mandates[m] = r.ID
 		}
@@ -579,8 +581,11 @@ func (r *Reseller) check(bad badFunc) {
 		if r.Payment.BIC != "" && !sepa.ValidBIC(r.Payment.BIC) {
 			bad(r.Payment.Where, "payment.bic", "%q is not a valid BIC (8 or 11 characters)", r.Payment.BIC)
 		}
-		if r.Payment.MandateID == "" || len(r.Payment.MandateID) > 35 {
+		switch m := r.Payment.MandateID; {
+		case m == "" || len(m) > 35:
 			bad(r.Payment.Where, "payment.mandate_id", "is required for wallet resellers (at most 35 characters)")
+		case !sepa.ValidID(m):
+			bad(r.Payment.Where, "payment.mandate_id", "%q has characters a SEPA mandate reference may not have: letters A–Z, digits and / - ? : ( ) . , ' + and inner spaces only (no accents, no slash or space at either end)", m)
 		}
 		if _, err := civil.ParseISO(r.Payment.MandateSignedOn); err != nil {
 			bad(r.Payment.Where, "payment.mandate_signed_on", "%q must be the mandate signature date as YYYY-MM-DD", r.Payment.MandateSignedOn)
