@@ -1063,9 +1063,11 @@ func (is *issuer) payment(doc *invoice.Document, credit []store.OpenDoc) {
 		// PDF, the UBL's BT-9 and the listings say the same date).
 		p.DebitDate = CollectionDate(doc.IssueDate, doc.DueDate)
 		doc.DueDate = p.DebitDate
-		p.Terms = fmt.Sprintf(wordsFor(is.profile.Language).debitTerms, doc.Amount(doc.Totals.Payable), doc.Currency, p.DebitDate, p.MandateID)
+		w := wordsFor(is.profile.Language)
+		p.Terms = fmt.Sprintf(w.debitTerms, w.amount(doc.Amount(doc.Totals.Payable)), doc.Currency, w.date(p.DebitDate), p.MandateID)
 	default:
-		p.Terms = fmt.Sprintf(wordsFor(is.profile.Language).transferTerms, is.profile.PaymentTermsDays, doc.DueDate, p.Reference)
+		w := wordsFor(is.profile.Language)
+		p.Terms = fmt.Sprintf(w.transferTerms, is.profile.PaymentTermsDays, w.date(doc.DueDate), p.Reference)
 	}
 }
 

@@ -27,3 +27,21 @@ func TestCollectionDate(t *testing.T) {
 		}
 	}
 }
+
+// The payment terms a document carries (BT-20, in its UBL too) write
+// their dates and amounts as a reader of its language does, as its PDF.
+func TestTermsInTheDocumentsLanguage(t *testing.T) {
+	t.Parallel()
+	d := civil.FromYMD(2026, 12, 31)
+	for lang, want := range map[string][2]string{
+		"en": {"2026-12-31", "1643.88"}, "fr": {"31 décembre 2026", "1643,88"}, "de": {"31.12.2026", "1643,88"}, "nl": {"31 december 2026", "1643,88"},
+		"es": {"2026-12-31", "1643.88"},
+	} {
+		if got := billing.TermsDate(lang, d); got != want[0] {
+			t.Errorf("%s: date %q, want %q", lang, got, want[0])
+		}
+		if got := billing.TermsAmount(lang, "1643.88"); got != want[1] {
+			t.Errorf("%s: amount %q, want %q", lang, got, want[1])
+		}
+	}
+}

@@ -1,5 +1,11 @@
 package billing
 
+import (
+	"strings"
+
+	"github.com/clearhouse/clearhouse/internal/civil"
+)
+
 // The words billing writes into a document, in the document's language
 // (its reseller's billing profile: en, fr, de or nl): the payment terms
 // (EN 16931 BT-20, printed on the PDF and carried by the UBL), the reason
@@ -14,6 +20,33 @@ type words struct {
 	settledTerms, debitTerms, transferTerms string
 	runCredit                               string
 	reverseCharge, exempt                   string
+	// How the terms write a date and an amount for a reader of the
+	// language: months (nil: an ISO date, English's), German's numeric
+	// date, the decimal comma.
+	months  []string
+	numeric bool
+	comma   bool
+}
+
+// date writes d in the terms' language: 2026-12-31 (English: ISO, as the
+// PDF spells it out), 31 décembre 2026, 31.12.2026, 31 december 2026.
+func (w words) date(d civil.Date) string {
+	t := d.Time()
+	switch {
+	case w.numeric:
+		return t.Format("02.01.2006")
+	case w.months != nil:
+		return t.Format("2") + " " + w.months[t.Month()-1] + " " + t.Format("2006")
+	}
+	return d.String()
+}
+
+// amount writes a plain decimal amount ("93.26") with the language's mark.
+func (w words) amount(s string) string {
+	if w.comma {
+		return strings.Replace(s, ".", ",", 1)
+	}
+	return s
 }
 
 var wordsOf = map[string]words{
@@ -34,6 +67,9 @@ var wordsOf = map[string]words{
 		runCredit:     "Mois d'abonnement facturés qu'une résiliation déclarée ensuite a rendus non dus",
 		reverseCharge: "Autoliquidation",
 		exempt:        "Exonération de TVA",
+		months: []string{"janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre",
+			"décembre"},
+		comma: true,
 	},
 	"de": {
 		creditTerms:   "Rechnungskorrektur: Ihrem Konto gutgeschrieben und zuerst mit den korrigierten Rechnungen, dann mit offenen und künftigen Rechnungen verrechnet",
@@ -43,6 +79,8 @@ var wordsOf = map[string]words{
 		runCredit:     "Abonnementmonate, die in Rechnung gestellt wurden und durch eine später gemeldete Kündigung nicht geschuldet sind",
 		reverseCharge: "Steuerschuldnerschaft des Leistungsempfängers",
 		exempt:        "Steuerfrei",
+		numeric:       true,
+		comma:         true,
 	},
 	"nl": {
 		creditTerms:   "Creditnota: bijgeschreven op uw rekening en verrekend met de facturen die zij crediteert, daarna met openstaande en volgende facturen",
@@ -52,6 +90,9 @@ var wordsOf = map[string]words{
 		runCredit:     "Gefactureerde abonnementsmaanden die door een later gemelde opzegging niet verschuldigd zijn",
 		reverseCharge: "Btw verlegd",
 		exempt:        "Vrijgesteld van btw",
+		months: []string{"januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober", "november",
+			"december"},
+		comma: true,
 	},
 }
 
