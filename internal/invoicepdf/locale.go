@@ -45,8 +45,14 @@ func (l *locale) t(s string) string {
 	if v, ok := l.words[s]; ok {
 		return v
 	}
+	if v, ok := english[s]; ok {
+		return v
+	}
 	return s
 }
+
+// english are the keys that are not their own English text.
+var english = map[string]string{"Credit note date": "Issue date"}
 
 // monthYear is "November 2026" ("novembre 2026").
 func (l *locale) monthYear(t time.Time) string {
@@ -118,7 +124,7 @@ func itoa(n int) string {
 // The words of each language, by their English text. A sentence with
 // values is a template of the writer's (%s in order).
 var fr = map[string]string{
-	"Invoice": "Facture", "Credit note": "Avoir", "Number": "Numéro", "Issue date": "Date d'émission", "Due date": "Échéance",
+	"Credit note date": "Date d'émission", "Invoice": "Facture", "Credit note": "Avoir", "Number": "Numéro", "Issue date": "Date d'émission", "Due date": "Échéance",
 	"Buyer reference": "Réf. acheteur", "Credited period": "Période créditée", "Billing month": "Mois de facturation",
 	"Billing period": "Période facturée", "Service period": "Période de service", "CUSTOMER": "CLIENT", "Amount due": "Montant dû",
 	"Total credited": "Total crédité", "Credited to your account": "Porté au crédit de votre compte", "Nothing to pay": "Rien à payer",
@@ -144,8 +150,8 @@ var fr = map[string]string{
 }
 
 var de = map[string]string{
-	"Invoice": "Rechnung", "Credit note": "Rechnungskorrektur", "Number": "Nummer", "Issue date": "Rechnungsdatum", "Due date": "Fällig am",
-	"Buyer reference": "Käuferreferenz", "Credited period": "Gutschriftszeitraum", "Billing month": "Abrechnungsmonat",
+	"Credit note date": "Datum", "Invoice": "Rechnung", "Credit note": "Rechnungskorrektur", "Number": "Nummer", "Issue date": "Rechnungsdatum", "Due date": "Fällig am",
+	"Buyer reference": "Käuferreferenz", "Credited period": "Korrekturzeitraum", "Billing month": "Abrechnungsmonat",
 	"Billing period": "Abrechnungszeitraum", "Service period": "Leistungszeitraum", "CUSTOMER": "KUNDE", "Amount due": "Zahlbetrag",
 	"Total credited": "Gutgeschriebener Betrag", "Credited to your account": "Ihrem Konto gutgeschrieben", "Nothing to pay": "Nichts zu zahlen",
 	"Debited on %s": "Lastschrift am %s", "Due by %s": "Zahlbar bis %s", "Invoices credited": "Gutgeschriebene Rechnungen",
@@ -171,7 +177,7 @@ var de = map[string]string{
 }
 
 var nl = map[string]string{
-	"Invoice": "Factuur", "Credit note": "Creditnota", "Number": "Nummer", "Issue date": "Factuurdatum", "Due date": "Vervaldatum",
+	"Credit note date": "Datum", "Invoice": "Factuur", "Credit note": "Creditnota", "Number": "Nummer", "Issue date": "Factuurdatum", "Due date": "Vervaldatum",
 	"Buyer reference": "Referentie koper", "Credited period": "Gecrediteerde periode", "Billing month": "Factuurmaand",
 	"Billing period": "Factuurperiode", "Service period": "Leveringsperiode", "CUSTOMER": "KLANT", "Amount due": "Te betalen",
 	"Total credited": "Totaal gecrediteerd", "Credited to your account": "Bijgeschreven op uw rekening", "Nothing to pay": "Niets te betalen",

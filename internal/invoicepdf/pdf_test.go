@@ -713,7 +713,11 @@ func TestInTheBuyersLanguage(t *testing.T) {
 				if d.Type == invoice.TypeCreditNote {
 					title = w.creditNote
 				}
-				says(t, flat, title+" ", w.issued+" "+date, gross, w.page)
+				issuedLabel := w.issued
+				if d.Type == invoice.TypeCreditNote && lang != "fr" {
+					issuedLabel = "Datum" // a correction's date, not an invoice's
+				}
+				says(t, flat, title+" ", issuedLabel+" "+date, gross, w.page)
 				if d.Type == invoice.TypeInvoice {
 					says(t, flat, total)
 				}

@@ -28,7 +28,11 @@ func (w *writer) heading() {
 	w.font("B", 22, accent)
 	w.at(rightX, y-1.5, rightW, 9, title(d, w.l), "R")
 	yr := y + 11
-	facts := [][2]string{{w.l.t("Number"), d.Number}, {w.l.t("Issue date"), w.l.date(d.IssueDate)}}
+	issued := w.l.t("Issue date")
+	if d.Type == invoice.TypeCreditNote {
+		issued = w.l.t("Credit note date") // not an invoice's date, in the languages that say so
+	}
+	facts := [][2]string{{w.l.t("Number"), d.Number}, {issued, w.l.date(d.IssueDate)}}
 	if d.Type == invoice.TypeInvoice && d.DueDate != 0 {
 		facts = append(facts, [2]string{w.l.t("Due date"), w.l.date(d.DueDate)})
 	}
