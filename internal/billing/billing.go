@@ -1061,7 +1061,7 @@ func (is *issuer) payment(doc *invoice.Document, credit []store.OpenDoc) {
 		// The invoice is due when it is collected: its terms, at least
 		// the pre-notification's days, on a TARGET2 business day (the
 		// PDF, the UBL's BT-9 and the listings say the same date).
-		p.DebitDate = CollectionDate(doc.IssueDate, doc.DueDate)
+		p.DebitDate = CollectionDate(doc.IssueDate, doc.DueDate, is.r.PrenotificationDays)
 		doc.DueDate = p.DebitDate
 		w := wordsFor(is.profile.Language)
 		p.Terms = fmt.Sprintf(w.debitTerms, w.amount(doc.Amount(doc.Totals.Payable)), doc.Currency, w.date(p.DebitDate), p.MandateID)
@@ -1071,17 +1071,16 @@ func (is *issuer) payment(doc *invoice.Document, credit []store.OpenDoc) {
 	}
 }
 
-// PreNotificationDays is how long before its collection a direct debit is
-// announced (the invoice is the SEPA pre-notification): the rulebook's 14
-// calendar days, which a reseller's contract may shorten (not yet a
-// setting).
-const PreNotificationDays = 14
-
 // CollectionDate is when a wallet invoice issued on issue and due on due
-// is debited: its due date, or PreNotificationDays after its issue if
-// that is later, moved to the next TARGET2 business day.
-func CollectionDate(issue, due civil.Date) civil.Date {
-	d := max(due, issue+PreNotificationDays)
+// is debited: its due date, or notice days after its issue if that is
+// later (the invoice is the SEPA pre-notification: the rulebook's 14
+// days, fewer where the reseller's contract says so; 0: 14), moved to the
+// next TARGET2 business day.
+func CollectionDate(issue, due civil.Date, notice int) civil.Date {
+	if notice <= 0 {
+		notice = 14
+	}
+	d := max(due, issue+civil.Date(notice))
 	t := sepa.OnOrAfter(d.Time())
 	return civil.FromYMD(t.Year(), t.Month(), t.Day())
 }

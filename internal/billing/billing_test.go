@@ -367,3 +367,24 @@ func TestCreditReasonIsPrintableText(t *testing.T) {
 		t.Fatalf("an emoji is text: %v", err)
 	}
 }
+
+// A wallet reseller's contract may shorten the pre-notification: with 5
+// days and 7-day terms, the invoice of 1 December is debited, and due,
+// on 8 December; with the rulebook's 14, on 15 December.
+func TestPrenotificationOfTheContract(t *testing.T) {
+	for notice, want := range map[int]string{5: "2026-12-08", 14: "2026-12-15"} {
+		e := newEnv(t)
+		for _, sql := range []string{`UPDATE billing_profiles SET payment_terms_days = 7 WHERE reseller_id = 'telco-fr'`,
+			fmt.Sprintf(`UPDATE resellers SET prenotification_days = %d WHERE partner_id = 'telco-fr'`, notice)} {
+			if _, err := e.pool.Exec(e.ctx, sql); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e.declare("telco-fr", "P-1,NEW,C-1,a@example.fr,A,FR,fr,TFR-AV-1Y,1,2026-11-20,,,,")
+		e.bill("2026-11", "telco-fr")
+		doc := e.docs("telco-fr", "2026-11")[0]
+		if doc.Payment.DebitDate.String() != want || doc.DueDate.String() != want {
+			t.Errorf("%d days' notice: debited %s, due %s; want %s", notice, doc.Payment.DebitDate, doc.DueDate, want)
+		}
+	}
+}

@@ -38,6 +38,7 @@ type BillingReseller struct {
 	HasMandate                          bool
 	TaxCategories                       []string // the tax categories of its catalog items
 	FileFormat                          string   // its file_format (JSON of schema.Format): how it reads CSV too
+	PrenotificationDays                 int      // wallet: an invoice is issued at least this long before its debit
 }
 
 const billingResellersSQL = `
@@ -45,7 +46,7 @@ const billingResellersSQL = `
 	       coalesce(r.iban, ''), coalesce(r.bic, ''), coalesce(r.mandate_id, ''),
 	       coalesce(r.mandate_signed_on - DATE '1970-01-01', 0), r.mandate_signed_on IS NOT NULL,
 	       coalesce((SELECT array_agg(DISTINCT tax_category ORDER BY tax_category) FROM catalog_items i WHERE i.reseller_id = r.partner_id), '{}'),
-	       r.file_format
+	       r.file_format, r.prenotification_days
 	  FROM resellers r JOIN partners p ON p.id = r.partner_id
 	 WHERE $1 = '' OR r.partner_id = $1
 	 ORDER BY r.partner_id COLLATE "C"`
@@ -56,7 +57,7 @@ func BillingResellers(ctx context.Context, q Querier, only string) ([]BillingRes
 	return collectAs(ctx, q, "reading the resellers to bill", billingResellersSQL, func(r pgx.Row, b *BillingReseller) error {
 		var signed int32
 		err := r.Scan(&b.ID, &b.Name, &b.Currency, &b.VATTreatment, &b.VATRate, &b.VATMention, &b.PaymentMethod,
-			&b.IBAN, &b.BIC, &b.MandateID, &signed, &b.HasMandate, &b.TaxCategories, &b.FileFormat)
+			&b.IBAN, &b.BIC, &b.MandateID, &signed, &b.HasMandate, &b.TaxCategories, &b.FileFormat, &b.PrenotificationDays)
 		b.MandateSignedOn = civil.Date(signed)
 		return err
 	}, only)

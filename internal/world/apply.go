@@ -57,8 +57,8 @@ var tables = []table{
 		label: "partner", secret: map[string]bool{"sftp": true}},
 	{Table: store.Table{Name: "publishers", Cols: []string{"partner_id"}, Types: []string{"text"}, NKey: 1}, label: "publisher"},
 	{Table: store.Table{Name: "resellers", NKey: 1,
-		Cols:  []string{"partner_id", "oem_eligible", "currency", "vat_treatment", "vat_rate", "vat_mention", "credit_limit", "payment_method", "iban", "bic", "mandate_id", "mandate_signed_on", "file_policy", "file_format"},
-		Types: []string{"text", "boolean", "text", "text", "numeric", "text", "bigint", "text", "text", "text", "text", "date", "text", "text"}},
+		Cols:  []string{"partner_id", "oem_eligible", "currency", "vat_treatment", "vat_rate", "vat_mention", "credit_limit", "payment_method", "iban", "bic", "mandate_id", "mandate_signed_on", "file_policy", "file_format", "prenotification_days"},
+		Types: []string{"text", "boolean", "text", "text", "numeric", "text", "bigint", "text", "text", "text", "text", "date", "text", "text", "integer"}},
 		label: "reseller", num: map[string]bool{"vat_rate": true}, minor: map[string]int{"credit_limit": 2}},
 	{Table: store.Table{Name: "catalogs", Cols: []string{"reseller_id", "id", "name", "currency"}, Types: []string{"text", "text", "text", "text"}, NKey: 2}, label: "catalog"},
 	{Table: store.Table{Name: "catalog_items", NKey: 2,
@@ -101,7 +101,8 @@ func (w *World) rows() map[string][]row {
 			rate = "0"
 		}
 		out["resellers"] = append(out["resellers"], row{s(r.ID), s(fmt.Sprint(r.OEMEligible)), s(cur), s(r.VAT.Treatment), s(rate), s(r.VAT.Mention),
-			s(limit), s(r.Payment.Method), opt(sepa.CompactIBAN(r.Payment.IBAN)), opt(r.Payment.BIC), opt(r.Payment.MandateID), opt(r.Payment.MandateSignedOn), s(r.FilePolicy), s(formatJSON(r.FileFormat))})
+			s(limit), s(r.Payment.Method), opt(sepa.CompactIBAN(r.Payment.IBAN)), opt(r.Payment.BIC), opt(r.Payment.MandateID), opt(r.Payment.MandateSignedOn), s(r.FilePolicy), s(formatJSON(r.FileFormat)),
+			s(strconv.Itoa(r.Payment.prenotification()))})
 	}
 	if w.Hub != nil {
 		out["hub"] = []row{w.Hub.row()}

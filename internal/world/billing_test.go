@@ -194,6 +194,11 @@ func TestBillingChecksLocateTheirField(t *testing.T) {
 		{"hub notes in a language documents are not written in", []string{"{invoice_prefix: CH, credit_note_prefix: CN}", "{invoice_prefix: CH, credit_note_prefix: CN, notes: {es: [Nota]}}"},
 			[]string{`world.yaml:11: hub.documents.notes: "es" is not a language documents are written in`}},
 		{"hub notes", []string{"{invoice_prefix: CH, credit_note_prefix: CN}", "{invoice_prefix: CH, credit_note_prefix: CN, notes: {en: [Penalties], fr: [Pénalités]}}"}, []string{""}},
+		{"a pre-notification over the rulebook's", []string{"mandate_signed_on: 2026-01-01}", "mandate_signed_on: 2026-01-01, prenotification_days: 20}"},
+			[]string{"world.yaml:23: payment.prenotification_days: 20 must be 1 to 14 days"}},
+		{"a shorter pre-notification", []string{"mandate_signed_on: 2026-01-01}", "mandate_signed_on: 2026-01-01, prenotification_days: 5}"}, []string{""}},
+		{"a pre-notification without a debit", []string{"    payment: {method: pay_now}", "    payment: {method: pay_now, prenotification_days: 5}"},
+			[]string{"payment: pay_now resellers have no IBAN, mandate or pre-notification"}},
 		{"every problem at once", []string{`"75002"`, `"7500"`, "credit_note_prefix: CN", "credit_note_prefix: CH", "        city: Lyon\n", "", "[rechnung@isp-de.example]", "[]"},
 			[]string{"world.yaml:3: hub.address.postal_code:", "world.yaml:11: hub.documents.credit_note_prefix:", "world.yaml:27: billing.address.city:", "world.yaml:44: billing.emails:"}},
 	} {

@@ -93,6 +93,20 @@ type Payment struct {
 	BIC             string `yaml:"bic"`
 	MandateID       string `yaml:"mandate_id"`
 	MandateSignedOn string `yaml:"mandate_signed_on"`
+	// PrenotificationDays is how long before its collection a wallet
+	// invoice is issued at the least (the SEPA pre-notification): the
+	// rulebook's 14 unless the reseller's contract says fewer (1 to 14).
+	PrenotificationDays *int `yaml:"prenotification_days"`
+}
+
+// DefaultPrenotificationDays is the SEPA rulebook's pre-notification.
+const DefaultPrenotificationDays = 14
+
+func (p Payment) prenotification() int {
+	if p.PrenotificationDays == nil {
+		return DefaultPrenotificationDays
+	}
+	return *p.PrenotificationDays
 }
 
 // Reseller is a telco, ISP or distributor that declares sales.
@@ -587,12 +601,15 @@ func (r *Reseller) check(bad badFunc) {
 		case !sepa.ValidID(m):
 			bad(r.Payment.Where, "payment.mandate_id", "%q has characters a SEPA mandate reference may not have: letters A–Z, digits and / - ? : ( ) . , ' + and inner spaces only (no accents, no slash or space at either end)", m)
 		}
+		if n := r.Payment.PrenotificationDays; n != nil && (*n < 1 || *n > DefaultPrenotificationDays) {
+			bad(r.Payment.Where, "payment.prenotification_days", "%d must be 1 to 14 days: the rulebook's 14, or fewer as the reseller's contract says", *n)
+		}
 		if _, err := civil.ParseISO(r.Payment.MandateSignedOn); err != nil {
 			bad(r.Payment.Where, "payment.mandate_signed_on", "%q must be the mandate signature date as YYYY-MM-DD", r.Payment.MandateSignedOn)
 		}
 	case "pay_now":
-		if r.Payment.IBAN != "" || r.Payment.MandateID != "" {
-			bad(r.Payment.Where, "payment", "pay_now resellers have no IBAN or mandate; did you mean method: wallet?")
+		if r.Payment.IBAN != "" || r.Payment.MandateID != "" || r.Payment.PrenotificationDays != nil {
+			bad(r.Payment.Where, "payment", "pay_now resellers have no IBAN, mandate or pre-notification; did you mean method: wallet?")
 		}
 	default:
 		bad(r.Where, "payment.method", "%q must be wallet or pay_now", r.Payment.Method)
