@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/clearhouse/clearhouse/internal/civil"
+	"github.com/clearhouse/clearhouse/internal/invoice"
 )
 
 // The words billing writes into a document, in the document's language
@@ -21,9 +22,10 @@ type words struct {
 	runCredit                               string
 	reverseCharge, exempt                   string
 	// How the terms write a date and an amount for a reader of the
-	// language: months (nil: an ISO date, English's), German's numeric
-	// date, the decimal comma.
-	months  []string
+	// language lang: with the month's name (else an ISO date, English's),
+	// German's numeric date, the decimal comma.
+	lang    string
+	months  bool // days written with the month's name (invoice.Months)
 	numeric bool
 	comma   bool
 }
@@ -35,8 +37,8 @@ func (w words) date(d civil.Date) string {
 	switch {
 	case w.numeric:
 		return t.Format("02.01.2006")
-	case w.months != nil:
-		return t.Format("2") + " " + w.months[t.Month()-1] + " " + t.Format("2006")
+	case w.months:
+		return t.Format("2") + " " + invoice.Months[w.lang][t.Month()-1] + " " + t.Format("2006")
 	}
 	return d.String()
 }
@@ -67,9 +69,7 @@ var wordsOf = map[string]words{
 		runCredit:     "Mois d'abonnement facturés qu'une résiliation déclarée ensuite a rendus non dus",
 		reverseCharge: "Autoliquidation",
 		exempt:        "Exonération de TVA",
-		months: []string{"janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre",
-			"décembre"},
-		comma: true,
+		lang:          "fr", months: true, comma: true,
 	},
 	"de": {
 		creditTerms:   "Rechnungskorrektur: Ihrem Konto gutgeschrieben und zuerst mit den korrigierten Rechnungen, dann mit offenen und künftigen Rechnungen verrechnet",
@@ -79,6 +79,7 @@ var wordsOf = map[string]words{
 		runCredit:     "Abonnementmonate, die in Rechnung gestellt wurden und durch eine später gemeldete Kündigung nicht geschuldet sind",
 		reverseCharge: "Steuerschuldnerschaft des Leistungsempfängers",
 		exempt:        "Steuerfrei",
+		lang:          "de",
 		numeric:       true,
 		comma:         true,
 	},
@@ -90,9 +91,7 @@ var wordsOf = map[string]words{
 		runCredit:     "Gefactureerde abonnementsmaanden die door een later gemelde opzegging niet verschuldigd zijn",
 		reverseCharge: "Btw verlegd",
 		exempt:        "Vrijgesteld van btw",
-		months: []string{"januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober", "november",
-			"december"},
-		comma: true,
+		lang:          "nl", months: true, comma: true,
 	},
 }
 

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clearhouse/clearhouse/internal/invoice"
+
 	"golang.org/x/text/language"
 	"golang.org/x/text/language/display"
 )
@@ -22,14 +24,10 @@ type locale struct {
 }
 
 var locales = map[string]*locale{
-	"en": {tag: "en", point: ".", months: [12]string{"January", "February", "March", "April", "May", "June", "July",
-		"August", "September", "October", "November", "December"}},
-	"fr": {tag: "fr", point: ",", months: [12]string{"janvier", "février", "mars", "avril", "mai", "juin", "juillet",
-		"août", "septembre", "octobre", "novembre", "décembre"}, words: fr, names: display.Regions(language.French)},
-	"de": {tag: "de", point: ",", numeric: true, months: [12]string{"Januar", "Februar", "März", "April", "Mai", "Juni", "Juli",
-		"August", "September", "Oktober", "November", "Dezember"}, words: de, names: display.Regions(language.German)},
-	"nl": {tag: "nl", point: ",", months: [12]string{"januari", "februari", "maart", "april", "mei", "juni", "juli",
-		"augustus", "september", "oktober", "november", "december"}, words: nl, names: display.Regions(language.Dutch)},
+	"en": {tag: "en", point: ".", months: invoice.Months["en"]},
+	"fr": {tag: "fr", point: ",", months: invoice.Months["fr"], words: fr, names: display.Regions(language.French)},
+	"de": {tag: "de", point: ",", numeric: true, months: invoice.Months["de"], words: de, names: display.Regions(language.German)},
+	"nl": {tag: "nl", point: ",", months: invoice.Months["nl"], words: nl, names: display.Regions(language.Dutch)},
 }
 
 // localeOf is the locale of a document's language ("" or unknown: English).
